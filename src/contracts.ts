@@ -1,0 +1,494 @@
+/*
+ * Payload types shared by the state machine (src/) and the handlers (lambda-src/).
+ *
+ * Everything here is plain data: strings, numbers, booleans, arrays and nested structs, so the types are
+ * jsii-compatible and the same shapes can be used from every language. None of these shapes may ever
+ * hold a secret value: secrets travel only as ARNs and are read by the handler that needs them.
+ */
+
+/**
+ * The input of one execution of the pipeline's state machine (`aws stepfunctions start-execution --input`).
+ *
+ * Every field is optional; `{}` restores the latest available snapshot of the source cluster.
+ * Unknown fields are rejected with `InvalidInput`.
+ */
+export interface RestoreExecutionInput {
+  /**
+   * The cluster snapshot to restore: its identifier or its ARN, in the source region.
+   *
+   * @default - the latest `available` snapshot of the source cluster
+   */
+  readonly snapshotIdentifier?: string;
+
+  /**
+   * The identifier of this operation, used as the key of its state item and audit entries and to name
+   * the snapshot copy. Letters, digits, `-` and `_`, at most 64 characters.
+   *
+   * @default - the execution's name
+   */
+  readonly operationId?: string;
+
+  /**
+   * Free text recorded in the audit trail, such as who or what started the restore.
+   *
+   * @default - none
+   */
+  readonly requestedBy?: string;
+}
+
+/**
+ * The named errors the handlers raise. The state machine routes on these names: it retries only the
+ * transient ones, and every other one ends the execution through the failure notification.
+ */
+export enum PipelineErrorName {
+  /** The execution input or the pipeline's configuration is invalid; the message names the field. */
+  INVALID_INPUT = 'InvalidInput',
+  /** The named snapshot, or any available snapshot of the source cluster, does not exist. */
+  SNAPSHOT_NOT_FOUND = 'SnapshotNotFound',
+  /** The snapshot is not of an `aurora-postgresql` cluster. */
+  UNSUPPORTED_ENGINE = 'UnsupportedEngine',
+  /** Another operation holds the lock on the target cluster. */
+  RESTORE_ALREADY_IN_PROGRESS = 'RestoreAlreadyInProgress',
+  /** The target cluster exists and the pipeline is not allowed to replace it. */
+  TARGET_ALREADY_EXISTS = 'TargetAlreadyExists',
+  /** The target cluster exists but was not created by this pipeline, and the pipeline was not told it owns it. */
+  TARGET_NOT_OWNED = 'TargetNotOwned',
+  /** The cluster to delete is the source cluster. Never deleted. */
+  SOURCE_CLUSTER_PROTECTED = 'SourceClusterProtected',
+  /** The target cluster has deletion protection and the pipeline may not turn it off. */
+  DELETION_PROTECTED = 'DeletionProtected',
+  /** RDS cannot use a KMS key (missing key, disabled key or missing grant). */
+  KMS_KEY_NOT_ACCESSIBLE = 'KmsKeyNotAccessible',
+  /** The account's snapshot quota, or the limit of 5 cross-region copies in flight, is reached. */
+  SNAPSHOT_QUOTA_EXCEEDED = 'SnapshotQuotaExceeded',
+  /** The snapshot copy failed or disappeared. */
+  SNAPSHOT_COPY_FAILED = 'SnapshotCopyFailed',
+  /** The restored cluster or its writer instance ended in a failed state. */
+  RESTORE_FAILED = 'RestoreFailed',
+  /** A wait loop ran past its time budget. */
+  OPERATION_TIMED_OUT = 'OperationTimedOut',
+  /** A secret is missing, unreadable, or lacks the expected JSON keys. */
+  SECRET_INVALID = 'SecretInvalid',
+  /** A database role name does not match the allowed pattern. */
+  INVALID_ROLE_NAME = 'InvalidRoleName',
+  /** A SQL statement of the user setup failed for a reason that retrying will not fix. */
+  DATABASE_SETUP_FAILED = 'DatabaseSetupFailed',
+  /** Transient: an RDS resource is busy with another change (e.g. `InvalidDBClusterStateFault`). Retried. */
+  RESOURCE_BUSY = 'ResourceBusy',
+  /** Transient: the database did not accept a connection yet. Retried. */
+  DATABASE_UNAVAILABLE = 'DatabaseUnavailable',
+  /** Transient: an AWS service answered with a server error or a network error occurred. Retried. */
+  AWS_SERVICE_UNAVAILABLE = 'AwsServiceUnavailable',
+}
+
+/** The error names the state machine retries with backoff: transient faults and AWS throttling. */
+export const TRANSIENT_ERROR_NAMES: string[] = [
+  PipelineErrorName.RESOURCE_BUSY,
+  PipelineErrorName.DATABASE_UNAVAILABLE,
+  PipelineErrorName.AWS_SERVICE_UNAVAILABLE,
+];
+
+/** The names AWS SDK v3 gives throttling errors; handlers let them through unchanged so the state machine retries them. */
+export const THROTTLING_ERROR_NAMES: string[] = ['ThrottlingException', 'Throttling', 'TooManyRequestsException'];
+
+/** Privilege levels of a database user. */
+export enum DatabasePrivilege {
+  /** CONNECT, USAGE on the schemas, SELECT on tables and sequences (now and by default for future ones). */
+  READ_ONLY = 'READ_ONLY',
+  /** READ_ONLY plus INSERT, UPDATE, DELETE, TRUNCATE and sequence USAGE/UPDATE. */
+  READ_WRITE = 'READ_WRITE',
+  /** READ_WRITE plus CREATE on the databases and schemas, and ALL on tables and sequences. */
+  OWNER = 'OWNER',
+}
+
+/** A snapshot as resolved by the snapshot check. */
+export interface SnapshotInfo {
+  /** The snapshot's identifier. */
+  readonly identifier: string;
+  /** The snapshot's ARN. */
+  readonly arn: string;
+  /** The region the snapshot lives in. */
+  readonly region: string;
+  /** `manual` or `automated`. */
+  readonly snapshotType: string;
+  /** Engine of the snapshot, e.g. `aurora-postgresql`. */
+  readonly engine: string;
+  /** Engine version of the snapshot. */
+  readonly engineVersion: string;
+  /** Whether the snapshot is encrypted. */
+  readonly storageEncrypted: boolean;
+  /**
+   * KMS key of the snapshot.
+   * @default - unencrypted
+   */
+  readonly kmsKeyId?: string;
+  /** When the snapshot was created (ISO 8601). */
+  readonly createdAt: string;
+}
+
+/** Progress of a long-running RDS operation, driven by a Wait → check loop in the state machine. */
+export interface WaitProgress {
+  /** Whether the operation has finished. */
+  readonly done: boolean;
+  /** The last status RDS reported. */
+  readonly status: string;
+  /**
+   * Progress in percent, where RDS reports it.
+   * @default - not reported
+   */
+  readonly percentProgress?: number;
+  /** How many checks have run. */
+  readonly attempt: number;
+  /** When the wait began (ISO 8601); the time budget counts from here. */
+  readonly waitStartedAt: string;
+  /** Seconds the next Wait state waits (exponential backoff, capped). */
+  readonly nextWaitSeconds: number;
+}
+
+/** Output of copy-snapshot and check-copy-status (`$.copy`). */
+export interface CopyProgress extends WaitProgress {
+  /** Identifier of the copy in the target region. */
+  readonly snapshotIdentifier: string;
+  /** ARN of the copy. */
+  readonly snapshotArn: string;
+  /** KMS key of the copy. */
+  readonly kmsKeyId: string;
+}
+
+/** Output of delete-rds, which is its own status check (`$.delete`). */
+export interface DeleteProgress extends WaitProgress {
+  /** Whether there was a target cluster to delete. */
+  readonly targetExisted: boolean;
+  /**
+   * Identifier of the final snapshot taken before deletion.
+   * @default - none taken
+   */
+  readonly finalSnapshotIdentifier?: string;
+}
+
+/** Output of restore-snapshot and check-restore-status (`$.restore`). */
+export interface RestoreProgress extends WaitProgress {
+  /** The restored cluster's identifier. */
+  readonly clusterIdentifier: string;
+  /** The restored cluster's ARN. */
+  readonly clusterArn: string;
+  /** The writer instance's identifier. */
+  readonly instanceIdentifier: string;
+  /** Whether the master password has been reset to the target's secret and the change has been applied. */
+  readonly masterPasswordReset: boolean;
+  /**
+   * The writer endpoint.
+   * @default - not yet available
+   */
+  readonly endpoint?: string;
+  /**
+   * The reader endpoint.
+   * @default - not yet available
+   */
+  readonly readerEndpoint?: string;
+  /**
+   * The database port.
+   * @default - not yet available
+   */
+  readonly port?: number;
+  /**
+   * The engine version of the restored cluster.
+   * @default - not yet available
+   */
+  readonly engineVersion?: string;
+  /**
+   * The master user name (from the snapshot).
+   * @default - not yet available
+   */
+  readonly masterUsername?: string;
+}
+
+/** Output of setup-db-users (`$.dbUsers`). */
+export interface DbUsersResult {
+  /** Role names that were created by this run. */
+  readonly created: string[];
+  /** Role names that already existed and were updated. */
+  readonly updated: string[];
+  /** Databases in which grants were applied. */
+  readonly databases: string[];
+}
+
+/** Output of archive-snapshot (`$.archive`). */
+export interface ArchiveResult {
+  /** `deleted`, `retained` or `none` (nothing was copied). */
+  readonly action: string;
+  /**
+   * The snapshot copy acted on.
+   * @default - none
+   */
+  readonly snapshotIdentifier?: string;
+}
+
+/** The error caught by a state's Catch (`$.error`), as Step Functions writes it. */
+export interface CaughtError {
+  /** The error name. */
+  readonly Error: string;
+  /** The error cause (for a Lambda error: a JSON string with errorType and errorMessage). */
+  readonly Cause: string;
+}
+
+/**
+ * The state that flows through the state machine. snapshot-check creates it; each following step adds
+ * its own field through its ResultPath.
+ */
+export interface PipelineState {
+  /** The operation's identifier. */
+  readonly operationId: string;
+  /** The execution's ARN. */
+  readonly executionArn: string;
+  /** When the operation started (ISO 8601). */
+  readonly startedAt: string;
+  /** The source cluster. */
+  readonly sourceClusterIdentifier: string;
+  /** The source region. */
+  readonly sourceRegion: string;
+  /** The target cluster. */
+  readonly targetClusterIdentifier: string;
+  /** The target region (the stack's). */
+  readonly targetRegion: string;
+  /** The snapshot to restore from. */
+  readonly snapshot: SnapshotInfo;
+  /** Whether the snapshot must be copied into the target region first. */
+  readonly copyRequired: boolean;
+  /** Whether the target cluster exists now and will be replaced. */
+  readonly replaceTarget: boolean;
+  /** Identifier of the snapshot the restore uses: the copy when one is made, else the source snapshot's ARN. */
+  readonly restoreSnapshotIdentifier: string;
+  /**
+   * Copy progress.
+   * @default - no copy
+   */
+  readonly copy?: CopyProgress;
+  /**
+   * Delete progress.
+   * @default - no delete
+   */
+  readonly delete?: DeleteProgress;
+  /**
+   * Restore progress.
+   * @default - not started
+   */
+  readonly restore?: RestoreProgress;
+  /**
+   * Database users.
+   * @default - not run
+   */
+  readonly dbUsers?: DbUsersResult;
+  /**
+   * Archive result.
+   * @default - not run
+   */
+  readonly archive?: ArchiveResult;
+  /**
+   * The caught error, on the failure path.
+   * @default - none
+   */
+  readonly error?: CaughtError;
+}
+
+/** Payload of the snapshot-check task. */
+export interface SnapshotCheckEvent {
+  /** The execution input, unvalidated. The handler validates it. */
+  readonly input: any;
+  /** `$$.Execution.Id`. */
+  readonly executionArn: string;
+  /** `$$.Execution.Name`. */
+  readonly executionName: string;
+  /** `$$.Execution.StartTime`. */
+  readonly executionStartTime: string;
+}
+
+/** Payload of the sns-notification task, on both paths. */
+export interface NotificationEvent {
+  /** `SUCCEEDED` or `FAILED`. */
+  readonly status: string;
+  /** The state as it was when the pipeline finished or failed. It may lack fields when an early step failed. */
+  readonly state: any;
+  /** `$$.Execution.Id`. */
+  readonly executionArn: string;
+  /** `$$.Execution.Name`. */
+  readonly executionName: string;
+  /** `$$.Execution.StartTime`. */
+  readonly executionStartTime: string;
+  /** `$$.Execution.Input`. */
+  readonly input: any;
+}
+
+/** Status values written to the state item. */
+export enum OperationStatus {
+  /** The pipeline is running. */
+  RUNNING = 'RUNNING',
+  /** The pipeline finished. */
+  SUCCEEDED = 'SUCCEEDED',
+  /** The pipeline failed; see the error fields. */
+  FAILED = 'FAILED',
+}
+
+/** Tag keys the pipeline puts on what it creates; delete-rds and archive-snapshot check them. */
+export enum PipelineTag {
+  /** Identifies the pipeline that created a cluster or snapshot copy. The ownership proof. */
+  PIPELINE = 'aurora-restore-pipeline:pipeline',
+  /** The operation that created the resource. */
+  OPERATION_ID = 'aurora-restore-pipeline:operation-id',
+  /** The snapshot a cluster was restored from. */
+  SOURCE_SNAPSHOT = 'aurora-restore-pipeline:source-snapshot',
+}
+
+/** A key/value tag. */
+export interface TagEntry {
+  /** Tag key. */
+  readonly key: string;
+  /** Tag value. */
+  readonly value: string;
+}
+
+/** One database user to reconcile, as the setup-db-users handler receives it. */
+export interface DbUserSpec {
+  /**
+   * Role name. When absent, the name is read from the secret's `usernameKey`.
+   * @default - from the secret
+   */
+  readonly username?: string;
+  /** ARN of the secret holding the password (and the name, when `username` is absent). */
+  readonly secretArn: string;
+  /** JSON key of the user name in the secret. */
+  readonly usernameKey: string;
+  /** JSON key of the password in the secret. */
+  readonly passwordKey: string;
+  /** The privilege level. */
+  readonly privilege: DatabasePrivilege;
+  /** Databases to grant on. */
+  readonly databases: string[];
+  /** Schemas to grant on, in each database. */
+  readonly schemas: string[];
+}
+
+/** Settings of the restored cluster, for restore-snapshot and check-restore-status. */
+export interface RestoreSettings {
+  /** DB subnet group name. */
+  readonly subnetGroupName: string;
+  /** VPC security group IDs of the cluster. */
+  readonly securityGroupIds: string[];
+  /** Writer instance class, e.g. `db.serverless` or `db.r6g.large`. */
+  readonly instanceClass: string;
+  /** Writer instance identifier. */
+  readonly instanceIdentifier: string;
+  /** Serverless v2 minimum ACUs (used when the class is `db.serverless`). */
+  readonly serverlessV2MinCapacity: number;
+  /** Serverless v2 maximum ACUs (used when the class is `db.serverless`). */
+  readonly serverlessV2MaxCapacity: number;
+  /**
+   * Engine version override.
+   * @default - the snapshot's
+   */
+  readonly engineVersion?: string;
+  /**
+   * Cluster parameter group name.
+   * @default - the engine's default
+   */
+  readonly clusterParameterGroupName?: string;
+  /** Deletion protection of the restored cluster. */
+  readonly deletionProtection: boolean;
+  /** Database port. */
+  readonly port: number;
+  /** KMS key (ARN) that encrypts the restored cluster. */
+  readonly kmsKeyArn: string;
+  /** Tags of the restored cluster and its writer (the ownership tags are added by the handler). */
+  readonly tags: TagEntry[];
+  /** Secret (ARN) with the master password (JSON key `password`) the restored cluster gets. */
+  readonly masterSecretArn: string;
+}
+
+/** Wait loop tuning, for every handler that reports {@link WaitProgress}. */
+export interface WaitSettings {
+  /** First wait, in seconds. */
+  readonly pollIntervalSeconds: number;
+  /** Cap of the wait, in seconds. */
+  readonly maxPollIntervalSeconds: number;
+  /** Multiplier of the wait after each check. */
+  readonly backoffRate: number;
+  /** Time budget of one wait loop, in seconds. */
+  readonly budgetSeconds: number;
+}
+
+/**
+ * The configuration every handler receives, as JSON in the `PIPELINE_CONFIG` environment variable.
+ * It holds names and ARNs, never a secret value.
+ */
+export interface PipelineConfig {
+  /** Value of the ownership tag (`aurora-restore-pipeline:pipeline`) of this pipeline. */
+  readonly pipelineId: string;
+  /** Source cluster identifier. */
+  readonly sourceClusterIdentifier: string;
+  /** Source region. */
+  readonly sourceRegion: string;
+  /** Target cluster identifier. */
+  readonly targetClusterIdentifier: string;
+  /** Target region. */
+  readonly targetRegion: string;
+  /** State table name. */
+  readonly stateTableName: string;
+  /** Audit table name. */
+  readonly auditTableName: string;
+  /** Topic ARN for notifications. */
+  readonly topicArn: string;
+  /** Whether automated snapshots count when looking for the latest. */
+  readonly includeAutomatedSnapshots: boolean;
+  /** KMS key (ARN, target region) that encrypts the snapshot copy. */
+  readonly snapshotCopyKeyArn: string;
+  /** Tags added to the snapshot copy and the restored cluster. */
+  readonly tags: TagEntry[];
+  /** Replace an existing target cluster. */
+  readonly replaceExistingTarget: boolean;
+  /** Treat an existing target without the ownership tag as owned by this pipeline. */
+  readonly assumeTargetOwned: boolean;
+  /** Take a final snapshot before deleting the target. */
+  readonly finalSnapshotOnDelete: boolean;
+  /** Turn off the target's deletion protection before deleting it. */
+  readonly allowDisableDeletionProtection: boolean;
+  /** Keep the snapshot copy after the restore (tagged) instead of deleting it. */
+  readonly retainSnapshotCopy: boolean;
+  /** Settings of the restored cluster. */
+  readonly restore: RestoreSettings;
+  /** Users to reconcile. */
+  readonly dbUsers: DbUserSpec[];
+  /** Wait loop tuning. */
+  readonly waits: WaitSettings;
+  /** Seconds after which state items expire (DynamoDB TTL). */
+  readonly stateTtlSeconds: number;
+  /** Seconds after which a lock on the target is considered stale (the state machine's timeout). */
+  readonly lockTtlSeconds: number;
+}
+
+/** Name of the environment variable that carries the {@link PipelineConfig} JSON. */
+export const PIPELINE_CONFIG_ENV = 'PIPELINE_CONFIG';
+
+/** DynamoDB attribute names of the state and audit tables. */
+export const TABLE_KEYS = {
+  /** Partition key of both tables. */
+  partitionKey: 'operation_id',
+  /** Sort key of the audit table: `<ISO time>#<step>`. */
+  auditSortKey: 'time_step',
+  /** TTL attribute of the state table (epoch seconds). */
+  ttlAttribute: 'expires_at',
+  /** Prefix of the lock items in the state table: `LOCK#<target cluster>`. */
+  lockPrefix: 'LOCK#',
+};
+
+/** The pipeline's steps: the name of each step's state, which is also the audit entry's step. */
+export const STEP_NAMES = {
+  snapshotCheck: 'SnapshotCheck',
+  copySnapshot: 'CopySnapshot',
+  checkCopyStatus: 'CheckCopyStatus',
+  deleteRds: 'DeleteRds',
+  restoreSnapshot: 'RestoreSnapshot',
+  checkRestoreStatus: 'CheckRestoreStatus',
+  setupDbUsers: 'SetupDbUsers',
+  archiveSnapshot: 'ArchiveSnapshot',
+  snsNotification: 'SnsNotification',
+};

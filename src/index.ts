@@ -1,0 +1,1 @@
+export { RestoreExecutionInput, PipelineErrorName, DatabasePrivilege, OperationStatus, PipelineTag } from './contracts';
