@@ -33,8 +33,8 @@ export function configureHandlerBuild(project: awscdk.AwsCdkConstructLibrary, ha
       compilerOptions: {
         target: 'ES2022',
         lib: ['es2022'],
-        module: 'commonjs',
-        moduleResolution: 'node',
+        module: 'node16',
+        moduleResolution: 'node16',
         strict: true,
         noImplicitAny: true,
         noImplicitReturns: true,

@@ -177,6 +177,12 @@ export interface RestoreProgress extends WaitProgress {
   /** Whether the master password has been reset to the target's secret and the change has been applied. */
   readonly masterPasswordReset: boolean;
   /**
+   * When check-restore-status asked RDS to reset the master password (ISO 8601); the reset counts as
+   * applied only on a later check, once RDS no longer lists it as pending.
+   * @default - not requested yet
+   */
+  readonly masterPasswordResetRequestedAt?: string;
+  /**
    * The writer endpoint.
    * @default - not yet available
    */
@@ -337,6 +343,8 @@ export enum PipelineTag {
   OPERATION_ID = 'aurora-restore-pipeline:operation-id',
   /** The snapshot a cluster was restored from. */
   SOURCE_SNAPSHOT = 'aurora-restore-pipeline:source-snapshot',
+  /** Set to `true` on a snapshot copy kept after the restore (`retainSnapshotCopy`). */
+  RETAINED = 'aurora-restore-pipeline:retained',
 }
 
 /** A key/value tag. */

@@ -1,1 +1,4 @@
-export { RestoreExecutionInput, PipelineErrorName, DatabasePrivilege, OperationStatus, PipelineTag } from './contracts';
+export * from './aurora-restore-pipeline';
+export * from './database-user';
+export { PipelineErrorName, DatabasePrivilege, OperationStatus, PipelineTag } from './contracts';
+export type { RestoreExecutionInput } from './contracts';

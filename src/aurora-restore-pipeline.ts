@@ -1,0 +1,720 @@
+import { Annotations, ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as backup from 'aws-cdk-lib/aws-backup';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { DatabasePrivilege, PipelineConfig, DbUserSpec, TABLE_KEYS } from './contracts';
+import type { DatabaseUser } from './database-user';
+import { PipelineHandlers } from './handlers';
+import { acknowledge, acknowledgeWildcardResource } from './nag';
+import { grantStepPermissions } from './permissions';
+import { PipelineDefinition } from './state-machine';
+import { validateProps } from './validation';
+
+/**
+ * Properties of {@link AuroraRestorePipeline}.
+ */
+export interface AuroraRestorePipelineProps {
+  // ----- what to restore, and where -----
+
+  /** The Aurora PostgreSQL cluster whose snapshots are restored. It is never modified or deleted. */
+  readonly sourceClusterIdentifier: string;
+
+  /** The cluster this pipeline creates, or replaces when it owns it. */
+  readonly targetClusterIdentifier: string;
+
+  /** The VPC of the restored cluster and of the pipeline's Lambda functions. */
+  readonly vpc: ec2.IVpc;
+
+  /**
+   * The region of the source cluster and its snapshots. When it differs from the stack's region, each
+   * snapshot is copied into the stack's region first, re-encrypted with `snapshotCopyKey`.
+   *
+   * @default - the stack's region (no copy)
+   */
+  readonly sourceRegion?: string;
+
+  /**
+   * Whether automated snapshots count when the pipeline looks for the latest snapshot.
+   *
+   * @default true
+   */
+  readonly includeAutomatedSnapshots?: boolean;
+
+  // ----- placement of the restored cluster -----
+
+  /**
+   * Subnets of the restored cluster (its DB subnet group) and of the pipeline's functions, which need a way
+   * to AWS APIs (NAT, or VPC endpoints for RDS, DynamoDB, SNS, Secrets Manager, KMS and STS).
+   *
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * An existing DB subnet group for the restored cluster.
+   *
+   * @default - a subnet group is created from `vpcSubnets`
+   */
+  readonly subnetGroup?: rds.ISubnetGroup;
+
+  /**
+   * Security groups of the restored cluster. The pipeline adds an ingress rule to each, admitting its
+   * setup-db-users function on the database port.
+   *
+   * @default - a security group is created
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * The database port of the restored cluster.
+   *
+   * @default 5432
+   */
+  readonly port?: number;
+
+  // ----- shape of the restored cluster -----
+
+  /**
+   * The writer instance's class.
+   *
+   * @example ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE)
+   * @default - Aurora Serverless v2 (`db.serverless`)
+   */
+  readonly writerInstanceType?: ec2.InstanceType;
+
+  /**
+   * Minimum Aurora Serverless v2 capacity in ACUs, when the writer is serverless.
+   *
+   * @default 0.5
+   */
+  readonly serverlessV2MinCapacity?: number;
+
+  /**
+   * Maximum Aurora Serverless v2 capacity in ACUs, when the writer is serverless.
+   *
+   * @default 4
+   */
+  readonly serverlessV2MaxCapacity?: number;
+
+  /**
+   * Engine version of the restored cluster, e.g. `16.4`; must be an allowed upgrade from the snapshot's.
+   *
+   * @default - the snapshot's engine version
+   */
+  readonly engineVersion?: string;
+
+  /**
+   * Cluster parameter group of the restored cluster.
+   *
+   * @default - the engine's default parameter group
+   */
+  readonly clusterParameterGroup?: rds.IParameterGroup;
+
+  /**
+   * Deletion protection of the restored cluster.
+   *
+   * @default false
+   */
+  readonly deletionProtection?: boolean;
+
+  /**
+   * Tags of the restored cluster, its writer and the snapshot copy (besides the pipeline's ownership tags).
+   *
+   * @default - none
+   */
+  readonly clusterTags?: { [key: string]: string };
+
+  // ----- credentials -----
+
+  /**
+   * Secret with the master password of the restored cluster (JSON key `password`). After every restore the
+   * pipeline resets the master password to it, so the source's master password never works on the copy.
+   *
+   * @default - a secret is generated, encrypted with `encryptionKey`
+   */
+  readonly masterSecret?: secretsmanager.ISecret;
+
+  /**
+   * Database roles to create or update, with their grants, after every restore.
+   *
+   * @default - none
+   */
+  readonly databaseUsers?: DatabaseUser[];
+
+  /**
+   * A secret in the original design's layout: `app_username` and `app_password` (a READ_WRITE role),
+   * `readonly_username` and `readonly_password` (a READ_ONLY role), granted on `databaseNames`, schema `public`.
+   *
+   * @default - none
+   */
+  readonly combinedUsersSecret?: secretsmanager.ISecret;
+
+  /**
+   * The databases users are granted on when a user does not list its own.
+   *
+   * @default ['postgres']
+   */
+  readonly databaseNames?: string[];
+
+  // ----- replacing an existing target -----
+
+  /**
+   * Whether an existing target cluster is deleted and restored anew. Only a cluster the pipeline owns is ever
+   * deleted: one carrying its ownership tag, or any when `assumeTargetOwned` is set.
+   *
+   * @default true
+   */
+  readonly replaceExistingTarget?: boolean;
+
+  /**
+   * Treat an existing target cluster without the pipeline's ownership tag as owned, so it may be replaced.
+   * For taking over a cluster made by hand; the pipeline's own restores carry the tag anyway.
+   *
+   * @default false
+   */
+  readonly assumeTargetOwned?: boolean;
+
+  /**
+   * Take a final snapshot of the target cluster before deleting it.
+   *
+   * @default true
+   */
+  readonly finalSnapshotOnReplace?: boolean;
+
+  /**
+   * Allow the pipeline to turn off the target's deletion protection before deleting it.
+   *
+   * @default false
+   */
+  readonly allowDisableDeletionProtection?: boolean;
+
+  // ----- the copied snapshot -----
+
+  /**
+   * Keep the cross-region snapshot copy after the restore (tagged as retained) instead of deleting it.
+   *
+   * @default false
+   */
+  readonly retainSnapshotCopy?: boolean;
+
+  // ----- notifications -----
+
+  /**
+   * The topic that receives success and failure notifications and the alarms.
+   *
+   * @default - a topic is created, encrypted with `encryptionKey`
+   */
+  readonly notificationTopic?: sns.ITopic;
+
+  /**
+   * E-mail addresses subscribed to the topic.
+   *
+   * @default - none
+   */
+  readonly notificationEmails?: string[];
+
+  // ----- keys -----
+
+  /**
+   * The key that encrypts the tables, topic, queue, logs, secrets and the state machine's data.
+   *
+   * @default - a key with rotation is created
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * The key, in the stack's region, that encrypts the snapshot copy and the restored cluster.
+   *
+   * @default - `encryptionKey`
+   */
+  readonly snapshotCopyKey?: kms.IKey;
+
+  /**
+   * The customer-managed key of the source snapshots, in the source region. It scopes the pipeline's KMS
+   * permissions on the source side to that key.
+   *
+   * @default - any key of the source region, used through RDS only
+   */
+  readonly sourceSnapshotKey?: kms.IKey;
+
+  // ----- timing -----
+
+  /**
+   * The first wait of a wait loop (copy, delete, restore).
+   *
+   * @default Duration.seconds(30)
+   */
+  readonly pollInterval?: Duration;
+
+  /**
+   * The longest wait of a wait loop: waits grow by `pollBackoffRate` up to it.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly maxPollInterval?: Duration;
+
+  /**
+   * How much each wait grows.
+   *
+   * @default 1.5
+   */
+  readonly pollBackoffRate?: number;
+
+  /**
+   * The time budget of each long operation (copy, delete, restore); past it the pipeline fails with
+   * `OperationTimedOut`.
+   *
+   * @default Duration.hours(12)
+   */
+  readonly waitBudget?: Duration;
+
+  /**
+   * The overall timeout of one execution. A lock older than this is considered stale.
+   *
+   * @default Duration.hours(24)
+   */
+  readonly timeout?: Duration;
+
+  // ----- housekeeping -----
+
+  /**
+   * Retention of the functions' and the state machine's logs.
+   *
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Removal policy of the tables, key, topic, queue and log groups.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * How long an operation's state item is kept (DynamoDB TTL). The audit trail is kept.
+   *
+   * @default Duration.days(90)
+   */
+  readonly stateRetention?: Duration;
+
+  /**
+   * An AWS Backup plan that backs up the state and audit tables (besides their point-in-time recovery).
+   *
+   * @default - no backup plan; point-in-time recovery only
+   */
+  readonly backupPlan?: backup.IBackupPlan;
+
+  /**
+   * Reserved concurrency of each of the nine functions.
+   *
+   * @default 2
+   */
+  readonly handlerReservedConcurrency?: number;
+}
+
+/**
+ * Restores an Aurora PostgreSQL cluster from a snapshot with a Step Functions pipeline: snapshot check →
+ * cross-region copy → guarded delete of the previous target → restore with a writer → database users →
+ * archive of the copy → SNS notification. State and an audit trail live in DynamoDB.
+ *
+ * @example
+ * const pipeline = new AuroraRestorePipeline(this, 'Restore', {
+ *   sourceClusterIdentifier: 'prod-aurora',
+ *   targetClusterIdentifier: 'staging-aurora',
+ *   vpc,
+ * });
+ * pipeline.grantStartExecution(role);
+ */
+export class AuroraRestorePipeline extends Construct {
+  /** The Step Functions state machine. Start an execution to run a restore. */
+  public readonly stateMachine: sfn.StateMachine;
+  /** State of each operation, keyed by `operation_id`, plus the target locks. */
+  public readonly stateTable: dynamodb.Table;
+  /** Audit trail: `operation_id` + `time_step`. */
+  public readonly auditTable: dynamodb.Table;
+  /** The notification topic. */
+  public readonly topic: sns.ITopic;
+  /** The key that encrypts the pipeline's data. */
+  public readonly encryptionKey: kms.IKey;
+  /** The alarms, all sent to `topic`. */
+  public readonly alarms: cloudwatch.IAlarm[];
+  /** The master secret of the restored cluster. */
+  public readonly masterSecret: secretsmanager.ISecret;
+  /** Security groups of the restored cluster. */
+  public readonly clusterSecurityGroups: ec2.ISecurityGroup[];
+  /** The security group of the setup-db-users function. */
+  public readonly dbUsersSecurityGroup: ec2.ISecurityGroup;
+
+  constructor(scope: Construct, id: string, props: AuroraRestorePipelineProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const targetRegion = stack.region;
+    validateProps(this, props, targetRegion);
+
+    const sourceRegion = props.sourceRegion ?? targetRegion;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const timeout = props.timeout ?? Duration.hours(24);
+    const writerInstanceIdentifier = `${props.targetClusterIdentifier}-writer`;
+
+    // ----- key -----
+    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'EncryptionKey', {
+      description: `Aurora restore pipeline ${props.targetClusterIdentifier}: tables, topic, logs, secrets, snapshot copies`,
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    allowServicesOnKey(this, this.encryptionKey);
+    const snapshotCopyKey = props.snapshotCopyKey ?? this.encryptionKey;
+
+    // ----- tables -----
+    this.stateTable = new dynamodb.Table(this, 'StateTable', {
+      partitionKey: { name: TABLE_KEYS.partitionKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.encryptionKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: TABLE_KEYS.ttlAttribute,
+      removalPolicy,
+    });
+    this.auditTable = new dynamodb.Table(this, 'AuditTable', {
+      partitionKey: { name: TABLE_KEYS.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.auditSortKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.encryptionKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy,
+    });
+
+    // ----- topic -----
+    if (props.notificationTopic) {
+      this.topic = props.notificationTopic;
+    } else {
+      this.topic = new sns.Topic(this, 'Topic', {
+        displayName: `Aurora restore pipeline ${props.targetClusterIdentifier}`,
+        masterKey: this.encryptionKey,
+        enforceSSL: true,
+      });
+    }
+
+    // ----- network -----
+    const subnets = props.vpcSubnets ?? {};
+    const subnetGroup = props.subnetGroup ?? new rds.SubnetGroup(this, 'SubnetGroup', {
+      vpc: props.vpc,
+      vpcSubnets: subnets,
+      description: `Aurora restore pipeline: subnets of ${props.targetClusterIdentifier}`,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.clusterSecurityGroups = props.securityGroups ?? [new ec2.SecurityGroup(this, 'ClusterSecurityGroup', {
+      vpc: props.vpc,
+      description: `Aurora restore pipeline: restored cluster ${props.targetClusterIdentifier}`,
+      allowAllOutbound: false,
+    })];
+    const port = props.port ?? 5432;
+
+    // ----- secrets -----
+    this.masterSecret = props.masterSecret ?? new secretsmanager.Secret(this, 'MasterSecret', {
+      description: `Master password of the restored cluster ${props.targetClusterIdentifier} (reset after every restore)`,
+      encryptionKey: this.encryptionKey,
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({}),
+        generateStringKey: 'password',
+        passwordLength: 32,
+        excludeCharacters: '"@/\\\' `',
+      },
+      removalPolicy,
+    });
+    const databaseNames = props.databaseNames ?? ['postgres'];
+    const userSpecs: DbUserSpec[] = [];
+    const userSecrets: secretsmanager.ISecret[] = [];
+    for (const user of props.databaseUsers ?? []) {
+      const secret = user.secret ?? new secretsmanager.Secret(this, `UserSecret-${user.username}`, {
+        description: `Password of database role ${user.username} in ${props.targetClusterIdentifier}`,
+        encryptionKey: this.encryptionKey,
+        generateSecretString: {
+          secretStringTemplate: JSON.stringify({ username: user.username }),
+          generateStringKey: 'password',
+          passwordLength: 32,
+          excludeCharacters: '"@/\\\' `',
+        },
+        removalPolicy,
+      });
+      userSecrets.push(secret);
+      userSpecs.push({
+        username: user.username,
+        secretArn: secret.secretArn,
+        usernameKey: 'username',
+        passwordKey: 'password',
+        privilege: user.privilege ?? DatabasePrivilege.READ_ONLY,
+        databases: user.databases ?? databaseNames,
+        schemas: user.schemas ?? ['public'],
+      });
+    }
+    if (props.combinedUsersSecret) {
+      userSecrets.push(props.combinedUsersSecret);
+      for (const [prefix, privilege] of [['app', DatabasePrivilege.READ_WRITE], ['readonly', DatabasePrivilege.READ_ONLY]] as const) {
+        userSpecs.push({
+          secretArn: props.combinedUsersSecret.secretArn,
+          usernameKey: `${prefix}_username`,
+          passwordKey: `${prefix}_password`,
+          privilege,
+          databases: databaseNames,
+          schemas: ['public'],
+        });
+      }
+    }
+
+    // ----- configuration for the handlers -----
+    const instanceClass = props.writerInstanceType ? `db.${props.writerInstanceType.toString()}` : 'db.serverless';
+    const waitBudget = props.waitBudget ?? Duration.hours(12);
+    const pipelineId = `${Names.uniqueId(this)}`.slice(-200);
+    const tags = Object.entries(props.clusterTags ?? {}).map(([key, value]) => ({ key, value }));
+    const config: PipelineConfig = {
+      pipelineId,
+      sourceClusterIdentifier: props.sourceClusterIdentifier,
+      sourceRegion,
+      targetClusterIdentifier: props.targetClusterIdentifier,
+      targetRegion,
+      stateTableName: this.stateTable.tableName,
+      auditTableName: this.auditTable.tableName,
+      topicArn: this.topic.topicArn,
+      includeAutomatedSnapshots: props.includeAutomatedSnapshots ?? true,
+      snapshotCopyKeyArn: snapshotCopyKey.keyArn,
+      tags,
+      replaceExistingTarget: props.replaceExistingTarget ?? true,
+      assumeTargetOwned: props.assumeTargetOwned ?? false,
+      finalSnapshotOnDelete: props.finalSnapshotOnReplace ?? true,
+      allowDisableDeletionProtection: props.allowDisableDeletionProtection ?? false,
+      retainSnapshotCopy: props.retainSnapshotCopy ?? false,
+      restore: {
+        subnetGroupName: subnetGroup.subnetGroupName,
+        securityGroupIds: this.clusterSecurityGroups.map((sg) => sg.securityGroupId),
+        instanceClass,
+        instanceIdentifier: writerInstanceIdentifier,
+        serverlessV2MinCapacity: props.serverlessV2MinCapacity ?? 0.5,
+        serverlessV2MaxCapacity: props.serverlessV2MaxCapacity ?? 4,
+        engineVersion: props.engineVersion,
+        clusterParameterGroupName: props.clusterParameterGroup?.bindToCluster({}).parameterGroupName,
+        deletionProtection: props.deletionProtection ?? false,
+        port,
+        kmsKeyArn: snapshotCopyKey.keyArn,
+        tags,
+        masterSecretArn: this.masterSecret.secretArn,
+      },
+      dbUsers: userSpecs,
+      waits: {
+        pollIntervalSeconds: (props.pollInterval ?? Duration.seconds(30)).toSeconds(),
+        maxPollIntervalSeconds: (props.maxPollInterval ?? Duration.minutes(5)).toSeconds(),
+        backoffRate: props.pollBackoffRate ?? 1.5,
+        budgetSeconds: waitBudget.toSeconds(),
+      },
+      stateTtlSeconds: (props.stateRetention ?? Duration.days(90)).toSeconds(),
+      lockTtlSeconds: timeout.toSeconds(),
+    };
+
+    // ----- handlers -----
+    const handlers = new PipelineHandlers(this, 'Handlers', {
+      vpc: props.vpc,
+      subnets,
+      encryptionKey: this.encryptionKey,
+      config: stack.toJsonString(config),
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy,
+      reservedConcurrency: props.handlerReservedConcurrency ?? 2,
+    });
+    this.dbUsersSecurityGroup = handlers.dbUsersSecurityGroup;
+    // Undeliverable e-mails land in the pipeline's dead-letter queue.
+    for (const email of props.notificationEmails ?? []) {
+      this.topic.addSubscription(new subs.EmailSubscription(email, { deadLetterQueue: handlers.deadLetterQueue }));
+    }
+    for (const sg of this.clusterSecurityGroups) {
+      sg.addIngressRule(handlers.dbUsersSecurityGroup, ec2.Port.tcp(port), 'Aurora restore pipeline: setup-db-users handler');
+      handlers.dbUsersSecurityGroup.addEgressRule(sg, ec2.Port.tcp(port), 'PostgreSQL to the restored cluster');
+    }
+
+    grantStepPermissions(this, handlers.functions, {
+      sourceClusterIdentifier: props.sourceClusterIdentifier,
+      targetClusterIdentifier: props.targetClusterIdentifier,
+      sourceRegion,
+      writerInstanceIdentifier,
+      subnetGroupName: subnetGroup.subnetGroupName,
+      stateTable: this.stateTable,
+      auditTable: this.auditTable,
+      topic: this.topic,
+      encryptionKey: this.encryptionKey,
+      snapshotCopyKey,
+      sourceSnapshotKey: props.sourceSnapshotKey,
+      masterSecret: this.masterSecret,
+      userSecrets,
+    });
+
+    // ----- state machine -----
+    const flow = new PipelineDefinition(this, 'Flow', { functions: handlers.functions });
+    const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      encryptionKey: this.encryptionKey,
+      removalPolicy,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(flow.definition),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout,
+      tracingEnabled: true,
+      // Payloads hold identifiers only, never secrets, so full execution data is safe to log.
+      logs: { destination: stateMachineLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      encryptionConfiguration: new sfn.CustomerManagedEncryptionConfiguration(this.encryptionKey),
+      comment: `Restores ${props.targetClusterIdentifier} from snapshots of ${props.sourceClusterIdentifier}`,
+    });
+
+    // ----- alarms -----
+    const action = new cwActions.SnsAction(this.topic);
+    const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
+      const a = new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      a.addAlarmAction(action);
+      return a;
+    };
+    const period = Duration.minutes(5);
+    this.alarms = [
+      alarm('ExecutionsFailedAlarm', this.stateMachine.metricFailed({ period, statistic: 'Sum' }),
+        `A restore of ${props.targetClusterIdentifier} failed. The failure notification names the error; the audit table has the steps.`),
+      alarm('ExecutionsTimedOutAlarm', this.stateMachine.metricTimedOut({ period, statistic: 'Sum' }),
+        `A restore of ${props.targetClusterIdentifier} ran past the pipeline's timeout; the lock on the target expires with it.`),
+      alarm('ExecutionsAbortedAlarm', this.stateMachine.metricAborted({ period, statistic: 'Sum' }),
+        `A restore of ${props.targetClusterIdentifier} was stopped by hand; the lock on the target expires after the timeout.`),
+      alarm('ExecutionsThrottledAlarm', this.stateMachine.metricThrottled({ period, statistic: 'Sum' }),
+        'Step Functions throttled the pipeline\'s state transitions.'),
+      alarm('HandlerErrorsAlarm', new cloudwatch.MathExpression({
+        expression: Object.keys(handlers.functions).map((_, i) => `e${i}`).join(' + '),
+        usingMetrics: Object.fromEntries(Object.values(handlers.functions).map((fn, i) => [`e${i}`, fn.metricErrors({ period, statistic: 'Sum' })])),
+        period,
+        label: 'Errors of the pipeline\'s functions',
+      }), 'A pipeline function raised an error (each error is also routed to the failure notification).'),
+    ];
+
+    if (props.backupPlan) {
+      const selection = new backup.BackupSelection(this, 'BackupSelection', {
+        backupPlan: props.backupPlan,
+        resources: [backup.BackupResource.fromDynamoDbTable(this.stateTable), backup.BackupResource.fromDynamoDbTable(this.auditTable)],
+      });
+      acknowledge(selection, {
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]':
+          'AWS Backup\'s service role needs the AWS-maintained backup policy to back up the DynamoDB tables.',
+      });
+    }
+    acknowledgeFindings(this, handlers, props, props.backupPlan !== undefined);
+  }
+
+  /** Allows `grantee` to start a restore. */
+  public grantStartExecution(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantStartExecution(grantee);
+  }
+
+  /** Allows `grantee` to read the state and audit tables. */
+  public grantReadOperations(grantee: iam.IGrantable): iam.Grant {
+    this.auditTable.grantReadData(grantee);
+    return this.stateTable.grantReadData(grantee);
+  }
+
+  /** Executions that succeeded. */
+  public metricSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricSucceeded(props);
+  }
+
+  /** Executions that failed. */
+  public metricFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricFailed(props);
+  }
+
+  /** Execution time of the restores. */
+  public metricTime(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricTime(props);
+  }
+
+  /** Executions that timed out. */
+  public metricTimedOut(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricTimedOut(props);
+  }
+}
+
+/**
+ * CloudWatch Logs (the log groups) and CloudWatch alarms (publishing to the encrypted topic) use the key.
+ * An imported key's policy cannot be changed here: then the user is told what to add.
+ */
+function allowServicesOnKey(scope: Construct, key: kms.IKey) {
+  const stack = Stack.of(scope);
+  const logsAdded = key.addToResourcePolicy(new iam.PolicyStatement({
+    principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+    actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:DescribeKey'],
+    resources: ['*'],
+    conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) } },
+  }));
+  key.addToResourcePolicy(new iam.PolicyStatement({
+    principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+    actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    resources: ['*'],
+    conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+  }));
+  key.addToResourcePolicy(new iam.PolicyStatement({
+    principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+    actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    resources: ['*'],
+    conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+  }));
+  if (!logsAdded.statementAdded) {
+    Annotations.of(scope).addWarningV2('cdk-aurora-restore-pipeline:importedKeyPolicy',
+      'encryptionKey is imported, so its key policy cannot be extended here. Allow logs.<region>.amazonaws.com (kms:Encrypt*, kms:Decrypt*, kms:GenerateDataKey*, kms:DescribeKey for log groups of this account) and cloudwatch.amazonaws.com and sns.amazonaws.com (kms:Decrypt, kms:GenerateDataKey) in it, or the log groups, alarm notifications and dead-letter deliveries fail.');
+  }
+}
+
+/** The cdk-nag findings the construct cannot satisfy, each with its reason. */
+function acknowledgeFindings(scope: AuroraRestorePipeline, handlers: PipelineHandlers, props: AuroraRestorePipelineProps, backedUp: boolean) {
+  const inline = 'The inline policy holds the least-privilege grants of this one role, scoped to ARNs; it is never shared with another principal.';
+  acknowledge(scope.stateMachine.role, {
+    'AwsSolutions-IAM5[Resource::*]': 'X-Ray tracing of the state machine: xray:PutTraceSegments, xray:PutTelemetryRecords, xray:GetSamplingRules and xray:GetSamplingTargets support no resource-level permissions.',
+    'NIST.800.53.R5-IAMNoInlinePolicy': inline,
+    'HIPAA.Security-IAMNoInlinePolicy': inline,
+    'PCI.DSS.321-IAMNoInlinePolicy': inline,
+  });
+  for (const fn of Object.values(handlers.functions)) {
+    acknowledgeWildcardResource(scope.stateMachine.role, `${fn.functionArn}:*`,
+      'The state machine invokes versions and aliases of the pipeline\'s own functions only.');
+    acknowledge(fn.role!, {
+      'AwsSolutions-IAM5[Action::kms:ReEncrypt*]': 'Lambda sends failed asynchronous events to the KMS-encrypted dead-letter queue; the SQS grant covers the key\'s data-key actions on that one key.',
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]': 'Lambda sends failed asynchronous events to the KMS-encrypted dead-letter queue (and the notification function publishes to the encrypted topic); the grant is on the pipeline\'s key only.',
+    });
+  }
+  const rotation = 'The pipeline resets the restored cluster\'s passwords from this secret after every restore; a Secrets Manager rotation would change the secret without changing the database. Change the secret and the next restore applies it.';
+  const secrets = scope.node.findAll().filter((c): c is secretsmanager.Secret => c instanceof secretsmanager.Secret);
+  for (const secret of secrets) {
+    acknowledge(secret, {
+      'AwsSolutions-SMG4': rotation,
+      'NIST.800.53.R5-SecretsManagerRotationEnabled': rotation,
+      'HIPAA.Security-SecretsManagerRotationEnabled': rotation,
+    });
+  }
+  if (!backedUp) {
+    const backup = 'Point-in-time recovery is on (35 days of continuous backups). Pass backupPlan to add the tables to an AWS Backup plan.';
+    for (const table of [scope.stateTable, scope.auditTable]) {
+      acknowledge(table, { 'NIST.800.53.R5-DynamoDBInBackupPlan': backup, 'HIPAA.Security-DynamoDBInBackupPlan': backup });
+    }
+  }
+  void props;
+}

@@ -1,0 +1,174 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES } from './contracts';
+import type { StepKey } from './handlers';
+
+/** Inputs of {@link PipelineDefinition}. */
+export interface PipelineDefinitionProps {
+  readonly functions: Record<StepKey, lambda.IFunction>;
+}
+
+/** State names of the Wait and Choice states (construct IDs and state names: a public contract). */
+export const FLOW_STATE_NAMES = {
+  copyNeeded: 'CopyNeeded?',
+  waitForCopy: 'WaitForCopy',
+  copyDone: 'CopyDone?',
+  replaceNeeded: 'ReplaceTarget?',
+  waitForDelete: 'WaitForDelete',
+  deleteDone: 'DeleteDone?',
+  waitForRestore: 'WaitForRestore',
+  restoreDone: 'RestoreDone?',
+  notifySuccess: 'NotifySuccess',
+  notifyFailure: 'NotifyFailure',
+  succeeded: 'Succeeded',
+  failed: 'Failed',
+};
+
+/**
+ * The ASL flow: SnapshotCheck → [copy ⟲] → [delete ⟲] → restore ⟲ → users → archive → notify.
+ * Every task catches every error into `$.error` and goes to NotifyFailure, which ends in a Fail state
+ * that carries the original error name and cause.
+ */
+export class PipelineDefinition extends Construct {
+  /** The start state of the flow. */
+  public readonly definition: sfn.IChainable;
+
+  constructor(scope: Construct, id: string, props: PipelineDefinitionProps) {
+    super(scope, id);
+    const fns = props.functions;
+
+    const failed = new sfn.Fail(this, FLOW_STATE_NAMES.failed, {
+      stateName: FLOW_STATE_NAMES.failed,
+      errorPath: sfn.JsonPath.stringAt('$.error.Error'),
+      causePath: sfn.JsonPath.stringAt('$.error.Cause'),
+    });
+    const notifyFailure = this.invoke(FLOW_STATE_NAMES.notifyFailure, fns.snsNotification, {
+      payload: sfn.TaskInput.fromObject(notificationPayload('FAILED')),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    // A failing failure notification must not hide the original error: go to Failed regardless.
+    notifyFailure.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.notificationError' });
+    notifyFailure.next(failed);
+
+    const task = (name: string, fn: lambda.IFunction, resultPath: string) => {
+      const t = this.invoke(name, fn, { payload: sfn.TaskInput.fromJsonPathAt('$'), resultPath });
+      t.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+      return t;
+    };
+
+    const snapshotCheck = this.invoke(STEP_NAMES.snapshotCheck, fns.snapshotCheck, {
+      payload: sfn.TaskInput.fromObject({
+        'input.$': '$$.Execution.Input',
+        'executionArn.$': '$$.Execution.Id',
+        'executionName.$': '$$.Execution.Name',
+        'executionStartTime.$': '$$.Execution.StartTime',
+      }),
+      resultPath: '$',
+    });
+    snapshotCheck.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+
+    // Copy loop.
+    const copySnapshot = task(STEP_NAMES.copySnapshot, fns.copySnapshot, '$.copy');
+    const waitForCopy = new sfn.Wait(this, FLOW_STATE_NAMES.waitForCopy, {
+      stateName: FLOW_STATE_NAMES.waitForCopy,
+      time: sfn.WaitTime.secondsPath('$.copy.nextWaitSeconds'),
+    });
+    const checkCopy = task(STEP_NAMES.checkCopyStatus, fns.checkCopyStatus, '$.copy');
+
+    // Delete loop: delete-rds is its own status check.
+    const deleteRds = task(STEP_NAMES.deleteRds, fns.deleteRds, '$.delete');
+    const waitForDelete = new sfn.Wait(this, FLOW_STATE_NAMES.waitForDelete, {
+      stateName: FLOW_STATE_NAMES.waitForDelete,
+      time: sfn.WaitTime.secondsPath('$.delete.nextWaitSeconds'),
+    });
+
+    // Restore loop.
+    const restore = task(STEP_NAMES.restoreSnapshot, fns.restoreSnapshot, '$.restore');
+    const waitForRestore = new sfn.Wait(this, FLOW_STATE_NAMES.waitForRestore, {
+      stateName: FLOW_STATE_NAMES.waitForRestore,
+      time: sfn.WaitTime.secondsPath('$.restore.nextWaitSeconds'),
+    });
+    const checkRestore = task(STEP_NAMES.checkRestoreStatus, fns.checkRestoreStatus, '$.restore');
+
+    const setupUsers = task(STEP_NAMES.setupDbUsers, fns.setupDbUsers, '$.dbUsers');
+    const archive = task(STEP_NAMES.archiveSnapshot, fns.archiveSnapshot, '$.archive');
+    const notifySuccess = this.invoke(FLOW_STATE_NAMES.notifySuccess, fns.snsNotification, {
+      payload: sfn.TaskInput.fromObject(notificationPayload('SUCCEEDED')),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    notifySuccess.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+    const succeeded = new sfn.Succeed(this, FLOW_STATE_NAMES.succeeded, { stateName: FLOW_STATE_NAMES.succeeded });
+
+    const restoreChain = restore.next(waitForRestore).next(checkRestore).next(
+      new sfn.Choice(this, FLOW_STATE_NAMES.restoreDone, { stateName: FLOW_STATE_NAMES.restoreDone })
+        .when(sfn.Condition.booleanEquals('$.restore.done', true),
+          setupUsers.next(archive).next(notifySuccess).next(succeeded))
+        .otherwise(waitForRestore),
+    );
+
+    const replaceChoice = new sfn.Choice(this, FLOW_STATE_NAMES.replaceNeeded, { stateName: FLOW_STATE_NAMES.replaceNeeded })
+      .when(sfn.Condition.booleanEquals('$.replaceTarget', true),
+        deleteRds.next(
+          new sfn.Choice(this, FLOW_STATE_NAMES.deleteDone, { stateName: FLOW_STATE_NAMES.deleteDone })
+            .when(sfn.Condition.booleanEquals('$.delete.done', true), restoreChain)
+            .otherwise(waitForDelete.next(deleteRds)),
+        ))
+      .otherwise(restoreChain);
+
+    const copyChoice = new sfn.Choice(this, FLOW_STATE_NAMES.copyNeeded, { stateName: FLOW_STATE_NAMES.copyNeeded })
+      .when(sfn.Condition.booleanEquals('$.copyRequired', true),
+        copySnapshot.next(waitForCopy).next(checkCopy).next(
+          new sfn.Choice(this, FLOW_STATE_NAMES.copyDone, { stateName: FLOW_STATE_NAMES.copyDone })
+            .when(sfn.Condition.booleanEquals('$.copy.done', true), replaceChoice)
+            .otherwise(waitForCopy),
+        ))
+      .otherwise(replaceChoice);
+
+    this.definition = snapshotCheck.next(copyChoice);
+  }
+
+  /** A Lambda task with the pipeline's retry policy: Lambda service errors, throttling, named transient errors. */
+  private invoke(name: string, fn: lambda.IFunction, opts: { payload: sfn.TaskInput; resultPath: string }): tasks.LambdaInvoke {
+    const t = new tasks.LambdaInvoke(this, name, {
+      stateName: name,
+      lambdaFunction: fn,
+      payload: opts.payload,
+      // The task's result is the handler's return value, placed at resultPath.
+      payloadResponseOnly: true,
+      resultPath: opts.resultPath,
+      retryOnServiceExceptions: false,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(6)),
+    });
+    return withRetries(t);
+  }
+}
+
+/** Lambda service errors (what `retryOnServiceExceptions` covers), retried like AWS recommends. */
+const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ClientExecutionTimeoutException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+function withRetries(t: tasks.LambdaInvoke): tasks.LambdaInvoke {
+  t.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+  t.addRetry({ errors: THROTTLING_ERROR_NAMES, interval: Duration.seconds(5), maxAttempts: 8, backoffRate: 2, maxDelay: Duration.minutes(2), jitterStrategy: sfn.JitterType.FULL });
+  t.addRetry({ errors: TRANSIENT_ERROR_NAMES, interval: Duration.seconds(15), maxAttempts: 6, backoffRate: 2, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL });
+  return t;
+}
+
+function notificationPayload(status: string): Record<string, unknown> {
+  return {
+    status,
+    'state.$': '$',
+    'executionArn.$': '$$.Execution.Id',
+    'executionName.$': '$$.Execution.Name',
+    'executionStartTime.$': '$$.Execution.StartTime',
+    'input.$': '$$.Execution.Input',
+  };
+}

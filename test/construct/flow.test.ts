@@ -1,0 +1,114 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { definitionOf } from './definition';
+import { defaultStack } from './stacks';
+
+// asl-validator is CommonJS without types.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const aslValidator = require('asl-validator');
+
+const TASKS = ['SnapshotCheck', 'CopySnapshot', 'CheckCopyStatus', 'DeleteRds', 'RestoreSnapshot', 'CheckRestoreStatus', 'SetupDbUsers', 'ArchiveSnapshot', 'NotifySuccess'];
+
+describe('state machine definition', () => {
+  const asl = definitionOf(Template.fromStack(defaultStack().stack));
+  const states = asl.States as Record<string, any>;
+
+  test('is valid ASL', () => {
+    const { isValid, errorsText } = aslValidator(asl);
+    expect(errorsText()).toBe('');
+    expect(isValid).toBe(true);
+  });
+
+  test('starts with SnapshotCheck, which receives the execution context and replaces the state', () => {
+    expect(asl.StartAt).toBe('SnapshotCheck');
+    const s = states.SnapshotCheck;
+    expect(s.Parameters).toEqual({
+      'input.$': '$$.Execution.Input',
+      'executionArn.$': '$$.Execution.Id',
+      'executionName.$': '$$.Execution.Name',
+      'executionStartTime.$': '$$.Execution.StartTime',
+    });
+    expect(s.ResultPath).toBe('$');
+    expect(s.Next).toBe('CopyNeeded?');
+  });
+
+  test.each([
+    ['CopySnapshot', '$.copy'], ['CheckCopyStatus', '$.copy'], ['DeleteRds', '$.delete'], ['RestoreSnapshot', '$.restore'],
+    ['CheckRestoreStatus', '$.restore'], ['SetupDbUsers', '$.dbUsers'], ['ArchiveSnapshot', '$.archive'],
+  ])('%s gets the whole state and writes %s', (name, resultPath) => {
+    expect(states[name].Type).toBe('Task');
+    expect(states[name].InputPath ?? '$').toBe('$');
+    expect(states[name].ResultPath).toBe(resultPath);
+    expect(states[name].Resource).toMatch(/^arn:aws:lambda:.*:function:RestoreHandlers/);
+  });
+
+  test.each(TASKS)('%s retries Lambda errors, throttling and the transient errors only, and catches everything', (name) => {
+    const retry = states[name].Retry as any[];
+    const retried = retry.flatMap((r) => r.ErrorEquals);
+    expect(retried).toEqual(expect.arrayContaining([
+      'Lambda.ServiceException', 'Lambda.TooManyRequestsException',
+      'ThrottlingException', 'Throttling', 'TooManyRequestsException',
+      'ResourceBusy', 'DatabaseUnavailable', 'AwsServiceUnavailable',
+    ]));
+    // Never a permanent error, never States.ALL.
+    for (const permanent of ['States.ALL', 'TargetNotOwned', 'SnapshotNotFound', 'DeletionProtected', 'InvalidInput', 'OperationTimedOut', 'RestoreAlreadyInProgress']) {
+      expect(retried).not.toContain(permanent);
+    }
+    for (const r of retry) {
+      expect(r.MaxAttempts).toBeGreaterThan(0);
+      expect(r.BackoffRate).toBeGreaterThanOrEqual(2);
+      expect(r.JitterStrategy).toBe('FULL');
+    }
+    expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyFailure' }]);
+  });
+
+  test('copy happens only when regions differ, then loops until done', () => {
+    expect(states['CopyNeeded?'].Choices).toEqual([{ Variable: '$.copyRequired', BooleanEquals: true, Next: 'CopySnapshot' }]);
+    expect(states['CopyNeeded?'].Default).toBe('ReplaceTarget?');
+    expect(states.CopySnapshot.Next).toBe('WaitForCopy');
+    expect(states.WaitForCopy).toMatchObject({ Type: 'Wait', SecondsPath: '$.copy.nextWaitSeconds', Next: 'CheckCopyStatus' });
+    expect(states.CheckCopyStatus.Next).toBe('CopyDone?');
+    expect(states['CopyDone?'].Choices).toEqual([{ Variable: '$.copy.done', BooleanEquals: true, Next: 'ReplaceTarget?' }]);
+    expect(states['CopyDone?'].Default).toBe('WaitForCopy');
+  });
+
+  test('the target is deleted only when SnapshotCheck decided to replace it; DeleteRds is its own status check', () => {
+    expect(states['ReplaceTarget?'].Choices).toEqual([{ Variable: '$.replaceTarget', BooleanEquals: true, Next: 'DeleteRds' }]);
+    expect(states['ReplaceTarget?'].Default).toBe('RestoreSnapshot');
+    expect(states.DeleteRds.Next).toBe('DeleteDone?');
+    expect(states['DeleteDone?'].Choices).toEqual([{ Variable: '$.delete.done', BooleanEquals: true, Next: 'RestoreSnapshot' }]);
+    expect(states['DeleteDone?'].Default).toBe('WaitForDelete');
+    expect(states.WaitForDelete).toMatchObject({ Type: 'Wait', SecondsPath: '$.delete.nextWaitSeconds', Next: 'DeleteRds' });
+  });
+
+  test('restore loops until the cluster is ready, then users, archive, success notification', () => {
+    expect(states.RestoreSnapshot.Next).toBe('WaitForRestore');
+    expect(states.WaitForRestore).toMatchObject({ Type: 'Wait', SecondsPath: '$.restore.nextWaitSeconds', Next: 'CheckRestoreStatus' });
+    expect(states['RestoreDone?'].Choices).toEqual([{ Variable: '$.restore.done', BooleanEquals: true, Next: 'SetupDbUsers' }]);
+    expect(states['RestoreDone?'].Default).toBe('WaitForRestore');
+    expect(states.SetupDbUsers.Next).toBe('ArchiveSnapshot');
+    expect(states.ArchiveSnapshot.Next).toBe('NotifySuccess');
+    expect(states.NotifySuccess.Parameters).toMatchObject({ 'status': 'SUCCEEDED', 'state.$': '$', 'executionArn.$': '$$.Execution.Id' });
+    expect(states.NotifySuccess.ResultPath).toBeNull();
+    expect(states.NotifySuccess.Next).toBe('Succeeded');
+    expect(states.Succeeded.Type).toBe('Succeed');
+  });
+
+  test('failure path: notify, then fail with the original error name and cause', () => {
+    expect(states.NotifyFailure.Parameters).toMatchObject({ 'status': 'FAILED', 'state.$': '$', 'input.$': '$$.Execution.Input' });
+    expect(states.NotifyFailure.ResultPath).toBeNull();
+    expect(states.NotifyFailure.Next).toBe('Failed');
+    // A failing notification still ends in Failed with the original error.
+    expect(states.NotifyFailure.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.notificationError', Next: 'Failed' }]);
+    expect(states.Failed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
+  });
+
+  test('a 24-hour restore stays far below the 25,000-event history limit', () => {
+    // Each loop round is a Wait (2 events) and a Lambda task (5 events). With the default 30 s first
+    // wait growing by 1.5 up to 5 minutes, count the rounds of a 24-hour wait.
+    let elapsed = 0; let rounds = 0; let wait = 30;
+    while (elapsed < 24 * 3600) {
+      elapsed += wait; rounds++; wait = Math.min(300, Math.round(30 * 1.5 ** rounds));
+    }
+    expect(rounds * 7).toBeLessThan(2500);
+  });
+});

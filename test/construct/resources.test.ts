@@ -1,0 +1,248 @@
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { renderIntrinsics } from './definition';
+import { defaultStack, fullStack } from './stacks';
+
+describe('default stack', () => {
+  const { stack, pipeline } = defaultStack();
+  const t = Template.fromStack(stack);
+
+  test('a rotating KMS key that CloudWatch Logs and alarms may use', () => {
+    t.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'logs.eu-west-1.amazonaws.com' } }),
+          Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'] }),
+        ]),
+      },
+    });
+  });
+
+  test('state table: operation_id, TTL, PITR, customer-managed encryption', () => {
+    t.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'operation_id', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() },
+    });
+  });
+
+  test('audit table: operation_id + time_step, PITR, encrypted', () => {
+    t.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'operation_id', KeyType: 'HASH' }, { AttributeName: 'time_step', KeyType: 'RANGE' }],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+    });
+  });
+
+  test('tables and key are retained by default', () => {
+    for (const type of ['AWS::DynamoDB::Table', 'AWS::KMS::Key']) {
+      for (const r of Object.values(t.findResources(type))) expect(r.DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  test('topic: encrypted, TLS only', () => {
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  test('nine functions from the bundled assets, newest Node runtime, X-Ray, explicit memory and timeout, in the VPC', () => {
+    const fns = t.findResources('AWS::Lambda::Function');
+    expect(Object.keys(fns)).toHaveLength(9);
+    for (const fn of Object.values(fns)) {
+      const p = fn.Properties;
+      expect(p.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
+      expect(p.Handler).toBe('index.handler');
+      expect(p.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(p.MemorySize).toBeGreaterThanOrEqual(256);
+      expect(p.Timeout).toBeGreaterThan(0);
+      expect(p.VpcConfig.SubnetIds).toHaveLength(2);
+      expect(p.ReservedConcurrentExecutions).toBe(2);
+      expect(p.DeadLetterConfig).toBeDefined();
+      expect(p.KmsKeyArn).toBeDefined();
+      expect(p.Environment.Variables.PIPELINE_CONFIG).toBeDefined();
+      expect(p.LoggingConfig.LogGroup).toBeDefined();
+    }
+    t.resourceCountIs('AWS::Lambda::EventInvokeConfig', 9);
+  });
+
+  test('the setup-db-users function trusts the Lambda runtime CA bundle', () => {
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('PostgreSQL roles'),
+      Environment: { Variables: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem', PIPELINE_CONFIG: Match.anyValue() } },
+    });
+  });
+
+  test('log groups: retention and KMS', () => {
+    const groups = Object.values(t.findResources('AWS::Logs::LogGroup'));
+    expect(groups).toHaveLength(10);
+    for (const g of groups) {
+      expect(g.Properties.RetentionInDays).toBe(365);
+      expect(g.Properties.KmsKeyId).toBeDefined();
+    }
+  });
+
+  test('the cluster security group admits only the setup-db-users function on 5432', () => {
+    const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress'));
+    expect(ingress).toHaveLength(1);
+    expect(ingress[0].Properties).toMatchObject({ FromPort: 5432, ToPort: 5432, IpProtocol: 'tcp', SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/DbUsersSecurityGroup/), 'GroupId'] } });
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('setup-db-users'),
+      SecurityGroupEgress: [Match.objectLike({ FromPort: 443, ToPort: 443, CidrIp: '0.0.0.0/0' })],
+    });
+  });
+
+  test('a standard state machine: logging ALL, X-Ray, timeout, CMK encryption', () => {
+    t.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: Match.anyValue() },
+      EncryptionConfiguration: { Type: 'CUSTOMER_MANAGED_KMS_KEY', KmsKeyId: Match.anyValue() },
+    });
+    const asl = JSON.stringify(t.findResources('AWS::StepFunctions::StateMachine'));
+    expect(asl).toContain('\\"TimeoutSeconds\\":86400');
+  });
+
+  test('alarms on failed, timed out, aborted, throttled executions and handler errors, all to the topic', () => {
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(5);
+    expect(pipeline.alarms).toHaveLength(5);
+    const metricNames = alarms.map((a) => a.Properties.MetricName).filter(Boolean).sort();
+    expect(metricNames).toEqual(['ExecutionThrottled', 'ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
+    const math = alarms.find((a) => a.Properties.Metrics);
+    expect(math!.Properties.Metrics.filter((m: any) => m.MetricStat?.Metric.MetricName === 'Errors')).toHaveLength(9);
+    for (const a of alarms) {
+      expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^RestoreTopic/) }]);
+      expect(a.Properties.TreatMissingData).toBe('notBreaching');
+    }
+  });
+
+  test('a generated master secret, encrypted with the key', () => {
+    t.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { GenerateStringKey: 'password', PasswordLength: 32 },
+      KmsKeyId: Match.anyValue(),
+    });
+  });
+
+  test('grantStartExecution and metrics delegate to the state machine', () => {
+    const fresh = defaultStack();
+    const role = new iam.Role(fresh.stack, 'Starter', { assumedBy: new iam.AccountRootPrincipal() });
+    fresh.pipeline.grantStartExecution(role);
+    const t2 = Template.fromStack(fresh.stack);
+    t2.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('Starter') }],
+      PolicyDocument: { Statement: [Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: Match.stringLikeRegexp('RestoreStateMachine') } })] },
+    });
+    expect(pipeline.metricSucceeded().metricName).toBe('ExecutionsSucceeded');
+    expect(pipeline.metricFailed().metricName).toBe('ExecutionsFailed');
+    expect(pipeline.metricTime().metricName).toBe('ExecutionTime');
+  });
+});
+
+describe('least privilege', () => {
+  const t = Template.fromStack(defaultStack().stack);
+  const policies = Object.entries(t.findResources('AWS::IAM::Policy'));
+  const statementsOf = (fnId: string) => policies
+    .filter(([id]) => id.startsWith(`RestoreHandlers${fnId}Role`))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]);
+  const str = (v: unknown) => JSON.stringify(v);
+
+  test('no function may touch the source cluster beyond reading it', () => {
+    for (const [, p] of policies) {
+      for (const s of p.Properties.PolicyDocument.Statement as any[]) {
+        const actions = [s.Action].flat() as string[];
+        const mutating = actions.filter((a) => /^rds:(Delete|Modify|Restore|Create|AddTags)/.test(a));
+        if (mutating.length && str(s.Resource).includes(':cluster:prod-aurora')) {
+          throw new Error(`mutating ${mutating.join(',')} on the source cluster`);
+        }
+      }
+    }
+  });
+
+  test('delete is scoped to the target cluster, its instances and its own snapshots', () => {
+    const deletes = statementsOf('DeleteRds').filter((s) => [s.Action].flat().some((a: string) => a.startsWith('rds:Delete')));
+    const resources = deletes.flatMap((s) => [s.Resource].flat()).map(str);
+    expect(resources.length).toBeGreaterThan(0);
+    for (const r of resources) expect(r).toMatch(/:cluster:staging-aurora"|:db:staging-aurora\*|:cluster-snapshot:staging-aurora-\*/);
+  });
+
+  test('only the delete and restore-status functions may modify the target; nobody deletes elsewhere', () => {
+    for (const [id, p] of policies) {
+      for (const s of p.Properties.PolicyDocument.Statement as any[]) {
+        const actions = [s.Action].flat() as string[];
+        if (actions.some((a) => a === 'rds:ModifyDBCluster')) expect(id).toMatch(/DeleteRds|CheckRestoreStatus/);
+        if (actions.some((a) => a === 'rds:DeleteDBCluster' || a === 'rds:DeleteDBInstance')) expect(id).toMatch(/DeleteRds/);
+        if (actions.some((a) => a === 'rds:DeleteDBClusterSnapshot')) expect(id).toMatch(/ArchiveSnapshot/);
+        expect(actions).not.toContain('rds:*');
+        expect(actions).not.toContain('*');
+      }
+    }
+  });
+
+  test('only the functions that need a secret can read one', () => {
+    const readers = policies.filter(([, p]) => str(p).includes('secretsmanager:GetSecretValue')).map(([id]) => id);
+    expect(readers.every((id) => /CheckRestoreStatus|SetupDbUsers/.test(id))).toBe(true);
+    expect(readers.length).toBe(2);
+  });
+
+  test('logs go only to the function\'s own log group', () => {
+    for (const [, p] of Object.entries(t.findResources('AWS::IAM::ManagedPolicy'))) {
+      const logsStatement = (p.Properties.PolicyDocument.Statement as any[]).find((s) => str(s.Action).includes('logs:PutLogEvents'));
+      expect(str(logsStatement.Resource)).toMatch(/LogGroup/);
+    }
+    // No AWS managed policies on the function roles.
+    for (const role of Object.values(t.findResources('AWS::IAM::Role'))) {
+      expect(str(role.Properties.ManagedPolicyArns ?? [])).not.toContain('iam::aws:policy');
+    }
+  });
+});
+
+describe('fully configured, cross-region stack', () => {
+  const { stack } = fullStack('us-east-1');
+  const t = Template.fromStack(stack);
+
+  test('uses the given security group, subnet group, key and email subscription', () => {
+    t.resourceCountIs('AWS::KMS::Key', 1); // only the user's key
+    t.resourceCountIs('AWS::RDS::DBSubnetGroup', 1);
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'dba@example.com' });
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { FromPort: 5433, ToPort: 5433 });
+    t.resourceCountIs('AWS::Backup::BackupSelection', 1);
+  });
+
+  test('copy and restore may use the source key in us-east-1 only through the given key', () => {
+    const copy = Object.entries(t.findResources('AWS::IAM::Policy')).filter(([id]) => id.includes('CopySnapshot'));
+    const s = JSON.stringify(copy);
+    expect(s).toContain('arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555');
+    expect(s).toContain('rds:us-east-1');
+    expect(s).not.toContain('kms:ViaService');
+  });
+
+  test('generated user secrets only for users without one', () => {
+    // master, app, combined are the user's; 'reporting' and 'migrator' get generated secrets.
+    const generated = Object.keys(t.findResources('AWS::SecretsManager::Secret')).filter((id) => id.startsWith('RestoreUserSecret'));
+    expect(generated).toHaveLength(2);
+  });
+
+  test('the handler configuration carries every setting and no secret value', () => {
+    const fns = Object.values(t.findResources('AWS::Lambda::Function'));
+    const configs = fns.map((fn) => renderIntrinsics(fn.Properties.Environment.Variables.PIPELINE_CONFIG) as string);
+    expect(new Set(configs).size).toBe(1);
+    const config = JSON.parse(configs[0]);
+    expect(config).toMatchObject({
+      sourceRegion: 'us-east-1', targetRegion: 'eu-west-1', includeAutomatedSnapshots: false,
+      replaceExistingTarget: true, assumeTargetOwned: true, finalSnapshotOnDelete: true, allowDisableDeletionProtection: true, retainSnapshotCopy: true,
+      tags: [{ key: 'team', value: 'data' }, { key: 'env', value: 'staging' }],
+      restore: { instanceClass: 'db.r6g.large', instanceIdentifier: 'staging-aurora-writer', engineVersion: '16.4', port: 5433, deletionProtection: true, serverlessV2MinCapacity: 1, serverlessV2MaxCapacity: 8 },
+      waits: { pollIntervalSeconds: 20, maxPollIntervalSeconds: 120, backoffRate: 2, budgetSeconds: 21600 },
+      stateTtlSeconds: 30 * 86400, lockTtlSeconds: 8 * 3600,
+    });
+    expect(config.dbUsers.map((u: any) => [u.username ?? u.usernameKey, u.privilege])).toEqual([
+      ['app_rw', 'READ_WRITE'], ['reporting', 'READ_ONLY'], ['migrator', 'OWNER'], ['app_username', 'READ_WRITE'], ['readonly_username', 'READ_ONLY'],
+    ]);
+    expect(config.dbUsers[0].schemas).toEqual(['public', 'billing']);
+    expect(JSON.stringify(config)).not.toMatch(/SecretString|GenerateSecretString/);
+  });
+});

@@ -1,0 +1,72 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { AuroraRestorePipeline, AuroraRestorePipelineProps } from '../../src';
+import { ENV, importedVpc } from './stacks';
+
+function build(props: Partial<AuroraRestorePipelineProps>) {
+  const stack = new Stack(new App(), 'S', { env: ENV });
+  new AuroraRestorePipeline(stack, 'Restore', {
+    sourceClusterIdentifier: 'prod-aurora',
+    targetClusterIdentifier: 'staging-aurora',
+    vpc: importedVpc(stack),
+    ...props,
+  });
+  return stack;
+}
+
+describe('impossible combinations throw, saying what to fix', () => {
+  test.each<[string, Partial<AuroraRestorePipelineProps>, RegExp]>([
+    ['source is target in the same region', { targetClusterIdentifier: 'prod-aurora' }, /is the source cluster in the same region.*Choose a different targetClusterIdentifier/],
+    ['source is target, other case', { targetClusterIdentifier: 'PROD-aurora' }, /is the source cluster/],
+    ['invalid target identifier', { targetClusterIdentifier: '1staging' }, /targetClusterIdentifier '1staging' is not a valid RDS cluster identifier.*starting with a letter/],
+    ['double hyphen', { targetClusterIdentifier: 'stag--ing' }, /not a valid RDS cluster identifier/],
+    ['trailing hyphen', { sourceClusterIdentifier: 'prod-' }, /sourceClusterIdentifier 'prod-'/],
+    ['too long', { targetClusterIdentifier: 'a'.repeat(64) }, /not a valid RDS cluster identifier/],
+    ['bad region', { sourceRegion: 'mars-1' }, /sourceRegion 'mars-1' is not an AWS region name/],
+    ['bad capacity', { serverlessV2MinCapacity: 8, serverlessV2MaxCapacity: 4 }, /Serverless v2 capacity 8–4 ACU is not valid/],
+    ['bad port', { port: 80 }, /port 80 is not allowed/],
+    ['budget over timeout', { waitBudget: Duration.hours(30) }, /waitBudget .* is longer than the pipeline's timeout/],
+    ['max poll under poll', { pollInterval: Duration.minutes(10), maxPollInterval: Duration.minutes(1) }, /maxPollInterval .* is shorter than pollInterval/],
+    ['hostile role name', { databaseUsers: [{ username: 'x"; DROP ROLE postgres; --' }] }, /database user .* has characters other than/],
+    ['reserved prefix', { databaseUsers: [{ username: 'pg_monitor2' }] }, /reserved prefix/],
+    ['rds prefix', { databaseUsers: [{ username: 'rdsadmin2' }] }, /reserved prefix/],
+    ['duplicate user', { databaseUsers: [{ username: 'app' }, { username: 'app' }] }, /listed twice/],
+    ['bad schema', { databaseUsers: [{ username: 'app', schemas: ['Public;'] }] }, /schema name 'Public;'/],
+    ['empty databases', { databaseNames: [] }, /databaseNames is empty/],
+    ['bad email', { notificationEmails: ['not-an-email'] }, /not an e-mail address/],
+  ])('%s', (_name, props, message) => {
+    expect(() => build(props)).toThrow(message);
+  });
+
+  test('a same identifier in another region is allowed (cross-region DR copy)', () => {
+    expect(() => build({ targetClusterIdentifier: 'prod-aurora', sourceRegion: 'us-east-1' })).not.toThrow();
+  });
+});
+
+describe('risky combinations warn', () => {
+  const warned = (stack: Stack, text: RegExp) => Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp(text.source));
+
+  test('no warning on defaults', () => {
+    expect(Annotations.fromStack(build({})).findWarning('*', Match.anyValue())).toEqual([]);
+  });
+  test('replacing without a final snapshot', () => {
+    expect(warned(build({ finalSnapshotOnReplace: false }), /without a final snapshot/)).toHaveLength(1);
+  });
+  test('assuming ownership', () => {
+    expect(warned(build({ assumeTargetOwned: true }), /even if it did not create it/)).toHaveLength(1);
+  });
+  test('deletion protection that blocks the next replace', () => {
+    expect(warned(build({ deletionProtection: true }), /will fail with DeletionProtected/)).toHaveLength(1);
+    expect(warned(build({ deletionProtection: true, allowDisableDeletionProtection: true }), /DeletionProtected/)).toHaveLength(0);
+  });
+  test('an imported key whose policy cannot be extended', () => {
+    const stack = new Stack(new App(), 'S', { env: ENV });
+    new AuroraRestorePipeline(stack, 'Restore', {
+      sourceClusterIdentifier: 'prod-aurora',
+      targetClusterIdentifier: 'staging-aurora',
+      vpc: importedVpc(stack),
+      encryptionKey: require('aws-cdk-lib/aws-kms').Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/abc'),
+    });
+    expect(warned(stack, /key policy cannot be extended/)).toHaveLength(1);
+  });
+});
