@@ -68,7 +68,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
   tsconfigDevFile: 'tsconfig.dev.json',
   tsconfigDev: {
     include: ['lambda-src/**/*.ts', 'examples/**/*.ts', 'bench/**/*.ts', 'projenrc/**/*.ts', '.projenrc.ts'],
-    compilerOptions: {},
+    compilerOptions: {
+      // The examples import the package by name, as a consumer would; inside the repo that is src/.
+      paths: { 'cdk-aurora-restore-pipeline': ['./src/index.ts'] },
+    },
   },
   eslintOptions: {
     dirs: ['src', 'lambda-src'],
@@ -79,6 +82,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
       roots: ['<rootDir>/test'],
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       setupFiles: ['<rootDir>/test/setup/polyfills.ts'],
+      moduleNameMapper: { '^cdk-aurora-restore-pipeline$': '<rootDir>/src' },
     },
   },
   gitignore: ['/assets/', '/cdk.out/', '/examples/**/cdk.out/', '/.venv/', '/.e2e/', '/bench/out/', '__pycache__/'],
@@ -91,5 +95,10 @@ for (const ignored of ['/lambda-src/', '/examples/', '/bench/', '/.ci/', '/.venv
 project.npmignore?.include('/assets/');
 
 configureHandlerBuild(project, HANDLERS);
+
+project.addTask('examples', {
+  description: 'Synthesize every example app under the five cdk-nag packs and print the report',
+  exec: 'ts-node --transpile-only --project tsconfig.dev.json examples/synth.ts',
+});
 
 project.synth();

@@ -1,0 +1,93 @@
+/**
+ * Example (c): every prop set — a restore-testing pipeline that checks last night's backup in a provisioned
+ * writer, with its own network placement, parameter group, tags, a legacy combined users secret, an
+ * existing topic, a backup plan for the tables, and tuned timing.
+ *
+ * Run: `npx ts-node examples/every-prop.ts`.
+ */
+import { App, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import * as backup from 'aws-cdk-lib/aws-backup';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { AuroraRestorePipeline, DatabasePrivilege } from 'cdk-aurora-restore-pipeline';
+
+export class RestoreTestStack extends Stack {
+  public readonly pipeline: AuroraRestorePipeline;
+
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+      vpcId: 'vpc-0c1b2c3d4e5f60718',
+      availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+      privateSubnetIds: ['subnet-0c1b2c3d4e5f60001', 'subnet-0c1b2c3d4e5f60002'],
+      privateSubnetRouteTableIds: ['rtb-0c1b2c3d4e5f60001', 'rtb-0c1b2c3d4e5f60002'],
+    });
+    const key = new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'restore tests' });
+    const dbSecurityGroup = new ec2.SecurityGroup(this, 'DbSecurityGroup', { vpc, allowAllOutbound: false, description: 'restore-test cluster' });
+    const topic = new sns.Topic(this, 'Alerts', { masterKey: key, enforceSSL: true });
+    const master = secretsmanager.Secret.fromSecretCompleteArn(this, 'Master', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:restore-test/master-AbCdEf');
+    const legacyUsers = secretsmanager.Secret.fromSecretCompleteArn(this, 'LegacyUsers', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:restore-test/app-users-AbCdEf');
+    const plan = backup.BackupPlan.fromBackupPlanId(this, 'Plan', 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111');
+
+    this.pipeline = new AuroraRestorePipeline(this, 'Restore', {
+      sourceClusterIdentifier: 'prod-aurora',
+      targetClusterIdentifier: 'restore-test',
+      vpc,
+      sourceRegion: 'eu-west-1',
+      includeAutomatedSnapshots: true,
+      vpcSubnets: { subnets: vpc.privateSubnets },
+      subnetGroup: new rds.SubnetGroup(this, 'SubnetGroup', { vpc, description: 'restore-test subnets', removalPolicy: RemovalPolicy.DESTROY }),
+      securityGroups: [dbSecurityGroup],
+      port: 5432,
+      writerInstanceType: ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE),
+      serverlessV2MinCapacity: 0.5,
+      serverlessV2MaxCapacity: 4,
+      engineVersion: '16.4',
+      clusterParameterGroup: new rds.ParameterGroup(this, 'Params', {
+        engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_4 }),
+        parameters: { log_min_duration_statement: '1000' },
+      }),
+      deletionProtection: false,
+      clusterTags: { purpose: 'restore-test', costCenter: 'platform' },
+      masterSecret: master,
+      databaseUsers: [{ username: 'verifier', privilege: DatabasePrivilege.READ_ONLY, databases: ['app'], schemas: ['public'] }],
+      combinedUsersSecret: legacyUsers,
+      databaseNames: ['app'],
+      replaceExistingTarget: true,
+      assumeTargetOwned: false,
+      finalSnapshotOnReplace: false,
+      allowDisableDeletionProtection: false,
+      retainSnapshotCopy: false,
+      notificationTopic: topic,
+      notificationEmails: ['restore-tests@example.com'],
+      encryptionKey: key,
+      snapshotCopyKey: key,
+      pollInterval: Duration.seconds(15),
+      maxPollInterval: Duration.minutes(2),
+      pollBackoffRate: 1.5,
+      waitBudget: Duration.hours(4),
+      timeout: Duration.hours(6),
+      logRetention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.DESTROY,
+      stateRetention: Duration.days(30),
+      backupPlan: plan,
+      handlerReservedConcurrency: 1,
+    });
+  }
+}
+
+/** Adds the example's stacks to `app`. */
+export function build(app: App): Stack[] {
+  return [new RestoreTestStack(app, 'RestoreTest', { env: { account: '123456789012', region: 'eu-west-1' } })];
+}
+
+if (require.main === module) {
+  const app = new App();
+  build(app);
+  app.synth();
+}
