@@ -96,6 +96,16 @@ project.npmignore?.include('/assets/');
 
 configureHandlerBuild(project, HANDLERS);
 
+const packageReport = project.addTask('package:report', {
+  description: 'Print the npm tarball\'s size and contents, and check what it must and must not ship',
+  exec: 'ts-node --transpile-only --project tsconfig.dev.json bench/package-report.ts',
+});
+
+// The README's test command: everything CI checks, in one task.
+const ci = project.addTask('ci', { description: 'Build, test (unit, PostgreSQL, end-to-end), lint, package, and check the package' });
+ci.spawn(project.buildTask);
+ci.spawn(packageReport);
+
 project.addTask('examples', {
   description: 'Synthesize every example app under the five cdk-nag packs and print the report',
   exec: 'ts-node --transpile-only --project tsconfig.dev.json examples/synth.ts',

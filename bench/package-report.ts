@@ -1,0 +1,49 @@
+/**
+ * Prints the npm tarball's size and contents by area, and fails when the package lacks something a consumer
+ * needs (lib/, the nine handler bundles, .jsii, API.md, README) or ships something it must not (handler
+ * sources, tests, examples, benches).
+ *
+ * Run after `npx projen package:js`: `npx ts-node bench/package-report.ts [dist/js]`.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const dir = process.argv[2] ?? path.join(__dirname, '..', 'dist', 'js');
+const tarballs = fs.readdirSync(dir).filter((f) => f.endsWith('.tgz'));
+if (tarballs.length !== 1) throw new Error(`expected one tarball in ${dir}, found ${tarballs.length}: run npx projen package:js first`);
+const tarball = path.join(dir, tarballs[0]);
+const listing = execFileSync('tar', ['-tzvf', tarball], { encoding: 'utf8' }).trim().split('\n');
+const files = listing.map((line) => {
+  const parts = line.trim().split(/\s+/);
+  return { size: Number(parts[2]), name: parts.slice(5).join(' ').replace(/^package\//, '') };
+});
+
+const areas = new Map<string, { files: number; bytes: number }>();
+for (const f of files) {
+  const area = f.name.includes('/') ? f.name.split('/')[0] + '/' : f.name;
+  const a = areas.get(area) ?? { files: 0, bytes: 0 };
+  a.files++; a.bytes += f.size;
+  areas.set(area, a);
+}
+console.log(`${path.relative(process.cwd(), tarball)}: ${(fs.statSync(tarball).size / 1024).toFixed(0)} KiB packed, ${(files.reduce((n, f) => n + f.size, 0) / 1024).toFixed(0)} KiB unpacked, ${files.length} files`);
+for (const [area, a] of [...areas].sort((x, y) => y[1].bytes - x[1].bytes)) {
+  console.log(`  ${area.padEnd(28)} ${String(a.files).padStart(4)} files ${(a.bytes / 1024).toFixed(0).padStart(6)} KiB`);
+}
+const bundles = files.filter((f) => /^assets\/[a-z-]+\/index\.js$/.test(f.name));
+for (const b of bundles.sort((x, y) => x.name.localeCompare(y.name))) console.log(`  bundle ${b.name.padEnd(40)} ${(b.size / 1024).toFixed(0).padStart(5)} KiB`);
+
+const problems: string[] = [];
+const has = (p: RegExp) => files.some((f) => p.test(f.name));
+for (const [what, p] of [['lib/index.js', /^lib\/index\.js$/], ['lib/index.d.ts', /^lib\/index\.d\.ts$/], ['.jsii', /^\.jsii$/], ['API.md', /^API\.md$/], ['README.md', /^README\.md$/]] as const) {
+  if (!has(p)) problems.push(`missing ${what}`);
+}
+if (bundles.length !== 9) problems.push(`expected 9 handler bundles in assets/, found ${bundles.length}`);
+for (const [what, p] of [['lambda-src/', /^lambda-src\//], ['test/', /^test\//], ['examples/', /^examples\//], ['bench/', /^bench\//], ['src/*.ts', /^src\/.*\.ts$/], ['.ci/', /^\.ci\//]] as const) {
+  if (has(p)) problems.push(`ships ${what}`);
+}
+if (problems.length) {
+  console.error(`package check failed:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log('package check: ok');
