@@ -75,7 +75,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
   },
   eslintOptions: {
     dirs: ['src', 'lambda-src'],
-    devdirs: ['test', 'examples', 'bench', 'projenrc', '.projenrc.ts'],
+    // lambda-src imports the bundled dev dependencies (SDK clients, pg): esbuild puts them in the bundle.
+    devdirs: ['lambda-src', 'test', 'examples', 'bench', 'projenrc', '.projenrc.ts'],
+    tsconfigPath: './tsconfig.dev.json',
+    // One program for every linted file (the project service would pick the jsii tsconfig for test/).
+    projectService: false,
   },
   jestOptions: {
     jestConfig: {

@@ -34,7 +34,9 @@ export function synthExample(example: string, outdir: string): ExampleReport[] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { build } = require(`./${example}`) as { build: (app: App) => { stackName: string; artifactId: string }[] };
   const app = new App({ outdir });
-  const packs = [new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app)];
+  const packs = [
+    new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app),
+  ];
   Validations.of(app).addPlugins(...packs);
   const stacks = build(app);
   const findings = packs.flatMap((pack) => pack.validateScope(app).violations

@@ -711,9 +711,9 @@ function acknowledgeFindings(scope: AuroraRestorePipeline, handlers: PipelineHan
     });
   }
   if (!backedUp) {
-    const backup = 'Point-in-time recovery is on (35 days of continuous backups). Pass backupPlan to add the tables to an AWS Backup plan.';
+    const pitr = 'Point-in-time recovery is on (35 days of continuous backups). Pass backupPlan to add the tables to an AWS Backup plan.';
     for (const table of [scope.stateTable, scope.auditTable]) {
-      acknowledge(table, { 'NIST.800.53.R5-DynamoDBInBackupPlan': backup, 'HIPAA.Security-DynamoDBInBackupPlan': backup });
+      acknowledge(table, { 'NIST.800.53.R5-DynamoDBInBackupPlan': pitr, 'HIPAA.Security-DynamoDBInBackupPlan': pitr });
     }
   }
   void props;

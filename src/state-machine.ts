@@ -157,8 +157,22 @@ const LAMBDA_SERVICE_ERRORS = [
 
 function withRetries(t: tasks.LambdaInvoke): tasks.LambdaInvoke {
   t.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
-  t.addRetry({ errors: THROTTLING_ERROR_NAMES, interval: Duration.seconds(5), maxAttempts: 8, backoffRate: 2, maxDelay: Duration.minutes(2), jitterStrategy: sfn.JitterType.FULL });
-  t.addRetry({ errors: TRANSIENT_ERROR_NAMES, interval: Duration.seconds(15), maxAttempts: 6, backoffRate: 2, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL });
+  t.addRetry({
+    errors: THROTTLING_ERROR_NAMES,
+    interval: Duration.seconds(5),
+    maxAttempts: 8,
+    backoffRate: 2,
+    maxDelay: Duration.minutes(2),
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  t.addRetry({
+    errors: TRANSIENT_ERROR_NAMES,
+    interval: Duration.seconds(15),
+    maxAttempts: 6,
+    backoffRate: 2,
+    maxDelay: Duration.minutes(5),
+    jitterStrategy: sfn.JitterType.FULL,
+  });
   return t;
 }
 

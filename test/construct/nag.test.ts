@@ -1,9 +1,12 @@
 import { App } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { defaultStack, fullStack } from './stacks';
 
 function findings(app: App): string[] {
-  const packs = [new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app)];
+  const packs = [
+    new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app),
+  ];
   return packs.flatMap((pack) => pack.validateScope(app).violations
     .flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.constructPath}`)));
 }
@@ -22,7 +25,7 @@ describe('cdk-nag: AwsSolutions, Serverless, NIST 800-53 R5, HIPAA, PCI DSS 3.2.
   test('the packs do find what is not acknowledged (the check can fail)', () => {
     const { app, stack } = defaultStack();
     // An unencrypted queue without SSL in the same app is reported.
-    new (require('aws-cdk-lib/aws-sqs').Queue)(stack, 'Plain', { encryption: require('aws-cdk-lib/aws-sqs').QueueEncryption.UNENCRYPTED });
+    new sqs.Queue(stack, 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });
     expect(findings(app).some((f) => f.startsWith('AwsSolutions-SQS4'))).toBe(true);
   });
 

@@ -1,5 +1,5 @@
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { renderIntrinsics } from './definition';
 import { defaultStack, fullStack } from './stacks';
 
@@ -232,12 +232,27 @@ describe('fully configured, cross-region stack', () => {
     expect(new Set(configs).size).toBe(1);
     const config = JSON.parse(configs[0]);
     expect(config).toMatchObject({
-      sourceRegion: 'us-east-1', targetRegion: 'eu-west-1', includeAutomatedSnapshots: false,
-      replaceExistingTarget: true, assumeTargetOwned: true, finalSnapshotOnDelete: true, allowDisableDeletionProtection: true, retainSnapshotCopy: true,
+      sourceRegion: 'us-east-1',
+      targetRegion: 'eu-west-1',
+      includeAutomatedSnapshots: false,
+      replaceExistingTarget: true,
+      assumeTargetOwned: true,
+      finalSnapshotOnDelete: true,
+      allowDisableDeletionProtection: true,
+      retainSnapshotCopy: true,
       tags: [{ key: 'team', value: 'data' }, { key: 'env', value: 'staging' }],
-      restore: { instanceClass: 'db.r6g.large', instanceIdentifier: 'staging-aurora-writer', engineVersion: '16.4', port: 5433, deletionProtection: true, serverlessV2MinCapacity: 1, serverlessV2MaxCapacity: 8 },
+      restore: {
+        instanceClass: 'db.r6g.large',
+        instanceIdentifier: 'staging-aurora-writer',
+        engineVersion: '16.4',
+        port: 5433,
+        deletionProtection: true,
+        serverlessV2MinCapacity: 1,
+        serverlessV2MaxCapacity: 8,
+      },
       waits: { pollIntervalSeconds: 20, maxPollIntervalSeconds: 120, backoffRate: 2, budgetSeconds: 21600 },
-      stateTtlSeconds: 30 * 86400, lockTtlSeconds: 8 * 3600,
+      stateTtlSeconds: 30 * 86400,
+      lockTtlSeconds: 8 * 3600,
     });
     expect(config.dbUsers.map((u: any) => [u.username ?? u.usernameKey, u.privilege])).toEqual([
       ['app_rw', 'READ_WRITE'], ['reporting', 'READ_ONLY'], ['migrator', 'OWNER'], ['app_username', 'READ_WRITE'], ['readonly_username', 'READ_ONLY'],

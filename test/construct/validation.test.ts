@@ -1,7 +1,8 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
-import { AuroraRestorePipeline, AuroraRestorePipelineProps } from '../../src';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { ENV, importedVpc } from './stacks';
+import { AuroraRestorePipeline, AuroraRestorePipelineProps } from '../../src';
 
 function build(props: Partial<AuroraRestorePipelineProps>) {
   const stack = new Stack(new App(), 'S', { env: ENV });
@@ -65,7 +66,7 @@ describe('risky combinations warn', () => {
       sourceClusterIdentifier: 'prod-aurora',
       targetClusterIdentifier: 'staging-aurora',
       vpc: importedVpc(stack),
-      encryptionKey: require('aws-cdk-lib/aws-kms').Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/abc'),
+      encryptionKey: kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/abc'),
     });
     expect(warned(stack, /key policy cannot be extended/)).toHaveLength(1);
   });
