@@ -47,7 +47,7 @@ export function configureHandlerBuild(project: awscdk.AwsCdkConstructLibrary, ha
         noEmit: true,
         types: ['node'],
       },
-      include: ['./**/*.ts', '../src/contracts.ts'],
+      include: ['./**/*.ts', '../src/contracts.ts', '../src/db-names.ts'],
     },
   });
 

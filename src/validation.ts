@@ -1,14 +1,11 @@
 import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { AuroraRestorePipelineProps } from './aurora-restore-pipeline';
+import { NAME_RULE, objectNameProblem, roleNameProblem } from './db-names';
 
 /** RDS DB cluster identifiers: 1–63 letters, digits or hyphens, starting with a letter, no `--`, no trailing `-`. */
 const CLUSTER_ID = /^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
-/** Role names: the same rule the setup-db-users handler applies at run time. */
-const ROLE_NAME = /^[a-z_][a-z0-9_]*$/;
-const DB_OBJECT_NAME = /^[a-z_][a-z0-9_]*$/;
-const RESERVED_ROLE_PREFIXES = ['pg_', 'rds'];
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 function known(value: string | undefined): value is string {
@@ -69,19 +66,19 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
   for (const user of props.databaseUsers ?? []) {
     if (!known(user.username)) continue;
     const problem = roleNameProblem(user.username);
-    if (problem) fail(`database user '${user.username}' ${problem}`, 'Use lower-case letters, digits and _, starting with a letter or _, at most 63 bytes, not starting with pg_ or rds.');
+    if (problem) fail(`database user '${user.username}' ${problem}`, `Use ${NAME_RULE}, not starting with pg_ or rds and not a reserved name such as postgres or public.`);
     if (names.has(user.username)) fail(`database user '${user.username}' is listed twice`, 'List each role once.');
     names.add(user.username);
-    for (const obj of [...(user.databases ?? []), ...(user.schemas ?? [])]) {
-      if (known(obj) && (!DB_OBJECT_NAME.test(obj) || Buffer.byteLength(obj) > 63)) {
-        fail(`database or schema name '${obj}' of user '${user.username}' is not allowed`, 'Use lower-case letters, digits and _, starting with a letter or _, at most 63 bytes.');
+    for (const [kind, objs] of [['database', user.databases ?? []], ['schema', user.schemas ?? []]] as const) {
+      for (const obj of objs) {
+        const objProblem = known(obj) ? objectNameProblem(kind, obj) : undefined;
+        if (objProblem) fail(`${kind} name '${obj}' of user '${user.username}' ${objProblem}`, `Use ${NAME_RULE}, naming one of your own ${kind}s.`);
       }
     }
   }
   for (const db of props.databaseNames ?? []) {
-    if (known(db) && (!DB_OBJECT_NAME.test(db) || Buffer.byteLength(db) > 63)) {
-      fail(`database name '${db}' is not allowed`, 'Use lower-case letters, digits and _, starting with a letter or _, at most 63 bytes.');
-    }
+    const dbProblem = known(db) ? objectNameProblem('database', db) : undefined;
+    if (dbProblem) fail(`database name '${db}' ${dbProblem}`, `Use ${NAME_RULE}, naming one of your own databases.`);
   }
   if (props.databaseNames !== undefined && props.databaseNames.length === 0) {
     fail('databaseNames is empty', 'List at least one database, or leave it out to use [\'postgres\'].');
@@ -104,13 +101,4 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
   if (!replace) {
     warn('noReplace', 'replaceExistingTarget is off: a restore fails with TargetAlreadyExists while the target cluster exists.');
   }
-}
-
-/** Why a role name is not allowed, or undefined when it is. Mirrors the handler's run-time check. */
-export function roleNameProblem(name: string): string | undefined {
-  if (Buffer.byteLength(name) > 63) return 'is longer than 63 bytes';
-  if (!ROLE_NAME.test(name)) return 'has characters other than lower-case letters, digits and _ (or starts with a digit)';
-  if (RESERVED_ROLE_PREFIXES.some((p) => name.startsWith(p))) return 'starts with a reserved prefix (pg_ or rds)';
-  if (['postgres', 'public', 'none', 'current_user', 'session_user', 'current_role'].includes(name)) return 'is a reserved role name';
-  return undefined;
 }
