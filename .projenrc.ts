@@ -110,6 +110,11 @@ const ci = project.addTask('ci', { description: 'Build, test (unit, PostgreSQL, 
 ci.spawn(project.buildTask);
 ci.spawn(packageReport);
 
+project.addTask('bench:bundles', {
+  description: 'Print each handler bundle\'s size with the AWS SDK bundled and external, and esbuild\'s time',
+  exec: 'ts-node --transpile-only --project tsconfig.dev.json bench/bundle-sizes.ts',
+});
+
 project.addTask('examples', {
   description: 'Synthesize every example app under the five cdk-nag packs and print the report',
   exec: 'ts-node --transpile-only --project tsconfig.dev.json examples/synth.ts',
