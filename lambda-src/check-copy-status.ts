@@ -1,0 +1,46 @@
+/*
+ * CheckCopyStatus: reports the progress of the snapshot copy (`$.copy`), one check of the copy loop.
+ *
+ * Called twice: it only reads, so a second call reports the same status (with the attempt counter one
+ * higher, which only lengthens the next wait). Past the wait budget it throws OperationTimedOut.
+ */
+import { CopyProgress, PipelineState, STEP_NAMES } from '../src/contracts';
+import { rds } from './lib/clients';
+import { loadConfig } from './lib/config';
+import { errors } from './lib/errors';
+import { describeClusterSnapshot, percent } from './lib/rds';
+import { runStep, waitOutcome } from './lib/step';
+import { progress } from './lib/waits';
+
+const IN_PROGRESS = new Set(['creating', 'copying', 'pending']);
+
+export const handler = async (state: PipelineState): Promise<CopyProgress> => {
+  const config = loadConfig();
+  return runStep({ step: STEP_NAMES.checkCopyStatus, operationId: state.operationId, executionArn: state.executionArn }, async () => {
+    const previous = state.copy;
+    if (!previous?.snapshotIdentifier) {
+      throw errors.invalidInput(`Operation ${state.operationId} has no snapshot copy to check ($.copy is missing). The state machine definition is inconsistent: redeploy the pipeline and start the restore again.`);
+    }
+    const copyId = previous.snapshotIdentifier;
+    const copy = await describeClusterSnapshot(rds(config.targetRegion), copyId, config.targetRegion);
+    if (!copy) {
+      throw errors.snapshotCopyFailed(`Snapshot copy ${copyId} disappeared from ${config.targetRegion} while it was being copied (deleted by someone, or RDS gave up). Check the RDS events of ${config.targetRegion}, then start the restore again.`);
+    }
+    const status = copy.Status ?? 'unknown';
+    const done = status === 'available';
+    if (!done && !IN_PROGRESS.has(status)) {
+      throw errors.snapshotCopyFailed(`Snapshot copy ${copyId} in ${config.targetRegion} is '${status}'. Check the RDS events for the reason (often the KMS key ${config.snapshotCopyKeyArn} or its grants), delete the copy if it remains, then start the restore again.`);
+    }
+    const result: CopyProgress = {
+      ...progress({ done, status, percentProgress: percent(copy.PercentProgress) }, previous, config.waits, `the copy of ${state.snapshot.identifier} to ${copyId} in ${config.targetRegion}`),
+      snapshotIdentifier: copyId,
+      snapshotArn: copy.DBClusterSnapshotArn ?? previous.snapshotArn,
+      kmsKeyId: copy.KmsKeyId ?? previous.kmsKeyId,
+    };
+    return {
+      result,
+      outcome: waitOutcome(done),
+      details: { snapshotIdentifier: copyId, status, attempt: result.attempt, percentProgress: result.percentProgress },
+    };
+  });
+};

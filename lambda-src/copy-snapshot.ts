@@ -1,0 +1,82 @@
+/*
+ * CopySnapshot: starts the copy of the source snapshot into the target region, re-encrypted with the
+ * pipeline's copy key, and starts the copy wait loop (`$.copy`).
+ *
+ * Called twice (a retry, or a timeout after RDS accepted the copy): the copy already exists with this
+ * operation's tags, so it is adopted and its current status reported; no second copy is started. A copy
+ * with that name that is not this operation's (or not of this snapshot) is never adopted.
+ */
+import { CopyDBClusterSnapshotCommand, DBClusterSnapshot } from '@aws-sdk/client-rds';
+import { CopyProgress, PipelineConfig, PipelineState, PipelineTag, STEP_NAMES } from '../src/contracts';
+import { rds } from './lib/clients';
+import { loadConfig } from './lib/config';
+import { errors, mapAwsError } from './lib/errors';
+import { copySnapshotIdentifier, isFromOperation, mergeTags, ownershipTags, tagValue, toRdsTags } from './lib/naming';
+import { describeClusterSnapshot, isFault, percent, tagsOf } from './lib/rds';
+import { runStep, waitOutcome } from './lib/step';
+import { progress } from './lib/waits';
+
+export const handler = async (state: PipelineState): Promise<CopyProgress> => {
+  const config = loadConfig();
+  return runStep({ step: STEP_NAMES.copySnapshot, operationId: state.operationId, executionArn: state.executionArn }, async ({ log }) => {
+    if (!state.copyRequired) {
+      throw errors.invalidInput(`Operation ${state.operationId} restores in the source region and needs no copy, yet CopySnapshot ran. The state machine definition is inconsistent: redeploy the pipeline and start the restore again.`);
+    }
+    const client = rds(config.targetRegion);
+    const copyId = copySnapshotIdentifier(config.targetClusterIdentifier, state.operationId);
+
+    let copy = await describeClusterSnapshot(client, copyId, config.targetRegion);
+    if (copy) {
+      await assertOurs(copy, copyId, config, state);
+      log.info('snapshot copy already exists for this operation; adopting it', { snapshotIdentifier: copyId, status: copy.Status });
+    } else {
+      try {
+        const out = await client.send(new CopyDBClusterSnapshotCommand({
+          // The SDK presigns the request for the source region, taken from this ARN.
+          SourceDBClusterSnapshotIdentifier: state.snapshot.arn,
+          TargetDBClusterSnapshotIdentifier: copyId,
+          KmsKeyId: config.snapshotCopyKeyArn,
+          CopyTags: true,
+          Tags: mergeTags(toRdsTags(config.tags), ownershipTags(config, state.operationId, state.snapshot.identifier)),
+        }));
+        copy = out.DBClusterSnapshot;
+      } catch (err) {
+        if (!isFault(err, 'DBClusterSnapshotAlreadyExistsFault')) {
+          throw mapAwsError(err, `Copying snapshot ${state.snapshot.arn} to ${copyId} in ${config.targetRegion}`);
+        }
+        // A concurrent attempt won the race: adopt its copy only if it is ours.
+        copy = await describeClusterSnapshot(client, copyId, config.targetRegion);
+        if (!copy) {
+          throw errors.resourceBusy(`RDS reported snapshot ${copyId} as existing but cannot describe it yet in ${config.targetRegion}. The step is retried.`);
+        }
+        await assertOurs(copy, copyId, config, state);
+      }
+    }
+
+    const status = copy?.Status ?? 'creating';
+    if (status === 'failed' || status === 'deleting') {
+      throw errors.snapshotCopyFailed(`Snapshot copy ${copyId} in ${config.targetRegion} is '${status}'. Delete it if it remains, check the copy key ${config.snapshotCopyKeyArn} and the source snapshot, then start the restore again.`);
+    }
+    const done = status === 'available';
+    const result: CopyProgress = {
+      ...progress({ done, status, percentProgress: percent(copy?.PercentProgress) }, undefined, config.waits, `the copy of ${state.snapshot.identifier} to ${copyId}`),
+      snapshotIdentifier: copyId,
+      snapshotArn: copy?.DBClusterSnapshotArn ?? '',
+      kmsKeyId: copy?.KmsKeyId ?? config.snapshotCopyKeyArn,
+    };
+    return {
+      result,
+      outcome: waitOutcome(done),
+      details: { snapshotIdentifier: copyId, sourceSnapshotArn: state.snapshot.arn, status, kmsKeyId: result.kmsKeyId },
+    };
+  });
+};
+
+/** An existing copy is adopted only if this pipeline made it for this operation from this snapshot. */
+async function assertOurs(copy: DBClusterSnapshot, copyId: string, config: PipelineConfig, state: PipelineState): Promise<void> {
+  const tags = await tagsOf(rds(config.targetRegion), copy, copy.DBClusterSnapshotArn, config.targetRegion);
+  const fromSnapshot = tagValue(tags, PipelineTag.SOURCE_SNAPSHOT);
+  if (!isFromOperation(tags, config, state.operationId) || (fromSnapshot !== undefined && fromSnapshot !== state.snapshot.identifier)) {
+    throw errors.snapshotCopyFailed(`A snapshot named ${copyId} already exists in ${config.targetRegion} but was not made by this operation from snapshot ${state.snapshot.identifier} (tags ${PipelineTag.OPERATION_ID}='${tagValue(tags, PipelineTag.OPERATION_ID) ?? ''}', ${PipelineTag.SOURCE_SNAPSHOT}='${fromSnapshot ?? ''}'). It is left untouched. Delete or rename it, or start the restore with a new operationId.`);
+  }
+}

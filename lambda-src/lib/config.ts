@@ -1,0 +1,120 @@
+import { errors } from './errors';
+import { PIPELINE_CONFIG_ENV, PipelineConfig } from '../../src/contracts';
+
+const FIX = `The AuroraRestorePipeline construct sets ${PIPELINE_CONFIG_ENV} on every function: redeploy the stack rather than editing the function's environment.`;
+
+let cached: { raw: string; config: PipelineConfig } | undefined;
+
+/**
+ * The pipeline's configuration, parsed from the `PIPELINE_CONFIG` environment variable once per
+ * container (and again only if the variable changes, which happens in tests).
+ */
+export function loadConfig(): PipelineConfig {
+  const raw = process.env[PIPELINE_CONFIG_ENV];
+  if (cached && cached.raw === raw) return cached.config;
+  if (raw === undefined || raw.trim() === '') {
+    throw errors.invalidInput(`The environment variable ${PIPELINE_CONFIG_ENV} is not set. ${FIX}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw errors.invalidInput(`The environment variable ${PIPELINE_CONFIG_ENV} is not valid JSON. ${FIX}`);
+  }
+  validateConfig(parsed);
+  cached = { raw, config: parsed };
+  return parsed;
+}
+
+type Kind = 'string' | 'boolean' | 'number' | 'string[]' | 'object' | 'array' | 'optional-string';
+
+const TOP_LEVEL: Record<string, Kind> = {
+  pipelineId: 'string',
+  sourceClusterIdentifier: 'string',
+  sourceRegion: 'string',
+  targetClusterIdentifier: 'string',
+  targetRegion: 'string',
+  stateTableName: 'string',
+  auditTableName: 'string',
+  topicArn: 'string',
+  includeAutomatedSnapshots: 'boolean',
+  snapshotCopyKeyArn: 'string',
+  tags: 'array',
+  replaceExistingTarget: 'boolean',
+  assumeTargetOwned: 'boolean',
+  finalSnapshotOnDelete: 'boolean',
+  allowDisableDeletionProtection: 'boolean',
+  retainSnapshotCopy: 'boolean',
+  restore: 'object',
+  dbUsers: 'array',
+  waits: 'object',
+  stateTtlSeconds: 'number',
+  lockTtlSeconds: 'number',
+};
+
+const RESTORE: Record<string, Kind> = {
+  subnetGroupName: 'string',
+  securityGroupIds: 'string[]',
+  instanceClass: 'string',
+  instanceIdentifier: 'string',
+  serverlessV2MinCapacity: 'number',
+  serverlessV2MaxCapacity: 'number',
+  engineVersion: 'optional-string',
+  clusterParameterGroupName: 'optional-string',
+  deletionProtection: 'boolean',
+  port: 'number',
+  kmsKeyArn: 'string',
+  tags: 'array',
+  masterSecretArn: 'string',
+};
+
+const WAITS: Record<string, Kind> = {
+  pollIntervalSeconds: 'number',
+  maxPollIntervalSeconds: 'number',
+  backoffRate: 'number',
+  budgetSeconds: 'number',
+};
+
+const DB_USER: Record<string, Kind> = {
+  username: 'optional-string',
+  secretArn: 'string',
+  usernameKey: 'string',
+  passwordKey: 'string',
+  privilege: 'string',
+  databases: 'string[]',
+  schemas: 'string[]',
+};
+
+function matches(value: unknown, kind: Kind): boolean {
+  switch (kind) {
+    case 'string': return typeof value === 'string' && value.length > 0;
+    case 'optional-string': return value === undefined || value === null || typeof value === 'string';
+    case 'boolean': return typeof value === 'boolean';
+    case 'number': return typeof value === 'number' && Number.isFinite(value);
+    case 'string[]': return Array.isArray(value) && value.every((v) => typeof v === 'string');
+    case 'array': return Array.isArray(value);
+    case 'object': return typeof value === 'object' && value !== null && !Array.isArray(value);
+  }
+}
+
+function checkFields(obj: Record<string, unknown>, shape: Record<string, Kind>, path: string): void {
+  for (const [field, kind] of Object.entries(shape)) {
+    if (!matches(obj[field], kind)) {
+      throw errors.invalidInput(`${PIPELINE_CONFIG_ENV} is invalid: field '${path}${field}' must be ${kind === 'optional-string' ? 'a string when set' : `a ${kind === 'string' ? 'non-empty string' : kind}`}. ${FIX}`);
+    }
+  }
+}
+
+function validateConfig(value: unknown): asserts value is PipelineConfig {
+  if (!matches(value, 'object')) {
+    throw errors.invalidInput(`${PIPELINE_CONFIG_ENV} must be a JSON object. ${FIX}`);
+  }
+  const c = value as Record<string, unknown>;
+  checkFields(c, TOP_LEVEL, '');
+  checkFields(c.restore as Record<string, unknown>, RESTORE, 'restore.');
+  checkFields(c.waits as Record<string, unknown>, WAITS, 'waits.');
+  (c.dbUsers as unknown[]).forEach((u, i) => {
+    if (!matches(u, 'object')) throw errors.invalidInput(`${PIPELINE_CONFIG_ENV} is invalid: field 'dbUsers[${i}]' must be an object. ${FIX}`);
+    checkFields(u as Record<string, unknown>, DB_USER, `dbUsers[${i}].`);
+  });
+}

@@ -1,0 +1,69 @@
+/*
+ * SetupDbUsers: reads the master password and each configured user's secret, checks every role name,
+ * then reconciles the roles and grants in the restored cluster (`$.dbUsers`). The SQL is in
+ * lib/postgres.ts; this is the glue.
+ *
+ * Called twice: reconciliation converges, so a second call creates nothing new; roles created by the
+ * first call are reported as updated (their password verifiers get a new salt) and the grants are the same.
+ * With no users configured it does nothing, reads no secret and opens no connection (audited SKIPPED).
+ */
+import { DbUsersResult, PipelineState, STEP_NAMES } from '../src/contracts';
+import { loadConfig } from './lib/config';
+import { errors } from './lib/errors';
+import { reconcileUsers, ResolvedDbUser, validateRoleName } from './lib/postgres';
+import { getSecretJson, requireSecretKey } from './lib/secrets';
+import { runStep } from './lib/step';
+import { AuditOutcome } from './lib/store';
+
+export const handler = async (state: PipelineState): Promise<DbUsersResult> => {
+  const config = loadConfig();
+  return runStep({ step: STEP_NAMES.setupDbUsers, operationId: state.operationId, executionArn: state.executionArn }, async ({ log }) => {
+    const specs = config.dbUsers ?? [];
+    if (specs.length === 0) {
+      log.info('no database users configured; nothing to do');
+      return { result: { created: [], updated: [], databases: [] }, outcome: AuditOutcome.SKIPPED, details: { users: 0 } };
+    }
+    const restore = state.restore;
+    if (!restore?.endpoint || !restore.port || !restore.masterUsername) {
+      throw errors.invalidInput(`Operation ${state.operationId} has no endpoint, port or master user name of the restored cluster ($.restore is incomplete), so the database users cannot be set up. The state machine definition is inconsistent: redeploy the pipeline and start the restore again.`);
+    }
+
+    // Read each secret once, even when several users share it.
+    const cache = new Map<string, Promise<Record<string, string>>>();
+    const read = (arn: string, purpose: string) => {
+      let p = cache.get(arn);
+      if (!p) {
+        p = getSecretJson(arn, purpose);
+        cache.set(arn, p);
+      }
+      return p;
+    };
+
+    const masterPurpose = 'the master password of the restored cluster';
+    const masterSecret = await read(config.restore.masterSecretArn, masterPurpose);
+    const masterPassword = requireSecretKey(masterSecret, 'password', config.restore.masterSecretArn, masterPurpose);
+
+    const users: ResolvedDbUser[] = [];
+    for (const [i, spec] of specs.entries()) {
+      const purpose = `database user ${spec.username ?? `#${i + 1}`}`;
+      const secret = await read(spec.secretArn, purpose);
+      const username = spec.username ?? requireSecretKey(secret, spec.usernameKey, spec.secretArn, purpose);
+      const password = requireSecretKey(secret, spec.passwordKey, spec.secretArn, `${purpose} (password)`);
+      users.push({ username, password, privilege: spec.privilege, databases: [...spec.databases], schemas: [...spec.schemas] });
+    }
+    // Every name is checked before the first connection: a bad one changes nothing.
+    for (const user of users) validateRoleName(user.username);
+    const duplicate = users.find((u, i) => users.findIndex((v) => v.username === u.username) !== i);
+    if (duplicate) {
+      throw errors.invalidInput(`The database user ${duplicate.username} is configured more than once (directly or through its secret). Configure each role once, with all its databases and schemas.`);
+    }
+
+    log.info('reconciling database users', { host: restore.endpoint, port: restore.port, users: users.map((u) => u.username) });
+    const connection = { host: restore.endpoint, port: restore.port, user: restore.masterUsername, password: masterPassword };
+    const result = await reconcileUsers(connection, users);
+    return {
+      result,
+      details: { created: result.created, updated: result.updated, databases: result.databases, host: restore.endpoint },
+    };
+  });
+};

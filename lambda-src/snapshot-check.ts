@@ -1,0 +1,215 @@
+/*
+ * SnapshotCheck: validates the execution input, resolves the snapshot, checks the target, takes the
+ * lock on the target and records the operation. Its result replaces the whole state `$`.
+ *
+ * Called twice (a retry): nothing has been created yet, so it converges. The lock is renewed (its holder
+ * is this operation and execution), the state item is rewritten for the same execution, and the same
+ * snapshot is resolved (for "latest", a newer snapshot that appeared in between would be picked, which is
+ * harmless as nothing was copied yet). On a failure after the lock was taken, the lock is released again.
+ */
+import { DBClusterSnapshot, paginateDescribeDBClusterSnapshots } from '@aws-sdk/client-rds';
+import {
+  OperationStatus,
+  PipelineConfig,
+  PipelineState,
+  PipelineTag,
+  RestoreExecutionInput,
+  SnapshotCheckEvent,
+  SnapshotInfo,
+  STEP_NAMES,
+} from '../src/contracts';
+import { rds } from './lib/clients';
+import { loadConfig } from './lib/config';
+import { errors, mapAwsError } from './lib/errors';
+import {
+  copySnapshotIdentifier,
+  deriveOperationId,
+  isOwnedByPipeline,
+  OPERATION_ID_PATTERN,
+  parseSnapshotArn,
+  tagValue,
+} from './lib/naming';
+import { describeCluster, describeClusterSnapshot, tagsOf } from './lib/rds';
+import { Logger, runStep } from './lib/step';
+import { acquireLock, putOperation, releaseLock } from './lib/store';
+
+const ENGINE = 'aurora-postgresql';
+const INPUT_FIELDS = ['snapshotIdentifier', 'operationId', 'requestedBy'];
+const SNAPSHOT_ID_PATTERN = /^[A-Za-z][A-Za-z0-9:-]{0,254}$/;
+const TRANSIENT_SNAPSHOT_STATES = new Set(['creating', 'copying']);
+
+export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState> => {
+  const config = loadConfig();
+  const operationId = deriveOperationId(event?.input, event?.executionName);
+  const rawInput = event?.input;
+  const requestedBy = typeof rawInput?.requestedBy === 'string' ? rawInput.requestedBy : undefined;
+
+  return runStep({ step: STEP_NAMES.snapshotCheck, operationId, requestedBy }, async ({ log }) => {
+    const input = validateInput(rawInput);
+    if (config.targetClusterIdentifier === config.sourceClusterIdentifier && config.targetRegion === config.sourceRegion) {
+      throw errors.sourceClusterProtected(`The target cluster ${config.targetClusterIdentifier} is the source cluster (same identifier, same region ${config.sourceRegion}); the pipeline never replaces its source. Configure a different target cluster identifier or target region.`);
+    }
+
+    await acquireLock(config.targetClusterIdentifier, operationId, event.executionArn);
+    try {
+      const snapshot = await resolveSnapshot(config, input.snapshotIdentifier, log);
+      const replaceTarget = await preflightTarget(config);
+      const copyRequired = config.sourceRegion !== config.targetRegion;
+      const state: PipelineState = {
+        operationId,
+        executionArn: event.executionArn,
+        startedAt: event.executionStartTime,
+        sourceClusterIdentifier: config.sourceClusterIdentifier,
+        sourceRegion: config.sourceRegion,
+        targetClusterIdentifier: config.targetClusterIdentifier,
+        targetRegion: config.targetRegion,
+        snapshot,
+        copyRequired,
+        replaceTarget,
+        restoreSnapshotIdentifier: copyRequired ? copySnapshotIdentifier(config.targetClusterIdentifier, operationId) : snapshot.arn,
+      };
+      await putOperation({
+        operationId,
+        executionArn: event.executionArn,
+        status: OperationStatus.RUNNING,
+        sourceClusterIdentifier: config.sourceClusterIdentifier,
+        targetClusterIdentifier: config.targetClusterIdentifier,
+        snapshotIdentifier: snapshot.identifier,
+        snapshotArn: snapshot.arn,
+        startedAt: event.executionStartTime,
+        step: STEP_NAMES.snapshotCheck,
+        requestedBy: input.requestedBy,
+      });
+      return {
+        result: state,
+        details: {
+          snapshotIdentifier: snapshot.identifier,
+          snapshotType: snapshot.snapshotType,
+          copyRequired,
+          replaceTarget,
+          targetClusterIdentifier: config.targetClusterIdentifier,
+          executionArn: event.executionArn,
+        },
+      };
+    } catch (err) {
+      // Nothing was created: give the target back right away rather than leaving it to the failure path.
+      try {
+        await releaseLock(config.targetClusterIdentifier, operationId, event.executionArn);
+      } catch (releaseErr) {
+        log.warn('could not release the lock after a failure; NotifyFailure retries, else it expires', { errorName: (releaseErr as Error)?.name });
+      }
+      throw err;
+    }
+  });
+};
+
+/** Validates the execution input: an object with only the known fields, each well-formed. */
+function validateInput(raw: unknown): RestoreExecutionInput {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw errors.invalidInput(`The execution input must be a JSON object such as {} or {"snapshotIdentifier": "my-snapshot"}, not ${Array.isArray(raw) ? 'an array' : typeof raw}. Start the execution again with an object.`);
+  }
+  const input = raw as Record<string, unknown>;
+  for (const field of Object.keys(input)) {
+    if (!INPUT_FIELDS.includes(field)) {
+      throw errors.invalidInput(`The execution input has an unknown field '${field}'. Allowed fields: ${INPUT_FIELDS.join(', ')}. Remove it and start the execution again.`);
+    }
+  }
+  const { snapshotIdentifier, operationId, requestedBy } = input;
+  if (snapshotIdentifier !== undefined) {
+    if (typeof snapshotIdentifier !== 'string' || snapshotIdentifier === ''
+      || (!snapshotIdentifier.startsWith('arn:') && !SNAPSHOT_ID_PATTERN.test(snapshotIdentifier))
+      || (snapshotIdentifier.startsWith('arn:') && !parseSnapshotArn(snapshotIdentifier))) {
+      throw errors.invalidInput('The execution input field \'snapshotIdentifier\' must be a cluster snapshot identifier (letters, digits, hyphens; automated ones start with \'rds:\') or a cluster snapshot ARN (arn:aws:rds:<region>:<account>:cluster-snapshot:<id>). Fix it, or leave it out to restore the latest snapshot.');
+    }
+  }
+  if (operationId !== undefined && (typeof operationId !== 'string' || !OPERATION_ID_PATTERN.test(operationId))) {
+    throw errors.invalidInput('The execution input field \'operationId\' must be 1 to 64 letters, digits, \'-\' or \'_\'. Fix it, or leave it out to use the execution\'s name.');
+  }
+  if (requestedBy !== undefined && (typeof requestedBy !== 'string' || requestedBy.length > 256)) {
+    throw errors.invalidInput('The execution input field \'requestedBy\' must be a string of at most 256 characters. Shorten it or leave it out.');
+  }
+  return input as RestoreExecutionInput;
+}
+
+async function resolveSnapshot(config: PipelineConfig, requested: string | undefined, log: Logger): Promise<SnapshotInfo> {
+  const client = rds(config.sourceRegion);
+  let found: DBClusterSnapshot | undefined;
+  if (requested) {
+    const arn = requested.startsWith('arn:') ? parseSnapshotArn(requested) : undefined;
+    if (arn && arn.region !== config.sourceRegion) {
+      throw errors.invalidInput(`The snapshot ARN ${requested} is in region ${arn.region}, but the pipeline restores from the source region ${config.sourceRegion}. Pass a snapshot of the source region.`);
+    }
+    found = await describeClusterSnapshot(client, requested, config.sourceRegion, arn !== undefined);
+    if (!found) {
+      throw errors.snapshotNotFound(`Snapshot ${requested} does not exist in region ${config.sourceRegion} (or is not shared with this account). Check the identifier and the region, or leave snapshotIdentifier out to restore the latest available snapshot of ${config.sourceClusterIdentifier}.`);
+    }
+    const status = found.Status ?? 'unknown';
+    if (status !== 'available') {
+      if (TRANSIENT_SNAPSHOT_STATES.has(status)) {
+        throw errors.resourceBusy(`Snapshot ${requested} is '${status}', not yet 'available'. The step is retried; if it keeps failing, wait for the snapshot to become available and start the restore again.`);
+      }
+      throw errors.snapshotNotFound(`Snapshot ${requested} is '${status}' and cannot be restored. Choose an available snapshot, or leave snapshotIdentifier out to restore the latest one.`);
+    }
+  } else {
+    found = await latestSnapshot(config);
+  }
+  if (found.Engine !== ENGINE) {
+    throw errors.unsupportedEngine(`Snapshot ${found.DBClusterSnapshotIdentifier} is of engine '${found.Engine}'; the pipeline restores only ${ENGINE} snapshots. Choose a snapshot of an Aurora PostgreSQL cluster.`);
+  }
+  const info: SnapshotInfo = {
+    identifier: found.DBClusterSnapshotIdentifier ?? requested ?? '',
+    arn: found.DBClusterSnapshotArn ?? '',
+    region: (found.DBClusterSnapshotArn && parseSnapshotArn(found.DBClusterSnapshotArn)?.region) || config.sourceRegion,
+    snapshotType: found.SnapshotType ?? 'manual',
+    engine: found.Engine,
+    engineVersion: found.EngineVersion ?? '',
+    storageEncrypted: found.StorageEncrypted ?? false,
+    ...(found.KmsKeyId ? { kmsKeyId: found.KmsKeyId } : {}),
+    createdAt: (found.SnapshotCreateTime ?? new Date(0)).toISOString(),
+  };
+  if (!info.arn || !info.identifier) {
+    throw errors.snapshotNotFound(`RDS described snapshot ${requested ?? '(latest)'} without an identifier or ARN. Check the snapshot in the RDS console of ${config.sourceRegion} and start the restore again.`);
+  }
+  log.info('snapshot resolved', { snapshotIdentifier: info.identifier, snapshotType: info.snapshotType, createdAt: info.createdAt });
+  return info;
+}
+
+/** The newest available snapshot of the source cluster (manual, and automated when configured). */
+async function latestSnapshot(config: PipelineConfig): Promise<DBClusterSnapshot> {
+  const client = rds(config.sourceRegion);
+  const types = config.includeAutomatedSnapshots ? ['manual', 'automated'] : ['manual'];
+  let latest: DBClusterSnapshot | undefined;
+  for (const type of types) {
+    try {
+      const pages = paginateDescribeDBClusterSnapshots({ client }, { DBClusterIdentifier: config.sourceClusterIdentifier, SnapshotType: type });
+      for await (const page of pages) {
+        for (const s of page.DBClusterSnapshots ?? []) {
+          if (s.Status !== 'available' || !s.SnapshotCreateTime) continue;
+          if (!latest || s.SnapshotCreateTime.getTime() > latest.SnapshotCreateTime!.getTime()) latest = s;
+        }
+      }
+    } catch (err) {
+      throw mapAwsError(err, `Listing ${type} snapshots of cluster ${config.sourceClusterIdentifier} in ${config.sourceRegion}`);
+    }
+  }
+  if (!latest) {
+    throw errors.snapshotNotFound(`Cluster ${config.sourceClusterIdentifier} has no available ${types.join(' or ')} snapshot in region ${config.sourceRegion}. Take a snapshot (or wait for the one in progress), enable includeAutomatedSnapshots, or pass snapshotIdentifier.`);
+  }
+  return latest;
+}
+
+/** Checks the target: absent → false; present → true when the pipeline may replace it, else a named error. */
+async function preflightTarget(config: PipelineConfig): Promise<boolean> {
+  const target = await describeCluster(rds(config.targetRegion), config.targetClusterIdentifier, config.targetRegion);
+  if (!target) return false;
+  if (!config.replaceExistingTarget) {
+    throw errors.targetAlreadyExists(`Target cluster ${config.targetClusterIdentifier} already exists in ${config.targetRegion} and the pipeline is not allowed to replace it. Delete or rename it, or set replaceExistingTarget on the pipeline.`);
+  }
+  const tags = await tagsOf(rds(config.targetRegion), target, target.DBClusterArn, config.targetRegion);
+  if (!isOwnedByPipeline(tags, config)) {
+    const owner = tagValue(tags, PipelineTag.PIPELINE);
+    throw errors.targetNotOwned(`Target cluster ${config.targetClusterIdentifier} in ${config.targetRegion} was not created by this pipeline (tag ${PipelineTag.PIPELINE} is ${owner ? `'${owner}'` : 'missing'}, expected '${config.pipelineId}'), so it is not replaced. Tag it with ${PipelineTag.PIPELINE}=${config.pipelineId} if the pipeline may replace it, set assumeTargetOwned, or choose another target.`);
+  }
+  return true;
+}

@@ -1,0 +1,176 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  ACCOUNT,
+  auditItems,
+  awsError,
+  captureLogs,
+  DynamoDBDocumentClient,
+  makeConfig,
+  makeState,
+  MASTER_SECRET_ARN,
+  TARGET_REGION,
+  USER_SECRET_ARN,
+  useConfig,
+  sentText,
+} from './support/factories';
+import * as postgres from '../../lambda-src/lib/postgres';
+import { handler } from '../../lambda-src/setup-db-users';
+import { DatabasePrivilege, PipelineErrorName, RestoreProgress } from '../../src/contracts';
+
+// The SQL is tested against a real PostgreSQL elsewhere; here only the glue: keep the real name checks.
+jest.mock('../../lambda-src/lib/postgres', () => ({
+  ...jest.requireActual('../../lambda-src/lib/postgres'),
+  reconcileUsers: jest.fn(),
+}));
+const reconcileUsers = postgres.reconcileUsers as jest.MockedFunction<typeof postgres.reconcileUsers>;
+
+const smMock = mockClient(SecretsManagerClient);
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const MASTER_PASSWORD = 'master-Pw-9f8e7d';
+const USER_PASSWORD = 'user-Pw-1a2b3c';
+const OTHER_SECRET_ARN = `arn:aws:secretsmanager:${TARGET_REGION}:${ACCOUNT}:secret:report-user-MnOpQr`;
+
+const restore: RestoreProgress = {
+  done: true,
+  status: 'available',
+  attempt: 4,
+  waitStartedAt: '2026-11-22T10:05:00.000Z',
+  nextWaitSeconds: 300,
+  clusterIdentifier: 'staging-db',
+  clusterArn: 'arn:cluster',
+  instanceIdentifier: 'staging-db-writer',
+  masterPasswordReset: true,
+  endpoint: 'staging-db.cluster-abc.eu-central-1.rds.amazonaws.com',
+  port: 5432,
+  masterUsername: 'postgres_admin',
+};
+
+let logs: ReturnType<typeof captureLogs>;
+beforeEach(() => {
+  smMock.reset();
+  ddbMock.reset();
+  reconcileUsers.mockReset();
+  ddbMock.onAnyCommand().resolves({});
+  smMock.on(GetSecretValueCommand, { SecretId: MASTER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'postgres_admin', password: MASTER_PASSWORD }) });
+  smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'app_user', password: USER_PASSWORD }) });
+  smMock.on(GetSecretValueCommand, { SecretId: OTHER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ user: 'reporting', pw: 'other-Pw-445566' }) });
+  reconcileUsers.mockResolvedValue({ created: ['app_user'], updated: [], databases: ['app'] });
+  logs = captureLogs();
+  useConfig();
+});
+afterEach(() => jest.restoreAllMocks());
+
+describe('setup-db-users', () => {
+  test('reads the secrets and reconciles the users on the restored cluster with the master user', async () => {
+    const out = await handler(makeState({ restore }));
+    expect(out).toEqual({ created: ['app_user'], updated: [], databases: ['app'] });
+    expect(reconcileUsers).toHaveBeenCalledWith(
+      { host: restore.endpoint, port: 5432, user: 'postgres_admin', password: MASTER_PASSWORD },
+      [{ username: 'app_user', password: USER_PASSWORD, privilege: DatabasePrivilege.READ_WRITE, databases: ['app'], schemas: ['public'] }],
+    );
+    expect(auditItems(ddbMock)[0]).toMatchObject({ step: 'SetupDbUsers', outcome: 'SUCCEEDED', details: { created: ['app_user'], databases: ['app'] } });
+  });
+
+  test('no secret value in the payload, the logs or what is sent to DynamoDB', async () => {
+    const out = await handler(makeState({ restore }));
+    const everything = [JSON.stringify(out), logs.lines.join('\n'), sentText(ddbMock)].join('\n');
+    expect(logs.lines.length).toBeGreaterThan(0);
+    for (const secret of [MASTER_PASSWORD, USER_PASSWORD]) expect(everything).not.toContain(secret);
+  });
+
+  test('the user name can come from the secret\'s username key; a shared secret is read once', async () => {
+    const base = makeConfig();
+    useConfig({
+      dbUsers: [
+        { ...base.dbUsers[0], username: undefined },
+        { secretArn: OTHER_SECRET_ARN, usernameKey: 'user', passwordKey: 'pw', privilege: DatabasePrivilege.READ_ONLY, databases: ['app', 'reports'], schemas: ['public'] },
+        { username: 'app_owner', secretArn: USER_SECRET_ARN, usernameKey: 'username', passwordKey: 'password', privilege: DatabasePrivilege.OWNER, databases: ['app'], schemas: ['public'] },
+      ],
+    });
+    await handler(makeState({ restore }));
+    const users = reconcileUsers.mock.calls[0][1];
+    expect(users.map((u) => [u.username, u.privilege])).toEqual([['app_user', 'READ_WRITE'], ['reporting', 'READ_ONLY'], ['app_owner', 'OWNER']]);
+    expect(users[1].password).toBe('other-Pw-445566');
+    const read = smMock.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input.SecretId);
+    expect(read).toEqual([MASTER_SECRET_ARN, USER_SECRET_ARN, OTHER_SECRET_ARN]);
+  });
+
+  test('a second call reconciles again and reports what reconcileUsers reports (roles now updated)', async () => {
+    await handler(makeState({ restore }));
+    reconcileUsers.mockResolvedValue({ created: [], updated: ['app_user'], databases: ['app'] });
+    expect(await handler(makeState({ restore }))).toEqual({ created: [], updated: ['app_user'], databases: ['app'] });
+    expect(reconcileUsers).toHaveBeenCalledTimes(2);
+  });
+
+  test('no users: nothing to do, no secret read, no connection, audited SKIPPED', async () => {
+    useConfig({ dbUsers: [] });
+    expect(await handler(makeState({ restore }))).toEqual({ created: [], updated: [], databases: [] });
+    expect(smMock.calls()).toHaveLength(0);
+    expect(reconcileUsers).not.toHaveBeenCalled();
+    expect(auditItems(ddbMock)[0]).toMatchObject({ outcome: 'SKIPPED' });
+  });
+
+  test('InvalidRoleName before any connection, even when only one of the names is bad', async () => {
+    const base = makeConfig();
+    useConfig({ dbUsers: [base.dbUsers[0], { ...base.dbUsers[0], username: 'Robert"); DROP TABLE students;--' }] });
+    const err = await handler(makeState({ restore })).catch((e) => e);
+    expect(err.name).toBe(PipelineErrorName.INVALID_ROLE_NAME);
+    expect(reconcileUsers).not.toHaveBeenCalled();
+  });
+
+  test('InvalidRoleName for a name read from the secret', async () => {
+    smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'pg_admin', password: USER_PASSWORD }) });
+    const base = makeConfig();
+    useConfig({ dbUsers: [{ ...base.dbUsers[0], username: undefined }] });
+    await expect(handler(makeState({ restore }))).rejects.toMatchObject({ name: PipelineErrorName.INVALID_ROLE_NAME });
+    expect(reconcileUsers).not.toHaveBeenCalled();
+  });
+
+  test('InvalidInput for a user configured twice', async () => {
+    const base = makeConfig();
+    useConfig({ dbUsers: [base.dbUsers[0], base.dbUsers[0]] });
+    await expect(handler(makeState({ restore }))).rejects.toMatchObject({ name: PipelineErrorName.INVALID_INPUT });
+    expect(reconcileUsers).not.toHaveBeenCalled();
+  });
+
+  test('SecretInvalid names the secret and the missing key, never a value', async () => {
+    smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'app_user', passwd: USER_PASSWORD }) });
+    const err = await handler(makeState({ restore })).catch((e) => e);
+    expect(err.name).toBe(PipelineErrorName.SECRET_INVALID);
+    expect(err.message).toContain(USER_SECRET_ARN);
+    expect(err.message).toContain('"password"');
+    const everything = [err.message, logs.lines.join('\n'), sentText(ddbMock)].join('\n');
+    for (const secret of [MASTER_PASSWORD, USER_PASSWORD]) expect(everything).not.toContain(secret);
+    expect(reconcileUsers).not.toHaveBeenCalled();
+  });
+
+  test('SecretInvalid when the master secret lacks its password', async () => {
+    smMock.on(GetSecretValueCommand, { SecretId: MASTER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'postgres_admin' }) });
+    await expect(handler(makeState({ restore })))
+      .rejects.toMatchObject({ name: PipelineErrorName.SECRET_INVALID, message: expect.stringContaining(MASTER_SECRET_ARN) });
+  });
+
+  test('SecretInvalid when a secret does not exist', async () => {
+    smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN }).rejects(awsError('ResourceNotFoundException'));
+    await expect(handler(makeState({ restore })))
+      .rejects.toMatchObject({ name: PipelineErrorName.SECRET_INVALID, message: expect.stringContaining(USER_SECRET_ARN) });
+  });
+
+  test('errors of the database setup pass through under their names (DatabaseUnavailable is retried)', async () => {
+    reconcileUsers.mockRejectedValue(Object.assign(new Error('connection refused: retried'), { name: PipelineErrorName.DATABASE_UNAVAILABLE }));
+    await expect(handler(makeState({ restore }))).rejects.toMatchObject({ name: PipelineErrorName.DATABASE_UNAVAILABLE });
+    expect(auditItems(ddbMock)[0]).toMatchObject({ outcome: 'FAILED', details: { errorName: 'DatabaseUnavailable' } });
+  });
+
+  test('InvalidInput when $.restore has no endpoint', async () => {
+    await expect(handler(makeState({ restore: { ...restore, endpoint: undefined } })))
+      .rejects.toMatchObject({ name: PipelineErrorName.INVALID_INPUT });
+    expect(smMock.calls()).toHaveLength(0);
+  });
+
+  test('throttling of Secrets Manager passes through under its SDK name', async () => {
+    smMock.on(GetSecretValueCommand).rejects(awsError('ThrottlingException'));
+    await expect(handler(makeState({ restore }))).rejects.toMatchObject({ name: 'ThrottlingException' });
+  });
+});

@@ -1,0 +1,284 @@
+import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  ACCOUNT,
+  auditItems,
+  awsError,
+  captureLogs,
+  DynamoDBDocumentClient,
+  EXECUTION_ARN,
+  OPERATION_ID,
+  SOURCE_REGION,
+  SOURCE_SNAPSHOT_ARN,
+  SOURCE_SNAPSHOT_ID,
+  TARGET_REGION,
+  useConfig,
+} from './support/factories';
+import { handler } from '../../lambda-src/snapshot-check';
+import { PipelineErrorName, PipelineTag, SnapshotCheckEvent } from '../../src/contracts';
+
+const rdsMock = mockClient(RDSClient);
+const ddbMock = mockClient(DynamoDBDocumentClient);
+
+function event(input: unknown = {}): SnapshotCheckEvent {
+  return { input, executionArn: EXECUTION_ARN, executionName: OPERATION_ID, executionStartTime: '2026-11-22T10:00:00.000Z' };
+}
+
+function snapshot(id: string, created: string, overrides: Record<string, unknown> = {}) {
+  return {
+    DBClusterSnapshotIdentifier: id,
+    DBClusterSnapshotArn: `arn:aws:rds:${SOURCE_REGION}:${ACCOUNT}:cluster-snapshot:${id}`,
+    DBClusterIdentifier: 'prod-db',
+    SnapshotCreateTime: new Date(created),
+    Engine: 'aurora-postgresql',
+    EngineVersion: '16.4',
+    Status: 'available',
+    SnapshotType: 'manual',
+    StorageEncrypted: true,
+    KmsKeyId: 'source-key',
+    ...overrides,
+  };
+}
+
+const targetAbsent = () => rdsMock.on(DescribeDBClustersCommand).rejects(awsError('DBClusterNotFoundFault', 'DBCluster staging-db not found.'));
+
+let logs: ReturnType<typeof captureLogs>;
+beforeEach(() => {
+  rdsMock.reset();
+  ddbMock.reset();
+  ddbMock.onAnyCommand().resolves({});
+  logs = captureLogs();
+  useConfig();
+});
+afterEach(() => jest.restoreAllMocks());
+
+describe('snapshot-check', () => {
+  test('resolves an explicit snapshot, locks the target, records the operation and returns the state', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: SOURCE_SNAPSHOT_ID })
+      .resolves({ DBClusterSnapshots: [snapshot(SOURCE_SNAPSHOT_ID, '2026-11-01T00:00:00Z')] });
+    targetAbsent();
+
+    const state = await handler(event({ snapshotIdentifier: SOURCE_SNAPSHOT_ID, requestedBy: 'alice' }));
+
+    expect(state).toMatchObject({
+      operationId: OPERATION_ID,
+      executionArn: EXECUTION_ARN,
+      startedAt: '2026-11-22T10:00:00.000Z',
+      copyRequired: true,
+      replaceTarget: false,
+      restoreSnapshotIdentifier: 'staging-db-op-1',
+      snapshot: { identifier: SOURCE_SNAPSHOT_ID, arn: SOURCE_SNAPSHOT_ARN, region: SOURCE_REGION, engine: 'aurora-postgresql', storageEncrypted: true },
+    });
+    const puts = ddbMock.commandCalls(PutCommand).map((c) => c.args[0].input);
+    const lock = puts.find((p) => p.Item?.operation_id === 'LOCK#staging-db');
+    expect(lock?.Item).toMatchObject({ holder_operation_id: OPERATION_ID, holder_execution_arn: EXECUTION_ARN });
+    expect(lock?.ConditionExpression).toContain('attribute_not_exists');
+    const op = puts.find((p) => p.TableName === 'state-table' && p.Item?.operation_id === OPERATION_ID);
+    expect(op?.Item).toMatchObject({ status: 'RUNNING', execution_arn: EXECUTION_ARN, snapshot_identifier: SOURCE_SNAPSHOT_ID, requested_by: 'alice' });
+    expect(typeof op?.Item?.expires_at).toBe('number');
+    const [audit] = auditItems(ddbMock);
+    expect(audit).toMatchObject({ operation_id: OPERATION_ID, step: 'SnapshotCheck', outcome: 'SUCCEEDED', requested_by: 'alice' });
+    expect(audit.time_step).toMatch(/^\d{4}-\d\d-\d\dT.*#SnapshotCheck$/);
+    expect(typeof audit.duration_ms).toBe('number');
+    expect(logs.json().some((l) => l.message === 'step finished' && l.step === 'SnapshotCheck')).toBe(true);
+  });
+
+  test('picks the newest available snapshot, manual and automated when configured', async () => {
+    useConfig({ includeAutomatedSnapshots: true });
+    rdsMock.on(DescribeDBClusterSnapshotsCommand, { SnapshotType: 'manual' }).resolves({
+      DBClusterSnapshots: [snapshot('m-old', '2026-10-01T00:00:00Z'), snapshot('m-creating', '2026-11-20T00:00:00Z', { Status: 'creating' })],
+    });
+    rdsMock.on(DescribeDBClusterSnapshotsCommand, { SnapshotType: 'automated' }).resolves({
+      DBClusterSnapshots: [snapshot('rds:prod-db-2026-11-10', '2026-11-10T00:00:00Z', { SnapshotType: 'automated' })],
+    });
+    targetAbsent();
+
+    const state = await handler(event());
+
+    expect(state.snapshot.identifier).toBe('rds:prod-db-2026-11-10');
+    expect(state.snapshot.snapshotType).toBe('automated');
+    expect(rdsMock.commandCalls(DescribeDBClusterSnapshotsCommand).map((c) => c.args[0].input.DBClusterIdentifier)).toEqual(['prod-db', 'prod-db']);
+  });
+
+  test('without a copy, restores from the source snapshot ARN (so automated and shared snapshots work)', async () => {
+    useConfig({ targetRegion: SOURCE_REGION });
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m1', '2026-11-01T00:00:00Z')] });
+    targetAbsent();
+
+    const state = await handler(event());
+
+    expect(state.copyRequired).toBe(false);
+    expect(state.restoreSnapshotIdentifier).toBe(`arn:aws:rds:${SOURCE_REGION}:${ACCOUNT}:cluster-snapshot:m1`);
+  });
+
+  test('an owned existing target is to be replaced', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m1', '2026-11-01T00:00:00Z')] });
+    rdsMock.on(DescribeDBClustersCommand).resolves({
+      DBClusters: [{ DBClusterIdentifier: 'staging-db', Status: 'available', TagList: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }] }],
+    });
+    expect((await handler(event())).replaceTarget).toBe(true);
+  });
+
+  test('an unowned target is replaced when assumeTargetOwned is set', async () => {
+    useConfig({ assumeTargetOwned: true });
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m1', '2026-11-01T00:00:00Z')] });
+    rdsMock.on(DescribeDBClustersCommand).resolves({ DBClusters: [{ DBClusterIdentifier: 'staging-db', TagList: [] }] });
+    expect((await handler(event())).replaceTarget).toBe(true);
+  });
+
+  test('a second call converges: same state, the lock renewed for the same operation', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m1', '2026-11-01T00:00:00Z')] });
+    targetAbsent();
+    const first = await handler(event());
+    const second = await handler(event());
+    expect(second).toEqual(first);
+    const locks = ddbMock.commandCalls(PutCommand).filter((c) => c.args[0].input.Item?.operation_id === 'LOCK#staging-db');
+    expect(locks).toHaveLength(2);
+    expect(locks[1].args[0].input.ConditionExpression).toContain('holder_operation_id = :op AND holder_execution_arn = :arn');
+  });
+
+  test('the operation ID comes from the input when given', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m1', '2026-11-01T00:00:00Z')] });
+    targetAbsent();
+    const state = await handler(event({ operationId: 'Nightly_2026' }));
+    expect(state.operationId).toBe('Nightly_2026');
+    expect(state.restoreSnapshotIdentifier).toBe('staging-db-nightly-2026');
+  });
+
+  describe('InvalidInput', () => {
+    test.each([
+      [{ snapshotId: 'x' }, /unknown field 'snapshotId'/],
+      [{ operationId: 'has space' }, /'operationId'/],
+      [{ operationId: 'x'.repeat(65) }, /'operationId'/],
+      [{ snapshotIdentifier: 7 }, /'snapshotIdentifier'/],
+      [{ snapshotIdentifier: 'bad id!' }, /'snapshotIdentifier'/],
+      [{ snapshotIdentifier: 'arn:aws:rds:eu-west-1:123:snapshot:x' }, /'snapshotIdentifier'/],
+      [{ requestedBy: 42 }, /'requestedBy'/],
+      [[1, 2], /must be a JSON object/],
+      ['text', /must be a JSON object/],
+    ])('input %j', async (input, message) => {
+      const err = await handler(event(input)).catch((e) => e);
+      expect(err.name).toBe(PipelineErrorName.INVALID_INPUT);
+      expect(err.message).toMatch(message);
+      expect(rdsMock.calls()).toHaveLength(0);
+      // Nothing locked; the failure is audited under the execution's name.
+      expect(ddbMock.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === 'state-table')).toHaveLength(0);
+      expect(auditItems(ddbMock)[0]).toMatchObject({ operation_id: OPERATION_ID, outcome: 'FAILED', details: { errorName: 'InvalidInput' } });
+    });
+
+    test('a snapshot ARN of another region', async () => {
+      const err = await handler(event({ snapshotIdentifier: `arn:aws:rds:us-east-1:${ACCOUNT}:cluster-snapshot:x` })).catch((e) => e);
+      expect(err.name).toBe(PipelineErrorName.INVALID_INPUT);
+      expect(err.message).toContain('us-east-1');
+      expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(1); // the lock taken is given back
+    });
+
+    test('a missing or malformed PIPELINE_CONFIG says the construct sets it', async () => {
+      delete process.env.PIPELINE_CONFIG;
+      await expect(handler(event())).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('construct sets PIPELINE_CONFIG') });
+      process.env.PIPELINE_CONFIG = '{not json';
+      await expect(handler(event())).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('not valid JSON') });
+    });
+  });
+
+  test('SourceClusterProtected when the target is the source in the same region', async () => {
+    useConfig({ targetClusterIdentifier: 'prod-db', targetRegion: SOURCE_REGION });
+    const err = await handler(event()).catch((e) => e);
+    expect(err.name).toBe(PipelineErrorName.SOURCE_CLUSTER_PROTECTED);
+    expect(rdsMock.calls()).toHaveLength(0);
+  });
+
+  test('SnapshotNotFound: the named snapshot does not exist (RDS fault)', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).rejects(awsError('DBClusterSnapshotNotFoundFault'));
+    const err = await handler(event({ snapshotIdentifier: 'missing' })).catch((e) => e);
+    expect(err.name).toBe(PipelineErrorName.SNAPSHOT_NOT_FOUND);
+    expect(err.message).toContain('missing');
+    expect(ddbMock.commandCalls(DeleteCommand)[0].args[0].input.Key).toEqual({ operation_id: 'LOCK#staging-db' });
+  });
+
+  test('SnapshotNotFound: no available snapshot of the source cluster', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('c', '2026-11-01T00:00:00Z', { Status: 'creating' })] });
+    const err = await handler(event()).catch((e) => e);
+    expect(err.name).toBe(PipelineErrorName.SNAPSHOT_NOT_FOUND);
+    expect(err.message).toMatch(/no available manual snapshot/);
+  });
+
+  test('SnapshotNotFound for a failed snapshot, ResourceBusy (retried) for one still being created', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolvesOnce({ DBClusterSnapshots: [snapshot('s', '2026-11-01T00:00:00Z', { Status: 'failed' })] })
+      .resolvesOnce({ DBClusterSnapshots: [snapshot('s', '2026-11-01T00:00:00Z', { Status: 'creating' })] });
+    await expect(handler(event({ snapshotIdentifier: 's' }))).rejects.toMatchObject({ name: PipelineErrorName.SNAPSHOT_NOT_FOUND });
+    await expect(handler(event({ snapshotIdentifier: 's' }))).rejects.toMatchObject({ name: PipelineErrorName.RESOURCE_BUSY });
+  });
+
+  test('UnsupportedEngine for a snapshot of another engine', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z', { Engine: 'aurora-mysql' })] });
+    const err = await handler(event({ snapshotIdentifier: 'm' })).catch((e) => e);
+    expect(err.name).toBe(PipelineErrorName.UNSUPPORTED_ENGINE);
+    expect(err.message).toContain('aurora-mysql');
+  });
+
+  test('TargetAlreadyExists when the target exists and replacing is not allowed', async () => {
+    useConfig({ replaceExistingTarget: false });
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z')] });
+    rdsMock.on(DescribeDBClustersCommand).resolves({ DBClusters: [{ DBClusterIdentifier: 'staging-db', TagList: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }] }] });
+    const err = await handler(event()).catch((e) => e);
+    expect(err.name).toBe(PipelineErrorName.TARGET_ALREADY_EXISTS);
+    expect(err.message).toContain('replaceExistingTarget');
+  });
+
+  test('TargetNotOwned when the target lacks the pipeline tag', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z')] });
+    rdsMock.on(DescribeDBClustersCommand).resolves({ DBClusters: [{ DBClusterIdentifier: 'staging-db', TagList: [{ Key: PipelineTag.PIPELINE, Value: 'other' }] }] });
+    const err = await handler(event()).catch((e) => e);
+    expect(err.name).toBe(PipelineErrorName.TARGET_NOT_OWNED);
+    expect(err.message).toContain("'other'");
+    expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(1);
+  });
+
+  test('RestoreAlreadyInProgress names the operation and execution holding the lock', async () => {
+    ddbMock.on(PutCommand, { Item: { operation_id: 'LOCK#staging-db' } as any }).rejects(awsError('ConditionalCheckFailedException'));
+    ddbMock.on(GetCommand).resolves({ Item: { operation_id: 'LOCK#staging-db', holder_operation_id: 'other-op', holder_execution_arn: 'arn:exec:other', expires_at: 1_900_000_000 } });
+    const err = await handler(event()).catch((e) => e);
+    expect(err.name).toBe(PipelineErrorName.RESTORE_ALREADY_IN_PROGRESS);
+    expect(err.message).toContain('other-op');
+    expect(err.message).toContain('arn:exec:other');
+    expect(rdsMock.calls()).toHaveLength(0);
+    expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(0); // never releases someone else's lock
+  });
+
+  test('InvalidInput when the operation ID belongs to another execution', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z')] });
+    targetAbsent();
+    ddbMock.on(PutCommand, { Item: { operation_id: OPERATION_ID } as any }).rejects(awsError('ConditionalCheckFailedException'));
+    ddbMock.on(GetCommand).resolves({ Item: { operation_id: OPERATION_ID, execution_arn: 'arn:exec:earlier', status: 'SUCCEEDED' } });
+    const err = await handler(event()).catch((e) => e);
+    expect(err.name).toBe(PipelineErrorName.INVALID_INPUT);
+    expect(err.message).toContain('arn:exec:earlier');
+    expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(1);
+  });
+
+  test('throttling passes through under its SDK name (retried by the state machine)', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).rejects(awsError('ThrottlingException', 'Rate exceeded'));
+    const err = await handler(event()).catch((e) => e);
+    expect(err.name).toBe('ThrottlingException');
+    expect(auditItems(ddbMock)[0]).toMatchObject({ outcome: 'FAILED', details: { errorName: 'ThrottlingException' } });
+  });
+
+  test('a server error becomes AwsServiceUnavailable (retried)', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).rejects(awsError('InternalFailure', 'boom', 'server'));
+    await expect(handler(event())).rejects.toMatchObject({ name: PipelineErrorName.AWS_SERVICE_UNAVAILABLE });
+  });
+
+  test('uses the source region for snapshots and the target region for the target', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z')] });
+    targetAbsent();
+    await handler(event());
+    const regionOf = async (cmd: any) => {
+      const call = rdsMock.commandCalls(cmd)[0];
+      return (call.thisValue as RDSClient).config.region();
+    };
+    expect(await regionOf(DescribeDBClusterSnapshotsCommand)).toBe(SOURCE_REGION);
+    expect(await regionOf(DescribeDBClustersCommand)).toBe(TARGET_REGION);
+  });
+});
