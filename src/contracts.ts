@@ -73,6 +73,8 @@ export enum PipelineErrorName {
   INVALID_ROLE_NAME = 'InvalidRoleName',
   /** A SQL statement of the user setup failed for a reason that retrying will not fix. */
   DATABASE_SETUP_FAILED = 'DatabaseSetupFailed',
+  /** The pipeline's role may not perform an action; the message names the action and what usually causes it. */
+  PERMISSION_DENIED = 'PermissionDenied',
   /** Transient: an RDS resource is busy with another change (e.g. `InvalidDBClusterStateFault`). Retried. */
   RESOURCE_BUSY = 'ResourceBusy',
   /** Transient: the database did not accept a connection yet. Retried. */

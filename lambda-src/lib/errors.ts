@@ -33,6 +33,7 @@ export const errors = {
   resourceBusy: (msg: string) => new PipelineError(PipelineErrorName.RESOURCE_BUSY, msg),
   databaseUnavailable: (msg: string) => new PipelineError(PipelineErrorName.DATABASE_UNAVAILABLE, msg),
   serviceUnavailable: (msg: string) => new PipelineError(PipelineErrorName.AWS_SERVICE_UNAVAILABLE, msg),
+  permissionDenied: (msg: string) => new PipelineError(PipelineErrorName.PERMISSION_DENIED, msg),
 };
 
 interface AwsLikeError {
@@ -82,7 +83,12 @@ export function mapAwsError(err: unknown, context: string): Error {
       if (context.toLowerCase().includes('secret')) {
         return errors.secretInvalid(`${context}: the secret cannot be read (${name}). Check that it exists and that the pipeline's role may read and decrypt it.`);
       }
+      if (name === 'AccessDeniedException') return permissionDenied(context, detail);
       break;
+    case 'AccessDenied':
+    case 'AccessDeniedFault':
+    case 'UnauthorizedOperation':
+      return permissionDenied(context, detail);
     default:
       break;
   }
@@ -91,6 +97,13 @@ export function mapAwsError(err: unknown, context: string): Error {
     return errors.serviceUnavailable(`${context}: AWS answered with a server or network error (${name || e.code}: ${detail}). The step is retried.`);
   }
   return err instanceof Error ? err : new Error(`${context}: ${detail}`);
+}
+
+function permissionDenied(context: string, detail: string): PipelineError {
+  return errors.permissionDenied(`${context}: the pipeline's role is not allowed to do this (${detail}). The pipeline only acts on `
+    + 'the target cluster, instances whose names start with the target cluster identifier, snapshots named after the target, and '
+    + 'the configured keys and secrets: check that the resource is one of these (a key policy must also allow this account), '
+    + 'or that a permissions boundary or SCP does not deny the action.');
 }
 
 /** Runs an AWS call and maps its error with {@link mapAwsError}. */
