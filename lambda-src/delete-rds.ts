@@ -14,7 +14,7 @@ import { DeleteProgress, PipelineState, PipelineTag, STEP_NAMES } from '../src/c
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors, mapAwsError } from './lib/errors';
-import { finalSnapshotIdentifier, isOwnedByPipeline, tagValue } from './lib/naming';
+import { finalSnapshotIdentifier, isOwnedByPipeline, sameRdsIdentifier, tagValue } from './lib/naming';
 import { describeCluster, isFault, tagsOf } from './lib/rds';
 import { Logger, runStep, waitOutcome } from './lib/step';
 import { progress } from './lib/waits';
@@ -25,7 +25,7 @@ export const handler = async (state: PipelineState): Promise<DeleteProgress> => 
     const target = config.targetClusterIdentifier;
     const region = config.targetRegion;
     const previous = state.delete;
-    if (target === config.sourceClusterIdentifier && region === config.sourceRegion) {
+    if (sameRdsIdentifier(target, config.sourceClusterIdentifier) && region === config.sourceRegion) {
       throw errors.sourceClusterProtected(`Refusing to delete cluster ${target} in ${region}: it is the pipeline's source cluster. Configure a different target cluster identifier or target region.`);
     }
     const finalSnapshot = config.finalSnapshotOnDelete ? finalSnapshotIdentifier(target, state.operationId) : undefined;

@@ -27,6 +27,7 @@ import {
   isOwnedByPipeline,
   OPERATION_ID_PATTERN,
   parseSnapshotArn,
+  sameRdsIdentifier,
   tagValue,
 } from './lib/naming';
 import { describeCluster, describeClusterSnapshot, tagsOf } from './lib/rds';
@@ -46,7 +47,7 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState>
 
   return runStep({ step: STEP_NAMES.snapshotCheck, operationId, requestedBy }, async ({ log }) => {
     const input = validateInput(rawInput);
-    if (config.targetClusterIdentifier === config.sourceClusterIdentifier && config.targetRegion === config.sourceRegion) {
+    if (sameRdsIdentifier(config.targetClusterIdentifier, config.sourceClusterIdentifier) && config.targetRegion === config.sourceRegion) {
       throw errors.sourceClusterProtected(`The target cluster ${config.targetClusterIdentifier} is the source cluster (same identifier, same region ${config.sourceRegion}); the pipeline never replaces its source. Configure a different target cluster identifier or target region.`);
     }
 

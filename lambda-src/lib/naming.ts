@@ -114,3 +114,8 @@ export function executionConsoleLink(executionArn: string, fallbackRegion: strin
 export function clusterConsoleLink(region: string, clusterIdentifier: string): string {
   return `${consoleHost('aws', region)}/rds/home?region=${region}#database:id=${clusterIdentifier};is-cluster=true`;
 }
+
+/** Whether two RDS identifiers name the same resource: RDS identifiers are case-insensitive. */
+export function sameRdsIdentifier(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}

@@ -151,6 +151,13 @@ describe('delete-rds', () => {
     expect(rdsMock.calls()).toHaveLength(0);
   });
 
+  test('SourceClusterProtected whatever the case of the identifier (RDS identifiers are case-insensitive)', async () => {
+    useConfig({ targetClusterIdentifier: 'PROD-DB', targetRegion: SOURCE_REGION, assumeTargetOwned: true });
+    const err = await handler(makeState()).catch((e) => e);
+    expect(err.name).toBe(PipelineErrorName.SOURCE_CLUSTER_PROTECTED);
+    expect(rdsMock.calls()).toHaveLength(0);
+  });
+
   test('InvalidInput when the final snapshot name is taken', async () => {
     useConfig({ finalSnapshotOnDelete: true });
     describes(target({ DBClusterMembers: [] }));
