@@ -53,8 +53,10 @@ export class PipelineDefinition extends Construct {
     notifyFailure.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.notificationError' });
     notifyFailure.next(failed);
 
+    // No payload: the task passes the whole state. (`TaskInput.fromJsonPathAt('$')` would render
+    // `"Parameters": "$"` with payloadResponseOnly, and the handler would receive the string "$".)
     const task = (name: string, fn: lambda.IFunction, resultPath: string) => {
-      const t = this.invoke(name, fn, { payload: sfn.TaskInput.fromJsonPathAt('$'), resultPath });
+      const t = this.invoke(name, fn, { resultPath });
       t.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
       return t;
     };
@@ -131,7 +133,7 @@ export class PipelineDefinition extends Construct {
   }
 
   /** A Lambda task with the pipeline's retry policy: Lambda service errors, throttling, named transient errors. */
-  private invoke(name: string, fn: lambda.IFunction, opts: { payload: sfn.TaskInput; resultPath: string }): tasks.LambdaInvoke {
+  private invoke(name: string, fn: lambda.IFunction, opts: { payload?: sfn.TaskInput; resultPath: string }): tasks.LambdaInvoke {
     const t = new tasks.LambdaInvoke(this, name, {
       stateName: name,
       lambdaFunction: fn,

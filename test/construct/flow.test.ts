@@ -37,6 +37,8 @@ describe('state machine definition', () => {
   ])('%s gets the whole state and writes %s', (name, resultPath) => {
     expect(states[name].Type).toBe('Task');
     expect(states[name].InputPath ?? '$').toBe('$');
+    // No Parameters: the handler receives the whole state object (not a path string).
+    expect(states[name]).not.toHaveProperty('Parameters');
     expect(states[name].ResultPath).toBe(resultPath);
     expect(states[name].Resource).toMatch(/^arn:aws:lambda:.*:function:RestoreHandlers/);
   });
