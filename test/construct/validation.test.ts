@@ -69,7 +69,7 @@ describe('risky combinations warn', () => {
       sourceClusterIdentifier: 'prod-aurora',
       targetClusterIdentifier: 'staging-aurora',
       vpc: importedVpc(stack),
-      encryptionKey: kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/abc'),
+      encryptionKey: kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'),
     });
     expect(warned(stack, /key policy cannot be extended/)).toHaveLength(1);
   });

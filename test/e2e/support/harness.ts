@@ -1,0 +1,258 @@
+/*
+ * One e2e world: a synthesized pipeline stack whose AWS resources exist in moto, its state machine
+ * rendered, its nine functions ready to run from their bundles, and the readers a scenario needs to look
+ * at what happened (state and audit items, notifications, every secret value for the leak scan).
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateDBClusterCommand,
+  CreateDBClusterSnapshotCommand,
+  CreateDBInstanceCommand,
+  RDSClient,
+  type Tag,
+} from '@aws-sdk/client-rds';
+import { GetSecretValueCommand, ListSecretsCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { localFunctions, runPipeline, type LocalFunction, type PipelineRun, type RunPipelineOptions } from './run-pipeline';
+import { PIPELINE_CONFIG_ENV, TABLE_KEYS, type PipelineConfig } from '../../../src/contracts';
+import { renderStateMachine, type RenderedStateMachine } from '../../support/asl';
+import { motoClientEnv, type MotoServer } from '../../support/moto';
+import { functionAssetSources, templateFunctions, type CfnTemplate, type TemplateResolver } from '../../support/template';
+import { MOTO_CREDENTIALS, provisionTemplate, type ProvisionedStack } from '../../support/template-provision';
+
+/** Options of {@link createHarness}. */
+export interface HarnessOptions {
+  /** A running moto server (reset it between scenarios). */
+  readonly moto: MotoServer;
+  /** The stack holding one AuroraRestorePipeline. */
+  readonly stack: Stack;
+  /** Environment for every function on top of the template's, e.g. NODE_EXTRA_CA_CERTS of the test CA. */
+  readonly extraEnv?: Record<string, string>;
+}
+
+/** A scenario's world. */
+export interface E2EHarness {
+  readonly moto: MotoServer;
+  readonly template: CfnTemplate;
+  readonly provisioned: ProvisionedStack;
+  readonly resolver: TemplateResolver;
+  readonly machine: RenderedStateMachine;
+  readonly functions: LocalFunction[];
+  /** The pipeline's configuration, as the functions receive it. */
+  readonly config: PipelineConfig;
+  /** Every notification read so far through {@link E2EHarness.receiveMessages}, in order. */
+  readonly messages: string[];
+  /** DynamoDB (document client) of the target region. */
+  readonly ddb: DynamoDBDocumentClient;
+  /** RDS of a region. */
+  rds(region: string): RDSClient;
+  /** Secrets Manager of a region (default the target region). */
+  secrets(region?: string): SecretsManagerClient;
+  /** Runs the state machine once (options override the harness's defaults). */
+  run(input: unknown, options?: Partial<Omit<RunPipelineOptions, 'definition' | 'functions' | 'resolver'>>): Promise<PipelineRun>;
+  /** New notifications since the last call (also appended to `messages`). */
+  receiveMessages(): Promise<string[]>;
+  /** Every item of the state table. */
+  stateItems(): Promise<Array<Record<string, any>>>;
+  /** The audit entries of one operation, oldest first. */
+  auditItems(operationId: string): Promise<Array<Record<string, any>>>;
+  /** Replaces a secret's value (JSON). */
+  putSecretJson(secretArn: string, value: Record<string, unknown>): Promise<void>;
+  /** Every secret value stored in Secrets Manager in the given regions (JSON: the values of keys named like a password). */
+  secretValues(regions?: string[]): Promise<string[]>;
+}
+
+/** Synthesizes the stack, provisions it in moto and prepares the functions. */
+export async function createHarness(options: HarnessOptions): Promise<E2EHarness> {
+  const { moto, stack } = options;
+  const template = Template.fromStack(stack).toJSON() as CfnTemplate;
+  const region = stack.region;
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new Error(`The stack needs a concrete region (env.region), got ${region}`);
+  const provisioned = await provisionTemplate(template, { endpoint: moto.endpoint, region, account: stack.account.startsWith('${') ? undefined : stack.account, stackName: stack.stackName });
+  const resolver = provisioned.resolver;
+  const machine = renderStateMachine(resolver);
+  const functions = localFunctions(templateFunctions(resolver), functionAssetSources(stack, template));
+  const configText = functions.map((f) => f.environment[PIPELINE_CONFIG_ENV]).find((v) => v !== undefined);
+  if (!configText) throw new Error(`No function has ${PIPELINE_CONFIG_ENV}`);
+  const config = JSON.parse(configText) as PipelineConfig;
+
+  const clientConfig = (r: string) => ({ endpoint: moto.endpoint, region: r, credentials: MOTO_CREDENTIALS, maxAttempts: 1 });
+  const rdsClients = new Map<string, RDSClient>();
+  const secretClients = new Map<string, SecretsManagerClient>();
+  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig(region)));
+  const messages: string[] = [];
+  const env = { ...motoClientEnv(moto), ...options.extraEnv };
+
+  const harness: E2EHarness = {
+    moto,
+    template,
+    provisioned,
+    resolver,
+    machine,
+    functions,
+    config,
+    messages,
+    rds(r: string) {
+      let c = rdsClients.get(r);
+      if (!c) rdsClients.set(r, c = new RDSClient(clientConfig(r)));
+      return c;
+    },
+    ddb,
+    secrets(r = region) {
+      let c = secretClients.get(r);
+      if (!c) secretClients.set(r, c = new SecretsManagerClient(clientConfig(r)));
+      return c;
+    },
+    run(input, runOptions = {}) {
+      return runPipeline({
+        definition: machine.definition,
+        functions,
+        resolver,
+        stateMachineName: machine.name,
+        input,
+        ...runOptions,
+        awsEnv: { ...env, ...runOptions.awsEnv },
+      });
+    },
+    async receiveMessages() {
+      const fresh = await provisioned.receiveMessages();
+      messages.push(...fresh);
+      return fresh;
+    },
+    async stateItems() {
+      return (await ddb.send(new ScanCommand({ TableName: config.stateTableName }))).Items ?? [];
+    },
+    async auditItems(operationId: string) {
+      const out = await ddb.send(new QueryCommand({
+        TableName: config.auditTableName,
+        KeyConditionExpression: '#pk = :op',
+        ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey },
+        ExpressionAttributeValues: { ':op': operationId },
+      }));
+      return out.Items ?? [];
+    },
+    async putSecretJson(secretArn, value) {
+      await harness.secrets().send(new PutSecretValueCommand({ SecretId: secretArn, SecretString: JSON.stringify(value) }));
+    },
+    async secretValues(regions = [...new Set([region, config.sourceRegion])]) {
+      const values: string[] = [];
+      for (const r of regions) {
+        const client = harness.secrets(r);
+        const list = await client.send(new ListSecretsCommand({}));
+        for (const s of list.SecretList ?? []) {
+          const v = await client.send(new GetSecretValueCommand({ SecretId: s.ARN }));
+          values.push(...secretLeaves(v.SecretString ?? ''));
+        }
+      }
+      return [...new Set(values)];
+    },
+  };
+  return harness;
+}
+
+/** The parts of a secret string that are secret: a plain string, or the values of password-like JSON keys. */
+export function secretLeaves(secretString: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(secretString);
+  } catch {
+    return secretString ? [secretString] : [];
+  }
+  if (parsed === null || typeof parsed !== 'object') return secretString ? [secretString] : [];
+  return Object.entries(parsed as Record<string, unknown>)
+    .filter(([k, v]) => /pass|secret|token|key/i.test(k) && typeof v === 'string' && v.length > 0)
+    .map(([, v]) => v as string);
+}
+
+/** Where a secret value was found. The value itself is never reported. */
+export interface SecretLeak {
+  readonly where: string;
+  /** Index of the leaked value in the list that was scanned for. */
+  readonly secretIndex: number;
+}
+
+/**
+ * Looks for each secret value in everything a run made observable: the execution's events (every state's
+ * input and output), each invocation's event, result, error and console output, the final output or
+ * error, the state and audit items, the notifications, and any further texts given.
+ */
+export async function findSecretLeaks(
+  h: E2EHarness, runs: PipelineRun[], secrets: string[], extra: Record<string, string> = {},
+): Promise<SecretLeak[]> {
+  const texts: Array<[string, string]> = [];
+  runs.forEach((run, r) => {
+    texts.push([`run ${r} output`, JSON.stringify(run.output ?? null)], [`run ${r} error`, JSON.stringify(run.error ?? null)]);
+    run.events.forEach((ev, i) => texts.push([`run ${r} event ${i} (${ev.type})`, JSON.stringify(ev)]));
+    run.invocations.forEach((inv, i) => {
+      const where = `run ${r} invocation ${i} (${inv.stateName})`;
+      texts.push([`${where} event`, JSON.stringify(inv.event)], [`${where} result`, JSON.stringify(inv.result ?? null)],
+        [`${where} error`, JSON.stringify(inv.error ?? null)], [`${where} logs`, inv.logs.join('\n')]);
+    });
+  });
+  (await h.stateItems()).forEach((item, i) => texts.push([`state item ${i} (${item[TABLE_KEYS.partitionKey]})`, JSON.stringify(item)]));
+  const audit = await h.ddb.send(new ScanCommand({ TableName: h.config.auditTableName }));
+  (audit.Items ?? []).forEach((item, i) => texts.push([`audit item ${i} (${item[TABLE_KEYS.auditSortKey]})`, JSON.stringify(item)]));
+  await h.receiveMessages();
+  h.messages.forEach((m, i) => texts.push([`notification ${i}`, m]));
+  Object.entries(extra).forEach(([where, text]) => texts.push([where, text]));
+
+  const leaks: SecretLeak[] = [];
+  secrets.forEach((secret, secretIndex) => {
+    if (!secret) return;
+    // JSON.stringify escapes some characters; look for the raw and the escaped form.
+    const forms = new Set([secret, JSON.stringify(secret).slice(1, -1)]);
+    for (const [where, text] of texts) {
+      if ([...forms].some((f) => text.includes(f))) leaks.push({ where, secretIndex });
+    }
+  });
+  return leaks;
+}
+
+/** What {@link seedCluster} creates. */
+export interface SeedClusterOptions {
+  readonly region: string;
+  readonly identifier: string;
+  /** Default `postgres`, the test PostgreSQL's superuser. */
+  readonly masterUsername?: string;
+  /** Default a fixed 16-character password (moto keeps it; nothing real checks it). */
+  readonly masterPassword?: string;
+  readonly engineVersion?: string;
+  readonly deletionProtection?: boolean;
+  readonly tags?: Tag[];
+  /** Also create a writer instance `<identifier>-writer` (or this identifier). */
+  readonly writerInstance?: boolean | string;
+  /** Manual snapshots to take, oldest first. */
+  readonly snapshots?: string[];
+}
+
+/**
+ * Creates an Aurora PostgreSQL cluster (a source, or a pre-existing target) in moto. Uses MasterUserPassword,
+ * never ManageMasterUserPassword: moto cannot restore a snapshot of a cluster that manages its password.
+ */
+export async function seedCluster(h: E2EHarness, options: SeedClusterOptions): Promise<void> {
+  const client = h.rds(options.region);
+  await client.send(new CreateDBClusterCommand({
+    DBClusterIdentifier: options.identifier,
+    Engine: 'aurora-postgresql',
+    EngineVersion: options.engineVersion ?? '16.4',
+    MasterUsername: options.masterUsername ?? 'postgres',
+    MasterUserPassword: options.masterPassword ?? 'seed-password-16',
+    StorageEncrypted: true,
+    DeletionProtection: options.deletionProtection ?? false,
+    Tags: options.tags,
+  }));
+  if (options.writerInstance) {
+    await client.send(new CreateDBInstanceCommand({
+      DBInstanceIdentifier: typeof options.writerInstance === 'string' ? options.writerInstance : `${options.identifier}-writer`,
+      DBClusterIdentifier: options.identifier,
+      Engine: 'aurora-postgresql',
+      DBInstanceClass: 'db.serverless',
+      Tags: options.tags,
+    }));
+  }
+  for (const snapshot of options.snapshots ?? []) {
+    await client.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: options.identifier, DBClusterSnapshotIdentifier: snapshot }));
+  }
+}

@@ -1,0 +1,31 @@
+/*
+ * The pipeline stacks the e2e scenarios run: a consumer's stack in eu-west-1 (the target region) with an
+ * imported VPC, so nothing but what the pipeline itself creates ends up in the template.
+ */
+import { App, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { AuroraRestorePipeline, type AuroraRestorePipelineProps } from '../../../src';
+
+/** The target region of every e2e stack. */
+export const TARGET_REGION = 'eu-west-1';
+/** moto's account. */
+export const ACCOUNT = '123456789012';
+
+/** A stack with one pipeline: `prod-aurora` → `staging-aurora`, same region unless `sourceRegion` says otherwise. */
+export function pipelineStack(props: Partial<AuroraRestorePipelineProps> = {}): { stack: Stack; pipeline: AuroraRestorePipeline } {
+  const app = new App();
+  const stack = new Stack(app, 'E2E', { env: { account: ACCOUNT, region: TARGET_REGION } });
+  const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+    vpcId: 'vpc-0123456789abcdef0',
+    availabilityZones: [`${TARGET_REGION}a`, `${TARGET_REGION}b`],
+    privateSubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0aaaaaaaaaaaaaaa2'],
+    privateSubnetRouteTableIds: ['rtb-0aaaaaaaaaaaaaaa1', 'rtb-0aaaaaaaaaaaaaaa2'],
+  });
+  const pipeline = new AuroraRestorePipeline(stack, 'Restore', {
+    sourceClusterIdentifier: 'prod-aurora',
+    targetClusterIdentifier: 'staging-aurora',
+    vpc,
+    ...props,
+  });
+  return { stack, pipeline };
+}

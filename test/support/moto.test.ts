@@ -1,0 +1,365 @@
+/*
+ * The moto launcher and the moto 5.2 behaviours the e2e harness and the handlers rely on, checked against
+ * the real server through AWS SDK v3 (what the handlers use).
+ */
+import {
+  CopyDBClusterSnapshotCommand,
+  CreateDBClusterCommand,
+  CreateDBClusterSnapshotCommand,
+  CreateDBInstanceCommand,
+  DeleteDBClusterCommand,
+  DeleteDBInstanceCommand,
+  DescribeDBClusterSnapshotsCommand,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  ModifyDBClusterCommand,
+  RDSClient,
+  RestoreDBClusterFromSnapshotCommand,
+} from '@aws-sdk/client-rds';
+import { motoClientEnv, startMoto, type MotoServer } from './moto';
+import { awsJsonCall } from './moto-json-api';
+
+jest.setTimeout(120_000);
+
+const SOURCE = 'us-east-1';
+const TARGET = 'eu-west-1';
+
+function rdsClient(server: MotoServer, region: string): RDSClient {
+  return new RDSClient({ region, endpoint: server.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 1 });
+}
+
+async function errorOf(p: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as Error & { $metadata?: { httpStatusCode?: number } };
+    return { name: err.name, message: err.message, status: err.$metadata?.httpStatusCode };
+  }
+  throw new Error('expected the call to fail, it succeeded');
+}
+
+async function createSourceCluster(rds: RDSClient, id: string, extra: Record<string, unknown> = {}) {
+  await rds.send(new CreateDBClusterCommand({
+    DBClusterIdentifier: id,
+    Engine: 'aurora-postgresql',
+    EngineVersion: '16.4',
+    MasterUsername: 'postgres',
+    MasterUserPassword: 'source-password-1',
+    StorageEncrypted: true,
+    ...extra,
+  }));
+}
+
+async function clusterOf(rds: RDSClient, id: string) {
+  return (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }))).DBClusters![0];
+}
+
+describe('moto launcher', () => {
+  let moto: MotoServer;
+  let src: RDSClient;
+  let tgt: RDSClient;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    src = rdsClient(moto, SOURCE);
+    tgt = rdsClient(moto, TARGET);
+  });
+  afterAll(async () => {
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+  });
+
+  test('listens on 127.0.0.1 on a free port and reports the fixes it applied', () => {
+    expect(moto.endpoint).toBe(`http://127.0.0.1:${moto.port}`);
+    expect(moto.port).toBeGreaterThan(0);
+    expect([...moto.fixes].sort()).toEqual([
+      'automated-snapshot-name-collision', 'failed-modify-keeps-cluster', 'restore-deletion-protection', 'snapshot-arn-as-identifier',
+    ]);
+    expect(motoClientEnv(moto)).toEqual({ AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
+  });
+
+  test('one server serves every region, separately; reset forgets everything', async () => {
+    await createSourceCluster(src, 'src');
+    expect((await src.send(new DescribeDBClustersCommand({}))).DBClusters!.map((c) => c.DBClusterIdentifier)).toEqual(['src']);
+    expect((await tgt.send(new DescribeDBClustersCommand({}))).DBClusters).toEqual([]);
+    await moto.reset();
+    expect((await src.send(new DescribeDBClustersCommand({}))).DBClusters).toEqual([]);
+  });
+
+  test('a cluster reports creating only in the create/restore response, then available', async () => {
+    const created = await src.send(new CreateDBClusterCommand({
+      DBClusterIdentifier: 'c1', Engine: 'aurora-postgresql', MasterUsername: 'postgres', MasterUserPassword: 'password-123',
+    }));
+    expect(created.DBCluster!.Status).toBe('creating');
+    expect((await clusterOf(src, 'c1')).Status).toBe('available');
+  });
+
+  test('holdClusterStatus keeps a status until released, also for a cluster created later', async () => {
+    await moto.holdClusterStatus('c2', 'creating');
+    await createSourceCluster(src, 'c2');
+    expect((await clusterOf(src, 'c2')).Status).toBe('creating');
+    expect((await clusterOf(src, 'c2')).Status).toBe('creating');
+    await moto.holdClusterStatus('c2', 'failed');
+    expect((await clusterOf(src, 'c2')).Status).toBe('failed');
+    await moto.release('cluster', 'c2');
+    const statuses = [(await clusterOf(src, 'c2')).Status, (await clusterOf(src, 'c2')).Status];
+    // moto's own one-shot `creating` was not consumed while held.
+    expect(statuses).toEqual(['creating', 'available']);
+  });
+
+  test('a hold can be limited to one region', async () => {
+    await moto.holdClusterStatus('same', 'modifying', { region: TARGET });
+    await createSourceCluster(src, 'same');
+    await createSourceCluster(tgt, 'same');
+    expect((await clusterOf(src, 'same')).Status).toBe('available');
+    expect((await clusterOf(tgt, 'same')).Status).toBe('modifying');
+  });
+
+  test('overrideCluster reports another endpoint, port and pending modifications', async () => {
+    await createSourceCluster(tgt, 'db');
+    const before = await clusterOf(tgt, 'db');
+    expect(before.Endpoint).toMatch(/^db\.cluster-[a-z0-9]+\.eu-west-1\.rds\.amazonaws\.com$/);
+    expect(before.PendingModifiedValues).toBeUndefined();
+    await moto.overrideCluster('db', { endpoint: '127.0.0.1', readerEndpoint: '127.0.0.1', port: 6543, pendingModifiedValues: { MasterUserPassword: '****' } });
+    const after = await clusterOf(tgt, 'db');
+    expect(after).toMatchObject({ Endpoint: '127.0.0.1', ReaderEndpoint: '127.0.0.1', Port: 6543, PendingModifiedValues: { MasterUserPassword: '****' }, Status: 'available' });
+    await moto.releaseAll();
+    expect(await clusterOf(tgt, 'db')).toMatchObject({ Endpoint: before.Endpoint, Port: 5432 });
+  });
+
+  test('holdSnapshotStatus reports a copy in progress; snapshots are otherwise always available at 100 %', async () => {
+    await createSourceCluster(src, 'src');
+    const created = await src.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'src', DBClusterSnapshotIdentifier: 'snap' }));
+    expect(created.DBClusterSnapshot).toMatchObject({ Status: 'available', PercentProgress: 100 });
+    await moto.holdSnapshotStatus('snap', 'copying', 40);
+    const describe = async () => (await src.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'snap' }))).DBClusterSnapshots![0];
+    expect(await describe()).toMatchObject({ Status: 'copying', PercentProgress: 40 });
+    await moto.release('snapshot', 'snap');
+    expect(await describe()).toMatchObject({ Status: 'available', PercentProgress: 100 });
+  });
+
+  test('holdInstanceStatus holds a writer instance', async () => {
+    await createSourceCluster(tgt, 'db');
+    await moto.holdInstanceStatus('db-writer', 'creating');
+    await tgt.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'db-writer', DBClusterIdentifier: 'db', Engine: 'aurora-postgresql', DBInstanceClass: 'db.serverless' }));
+    const status = async () => (await tgt.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'db-writer' }))).DBInstances![0].DBInstanceStatus;
+    expect(await status()).toBe('creating');
+    await moto.release('instance', 'db-writer');
+    expect(await status()).toBe('available');
+  });
+
+  test('the control API rejects a malformed override, naming what it needs', async () => {
+    await expect(moto.overrideCluster('x', {})).rejects.toThrow(/nothing to override/);
+    await expect(moto.release('bogus' as 'cluster', 'x')).rejects.toThrow(/kind must be one of/);
+  });
+
+  test('copy across regions: the SDK presigns from the source ARN (SDK v3 has no SourceRegion input); KMS key of the target region', async () => {
+    await createSourceCluster(src, 'src');
+    const snap = (await src.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'src', DBClusterSnapshotIdentifier: 'snap' }))).DBClusterSnapshot!;
+    const targetKey = (await awsJsonCall({ endpoint: moto.endpoint, region: TARGET }, 'kms', 'CreateKey', {})).KeyMetadata;
+    const sourceKey = (await awsJsonCall({ endpoint: moto.endpoint, region: SOURCE }, 'kms', 'CreateKey', {})).KeyMetadata;
+
+    const wrongKey = await errorOf(tgt.send(new CopyDBClusterSnapshotCommand({
+      SourceDBClusterSnapshotIdentifier: snap.DBClusterSnapshotArn, TargetDBClusterSnapshotIdentifier: 'copy', KmsKeyId: sourceKey.Arn,
+    })));
+    expect(wrongKey.name).toBe('KMSKeyNotAccessibleFault');
+
+    const sentBodies: string[] = [];
+    tgt.middlewareStack.add((next) => async (args) => {
+      sentBodies.push(String((args.request as { body?: unknown }).body ?? ''));
+      return next(args);
+    }, { step: 'finalizeRequest', name: 'captureBody' });
+    const copy = (await tgt.send(new CopyDBClusterSnapshotCommand({
+      SourceDBClusterSnapshotIdentifier: snap.DBClusterSnapshotArn,
+      TargetDBClusterSnapshotIdentifier: 'copy',
+      KmsKeyId: targetKey.Arn,
+      CopyTags: true,
+      Tags: [{ Key: 'aurora-restore-pipeline:operation-id', Value: 'op1' }],
+    }))).DBClusterSnapshot!;
+    expect(copy).toMatchObject({
+      DBClusterSnapshotArn: `arn:aws:rds:${TARGET}:123456789012:cluster-snapshot:copy`,
+      KmsKeyId: targetKey.Arn,
+      Status: 'available',
+      PercentProgress: 100,
+      TagList: [{ Key: 'aurora-restore-pipeline:operation-id', Value: 'op1' }],
+    });
+    tgt.middlewareStack.remove('captureBody');
+    expect(sentBodies).toHaveLength(1);
+    const presigned = new URLSearchParams(sentBodies[0]).get('PreSignedUrl');
+    expect(presigned).toMatch(/^https:\/\/rds\.us-east-1\.amazonaws\.com(:\d+)?\/\?Action=CopyDBClusterSnapshot&/);
+    expect(presigned).toContain('DestinationRegion=eu-west-1');
+    const again = await errorOf(tgt.send(new CopyDBClusterSnapshotCommand({
+      SourceDBClusterSnapshotIdentifier: snap.DBClusterSnapshotArn, TargetDBClusterSnapshotIdentifier: 'copy', KmsKeyId: targetKey.Arn,
+    })));
+    expect(again.name).toBe('DBClusterSnapshotAlreadyExistsFault');
+  });
+
+  test('an automated snapshot (rds:<cluster>-<minute>) is listed and can be copied by ARN', async () => {
+    await createSourceCluster(src, 'src');
+    const all = (await src.send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: 'src', SnapshotType: 'automated' }))).DBClusterSnapshots!;
+    expect(all).toHaveLength(1);
+    expect(all[0].DBClusterSnapshotIdentifier).toMatch(/^rds:src-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}$/);
+    const targetKey = (await awsJsonCall({ endpoint: moto.endpoint, region: TARGET }, 'kms', 'CreateKey', {})).KeyMetadata;
+    const copy = await tgt.send(new CopyDBClusterSnapshotCommand({
+      SourceDBClusterSnapshotIdentifier: all[0].DBClusterSnapshotArn, TargetDBClusterSnapshotIdentifier: 'auto-copy', KmsKeyId: targetKey.KeyId,
+    }));
+    expect(copy.DBClusterSnapshot!.SnapshotType).toBe('manual');
+  });
+
+  test('restore by ARN (fix snapshot-arn-as-identifier), with tags, fake subnet group and security groups', async () => {
+    await createSourceCluster(src, 'src');
+    const snap = (await src.send(new CreateDBClusterSnapshotCommand({
+      DBClusterIdentifier: 'src', DBClusterSnapshotIdentifier: 'snap',
+    }))).DBClusterSnapshot!;
+    const byArn = (await src.send(new DescribeDBClusterSnapshotsCommand({
+      DBClusterSnapshotIdentifier: snap.DBClusterSnapshotArn,
+    }))).DBClusterSnapshots!;
+    expect(byArn.map((s) => s.DBClusterSnapshotIdentifier)).toEqual(['snap']);
+    // An ARN of another region names nothing there, as in RDS.
+    expect((await errorOf(tgt.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snap.DBClusterSnapshotArn })))).name)
+      .toBe('DBClusterSnapshotNotFoundFault');
+
+    const restored = (await src.send(new RestoreDBClusterFromSnapshotCommand({
+      DBClusterIdentifier: 'tgt',
+      SnapshotIdentifier: snap.DBClusterSnapshotArn,
+      Engine: 'aurora-postgresql',
+      DBSubnetGroupName: 'no-such-group',
+      VpcSecurityGroupIds: ['sg-0123456789abcdef0'],
+      Port: 5432,
+      Tags: [{ Key: 'aurora-restore-pipeline:pipeline', Value: 'p1' }],
+    }))).DBCluster!;
+    expect(restored).toMatchObject({ Status: 'creating', DBClusterIdentifier: 'tgt', MasterUsername: 'postgres', EngineVersion: '16.4', Port: 5432 });
+    expect((await clusterOf(src, 'tgt')).TagList).toEqual([{ Key: 'aurora-restore-pipeline:pipeline', Value: 'p1' }]);
+  });
+
+  test('restore of an existing identifier silently replaces that cluster (RDS answers DBClusterAlreadyExistsFault)', async () => {
+    await createSourceCluster(src, 'src');
+    await src.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'src', DBClusterSnapshotIdentifier: 'snap' }));
+    await src.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'tgt', SnapshotIdentifier: 'snap', Engine: 'aurora-postgresql', Tags: [{ Key: 'first', Value: '1' }] }));
+    await src.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'tgt', SnapshotIdentifier: 'snap', Engine: 'aurora-postgresql', Tags: [{ Key: 'second', Value: '2' }] }));
+    expect((await clusterOf(src, 'tgt')).TagList).toEqual([{ Key: 'second', Value: '2' }]);
+  });
+
+  test('deletion: refused while instances exist and while protected; instances and clusters vanish at once', async () => {
+    await createSourceCluster(tgt, 'db', { DeletionProtection: true });
+    await tgt.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'db-1', DBClusterIdentifier: 'db', Engine: 'aurora-postgresql', DBInstanceClass: 'db.serverless' }));
+    expect((await clusterOf(tgt, 'db')).DBClusterMembers).toEqual([expect.objectContaining({ DBInstanceIdentifier: 'db-1', IsClusterWriter: true })]);
+    expect(await errorOf(tgt.send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'db', SkipFinalSnapshot: true }))))
+      .toMatchObject({ name: 'InvalidParameterCombination', message: expect.stringMatching(/deletion protection/) });
+    await tgt.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'db', DeletionProtection: false, ApplyImmediately: true }));
+    expect(await errorOf(tgt.send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'db', SkipFinalSnapshot: true }))))
+      .toMatchObject({ name: 'InvalidDBClusterStateFault' });
+    const deleted = await tgt.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'db-1' }));
+    expect(deleted.DBInstance!.DBInstanceStatus).toBe('deleting');
+    expect((await errorOf(tgt.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'db-1' })))).name).toBe('DBInstanceNotFoundFault');
+    await tgt.send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'db', FinalDBSnapshotIdentifier: 'db-final-op1' }));
+    expect(await errorOf(tgt.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'db' })))).toMatchObject({ name: 'DBClusterNotFoundFault', status: 404 });
+    const final = (await tgt.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'db-final-op1' }))).DBClusterSnapshots!;
+    expect(final).toHaveLength(1);
+  });
+
+  test('restoring an identifier deleted in the same UTC minute works (fix automated-snapshot-name-collision)', async () => {
+    await createSourceCluster(src, 'src');
+    await src.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'src', DBClusterSnapshotIdentifier: 'snap' }));
+    await src.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'tgt', SnapshotIdentifier: 'snap', Engine: 'aurora-postgresql' }));
+    await src.send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'tgt', SkipFinalSnapshot: true }));
+    await src.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'tgt', SnapshotIdentifier: 'snap', Engine: 'aurora-postgresql' }));
+    expect((await clusterOf(src, 'tgt')).Status).toBe('available');
+  });
+
+  test('restore applies DeletionProtection=false over a protected source (fix restore-deletion-protection)', async () => {
+    await createSourceCluster(src, 'src', { DeletionProtection: true });
+    await src.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'src', DBClusterSnapshotIdentifier: 'snap' }));
+    const r = await src.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'tgt', SnapshotIdentifier: 'snap', Engine: 'aurora-postgresql', DeletionProtection: false }));
+    expect(r.DBCluster!.DeletionProtection).toBe(false);
+    const r2 = await src.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'tgt2', SnapshotIdentifier: 'snap', Engine: 'aurora-postgresql', DeletionProtection: true }));
+    expect(r2.DBCluster!.DeletionProtection).toBe(true);
+  });
+
+  test('a rejected password change leaves the cluster in place (fix failed-modify-keeps-cluster); a valid one applies at once', async () => {
+    await createSourceCluster(tgt, 'db');
+    expect(await errorOf(tgt.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'db', MasterUserPassword: 'short', ApplyImmediately: true }))))
+      .toMatchObject({ name: 'InvalidParameterValue', message: expect.stringMatching(/shorter than 8/) });
+    expect((await clusterOf(tgt, 'db')).Status).toBe('available');
+    const ok = await tgt.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'db', MasterUserPassword: 'long-enough-1', ApplyImmediately: true }));
+    expect(ok.DBCluster!.PendingModifiedValues).toBeUndefined();
+    expect(ok.DBCluster!.Status).toBe('available');
+  });
+
+  test('error names as SDK v3 reports them for what does not exist', async () => {
+    expect(await errorOf(tgt.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'nope' })))).toMatchObject({ name: 'DBClusterNotFoundFault', status: 404 });
+    expect(await errorOf(tgt.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'nope' })))).toMatchObject({ name: 'DBClusterSnapshotNotFoundFault', status: 404 });
+    expect(await errorOf(tgt.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'nope' })))).toMatchObject({ name: 'DBInstanceNotFoundFault', status: 404 });
+    expect((await errorOf(tgt.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'x', SnapshotIdentifier: 'nope', Engine: 'aurora-postgresql' })))).name)
+      .toBe('DBClusterSnapshotNotFoundFault');
+  });
+
+  test('a snapshot of a cluster with ManageMasterUserPassword cannot be restored (HTTP 500): seed sources with MasterUserPassword', async () => {
+    await tgt.send(new CreateDBClusterCommand({ DBClusterIdentifier: 'managed', Engine: 'aurora-postgresql', MasterUsername: 'postgres', ManageMasterUserPassword: true }));
+    await tgt.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'managed', DBClusterSnapshotIdentifier: 'managed-snap' }));
+    const err = await errorOf(tgt.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'from-managed', SnapshotIdentifier: 'managed-snap', Engine: 'aurora-postgresql' })));
+    expect(err.status).toBe(500);
+  });
+
+  test('stop ends the server process', async () => {
+    const other = await startMoto();
+    await other.stop();
+    await expect(fetch(`${other.endpoint}/moto-api/`)).rejects.toThrow();
+    await other.stop();
+  });
+});
+
+describe('moto without the launcher fixes (shows each fix is still needed)', () => {
+  let moto: MotoServer;
+  let rds: RDSClient;
+
+  beforeAll(async () => {
+    moto = await startMoto({
+      withoutFixes: ['snapshot-arn-as-identifier', 'automated-snapshot-name-collision', 'failed-modify-keeps-cluster', 'restore-deletion-protection'],
+    });
+    rds = rdsClient(moto, SOURCE);
+  });
+  afterAll(async () => {
+    await moto?.stop();
+  });
+
+  test('no fix applied', () => {
+    expect(moto.fixes).toEqual([]);
+  });
+
+  test('restore and describe by snapshot ARN find nothing', async () => {
+    await createSourceCluster(rds, 'src', { DeletionProtection: true });
+    const snap = (await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'src', DBClusterSnapshotIdentifier: 'snap' }))).DBClusterSnapshot!;
+    expect((await errorOf(rds.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'tgt', SnapshotIdentifier: snap.DBClusterSnapshotArn, Engine: 'aurora-postgresql' })))).name)
+      .toBe('DBClusterSnapshotNotFoundFault');
+    expect((await errorOf(rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snap.DBClusterSnapshotArn })))).name)
+      .toBe('DBClusterSnapshotNotFoundFault');
+  });
+
+  test('DeletionProtection=false is ignored on restore; the same identifier restored twice in one minute collides', async () => {
+    // Both restores must fall in one UTC minute; retry once if the first attempt straddled a minute boundary.
+    for (let attempt = 0; ; attempt++) {
+      await moto.reset();
+      await createSourceCluster(rds, 'src', { DeletionProtection: true });
+      await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'src', DBClusterSnapshotIdentifier: 'snap' }));
+      const minute = new Date().toISOString().slice(0, 16);
+      const first = await rds.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'tgt', SnapshotIdentifier: 'snap', Engine: 'aurora-postgresql', DeletionProtection: false }));
+      expect(first.DBCluster!.DeletionProtection).toBe(true);
+      await rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'tgt', DeletionProtection: false, ApplyImmediately: true }));
+      await rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'tgt', SkipFinalSnapshot: true }));
+      const second = await errorOf(rds.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'tgt', SnapshotIdentifier: 'snap', Engine: 'aurora-postgresql' })))
+        .catch((e: Error) => ({ name: `succeeded: ${e.message}`, message: '' }));
+      if (new Date().toISOString().slice(0, 16) !== minute && attempt === 0) continue;
+      expect(second.name).toBe('DBClusterSnapshotAlreadyExistsFault');
+      break;
+    }
+  });
+
+  test('a rejected password change deletes the cluster', async () => {
+    await createSourceCluster(rds, 'pw');
+    await errorOf(rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'pw', MasterUserPassword: 'short', ApplyImmediately: true })));
+    expect((await errorOf(rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'pw' })))).name).toBe('DBClusterNotFoundFault');
+  });
+});

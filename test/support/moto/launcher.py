@@ -1,0 +1,307 @@
+"""Runs moto's server for the e2e tests, with a small control API for what moto cannot do by itself.
+
+Started by test/support/moto.ts with the venv's python. Listens on 127.0.0.1 on a free port, prints one
+JSON line `{"host": ..., "port": ...}` on stdout once it accepts connections, and exits when its stdin
+closes (so it never outlives the test process) or on SIGTERM.
+
+moto's RDS models report a cluster as `creating` exactly once and everything else as `available`
+(snapshots at 100 %), so a test cannot observe a wait loop. The control API pins what moto reports:
+
+  POST /_harness/override   {"kind": "cluster"|"snapshot"|"instance", "id": "...", "region": "..."?,
+                             "status": "..."?, "percentProgress": 40?,                     (snapshot)
+                             "endpoint": "..."?, "readerEndpoint": "..."?, "port": 5432?,  (cluster)
+                             "pendingModifiedValues": {...}?}                              (cluster)
+  POST /_harness/release    {"kind": ..., "id": ..., "region": ...?}  or {} to release everything
+  GET  /_harness/overrides  the overrides in force
+
+An override is keyed by identifier (and region when given), so it can be set before the resource exists
+and applies to every resource of that identifier until released. Only what describe/create/modify
+responses show changes; moto's own state machine underneath goes on as before.
+
+The emulator's divergences from RDS that the pipeline would trip over are patched here, each small and
+named in EMULATOR_FIXES, so the handlers can stay faithful to the real API. `--without-fix=NAME[,NAME]`
+leaves some out (the tests use it to show each fix is still needed).
+"""
+
+import json
+import signal
+import sys
+import threading
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.rds import models as rds_models
+from werkzeug.serving import make_server
+
+KINDS = ("cluster", "snapshot", "instance")
+
+_lock = threading.Lock()
+_overrides: Dict[str, Dict[Tuple[str, Optional[str]], Dict[str, Any]]] = {kind: {} for kind in KINDS}
+
+
+def _override(kind: str, identifier: Optional[str], region: Optional[str]) -> Optional[Dict[str, Any]]:
+    if identifier is None:
+        return None
+    table = _overrides[kind]
+    with _lock:
+        return table.get((identifier.lower(), region)) or table.get((identifier.lower(), None))
+
+
+def _pin(kind: str, field: str, id_of: Callable[[Any], Optional[str]], raw: Callable[[Any], Any]):
+    """A property that reports the override's `field` when one is in force, else the raw value."""
+
+    def get(self: Any) -> Any:
+        o = _override(kind, id_of(self), self.region)
+        if o is not None and field in o:
+            return o[field]
+        return raw(self)
+
+    return get
+
+
+def _stored_attribute(kind: str, attr: str, field: str, id_of: Callable[[Any], Optional[str]]) -> property:
+    """Turns a plain instance attribute into a property that keeps the value in `__dict__` under the
+    same name (so `get_cfg`, `copy.copy` and friends still see it) and reports the override when set."""
+
+    def raw(self: Any) -> Any:
+        return self.__dict__.get(attr)
+
+    def set_(self: Any, value: Any) -> None:
+        self.__dict__[attr] = value
+
+    return property(_pin(kind, field, id_of, raw), set_)
+
+
+def _identifier(attr: str) -> Callable[[Any], Optional[str]]:
+    def get(obj: Any) -> Optional[str]:
+        try:
+            return getattr(obj, attr)
+        except AttributeError:  # not set yet: reads during __init__
+            return None
+
+    return get
+
+
+_cluster_id = _identifier("db_cluster_identifier")
+_snapshot_id = _identifier("db_cluster_snapshot_identifier")
+_instance_id = _identifier("db_instance_identifier")
+
+
+def _patch_reported_values() -> None:
+    cluster = rds_models.DBCluster
+    status_prop = cluster.status
+
+    def cluster_status(self: Any) -> Any:
+        o = _override("cluster", _cluster_id(self), self.region)
+        if o is not None and "status" in o:
+            return o["status"]  # moto's one-shot `creating` is not consumed while held
+        return status_prop.fget(self)
+
+    cluster.status = property(cluster_status, status_prop.fset)
+    endpoint_prop = cluster.endpoint
+    reader_prop = cluster.reader_endpoint
+    cluster.endpoint = property(_pin("cluster", "endpoint", _cluster_id, endpoint_prop.fget))
+    cluster.reader_endpoint = property(_pin("cluster", "readerEndpoint", _cluster_id, reader_prop.fget))
+    cluster.port = _stored_attribute("cluster", "port", "port", _cluster_id)
+    cluster.pending_modified_values = property(
+        _pin("cluster", "pendingModifiedValues", _cluster_id, lambda self: self.__dict__.get("pending_modified_values")))
+
+    snapshot = rds_models.DBClusterSnapshot
+    snapshot.status = _stored_attribute("snapshot", "status", "status", _snapshot_id)
+    snapshot.percent_progress = _stored_attribute("snapshot", "percent_progress", "percentProgress", _snapshot_id)
+
+    instance = rds_models.DBInstance
+    instance.status = _stored_attribute("instance", "status", "status", _instance_id)
+
+
+def _snapshot_id_from_arn(backend: Any, identifier: Optional[str]) -> Optional[str]:
+    """The identifier in a cluster snapshot ARN of the backend's own region; anything else unchanged
+    (an ARN of another region then matches nothing, as in RDS)."""
+    if not identifier or not identifier.startswith("arn:"):
+        return identifier
+    parts = identifier.split(":", 6)
+    if len(parts) == 7 and parts[3] == backend.region_name and parts[5] == "cluster-snapshot":
+        return parts[6]
+    return identifier
+
+
+def _fix_snapshot_arn_as_identifier() -> None:
+    """RDS accepts a cluster snapshot's ARN wherever DescribeDBClusterSnapshots and
+    RestoreDBClusterFromSnapshot take its identifier (the only way to name a shared snapshot, and what
+    the pipeline passes for an uncopied snapshot); moto only matches the plain identifier. moto's restore
+    looks its snapshot up through describe, so one patch covers both."""
+    backend_cls = rds_models.RDSBackend
+    describe_original = backend_cls.describe_db_cluster_snapshots
+
+    def describe(self: Any, db_cluster_identifier: Any, db_snapshot_identifier: Any, *args: Any, **kwargs: Any) -> Any:
+        return describe_original(self, db_cluster_identifier, _snapshot_id_from_arn(self, db_snapshot_identifier),
+                                 *args, **kwargs)
+
+    backend_cls.describe_db_cluster_snapshots = describe
+
+
+def _fix_restore_deletion_protection() -> None:
+    """moto's restore copies the snapshot's cluster settings and applies only truthy request parameters, so
+    DeletionProtection=false is ignored when the source cluster had it on. RDS applies the request's value."""
+    original = rds_models.RDSBackend.restore_db_cluster_from_snapshot
+
+    def restore(self: Any, from_snapshot_id: str, overrides: Dict[str, Any]) -> Any:
+        cluster = original(self, from_snapshot_id, overrides)
+        if overrides.get("deletion_protection") is not None:
+            cluster.deletion_protection = bool(overrides["deletion_protection"])
+        return cluster
+
+    rds_models.RDSBackend.restore_db_cluster_from_snapshot = restore
+
+
+def _fix_automated_snapshot_collision() -> None:
+    """moto names a cluster's automated snapshot `rds:<id>-<YYYY-MM-DD-HH-MM>` and raises
+    DBClusterSnapshotAlreadyExists when the same identifier is created twice in one UTC minute, which a
+    replace-the-target run always does. RDS never fails a create for that; skip the duplicate."""
+    original = rds_models.DBCluster.save_automated_backup
+
+    def save_automated_backup(self: Any) -> None:
+        try:
+            original(self)
+        except rds_models.DBClusterSnapshotAlreadyExistsError:
+            pass
+
+    rds_models.DBCluster.save_automated_backup = save_automated_backup
+
+
+def _fix_failed_modify_loses_cluster() -> None:
+    """moto's modify_db_cluster removes the cluster from its table before validating, so a rejected
+    change (e.g. a password shorter than 8 characters) deletes the cluster. RDS leaves it untouched."""
+    original = rds_models.RDSBackend.modify_db_cluster
+
+    def modify(self: Any, kwargs: Dict[str, Any]) -> Any:
+        cluster_id = kwargs.get("db_cluster_identifier")
+        before = self.clusters.get(cluster_id)
+        try:
+            return original(self, kwargs)
+        except Exception:
+            if before is not None and cluster_id not in self.clusters:
+                self.clusters[cluster_id] = before
+            raise
+
+    rds_models.RDSBackend.modify_db_cluster = modify
+
+
+EMULATOR_FIXES = {
+    "snapshot-arn-as-identifier": _fix_snapshot_arn_as_identifier,
+    "restore-deletion-protection": _fix_restore_deletion_protection,
+    "automated-snapshot-name-collision": _fix_automated_snapshot_collision,
+    "failed-modify-keeps-cluster": _fix_failed_modify_loses_cluster,
+}
+
+
+def _json_response(start_response: Callable, status: str, body: Any):
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _list_overrides() -> Dict[str, Any]:
+    with _lock:
+        return {
+            kind: [dict(o, id=key[0], region=key[1]) for key, o in table.items()]
+            for kind, table in _overrides.items()
+        }
+
+
+class ControlApp:
+    """WSGI middleware: `/_harness/*` here, everything else to moto."""
+
+    def __init__(self, moto_app: Any):
+        self.moto_app = moto_app
+
+    def __call__(self, environ: Dict[str, Any], start_response: Callable):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/_harness/"):
+            return self.moto_app(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            body = json.loads(raw) if raw else {}
+            return self.handle(environ["REQUEST_METHOD"], path, body, start_response)
+        except Exception as e:  # the caller is a test: tell it what went wrong
+            return _json_response(start_response, "400 Bad Request", {"error": f"{type(e).__name__}: {e}"})
+
+    def handle(self, method: str, path: str, body: Dict[str, Any], start_response: Callable):
+        if method == "GET" and path == "/_harness/overrides":
+            return _json_response(start_response, "200 OK", _list_overrides())
+        if method == "POST" and path == "/_harness/override":
+            kind, identifier = body.get("kind"), body.get("id")
+            if kind not in KINDS or not isinstance(identifier, str) or not identifier:
+                raise ValueError(f"need kind in {KINDS} and a non-empty id, got kind={kind!r} id={identifier!r}")
+            fields = {k: v for k, v in body.items() if k not in ("kind", "id", "region")}
+            if not fields:
+                raise ValueError("nothing to override: give status, percentProgress, endpoint, readerEndpoint, port "
+                                 "or pendingModifiedValues")
+            with _lock:
+                _overrides[kind][(identifier.lower(), body.get("region"))] = fields
+            return _json_response(start_response, "200 OK", _list_overrides())
+        if method == "POST" and path == "/_harness/release":
+            with _lock:
+                if body.get("kind") is None:
+                    for table in _overrides.values():
+                        table.clear()
+                else:
+                    if body["kind"] not in KINDS:
+                        raise ValueError(f"kind must be one of {KINDS}")
+                    _overrides[body["kind"]].pop((str(body.get("id", "")).lower(), body.get("region")), None)
+            return _json_response(start_response, "200 OK", _list_overrides())
+        return _json_response(start_response, "404 Not Found", {"error": f"no such control route: {method} {path}"})
+
+
+class HarnessMotoServer(ThreadedMotoServer):
+    """moto's ThreadedMotoServer with the control API in front of the moto app."""
+
+    def _server_entry(self) -> None:
+        app = ControlApp(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+def main() -> None:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    without = set()
+    for arg in sys.argv[1:]:
+        if arg.startswith("--without-fix="):
+            without.update(name for name in arg.split("=", 1)[1].split(",") if name)
+        else:
+            raise SystemExit(f"unknown argument {arg!r}; the only option is --without-fix=NAME[,NAME]")
+    unknown = without - set(EMULATOR_FIXES)
+    if unknown:
+        raise SystemExit(f"unknown fix {sorted(unknown)}; known: {sorted(EMULATOR_FIXES)}")
+    _patch_reported_values()
+    applied = [name for name in sorted(EMULATOR_FIXES) if name not in without]
+    for name in applied:
+        EMULATOR_FIXES[name]()
+
+    server = HarnessMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    sys.stdout.write(json.dumps({"host": host, "port": port, "fixes": applied}) + "\n")
+    sys.stdout.flush()
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def watch_stdin() -> None:
+        while sys.stdin.buffer.read(4096):
+            pass
+        stop.set()
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    stop.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
