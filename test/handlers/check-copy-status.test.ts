@@ -1,6 +1,6 @@
 import { DescribeDBClusterSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { auditItems, awsError, captureLogs, DynamoDBDocumentClient, makeState, secondsAgo, useConfig } from './support/factories';
+import { auditItems, awsError, captureLogs, DynamoDBDocumentClient, makeState, resetBetweenTests, secondsAgo, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/check-copy-status';
 import { CopyProgress, PipelineErrorName } from '../../src/contracts';
 
@@ -25,14 +25,7 @@ const reportStatus = (Status: string, PercentProgress?: number) =>
   rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: COPY_ID })
     .resolves({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: COPY_ID, DBClusterSnapshotArn: 'arn:copy', Status, PercentProgress, KmsKeyId: 'copy-key' }] });
 
-beforeEach(() => {
-  rdsMock.reset();
-  ddbMock.reset();
-  ddbMock.onAnyCommand().resolves({});
-  captureLogs();
-  useConfig();
-});
-afterEach(() => jest.restoreAllMocks());
+resetBetweenTests(rdsMock, ddbMock);
 
 describe('check-copy-status', () => {
   test('in progress: keeps the start time, counts the attempt and backs off', async () => {

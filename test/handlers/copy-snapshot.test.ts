@@ -1,18 +1,7 @@
 import { CopyDBClusterSnapshotCommand, DescribeDBClusterSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import {
-  ACCOUNT,
-  auditItems,
-  awsError,
-  captureLogs,
-  DynamoDBDocumentClient,
-  makeState,
-  ownTags,
-  SOURCE_SNAPSHOT_ARN,
-  TARGET_REGION,
-  useConfig,
-} from './support/factories';
+import { ACCOUNT, auditItems, awsError, captureLogs, DynamoDBDocumentClient, makeState, ownTags, resetBetweenTests, SOURCE_SNAPSHOT_ARN, TARGET_REGION, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/copy-snapshot';
 import { PipelineErrorName, PipelineTag } from '../../src/contracts';
 
@@ -26,14 +15,7 @@ function copy(overrides: Record<string, unknown> = {}) {
 }
 const noCopyYet = () => rdsMock.on(DescribeDBClusterSnapshotsCommand).rejects(awsError('DBClusterSnapshotNotFoundFault'));
 
-beforeEach(() => {
-  rdsMock.reset();
-  ddbMock.reset();
-  ddbMock.onAnyCommand().resolves({});
-  captureLogs();
-  useConfig();
-});
-afterEach(() => jest.restoreAllMocks());
+resetBetweenTests(rdsMock, ddbMock);
 
 describe('copy-snapshot', () => {
   test('starts the copy with the copy key, the ownership tags and CopyTags, and starts the wait loop', async () => {

@@ -7,7 +7,7 @@ import {
   RDSClient,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { auditItems, awsError, captureLogs, DynamoDBDocumentClient, makeState, secondsAgo, SOURCE_REGION, useConfig } from './support/factories';
+import { auditItems, awsError, captureLogs, DynamoDBDocumentClient, makeState, resetBetweenTests, secondsAgo, SOURCE_REGION, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/delete-rds';
 import { DeleteProgress, PipelineErrorName, PipelineTag } from '../../src/contracts';
 
@@ -35,14 +35,7 @@ function previous(overrides: Partial<DeleteProgress> = {}): DeleteProgress {
   return { done: false, status: 'deleting', attempt: 1, waitStartedAt: secondsAgo(120), nextWaitSeconds: 45, targetExisted: true, ...overrides };
 }
 
-beforeEach(() => {
-  rdsMock.reset();
-  ddbMock.reset();
-  ddbMock.onAnyCommand().resolves({});
-  captureLogs();
-  useConfig();
-});
-afterEach(() => jest.restoreAllMocks());
+resetBetweenTests(rdsMock, ddbMock);
 
 describe('delete-rds', () => {
   test('absent target: done at once, nothing existed', async () => {

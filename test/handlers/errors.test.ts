@@ -1,6 +1,6 @@
-import { PipelineErrorName } from '../../src/contracts';
-import { aws, isThrottling, mapAwsError, PipelineError } from '../../lambda-src/lib/errors';
 import { awsError } from './support/factories';
+import { aws, isThrottling, mapAwsError, PipelineError } from '../../lambda-src/lib/errors';
+import { PipelineErrorName } from '../../src/contracts';
 
 describe('mapAwsError', () => {
   test.each([

@@ -6,7 +6,7 @@ import {
   RestoreDBClusterFromSnapshotCommand,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ACCOUNT, auditItems, awsError, captureLogs, DynamoDBDocumentClient, makeState, ownTags, TARGET_REGION, useConfig } from './support/factories';
+import { ACCOUNT, auditItems, awsError, captureLogs, DynamoDBDocumentClient, makeState, ownTags, resetBetweenTests, TARGET_REGION, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/restore-snapshot';
 import { PipelineErrorName, PipelineTag } from '../../src/contracts';
 
@@ -23,14 +23,7 @@ const nothingYet = () => {
   rdsMock.on(DescribeDBInstancesCommand).rejects(awsError('DBInstanceNotFoundFault'));
 };
 
-beforeEach(() => {
-  rdsMock.reset();
-  ddbMock.reset();
-  ddbMock.onAnyCommand().resolves({});
-  captureLogs();
-  useConfig();
-});
-afterEach(() => jest.restoreAllMocks());
+resetBetweenTests(rdsMock, ddbMock);
 
 describe('restore-snapshot', () => {
   test('restores the cluster with every setting, creates the tagged writer, and starts the wait loop', async () => {

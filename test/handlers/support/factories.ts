@@ -174,3 +174,18 @@ export function sentText(...mocks: AwsStub<any, any, any>[]): string {
 
 /** The document client type the handlers use, re-exported for `mockClient`. */
 export { DynamoDBDocumentClient };
+
+/**
+ * The usual per-test setup of a handler test: fresh SDK mocks (DynamoDB writes succeed), captured logs and
+ * the default configuration; spies restored after each test.
+ */
+export function resetBetweenTests(rdsMock: AwsStub<any, any, any>, ddbMock: AwsStub<any, any, any>): void {
+  beforeEach(() => {
+    rdsMock.reset();
+    ddbMock.reset();
+    ddbMock.onAnyCommand().resolves({});
+    captureLogs();
+    useConfig();
+  });
+  afterEach(() => jest.restoreAllMocks());
+}
