@@ -100,6 +100,9 @@ project.npmignore?.include('/assets/');
 
 configureHandlerBuild(project, HANDLERS);
 
+// ts-jest only transpiles (isolatedModules): type-check tests, examples, benches and handlers as one program first.
+project.testTask.prependExec('tsc --noEmit -p tsconfig.dev.json');
+
 const packageReport = project.addTask('package:report', {
   description: 'Print the npm tarball\'s size and contents, and check what it must and must not ship',
   exec: 'ts-node --transpile-only --project tsconfig.dev.json bench/package-report.ts',

@@ -1,6 +1,6 @@
 import { DescribeDBClusterSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { auditItems, awsError, captureLogs, DynamoDBDocumentClient, makeState, resetBetweenTests, secondsAgo, useConfig } from './support/factories';
+import { auditItems, awsError, DynamoDBDocumentClient, makeState, resetBetweenTests, secondsAgo } from './support/factories';
 import { handler } from '../../lambda-src/check-copy-status';
 import { CopyProgress, PipelineErrorName } from '../../src/contracts';
 

@@ -1,7 +1,7 @@
 import { CopyDBClusterSnapshotCommand, DescribeDBClusterSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ACCOUNT, auditItems, awsError, captureLogs, DynamoDBDocumentClient, makeState, ownTags, resetBetweenTests, SOURCE_SNAPSHOT_ARN, TARGET_REGION, useConfig } from './support/factories';
+import { ACCOUNT, auditItems, awsError, DynamoDBDocumentClient, makeState, ownTags, resetBetweenTests, SOURCE_SNAPSHOT_ARN, TARGET_REGION } from './support/factories';
 import { handler } from '../../lambda-src/copy-snapshot';
 import { PipelineErrorName, PipelineTag } from '../../src/contracts';
 

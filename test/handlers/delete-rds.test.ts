@@ -7,7 +7,7 @@ import {
   RDSClient,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { auditItems, awsError, captureLogs, DynamoDBDocumentClient, makeState, resetBetweenTests, secondsAgo, SOURCE_REGION, useConfig } from './support/factories';
+import { auditItems, awsError, DynamoDBDocumentClient, makeState, resetBetweenTests, secondsAgo, SOURCE_REGION, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/delete-rds';
 import { DeleteProgress, PipelineErrorName, PipelineTag } from '../../src/contracts';
 

@@ -6,7 +6,7 @@ import {
   RestoreDBClusterFromSnapshotCommand,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ACCOUNT, auditItems, awsError, captureLogs, DynamoDBDocumentClient, makeState, ownTags, resetBetweenTests, TARGET_REGION, useConfig } from './support/factories';
+import { ACCOUNT, auditItems, awsError, DynamoDBDocumentClient, makeState, ownTags, resetBetweenTests, TARGET_REGION, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/restore-snapshot';
 import { PipelineErrorName, PipelineTag } from '../../src/contracts';
 
