@@ -1,5 +1,6 @@
 import { awscdk, javascript } from 'projen';
 import { configureHandlerBuild, HANDLERS } from './projenrc/handlers';
+import { configurePackaging } from './projenrc/packaging';
 
 /** Lowest aws-cdk-lib that accepts cdk-nag 3 finding IDs with `[...]` through `Validations`. */
 const CDK_FLOOR = '2.269.0';
@@ -122,5 +123,7 @@ project.addTask('examples', {
   description: 'Synthesize every example app under the five cdk-nag packs and print the report',
   exec: 'ts-node --transpile-only --project tsconfig.dev.json examples/synth.ts',
 });
+
+configurePackaging(project);
 
 project.synth();

@@ -22,7 +22,7 @@ import { PipelineDefinition } from './state-machine';
 import { validateProps } from './validation';
 
 /**
- * Properties of {@link AuroraRestorePipeline}.
+ * Properties of `AuroraRestorePipeline`.
  */
 export interface AuroraRestorePipelineProps {
   // ----- what to restore, and where -----

@@ -1,4 +1,4 @@
-import { ArnFormat, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -48,7 +48,8 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   // adopted cluster must carry the cluster identifier as prefix (the CDK's and the console's convention).
   const targetInstances = rdsArn(target, 'db', `${t.targetClusterIdentifier}*`);
   const writer = rdsArn(target, 'db', t.writerInstanceIdentifier);
-  const subnetGroup = rdsArn(target, 'subgrp', t.subnetGroupName.toLowerCase());
+  // RDS stores subnet group names in lower case; a name only known at deploy time is left as it is.
+  const subnetGroup = rdsArn(target, 'subgrp', Token.isUnresolved(t.subnetGroupName) ? t.subnetGroupName : t.subnetGroupName.toLowerCase());
   // Parameter and option groups: the restored cluster and its writer use the engine's default groups (named after
   // the engine version, which comes from the snapshot) unless one is configured.
   const clusterParameterGroups = rdsArn(target, 'cluster-pg', '*');

@@ -261,3 +261,15 @@ describe('fully configured, cross-region stack', () => {
     expect(JSON.stringify(config)).not.toMatch(/SecretString|GenerateSecretString/);
   });
 });
+
+describe('no unresolved token text in any template', () => {
+  test.each([
+    ['default', () => defaultStack().stack],
+    ['cross-region', () => defaultStack({ sourceRegion: 'us-east-1' }).stack],
+    ['environment-agnostic', () => defaultStack({}, undefined).stack],
+    ['fully configured', () => fullStack('us-east-1').stack],
+  ])('%s', (_name, build) => {
+    // A token turned into plain text (e.g. by string methods) ends up as "${Token[...]}" in the template.
+    expect(JSON.stringify(Template.fromStack(build()).toJSON())).not.toMatch(/\$\{token\[|#\{token\[/i);
+  });
+});
