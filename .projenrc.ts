@@ -1,4 +1,5 @@
 import { awscdk, javascript } from 'projen';
+import { configureE2e } from './projenrc/e2e';
 import { configureHandlerBuild, HANDLERS } from './projenrc/handlers';
 import { configurePackaging } from './projenrc/packaging';
 
@@ -100,6 +101,7 @@ for (const ignored of ['/lambda-src/', '/examples/', '/bench/', '/.ci/', '/.venv
 project.npmignore?.include('/assets/');
 
 configureHandlerBuild(project, HANDLERS);
+configureE2e(project);
 
 // ts-jest only transpiles (isolatedModules): type-check tests, examples, benches and handlers as one program first.
 project.testTask.prependExec('tsc --noEmit -p tsconfig.dev.json');

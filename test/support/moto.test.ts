@@ -129,6 +129,20 @@ describe('moto launcher', () => {
     expect(await clusterOf(tgt, 'db')).toMatchObject({ Endpoint: before.Endpoint, Port: 5432 });
   });
 
+  test('clusterCredentials tells the master password that create, restore and modify set, per region', async () => {
+    await createSourceCluster(src, 'src');
+    expect(await moto.clusterCredentials('src', SOURCE)).toEqual({ masterUsername: 'postgres', masterUserPassword: 'source-password-1' });
+    expect(await moto.clusterCredentials('src', TARGET)).toBeUndefined();
+    await src.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'src', DBClusterSnapshotIdentifier: 'snap' }));
+    // A restored cluster starts with the source's master password, as in RDS.
+    await src.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'tgt', SnapshotIdentifier: 'snap', Engine: 'aurora-postgresql' }));
+    expect(await moto.clusterCredentials('tgt', SOURCE)).toEqual({ masterUsername: 'postgres', masterUserPassword: 'source-password-1' });
+    await src.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'tgt', MasterUserPassword: 'target-password-2', ApplyImmediately: true }));
+    expect(await moto.clusterCredentials('tgt', SOURCE)).toEqual({ masterUsername: 'postgres', masterUserPassword: 'target-password-2' });
+    expect(await moto.clusterCredentials('src', SOURCE)).toMatchObject({ masterUserPassword: 'source-password-1' });
+    await expect(moto.clusterCredentials('', SOURCE)).rejects.toThrow(/non-empty id and region/);
+  });
+
   test('holdSnapshotStatus reports a copy in progress; snapshots are otherwise always available at 100 %', async () => {
     await createSourceCluster(src, 'src');
     const created = await src.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'src', DBClusterSnapshotIdentifier: 'snap' }));

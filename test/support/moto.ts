@@ -38,6 +38,13 @@ export interface OverrideScope {
   readonly region?: string;
 }
 
+/** What RDS knows of a cluster's master user and never tells: read from moto for a local stand-in database. */
+export interface ClusterCredentials {
+  readonly masterUsername: string;
+  /** The current master password (a secret: never print it). */
+  readonly masterUserPassword: string;
+}
+
 /** A running moto server. */
 export interface MotoServer {
   /** `http://127.0.0.1:<port>`: the value for AWS_ENDPOINT_URL. */
@@ -56,6 +63,11 @@ export interface MotoServer {
   holdInstanceStatus(id: string, status: string, scope?: OverrideScope): Promise<void>;
   /** Overrides what the cluster `id` reports (replaces any earlier override of that cluster). */
   overrideCluster(id: string, override: ClusterOverride, scope?: OverrideScope): Promise<void>;
+  /**
+   * The master user name and current master password of the cluster `id` in `region`, as the last
+   * create, restore or modify set them; `undefined` when there is no such cluster.
+   */
+  clusterCredentials(id: string, region: string): Promise<ClusterCredentials | undefined>;
   /** Ends the override of one resource. */
   release(kind: 'cluster' | 'snapshot' | 'instance', id: string, scope?: OverrideScope): Promise<void>;
   /** Ends every override. */
@@ -160,6 +172,12 @@ class MotoHandle implements MotoServer {
 
   async overrideCluster(id: string, override: ClusterOverride, scope: OverrideScope = {}): Promise<void> {
     await this.control('POST', '/_harness/override', { kind: 'cluster', id, ...override, ...scope });
+  }
+
+  async clusterCredentials(id: string, region: string): Promise<ClusterCredentials | undefined> {
+    const out = await this.control('POST', '/_harness/cluster-credentials', { id, region }) as
+      { found: boolean; masterUsername?: string; masterUserPassword?: string };
+    return out.found ? { masterUsername: out.masterUsername ?? '', masterUserPassword: out.masterUserPassword ?? '' } : undefined;
   }
 
   async release(kind: 'cluster' | 'snapshot' | 'instance', id: string, scope: OverrideScope = {}): Promise<void> {

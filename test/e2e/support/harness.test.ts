@@ -31,7 +31,9 @@ describe('findSecretLeaks', () => {
     const leaks = await findSecretLeaks(
       fakeHarness([{ operation_id: 'op', note: 'has s3cr3t-one' }], [{ time_step: 't#Step', details: {} }], ['{"x":"quote\\"secret"}']),
       [run({
-        invocations: [{ stateName: 'SetupDbUsers', logicalId: 'Fn', event: {}, result: { ok: true }, logs: ['connecting with s3cr3t-one'] }],
+        invocations: [{
+          stateName: 'SetupDbUsers', logicalId: 'Fn', event: {}, result: { ok: true }, logs: ['connecting with s3cr3t-one'], executionName: 'n', attempt: 0, startedAt: 0, durationMs: 1,
+        }],
         events: [{ type: 'ExecutionStarted', timestamp: 0, input: { p: 'quote"secret' } } as never],
       })],
       secrets,

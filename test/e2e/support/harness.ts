@@ -12,7 +12,7 @@ import {
   type Tag,
 } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, ListSecretsCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { localFunctions, runPipeline, type LocalFunction, type PipelineRun, type RunPipelineOptions } from './run-pipeline';
@@ -50,19 +50,31 @@ export interface E2EHarness {
   rds(region: string): RDSClient;
   /** Secrets Manager of a region (default the target region). */
   secrets(region?: string): SecretsManagerClient;
+  /**
+   * Registers a hook that runs before every task of every run, before the run's own `beforeTask`: how a
+   * stand-in for a resource follows what the pipeline did to it (see local-cluster.ts).
+   */
+  onTask(hook: TaskHook): void;
   /** Runs the state machine once (options override the harness's defaults). */
   run(input: unknown, options?: Partial<Omit<RunPipelineOptions, 'definition' | 'functions' | 'resolver'>>): Promise<PipelineRun>;
   /** New notifications since the last call (also appended to `messages`). */
   receiveMessages(): Promise<string[]>;
   /** Every item of the state table. */
   stateItems(): Promise<Array<Record<string, any>>>;
+  /** One item of the state table (an operation, or `LOCK#<target>`), if it exists. */
+  stateItem(key: string): Promise<Record<string, any> | undefined>;
   /** The audit entries of one operation, oldest first. */
   auditItems(operationId: string): Promise<Array<Record<string, any>>>;
+  /** A secret's value, parsed as JSON (target region). Never print it. */
+  secretJson(secretArn: string): Promise<Record<string, any>>;
   /** Replaces a secret's value (JSON). */
   putSecretJson(secretArn: string, value: Record<string, unknown>): Promise<void>;
   /** Every secret value stored in Secrets Manager in the given regions (JSON: the values of keys named like a password). */
   secretValues(regions?: string[]): Promise<string[]>;
 }
+
+/** A hook run before a task (see {@link E2EHarness.onTask}). */
+export type TaskHook = (stateName: string, event: unknown, attempt: number) => Promise<void> | void;
 
 /** Synthesizes the stack, provisions it in moto and prepares the functions. */
 export async function createHarness(options: HarnessOptions): Promise<E2EHarness> {
@@ -84,6 +96,7 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig(region)));
   const messages: string[] = [];
   const env = { ...motoClientEnv(moto), ...options.extraEnv };
+  const taskHooks: TaskHook[] = [];
 
   const harness: E2EHarness = {
     moto,
@@ -105,7 +118,11 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
       if (!c) secretClients.set(r, c = new SecretsManagerClient(clientConfig(r)));
       return c;
     },
+    onTask(hook) {
+      taskHooks.push(hook);
+    },
     run(input, runOptions = {}) {
+      const own = runOptions.beforeTask;
       return runPipeline({
         definition: machine.definition,
         functions,
@@ -113,6 +130,10 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
         stateMachineName: machine.name,
         input,
         ...runOptions,
+        beforeTask: taskHooks.length === 0 ? own : async (stateName, event, attempt) => {
+          for (const hook of taskHooks) await hook(stateName, event, attempt);
+          await own?.(stateName, event, attempt);
+        },
         awsEnv: { ...env, ...runOptions.awsEnv },
       });
     },
@@ -124,6 +145,10 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
     async stateItems() {
       return (await ddb.send(new ScanCommand({ TableName: config.stateTableName }))).Items ?? [];
     },
+    async stateItem(key: string) {
+      const out = await ddb.send(new GetCommand({ TableName: config.stateTableName, Key: { [TABLE_KEYS.partitionKey]: key }, ConsistentRead: true }));
+      return out.Item;
+    },
     async auditItems(operationId: string) {
       const out = await ddb.send(new QueryCommand({
         TableName: config.auditTableName,
@@ -132,6 +157,10 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
         ExpressionAttributeValues: { ':op': operationId },
       }));
       return out.Items ?? [];
+    },
+    async secretJson(secretArn) {
+      const out = await harness.secrets().send(new GetSecretValueCommand({ SecretId: secretArn }));
+      return JSON.parse(out.SecretString ?? '{}');
     },
     async putSecretJson(secretArn, value) {
       await harness.secrets().send(new PutSecretValueCommand({ SecretId: secretArn, SecretString: JSON.stringify(value) }));

@@ -244,6 +244,41 @@ describe('runPipeline', () => {
     expect(seen).toEqual([['Start', 0], ['Work', 0], ['Work', 1], ['NotifySuccess', 0]]);
   });
 
+  test('afterTask sees each invocation once it is over (console and environment restored), with its outcome and timing', async () => {
+    const seen: Array<[string, number, string, boolean]> = [];
+    const run = await runPipeline({
+      ...options,
+      input: {},
+      executionName: 'after-1',
+      afterTask: (inv) => {
+        seen.push([inv.stateName, inv.attempt, inv.error?.errorType ?? 'ok', process.env.STEP_NAME === undefined]);
+        console.log(`after ${inv.stateName}`);
+      },
+    });
+    expect(seen).toEqual([['Start', 0, 'ok', true], ['Work', 0, 'ResourceBusy', true], ['Work', 1, 'ok', true], ['NotifySuccess', 0, 'ok', true]]);
+    expect(run.invocations.every((i) => i.executionName === 'after-1' && i.durationMs >= 0 && i.startedAt > 0)).toBe(true);
+    // What afterTask printed is not taken for the handler's output.
+    expect(run.invocations.flatMap((i) => i.logs).filter((l) => l.startsWith('after '))).toEqual([]);
+  });
+
+  test('runs going on at once interleave their tasks, each with its own module state, and leave process.env as it was', async () => {
+    const envBefore = { ...process.env };
+    const [a, b] = await Promise.all([
+      runPipeline({ ...options, input: {}, executionName: 'together-a' }),
+      runPipeline({ ...options, input: { fail: true }, executionName: 'together-b' }),
+    ]);
+    expect(a.status).toBe('SUCCEEDED');
+    expect(b.status).toBe('FAILED');
+    expect(b.error!.Error).toBe('SnapshotNotFound');
+    const spanOf = (run: typeof a) => [run.invocations[0].startedAt, run.invocations[run.invocations.length - 1].startedAt];
+    const [aFirst, aLast] = spanOf(a);
+    const [bFirst, bLast] = spanOf(b);
+    expect(aFirst < bLast && bFirst < aLast).toBe(true);
+    // Each run's first Work call is "busy" (module state per run), whatever the other run did.
+    for (const run of [a, b]) expect(run.invocations.find((i) => i.stateName === 'Work')!.error?.errorType).toBe('ResourceBusy');
+    expect(process.env).toEqual(envBefore);
+  });
+
   test('refuses a Task whose Parameters is a string (CDK\'s payloadResponseOnly + fromJsonPathAt), naming the state', async () => {
     const broken = JSON.parse(JSON.stringify(options.definition));
     broken.States.Work.Parameters = '$';

@@ -12,6 +12,8 @@
  * - The definition runs as given, except for {@link forLocalRun}'s workaround of an emulator bug.
  * - Each function is a separate module instance, loaded once per run (a warm container); a new run loads
  *   fresh ones, so SDK clients never outlive the moto server they were created for.
+ * - Several runs may go on at once (two executions racing for one target): their tasks interleave one
+ *   invocation at a time, since every handler runs in this process with its own `process.env`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -77,6 +79,14 @@ export interface Invocation {
   readonly error?: { errorType: string; errorMessage: string };
   /** What the handler wrote through `console` during this invocation. */
   readonly logs: string[];
+  /** The execution this invocation belongs to. */
+  readonly executionName: string;
+  /** Which call of this state in the execution it was, from 0 (loops and retries call a state again). */
+  readonly attempt: number;
+  /** When the handler was called (epoch milliseconds). */
+  readonly startedAt: number;
+  /** How long the handler ran, in milliseconds. */
+  readonly durationMs: number;
 }
 
 /** Options of {@link runPipeline}. */
@@ -99,6 +109,8 @@ export interface RunPipelineOptions {
   readonly retryMs?: number;
   /** Called before each task invocation: the place to change the world between steps (e.g. release a held status). */
   readonly beforeTask?: (stateName: string, event: unknown, attempt: number) => Promise<void> | void;
+  /** Called after each task invocation, with its result or error: the place to report progress as it happens. */
+  readonly afterTask?: (invocation: Invocation) => Promise<void> | void;
   /** Echo the handlers' console output instead of only collecting it. Default: `$E2E_VERBOSE` set. */
   readonly verbose?: boolean;
 }
@@ -126,6 +138,9 @@ class Mutex {
     return result;
   }
 }
+
+/** One for the whole process, so concurrent runs never swap each other's environment or console mid-invocation. */
+const invocationMutex = new Mutex();
 
 /* eslint-disable @typescript-eslint/no-require-imports -- a bundle is a CommonJS file chosen at run time */
 function loadFresh(bundlePath: string): Record<string, unknown> {
@@ -174,9 +189,17 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const modules = new Map<string, (event: unknown, context: unknown) => Promise<unknown>>();
   const invocations: Invocation[] = [];
   const attempts = new Map<string, number>();
-  const mutex = new Mutex();
 
-  const invoke = (stateName: string, fn: LocalFunction, event: unknown) => mutex.run(async () => {
+  const invoke = async (stateName: string, fn: LocalFunction, event: unknown) => {
+    const done: { invocation?: Invocation } = {};
+    try {
+      return await invokeOnce(stateName, fn, event, done);
+    } finally {
+      // Outside the invocation: the handler's console and environment are restored.
+      if (done.invocation) await options.afterTask?.(done.invocation);
+    }
+  };
+  const invokeOnce = (stateName: string, fn: LocalFunction, event: unknown, done: { invocation?: Invocation }) => invocationMutex.run(async () => {
     const attempt = attempts.get(stateName) ?? 0;
     attempts.set(stateName, attempt + 1);
     await options.beforeTask?.(stateName, event, attempt);
@@ -197,6 +220,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     Object.assign(process.env, env);
 
     const logs: string[] = [];
+    const startedAt = Date.now();
     const methods = ['log', 'info', 'warn', 'error', 'debug'] as const;
     const savedConsole = methods.map((m) => console[m]);
     methods.forEach((m, i) => {
@@ -226,11 +250,16 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       };
       // Round-trip through JSON like Lambda's transport, so a handler never returns something a real invoke could not.
       const result = JSON.parse(JSON.stringify((await handler(JSON.parse(JSON.stringify(event ?? null)), context)) ?? null));
-      invocations.push({ stateName, logicalId: fn.logicalId, event, result, logs });
+      const durationMs = Date.now() - startedAt;
+      done.invocation = { stateName, logicalId: fn.logicalId, event, result, logs, executionName, attempt, startedAt, durationMs };
+      invocations.push(done.invocation);
       return result;
     } catch (e) {
       const err = lambdaError(e);
-      invocations.push({ stateName, logicalId: fn.logicalId, event, error: { errorType: err.errorType, errorMessage: err.errorMessage }, logs });
+      const error = { errorType: err.errorType, errorMessage: err.errorMessage };
+      const durationMs = Date.now() - startedAt;
+      done.invocation = { stateName, logicalId: fn.logicalId, event, error, logs, executionName, attempt, startedAt, durationMs };
+      invocations.push(done.invocation);
       throw err;
     } finally {
       methods.forEach((m, i) => {

@@ -13,6 +13,11 @@ moto's RDS models report a cluster as `creating` exactly once and everything els
                              "pendingModifiedValues": {...}?}                              (cluster)
   POST /_harness/release    {"kind": ..., "id": ..., "region": ...?}  or {} to release everything
   GET  /_harness/overrides  the overrides in force
+  POST /_harness/cluster-credentials  {"id": "...", "region": "...", "account": "..."?}
+                            the cluster's master user name and current master password, as the last
+                            create/restore/modify set them, or {"found": false}. RDS never tells; the
+                            e2e harness uses it to make a local PostgreSQL, standing in for the
+                            cluster, accept the password the pipeline reset.
 
 An override is keyed by identifier (and region when given), so it can be set before the resource exists
 and applies to every resource of that identifier until released. Only what describe/create/modify
@@ -29,6 +34,7 @@ import sys
 import threading
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.rds import models as rds_models
@@ -196,6 +202,22 @@ EMULATOR_FIXES = {
 }
 
 
+def _cluster_credentials(body: Dict[str, Any]) -> Dict[str, Any]:
+    identifier, region = body.get("id"), body.get("region")
+    if not isinstance(identifier, str) or not identifier or not isinstance(region, str) or not region:
+        raise ValueError(f"need a non-empty id and region, got id={identifier!r} region={region!r}")
+    backend = rds_models.rds_backends[body.get("account") or DEFAULT_ACCOUNT_ID][region]
+    cluster = backend.clusters.get(identifier)
+    if cluster is None:
+        return {"found": False}
+    # DBCluster.master_user_password refuses to be read; the value lives in the instance's dict.
+    return {
+        "found": True,
+        "masterUsername": cluster.master_username,
+        "masterUserPassword": cluster.__dict__.get("_master_user_password"),
+    }
+
+
 def _json_response(start_response: Callable, status: str, body: Any):
     data = json.dumps(body).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
@@ -242,6 +264,8 @@ class ControlApp:
             with _lock:
                 _overrides[kind][(identifier.lower(), body.get("region"))] = fields
             return _json_response(start_response, "200 OK", _list_overrides())
+        if method == "POST" and path == "/_harness/cluster-credentials":
+            return _json_response(start_response, "200 OK", _cluster_credentials(body))
         if method == "POST" and path == "/_harness/release":
             with _lock:
                 if body.get("kind") is None:

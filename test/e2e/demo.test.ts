@@ -1,0 +1,43 @@
+/*
+ * The demo (`npx projen demo`, the README's first command) keeps working: run as a user runs it, it
+ * succeeds, prints every step in order with its progress, and leaves nothing behind.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO_ROOT } from '../support/venv';
+
+jest.setTimeout(180_000);
+
+function demoDirs(): Set<string> {
+  return new Set(fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith('aurora-restore-demo-')));
+}
+
+test('the demo runs the pipeline to SUCCEEDED, step by step, checks the result and cleans up', async () => {
+  const before = demoDirs();
+  const tsNode = path.join(REPO_ROOT, 'node_modules', 'ts-node', 'dist', 'bin.js');
+  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+    execFile(process.execPath, [tsNode, '--transpile-only', '--project', 'tsconfig.dev.json', 'test/e2e/demo.ts'],
+      { cwd: REPO_ROOT, timeout: 170_000, maxBuffer: 10 * 1024 * 1024 },
+      (err, out) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: out }));
+  });
+  if (code !== 0) throw new Error(`the demo exited with ${code}:\n${stdout}`);
+
+  const steps = [...stdout.matchAll(/^ +\+[\d.]+ s {2}(\w+)(?: #\d+)? +\d+ ms {2}(.*)$/gm)].map((m) => [m[1], m[2]]);
+  expect(steps.map(([s]) => s)).toEqual([
+    'SnapshotCheck', 'CopySnapshot', 'CheckCopyStatus', 'CheckCopyStatus', 'CheckCopyStatus',
+    'RestoreSnapshot', 'CheckRestoreStatus', 'CheckRestoreStatus', 'CheckRestoreStatus', 'CheckRestoreStatus',
+    'SetupDbUsers', 'ArchiveSnapshot', 'NotifySuccess',
+  ]);
+  expect(steps.filter(([s]) => /Copy/.test(s)).map(([, text]) => /: (\w+) (\d+)%/.exec(text)!.slice(1).join(' ')))
+    .toEqual(['copying 0', 'copying 35', 'copying 80', 'available 100']);
+  expect(stdout).toContain('Result: SUCCEEDED');
+  expect(stdout).toMatch(/users created +app_ro, app_rw/);
+  expect(stdout).toMatch(/app_ro \(READ_ONLY\) with its secret +logs in; SELECT ok, INSERT denied, CREATE TABLE denied/);
+  expect(stdout).toMatch(/clusteradmin with the source's password +cannot log in \(28P01\)/);
+  expect(stdout).toContain('secret scan      no password in any');
+  expect(stdout).toMatch(/aws dynamodb get-item --table-name AuroraRestoreDemo-RestoreStateTable[0-9A-F]+-[0-9A-F]+ --key/);
+  expect(stdout).toMatch(/Stopped moto and PostgreSQL, removed the temp files/);
+  expect([...demoDirs()].filter((d) => !before.has(d))).toEqual([]);
+});

@@ -1,0 +1,169 @@
+/*
+ * A local PostgreSQL standing in for the Aurora clusters of an e2e scenario.
+ *
+ * In RDS, a cluster restored from a snapshot holds the source's databases, roles and master password, and
+ * ModifyDBCluster's MasterUserPassword changes the password inside the database. moto keeps only the API
+ * side. This module adds the database side:
+ * - {@link resetSourceDatabase} makes the server look like what the source snapshot holds: a master role
+ *   as on Aurora (LOGIN CREATEROLE CREATEDB, not a superuser) with the source's password, and a database
+ *   it owns, with a table and a row;
+ * - {@link standInForCluster} points the target cluster's endpoint (in moto) at the server, and before
+ *   every task gives the master role whatever password moto holds for the cluster now: the source's
+ *   after a restore, the target secret's once the pipeline has reset it. So a pipeline that does not
+ *   reset the password cannot log in with the target's secret, as in RDS.
+ *
+ * Passwords reach the server only as SCRAM-SHA-256 verifiers, so its statement log never holds one.
+ */
+import { createHash } from 'node:crypto';
+import { escapeIdentifier, escapeLiteral, type Client } from 'pg';
+import type { E2EHarness } from './harness';
+import { scramSha256Verifier } from '../../../lambda-src/lib/postgres';
+import type { TestPostgres } from '../../support/postgres';
+
+/** The master user of the source cluster, and so of every cluster restored from its snapshots. */
+export const MASTER_USERNAME = 'clusteradmin';
+/** The application database of the source cluster. */
+export const APP_DATABASE = 'app';
+/** The table in it, owned by the master user. */
+export const APP_TABLE = 'accounts';
+
+/** What the source cluster's database holds. */
+export interface SourceDatabase {
+  /** The source's master password: what a restored cluster starts with. */
+  readonly masterPassword: string;
+  /** Default {@link MASTER_USERNAME}. */
+  readonly masterUsername?: string;
+  /** Default {@link APP_DATABASE}. */
+  readonly database?: string;
+}
+
+/**
+ * Drops every database and role but the bootstrap ones, then creates the source's master role and its
+ * application database with one table and one row.
+ */
+export async function resetSourceDatabase(pg: TestPostgres, source: SourceDatabase): Promise<void> {
+  const master = source.masterUsername ?? MASTER_USERNAME;
+  const database = source.database ?? APP_DATABASE;
+  await pg.withClient('postgres', async (c) => {
+    const dbs = await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'");
+    for (const { datname } of dbs.rows) await c.query(`DROP DATABASE ${escapeIdentifier(datname)} WITH (FORCE)`);
+    const roles = (await c.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' AND rolname <> current_user")).rows
+      .map((r) => escapeIdentifier(r.rolname));
+    if (roles.length > 0) {
+      await c.query(`DROP OWNED BY ${roles.join(', ')}`);
+      await c.query(`DROP ROLE ${roles.join(', ')}`);
+    }
+    await c.query(`CREATE ROLE ${escapeIdentifier(master)} LOGIN CREATEROLE CREATEDB PASSWORD ${escapeLiteral(scramSha256Verifier(source.masterPassword))}`);
+    await c.query(`CREATE DATABASE ${escapeIdentifier(database)} OWNER ${escapeIdentifier(master)}`);
+  });
+  const client = await pg.connect(database, master, source.masterPassword);
+  try {
+    await client.query(`CREATE TABLE public.${escapeIdentifier(APP_TABLE)} (id serial PRIMARY KEY, name text NOT NULL)`);
+    await client.query(`INSERT INTO public.${escapeIdentifier(APP_TABLE)} (name) VALUES ('restored from the source')`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Where the stand-in applies. */
+export interface StandInOptions {
+  /** The target cluster's identifier. */
+  readonly clusterIdentifier: string;
+  /** The target region. */
+  readonly region: string;
+}
+
+/** The local PostgreSQL as the target cluster. */
+export interface ClusterStandIn {
+  /** Host, as the cluster's endpoint reports it (the test certificate's name). */
+  readonly host: string;
+  readonly port: number;
+  /** Makes the cluster report `status` (keeping the endpoint) until {@link release}. */
+  hold(status: string): Promise<void>;
+  /** Ends a {@link hold}. */
+  release(): Promise<void>;
+  /** How many times the master role's password was changed to follow the cluster's. */
+  passwordChanges(): number;
+}
+
+/**
+ * Makes the local PostgreSQL the target cluster: its endpoint, and its master password, which follows the
+ * cluster's before every task of every run of `h`. Call after `moto.reset()` (which ends overrides).
+ */
+export async function standInForCluster(h: E2EHarness, pg: TestPostgres, options: StandInOptions): Promise<ClusterStandIn> {
+  const { clusterIdentifier: id, region } = options;
+  const endpoint = { endpoint: 'localhost', readerEndpoint: 'localhost', port: pg.port };
+  await h.moto.overrideCluster(id, endpoint, { region });
+  let applied: string | undefined;
+  let changes = 0;
+
+  h.onTask(async () => {
+    const creds = await h.moto.clusterCredentials(id, region);
+    if (!creds) return;
+    const fingerprint = createHash('sha256').update(`${creds.masterUsername}\0${creds.masterUserPassword}`).digest('hex');
+    if (fingerprint === applied) return;
+    if (creds.masterUsername === pg.superuser) {
+      throw new Error(`Cluster ${id}'s master user is ${creds.masterUsername}, the test server's superuser, whose password the harness needs. `
+        + `Seed clusters with MasterUsername ${MASTER_USERNAME}.`);
+    }
+    await pg.withClient('postgres', async (c: Client) => {
+      const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [creds.masterUsername]);
+      if (exists.rowCount === 0) {
+        throw new Error(`Cluster ${id}'s master user ${creds.masterUsername} has no role in the local PostgreSQL; reset it with resetSourceDatabase first.`);
+      }
+      await c.query(`ALTER ROLE ${escapeIdentifier(creds.masterUsername)} PASSWORD ${escapeLiteral(scramSha256Verifier(creds.masterUserPassword))}`);
+    });
+    applied = fingerprint;
+    changes += 1;
+  });
+
+  return {
+    host: endpoint.endpoint,
+    port: pg.port,
+    hold: (status) => h.moto.overrideCluster(id, { ...endpoint, status }, { region }),
+    release: () => h.moto.overrideCluster(id, endpoint, { region }),
+    passwordChanges: () => changes,
+  };
+}
+
+/** What a role may do in a database: `ok`, or the SQLSTATE of the refusal (`28P01` wrong password, `42501` denied). */
+export interface RoleAbilities {
+  readonly login: string;
+  readonly select: string;
+  readonly insert: string;
+  readonly createTable: string;
+}
+
+async function outcome(client: Client, sql: string): Promise<string> {
+  await client.query('BEGIN');
+  try {
+    await client.query(sql);
+    return 'ok';
+  } catch (e) {
+    return String((e as { code?: string }).code ?? (e as Error).message);
+  } finally {
+    await client.query('ROLLBACK');
+  }
+}
+
+/** Logs in as `user` and tries a read, a write and a DDL statement on the app table (rolled back). */
+export async function probeRole(pg: TestPostgres, user: string, password: string, database = APP_DATABASE): Promise<RoleAbilities> {
+  let client: Client;
+  try {
+    client = await pg.connect(database, user, password);
+  } catch (e) {
+    const code = String((e as { code?: string }).code ?? (e as Error).message);
+    return { login: code, select: 'not tried', insert: 'not tried', createTable: 'not tried' };
+  }
+  try {
+    const table = `public.${escapeIdentifier(APP_TABLE)}`;
+    return {
+      login: 'ok',
+      select: await outcome(client, `SELECT count(*) FROM ${table}`),
+      insert: await outcome(client, `INSERT INTO ${table} (name) VALUES ('probe')`),
+      createTable: await outcome(client, 'CREATE TABLE public.probe (x int)'),
+    };
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,140 @@
+/*
+ * The world an e2e scenario (or the demo) runs in: one moto server and, when users are set up, one local
+ * PostgreSQL, started once per test file and reset before each scenario; then, per scenario, a pipeline
+ * stack provisioned in moto, the source cluster with its snapshots, and the local PostgreSQL standing in
+ * for the target cluster.
+ */
+import { randomBytes } from 'node:crypto';
+import { CreateDBClusterSnapshotCommand, CreateDBInstanceCommand, type Tag } from '@aws-sdk/client-rds';
+import type { Stack } from 'aws-cdk-lib';
+import { createHarness, findSecretLeaks, seedCluster, type E2EHarness, type SecretLeak } from './harness';
+import { MASTER_USERNAME, resetSourceDatabase, standInForCluster, type ClusterStandIn } from './local-cluster';
+import type { PipelineRun } from './run-pipeline';
+import { startMoto, type MotoServer } from '../../support/moto';
+import { startPostgres, type TestPostgres } from '../../support/postgres';
+
+/** The servers of one test file. */
+export interface World {
+  readonly moto: MotoServer;
+  /** Present when started with `postgres: true`. */
+  readonly pg?: TestPostgres;
+  /** The source cluster's master password (random per world): a secret the scans look for. */
+  readonly sourcePassword: string;
+  /** Stops the servers and removes their files. */
+  stop(): Promise<void>;
+}
+
+/** Starts moto and, if asked, PostgreSQL (in parallel). */
+export async function startWorld(options: { postgres?: boolean } = {}): Promise<World> {
+  const [moto, pg] = await Promise.all([startMoto(), options.postgres ? startPostgres() : Promise.resolve(undefined)]);
+  return {
+    moto,
+    pg,
+    sourcePassword: `src-${randomBytes(12).toString('base64url')}`,
+    stop: async () => {
+      await Promise.all([moto.stop(), pg?.stop()]);
+    },
+  };
+}
+
+/** What a scenario starts from. */
+export interface ScenarioOptions {
+  /** Source snapshots to take, oldest first. Default `prod-aurora-old`, `prod-aurora-new`. */
+  readonly snapshots?: string[];
+  /** Environment for every function on top of the template's. */
+  readonly extraEnv?: Record<string, string>;
+}
+
+/** One scenario: the pipeline provisioned in a clean moto, the source seeded, the target's stand-in ready. */
+export interface Scenario {
+  readonly world: World;
+  readonly h: E2EHarness;
+  /** The local PostgreSQL as the target cluster (when the world has PostgreSQL). */
+  readonly target?: ClusterStandIn;
+  /** Every secret value in play: Secrets Manager's, the source's master password, the test server's superuser's. */
+  secrets(): Promise<string[]>;
+  /** Where any of {@link secrets} shows up in what the runs made observable (and the PostgreSQL log). */
+  leaks(runs: PipelineRun[]): Promise<SecretLeak[]>;
+}
+
+/** Resets the world, provisions `stack` and seeds the source cluster `prod-aurora` in the pipeline's source region. */
+export async function startScenario(world: World, stack: Stack, options: ScenarioOptions = {}): Promise<Scenario> {
+  const { moto, pg } = world;
+  await moto.reset();
+  if (pg) await resetSourceDatabase(pg, { masterPassword: world.sourcePassword });
+  const h = await createHarness({
+    moto,
+    stack,
+    extraEnv: {
+      ...(pg ? { NODE_EXTRA_CA_CERTS: pg.caFile } : {}),
+      // Each bundle carries its own SDK, which would warn once per run about Node 20's end of support.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...options.extraEnv,
+    },
+  });
+  await seedSource(h, world, options.snapshots ?? ['prod-aurora-old', 'prod-aurora-new']);
+  const target = pg
+    ? await standInForCluster(h, pg, { clusterIdentifier: h.config.targetClusterIdentifier, region: h.config.targetRegion })
+    : undefined;
+  const secrets = async () => [...await h.secretValues(), world.sourcePassword, ...(pg ? [pg.superPassword] : [])];
+  return {
+    world,
+    h,
+    target,
+    secrets,
+    leaks: async (runs) => findSecretLeaks(h, runs, await secrets(), pg ? { 'postgres log': pg.readLog() } : {}),
+  };
+}
+
+/** Creates the source cluster `prod-aurora` (master user {@link MASTER_USERNAME}) with `snapshots`, oldest first. */
+export async function seedSource(h: E2EHarness, world: World, snapshots: string[]): Promise<void> {
+  await seedCluster(h, {
+    region: h.config.sourceRegion,
+    identifier: h.config.sourceClusterIdentifier,
+    masterUsername: MASTER_USERNAME,
+    masterPassword: world.sourcePassword,
+  });
+  for (const snapshot of snapshots) {
+    await h.rds(h.config.sourceRegion).send(new CreateDBClusterSnapshotCommand({
+      DBClusterIdentifier: h.config.sourceClusterIdentifier, DBClusterSnapshotIdentifier: snapshot,
+    }));
+  }
+}
+
+/** Creates a cluster where the target goes, as someone (or an earlier run) left it, with a writer and optionally a reader. */
+export async function seedTarget(h: E2EHarness, world: World, options: { tags: Tag[]; reader?: boolean }): Promise<void> {
+  await seedCluster(h, {
+    region: h.config.targetRegion,
+    identifier: h.config.targetClusterIdentifier,
+    masterUsername: MASTER_USERNAME,
+    masterPassword: world.sourcePassword,
+    tags: options.tags,
+    writerInstance: h.config.restore.instanceIdentifier,
+  });
+  if (options.reader) {
+    await h.rds(h.config.targetRegion).send(new CreateDBInstanceCommand({
+      DBInstanceIdentifier: `${h.config.targetClusterIdentifier}-reader`,
+      DBClusterIdentifier: h.config.targetClusterIdentifier,
+      Engine: 'aurora-postgresql',
+      DBInstanceClass: 'db.serverless',
+      Tags: options.tags,
+    }));
+  }
+}
+
+/** The audit trail of an operation as `Step:OUTCOME` strings, oldest first. */
+export async function auditTrail(h: E2EHarness, operationId: string): Promise<string[]> {
+  return (await h.auditItems(operationId)).map((i) => `${i.step}:${i.outcome}`);
+}
+
+/** The notifications received since the last read, parsed. */
+export async function notifications(h: E2EHarness): Promise<Array<Record<string, any>>> {
+  return (await h.receiveMessages()).map((m) => JSON.parse(m));
+}
+
+/** Fails with what happened when a run did not succeed (the tests' first check, so a failure says why). */
+export function expectSucceeded(run: PipelineRun): void {
+  if (run.status === 'SUCCEEDED') return;
+  const steps = run.invocations.map((i) => `${i.stateName}#${i.attempt}: ${i.error ? `${i.error.errorType}: ${i.error.errorMessage}` : 'ok'}`);
+  throw new Error(`Execution ${run.executionName} ${run.status}: ${run.error?.Error}: ${run.error?.Cause}\n${steps.join('\n')}`);
+}
