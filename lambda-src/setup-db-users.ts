@@ -7,18 +7,20 @@
  * first call are reported as updated (their password verifiers get a new salt) and the grants are the same.
  * With no users configured it does nothing, reads no secret and opens no connection (audited SKIPPED).
  */
-import { DbUsersResult, PipelineState, STEP_NAMES } from '../src/contracts';
-import { loadConfig } from './lib/config';
+import { DbUsersResult, SetupDbUsersEvent, STEP_NAMES } from '../src/contracts';
+import { loadConfig, validateDbUserSpecs } from './lib/config';
 import { errors } from './lib/errors';
 import { reconcileUsers, ResolvedDbUser, validateRoleName } from './lib/postgres';
 import { getSecretJson, requireSecretKey } from './lib/secrets';
 import { runStep } from './lib/step';
 import { AuditOutcome } from './lib/store';
 
-export const handler = async (state: PipelineState): Promise<DbUsersResult> => {
+export const handler = async (event: SetupDbUsersEvent): Promise<DbUsersResult> => {
   const config = loadConfig();
+  const state = event.state;
   return runStep({ step: STEP_NAMES.setupDbUsers, operationId: state.operationId, executionArn: state.executionArn }, async ({ log }) => {
-    const specs = config.dbUsers ?? [];
+    const specs = event.users;
+    validateDbUserSpecs(specs);
     if (specs.length === 0) {
       log.info('no database users configured; nothing to do');
       return { result: { created: [], updated: [], databases: [] }, outcome: AuditOutcome.SKIPPED, details: { users: 0 } };

@@ -7,16 +7,24 @@
  * (audit, state item, lock) are logged and never stop the notification. On the success path they fail
  * the step before anything is published, so the state machine's retry (or the failure path) handles them.
  *
+ * On the failure path, before anything else, the snapshot copy this operation made (if the state says one
+ * was required or made) is settled like ArchiveSnapshot settles it (lib/snapshot-copy): deleted, or kept and
+ * tagged when retainSnapshotCopy is set; only the snapshot with this operation's copy name and tags. A
+ * problem doing so is logged, audited and reported in the message (`snapshotCopy`) with what to do; it
+ * never stops the notification. The success path never touches the copy (ArchiveSnapshot did).
+ *
  * Called twice: the state item is written again with the same values, the lock is already released (the
- * conditional delete finds nothing of ours and changes nothing), and a second message is published: a
- * notification is at-least-once.
+ * conditional delete finds nothing of ours and changes nothing), the copy is already gone or being deleted
+ * (reported 'none' or 'deleted', no second delete) or re-tagged as retained, and a second message is
+ * published: a notification is at-least-once.
  */
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { CaughtError, NotificationEvent, OperationStatus, STEP_NAMES } from '../src/contracts';
-import { sns } from './lib/clients';
+import { CaughtError, NotificationEvent, OperationStatus, PipelineConfig, PipelineTag, STEP_NAMES } from '../src/contracts';
+import { rds, sns } from './lib/clients';
 import { loadConfig } from './lib/config';
-import { aws } from './lib/errors';
-import { deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN } from './lib/naming';
+import { aws, mapAwsError } from './lib/errors';
+import { copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN } from './lib/naming';
+import { awsCause, settleSnapshotCopy } from './lib/snapshot-copy';
 import { Logger, runStep } from './lib/step';
 import { AuditEntry, listAudit, releaseLock, updateOperation } from './lib/store';
 
@@ -29,6 +37,32 @@ export interface NotificationResult {
   readonly operationId: string;
   readonly messageId?: string;
   readonly lockReleased: boolean;
+  /**
+   * What the failure path did with this operation's snapshot copy.
+   * @default - nothing to do: the success path, or no copy was required
+   */
+  readonly snapshotCopy?: SnapshotCopyReport;
+}
+
+/** What the failure path did with this operation's snapshot copy (the message's `snapshotCopy`). */
+export interface SnapshotCopyReport {
+  /** The copy's identifier in the target region. */
+  readonly identifier: string;
+  readonly region: string;
+  /**
+   * `deleted` (now, or RDS was already deleting it), `retained` (kept and tagged, retainSnapshotCopy),
+   * `none` (no such snapshot: never made, or already gone), `untouched` (a snapshot that is not this
+   * operation's copy: left alone) or `failed` (RDS refused or the call failed: see `advice`).
+   */
+  readonly action: 'deleted' | 'retained' | 'none' | 'untouched' | 'failed';
+  /** The status RDS reported for the copy before anything was done, e.g. `copying`. */
+  readonly status?: string;
+  /** What happened, in a sentence. */
+  readonly detail: string;
+  /** What to do, when something is left to do. */
+  readonly advice?: string;
+  /** For `failed`: the error's name. */
+  readonly errorName?: string;
 }
 
 export const handler = async (event: NotificationEvent): Promise<NotificationResult> => {
@@ -54,6 +88,8 @@ export const handler = async (event: NotificationEvent): Promise<NotificationRes
         return undefined;
       }
     };
+    // First the copy (before the lock is released and before anything is published, which reports it).
+    const snapshotCopy = succeeded ? undefined : await settleCopyAfterFailure(config, state, operationId, String(event?.executionArn ?? ''), log);
     const finishedAt = new Date();
 
     const started = Date.parse(event.executionStartTime);
@@ -98,6 +134,7 @@ export const handler = async (event: NotificationEvent): Promise<NotificationRes
         : undefined,
       dbUsers: state.dbUsers,
       archive: state.archive,
+      snapshotCopy,
       startedAt: event.executionStartTime,
       finishedAt: finishedAt.toISOString(),
       stepDurationsMs: audit ? stepDurations(audit) : undefined,
@@ -115,11 +152,106 @@ export const handler = async (event: NotificationEvent): Promise<NotificationRes
     })));
     logOutcome(log, status, error);
     return {
-      result: { status, operationId, messageId: out.MessageId, lockReleased },
-      details: { status, messageId: out.MessageId, lockReleased, errorName: error?.name, executionArn },
+      result: { status, operationId, messageId: out.MessageId, lockReleased, ...(snapshotCopy ? { snapshotCopy } : {}) },
+      details: {
+        status,
+        messageId: out.MessageId,
+        lockReleased,
+        errorName: error?.name,
+        executionArn,
+        snapshotCopyIdentifier: snapshotCopy?.identifier,
+        snapshotCopyAction: snapshotCopy?.action,
+        snapshotCopyError: snapshotCopy?.errorName,
+      },
     };
   });
 };
+
+/**
+ * On the failure path: deletes (or retains and tags) the snapshot copy this operation made, best effort.
+ * Nothing to do when the state is not this execution's operation state (SnapshotCheck failed: the state is
+ * the raw input) or says no copy was required or made. Never throws: a problem becomes action `failed`.
+ */
+async function settleCopyAfterFailure(
+  config: PipelineConfig, state: Record<string, any>, operationId: string, executionArn: string, log: Logger,
+): Promise<SnapshotCopyReport | undefined> {
+  const isOperationState = executionArn !== '' && state.executionArn === executionArn && state.operationId === operationId
+    && typeof state.snapshot?.identifier === 'string';
+  const claimed = typeof state.copy?.snapshotIdentifier === 'string' ? state.copy.snapshotIdentifier as string : undefined;
+  if (!isOperationState || (state.copyRequired !== true && claimed === undefined)) return undefined;
+
+  const region = config.targetRegion;
+  const retain = config.retainSnapshotCopy;
+  let identifier = claimed ?? '';
+  try {
+    identifier = claimed ?? copySnapshotIdentifier(config.targetClusterIdentifier, operationId);
+    const settled = await settleSnapshotCopy({
+      client: rds(region), region, config, operationId, retain, claimedIdentifier: identifier, sourceSnapshotIdentifier: state.snapshot.identifier,
+    });
+    const base = { identifier: settled.snapshotIdentifier, region, status: settled.status };
+    let report: SnapshotCopyReport;
+    switch (settled.action) {
+      case 'deleted':
+        report = {
+          ...base,
+          action: 'deleted',
+          detail: settled.alreadyDeleting
+            ? `RDS was already deleting snapshot copy ${identifier} in ${region}.`
+            : `Deleted snapshot copy ${identifier} in ${region}${settled.status && settled.status !== 'available' ? ` (it was '${settled.status}': RDS cancels the copy)` : ''}.`,
+        };
+        break;
+      case 'retained':
+        report = {
+          ...base,
+          action: 'retained',
+          detail: `Kept snapshot copy ${identifier} in ${region} (retainSnapshotCopy) and tagged it ${PipelineTag.RETAINED}=true.`,
+          advice: `It counts against the snapshot quota: delete it by hand when you no longer need it${settled.status && settled.status !== 'available' ? ' (it is still being copied)' : ''}.`,
+        };
+        break;
+      case 'absent':
+        report = {
+          ...base,
+          action: 'none',
+          detail: settled.status === 'deleting'
+            ? `Snapshot copy ${identifier} in ${region} was to be kept, but RDS is already deleting it.`
+            : `No snapshot copy named ${identifier} exists in ${region}: it was never made, or is already deleted.`,
+        };
+        break;
+      case 'untouched':
+        report = {
+          ...base,
+          action: 'untouched',
+          detail: settled.reason ?? `Snapshot ${identifier} in ${region} was left untouched.`,
+          advice: `Nothing was deleted. Check snapshot ${identifier} in the RDS console of ${region}; if it is a leftover of this operation, delete it by hand.`,
+        };
+        break;
+    }
+    log.info('snapshot copy settled after the failure', { snapshotIdentifier: report.identifier, action: report.action, status: report.status });
+    return report;
+  } catch (err) {
+    // RDS's own answer when there is one (e.g. InvalidDBClusterSnapshotStateFault), else the pipeline's name for it.
+    const mapped = mapAwsError(err, `${retain ? 'Retaining' : 'Deleting'} snapshot copy ${identifier} in ${region}`);
+    const answer = awsCause(mapped) ?? { name: mapped.name, message: mapped.message };
+    const report: SnapshotCopyReport = {
+      identifier,
+      region,
+      action: 'failed',
+      errorName: answer.name,
+      detail: `Could not ${retain ? 'tag' : 'delete'} snapshot copy ${identifier} in ${region}: ${answer.name}: ${truncate(answer.message, 1000)}`,
+      advice: retain
+        ? `Tag snapshot ${identifier} in ${region} with ${PipelineTag.RETAINED}=true by hand, or delete it if you do not need it.`
+        : `Delete snapshot ${identifier} in ${region} by hand (RDS console, or aws rds delete-db-cluster-snapshot --db-cluster-snapshot-identifier ${identifier} --region ${region}), once it is no longer being copied, so that it does not count against the snapshot quota.`,
+    };
+    log.warn('could not settle the snapshot copy after the failure; notifying anyway', {
+      snapshotIdentifier: identifier, errorName: answer.name, errorMessage: answer.message, advice: report.advice,
+    });
+    return report;
+  }
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
 
 /** The caught error's name and cause; for a Lambda error, the cause is its errorMessage. */
 export function describeError(caught: CaughtError | undefined): { name: string; cause: string } {

@@ -202,7 +202,8 @@ export interface AuroraRestorePipelineProps {
   // ----- the copied snapshot -----
 
   /**
-   * Keep the cross-region snapshot copy after the restore (tagged as retained) instead of deleting it.
+   * Keep the cross-region snapshot copy after a restore, and after a failed one (tagged as retained), instead of
+   * deleting it.
    *
    * @default false
    */
@@ -512,7 +513,6 @@ export class AuroraRestorePipeline extends Construct {
         tags,
         masterSecretArn: this.masterSecret.secretArn,
       },
-      dbUsers: userSpecs,
       waits: {
         pollIntervalSeconds: (props.pollInterval ?? Duration.seconds(30)).toSeconds(),
         maxPollIntervalSeconds: (props.maxPollInterval ?? Duration.minutes(5)).toSeconds(),
@@ -560,7 +560,7 @@ export class AuroraRestorePipeline extends Construct {
     });
 
     // ----- state machine -----
-    const flow = new PipelineDefinition(this, 'Flow', { functions: handlers.functions });
+    const flow = new PipelineDefinition(this, 'Flow', { functions: handlers.functions, dbUsers: userSpecs });
     const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       encryptionKey: this.encryptionKey,

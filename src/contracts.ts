@@ -311,6 +311,17 @@ export interface SnapshotCheckEvent {
   readonly executionStartTime: string;
 }
 
+/**
+ * Payload of the setup-db-users task: the state, and the users to reconcile. The user list is part of the
+ * state machine's definition rather than of the function's environment, which Lambda limits to 4 KB.
+ */
+export interface SetupDbUsersEvent {
+  /** The pipeline state (`$`). */
+  readonly state: PipelineState;
+  /** The users to reconcile (names, secret ARNs and grants; never a secret value). */
+  readonly users: DbUserSpec[];
+}
+
 /** Payload of the sns-notification task, on both paths. */
 export interface NotificationEvent {
   /** `SUCCEEDED` or `FAILED`. */
@@ -465,8 +476,6 @@ export interface PipelineConfig {
   readonly retainSnapshotCopy: boolean;
   /** Settings of the restored cluster. */
   readonly restore: RestoreSettings;
-  /** Users to reconcile. */
-  readonly dbUsers: DbUserSpec[];
   /** Wait loop tuning. */
   readonly waits: WaitSettings;
   /** Seconds after which state items expire (DynamoDB TTL). */

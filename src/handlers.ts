@@ -104,6 +104,7 @@ export class PipelineHandlers extends Construct {
       'Serverless-SQSRedrivePolicy': 'This queue is itself the dead-letter queue and failure destination of the functions; a queue behind it would hold the same messages.',
     });
 
+    checkEnvironmentSize(this, props.config);
     const runtime = newestNodeRuntime();
     const functions: Partial<Record<StepKey, lambda.Function>> = {};
     const logGroups: Partial<Record<StepKey, logs.LogGroup>> = {};
@@ -179,4 +180,28 @@ export class PipelineHandlers extends Construct {
 
 function logicalId(construct: Construct): string {
   return Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+/** Lambda's limit on the total size of a function's environment variables. */
+const LAMBDA_ENVIRONMENT_LIMIT = 4096;
+/** A generous length for a value only known at deploy time (an ARN, a name). */
+const TOKEN_ALLOWANCE = 140;
+
+/** Fails at synth time, saying what to do, when the functions' configuration could exceed Lambda's 4 KB. */
+function checkEnvironmentSize(scope: Construct, config: string) {
+  const estimate = (value: unknown): number => {
+    if (typeof value === 'string') return value.length;
+    if (Array.isArray(value)) return value.reduce((n: number, v) => n + estimate(v), 0);
+    if (value && typeof value === 'object') {
+      const o = value as Record<string, unknown>;
+      return 'Fn::Join' in o ? estimate((o['Fn::Join'] as unknown[])[1]) : TOKEN_ALLOWANCE;
+    }
+    return String(value).length;
+  };
+  // The largest environment is setup-db-users': the configuration plus NODE_EXTRA_CA_CERTS.
+  const bytes = estimate(Stack.of(scope).resolve(config)) + PIPELINE_CONFIG_ENV.length + 'NODE_EXTRA_CA_CERTS/var/runtime/ca-cert.pem'.length;
+  if (bytes > LAMBDA_ENVIRONMENT_LIMIT) {
+    throw new Error(`AuroraRestorePipeline: the functions' configuration would take about ${bytes} bytes, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT}-byte `
+      + 'limit for environment variables. Use fewer or shorter clusterTags, or fewer securityGroups.');
+  }
 }

@@ -3,12 +3,14 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES } from './contracts';
+import { DbUserSpec, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES } from './contracts';
 import type { StepKey } from './handlers';
 
 /** Inputs of {@link PipelineDefinition}. */
 export interface PipelineDefinitionProps {
   readonly functions: Record<StepKey, lambda.IFunction>;
+  /** The users SetupDbUsers reconciles: part of its task input, not of the function's 4 KB environment. */
+  readonly dbUsers: DbUserSpec[];
 }
 
 /** State names of the Wait and Choice states (construct IDs and state names: a public contract). */
@@ -95,7 +97,11 @@ export class PipelineDefinition extends Construct {
     });
     const checkRestore = task(STEP_NAMES.checkRestoreStatus, fns.checkRestoreStatus, '$.restore');
 
-    const setupUsers = task(STEP_NAMES.setupDbUsers, fns.setupDbUsers, '$.dbUsers');
+    const setupUsers = this.invoke(STEP_NAMES.setupDbUsers, fns.setupDbUsers, {
+      payload: sfn.TaskInput.fromObject({ 'state.$': '$', 'users': props.dbUsers }),
+      resultPath: '$.dbUsers',
+    });
+    setupUsers.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
     const archive = task(STEP_NAMES.archiveSnapshot, fns.archiveSnapshot, '$.archive');
     const notifySuccess = this.invoke(FLOW_STATE_NAMES.notifySuccess, fns.snsNotification, {
       payload: sfn.TaskInput.fromObject(notificationPayload('SUCCEEDED')),

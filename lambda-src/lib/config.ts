@@ -1,5 +1,5 @@
 import { errors } from './errors';
-import { PIPELINE_CONFIG_ENV, PipelineConfig } from '../../src/contracts';
+import { DbUserSpec, PIPELINE_CONFIG_ENV, PipelineConfig } from '../../src/contracts';
 
 const FIX = `The AuroraRestorePipeline construct sets ${PIPELINE_CONFIG_ENV} on every function: redeploy the stack rather than editing the function's environment.`;
 
@@ -46,7 +46,6 @@ const TOP_LEVEL: Record<string, Kind> = {
   allowDisableDeletionProtection: 'boolean',
   retainSnapshotCopy: 'boolean',
   restore: 'object',
-  dbUsers: 'array',
   waits: 'object',
   stateTtlSeconds: 'number',
   lockTtlSeconds: 'number',
@@ -97,12 +96,25 @@ function matches(value: unknown, kind: Kind): boolean {
   }
 }
 
-function checkFields(obj: Record<string, unknown>, shape: Record<string, Kind>, path: string): void {
+function checkFields(obj: Record<string, unknown>, shape: Record<string, Kind>, path: string, source = PIPELINE_CONFIG_ENV, fix = FIX): void {
   for (const [field, kind] of Object.entries(shape)) {
     if (!matches(obj[field], kind)) {
-      throw errors.invalidInput(`${PIPELINE_CONFIG_ENV} is invalid: field '${path}${field}' must be ${kind === 'optional-string' ? 'a string when set' : `a ${kind === 'string' ? 'non-empty string' : kind}`}. ${FIX}`);
+      throw errors.invalidInput(`${source} is invalid: field '${path}${field}' must be ${kind === 'optional-string' ? 'a string when set' : `a ${kind === 'string' ? 'non-empty string' : kind}`}. ${fix}`);
     }
   }
+}
+
+/**
+ * Checks the users the state machine passes to setup-db-users (the SetupDbUsers task's `users` parameter).
+ */
+export function validateDbUserSpecs(users: unknown): asserts users is DbUserSpec[] {
+  const source = 'The SetupDbUsers task input';
+  const fix = 'The AuroraRestorePipeline construct writes the user list into the state machine: redeploy the stack rather than editing the definition.';
+  if (!Array.isArray(users)) throw errors.invalidInput(`${source} is invalid: 'users' must be an array. ${fix}`);
+  users.forEach((u, i) => {
+    if (!matches(u, 'object')) throw errors.invalidInput(`${source} is invalid: 'users[${i}]' must be an object. ${fix}`);
+    checkFields(u as Record<string, unknown>, DB_USER, `users[${i}].`, source, fix);
+  });
 }
 
 function validateConfig(value: unknown): asserts value is PipelineConfig {
@@ -113,8 +125,4 @@ function validateConfig(value: unknown): asserts value is PipelineConfig {
   checkFields(c, TOP_LEVEL, '');
   checkFields(c.restore as Record<string, unknown>, RESTORE, 'restore.');
   checkFields(c.waits as Record<string, unknown>, WAITS, 'waits.');
-  (c.dbUsers as unknown[]).forEach((u, i) => {
-    if (!matches(u, 'object')) throw errors.invalidInput(`${PIPELINE_CONFIG_ENV} is invalid: field 'dbUsers[${i}]' must be an object. ${FIX}`);
-    checkFields(u as Record<string, unknown>, DB_USER, `dbUsers[${i}].`);
-  });
 }

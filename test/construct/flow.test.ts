@@ -33,7 +33,7 @@ describe('state machine definition', () => {
 
   test.each([
     ['CopySnapshot', '$.copy'], ['CheckCopyStatus', '$.copy'], ['DeleteRds', '$.delete'], ['RestoreSnapshot', '$.restore'],
-    ['CheckRestoreStatus', '$.restore'], ['SetupDbUsers', '$.dbUsers'], ['ArchiveSnapshot', '$.archive'],
+    ['CheckRestoreStatus', '$.restore'], ['ArchiveSnapshot', '$.archive'],
   ])('%s gets the whole state and writes %s', (name, resultPath) => {
     expect(states[name].Type).toBe('Task');
     expect(states[name].InputPath ?? '$').toBe('$');
@@ -41,6 +41,21 @@ describe('state machine definition', () => {
     expect(states[name]).not.toHaveProperty('Parameters');
     expect(states[name].ResultPath).toBe(resultPath);
     expect(states[name].Resource).toMatch(/^arn:aws:lambda:.*:function:RestoreHandlers/);
+  });
+
+  test('SetupDbUsers gets the state and the user list (in the definition, not in the 4 KB function environment)', () => {
+    expect(states.SetupDbUsers.Parameters).toEqual({ 'state.$': '$', 'users': [] });
+    expect(states.SetupDbUsers.ResultPath).toBe('$.dbUsers');
+    const withUsers = definitionOf(Template.fromStack(defaultStack({ databaseUsers: [{ username: 'reporting' }] }).stack));
+    expect(withUsers.States.SetupDbUsers.Parameters.users).toEqual([{
+      username: 'reporting',
+      secretArn: expect.stringMatching(/UserSecretreporting/),
+      usernameKey: 'username',
+      passwordKey: 'password',
+      privilege: 'READ_ONLY',
+      databases: ['postgres'],
+      schemas: ['public'],
+    }]);
   });
 
   test.each(TASKS)('%s retries Lambda errors, throttling and the transient errors only, and catches everything', (name) => {

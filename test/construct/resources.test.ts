@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { renderIntrinsics } from './definition';
+import { definitionOf, renderIntrinsics } from './definition';
 import { defaultStack, fullStack } from './stacks';
 
 describe('default stack', () => {
@@ -175,11 +175,24 @@ describe('least privilege', () => {
         const actions = [s.Action].flat() as string[];
         if (actions.some((a) => a === 'rds:ModifyDBCluster')) expect(id).toMatch(/DeleteRds|CheckRestoreStatus/);
         if (actions.some((a) => a === 'rds:DeleteDBCluster' || a === 'rds:DeleteDBInstance')) expect(id).toMatch(/DeleteRds/);
-        if (actions.some((a) => a === 'rds:DeleteDBClusterSnapshot')) expect(id).toMatch(/ArchiveSnapshot/);
+        if (actions.some((a) => a === 'rds:DeleteDBClusterSnapshot')) {
+          // Archive on success, the failure notification on failure: only the pipeline's own copies.
+          expect(id).toMatch(/ArchiveSnapshot|SnsNotification/);
+          expect([s.Resource].flat().map(str)).toEqual([expect.stringMatching(/:cluster-snapshot:staging-aurora-\*/)]);
+        }
         expect(actions).not.toContain('rds:*');
         expect(actions).not.toContain('*');
       }
     }
+  });
+
+  test('the notification may settle only the pipeline\'s own snapshot copies (failure path), nothing else in RDS', () => {
+    const rdsStatements = statementsOf('SnsNotification').filter((s) => [s.Action].flat().some((a: string) => a.startsWith('rds:')));
+    expect(rdsStatements).toHaveLength(1);
+    expect([rdsStatements[0].Action].flat().sort()).toEqual([
+      'rds:AddTagsToResource', 'rds:DeleteDBClusterSnapshot', 'rds:DescribeDBClusterSnapshots', 'rds:ListTagsForResource',
+    ]);
+    expect([rdsStatements[0].Resource].flat().map(str)).toEqual([expect.stringMatching(/:cluster-snapshot:staging-aurora-\*/)]);
   });
 
   test('only the functions that need a secret can read one', () => {
@@ -231,6 +244,7 @@ describe('fully configured, cross-region stack', () => {
     const configs = fns.map((fn) => renderIntrinsics(fn.Properties.Environment.Variables.PIPELINE_CONFIG) as string);
     expect(new Set(configs).size).toBe(1);
     const config = JSON.parse(configs[0]);
+    const dbUsers = definitionOf(t).States.SetupDbUsers.Parameters.users;
     expect(config).toMatchObject({
       sourceRegion: 'us-east-1',
       targetRegion: 'eu-west-1',
@@ -254,10 +268,11 @@ describe('fully configured, cross-region stack', () => {
       stateTtlSeconds: 30 * 86400,
       lockTtlSeconds: 8 * 3600,
     });
-    expect(config.dbUsers.map((u: any) => [u.username ?? u.usernameKey, u.privilege])).toEqual([
+    expect(dbUsers.map((u: any) => [u.username ?? u.usernameKey, u.privilege])).toEqual([
       ['app_rw', 'READ_WRITE'], ['reporting', 'READ_ONLY'], ['migrator', 'OWNER'], ['app_username', 'READ_WRITE'], ['readonly_username', 'READ_ONLY'],
     ]);
-    expect(config.dbUsers[0].schemas).toEqual(['public', 'billing']);
+    expect(dbUsers[0].schemas).toEqual(['public', 'billing']);
+    expect(config).not.toHaveProperty('dbUsers');
     expect(JSON.stringify(config)).not.toMatch(/SecretString|GenerateSecretString/);
   });
 });
@@ -271,5 +286,17 @@ describe('no unresolved token text in any template', () => {
   ])('%s', (_name, build) => {
     // A token turned into plain text (e.g. by string methods) ends up as "${Token[...]}" in the template.
     expect(JSON.stringify(Template.fromStack(build()).toJSON())).not.toMatch(/\$\{token\[|#\{token\[/i);
+  });
+});
+
+describe('function environment size (Lambda allows 4 KB)', () => {
+  test('thirty database users fit: the user list is not in the environment', () => {
+    const users = Array.from({ length: 30 }, (_, i) => ({ username: `user_${i}`, databases: ['app', 'reporting'], schemas: ['public', 'sales'] }));
+    expect(() => defaultStack({ databaseUsers: users })).not.toThrow();
+  });
+
+  test('oversized tags fail at synth time with what to do, not at deploy time', () => {
+    const clusterTags = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`cost-allocation-tag-${i}`, 'x'.repeat(60)]));
+    expect(() => defaultStack({ clusterTags })).toThrow(/configuration would take about \d+ bytes, over Lambda's 4096-byte limit.*fewer or shorter clusterTags/);
   });
 });

@@ -199,7 +199,7 @@ async function main(): Promise<number> {
       [`${MASTER_USERNAME} with the source's password`, await probeRole(pg, MASTER_USERNAME, world.sourcePassword)],
     ];
     for (const user of USERS) {
-      const spec = config.dbUsers.find((u) => u.username === user.username)!;
+      const spec = h.dbUsers.find((u) => u.username === user.username)!;
       const password = (await h.secretJson(spec.secretArn)).password;
       rows.push([`${user.username} (${user.privilege}) with its secret`, await probeRole(pg, user.username, password)]);
     }

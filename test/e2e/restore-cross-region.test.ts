@@ -129,7 +129,7 @@ describe('cross-region restore', () => {
 
     const master = (await h.secretJson(h.config.restore.masterSecretArn)).password;
     expect(await probeRole(world.pg!, MASTER_USERNAME, master)).toMatchObject({ login: 'ok' });
-    const rw = (await h.secretJson(h.config.dbUsers[0].secretArn)).password;
+    const rw = (await h.secretJson(h.dbUsers[0].secretArn)).password;
     expect(await probeRole(world.pg!, 'app_rw', rw)).toEqual({ login: 'ok', select: 'ok', insert: 'ok', createTable: '42501' });
 
     expect(await auditTrail(h, 'dr-1')).toEqual([
@@ -173,6 +173,37 @@ describe('cross-region restore', () => {
     expect(run.invocations.find((i) => i.stateName === 'ArchiveSnapshot')!.result).toEqual({ action: 'retained', snapshotIdentifier: copyId });
     const [message] = await notifications(h);
     expect(message).toMatchObject({ status: 'SUCCEEDED', archive: { action: 'retained', snapshotIdentifier: copyId } });
+    expect(await s.leaks([run])).toEqual([]);
+  });
+
+  test.each([
+    ['deleted by default', {}, 'deleted'],
+    ['kept and tagged with retainSnapshotCopy', { retainSnapshotCopy: true }, 'retained'],
+  ] as const)('6c. a restore that fails after the copy: the failure path settles the copy (%s) and says so', async (_what, props, action) => {
+    const s = await scenario(props);
+    const { h } = s;
+    const copyId = 'staging-aurora-dr-2';
+    await h.moto.holdClusterStatus('staging-aurora', 'incompatible-restore', { region: TARGET_REGION });
+    const run = await h.run({}, { executionName: 'dr-2' });
+
+    expect(run.status).toBe('FAILED');
+    expect(run.error!.Error).toBe('RestoreFailed');
+    expect(run.path).not.toContain('ArchiveSnapshot');
+    expect(run.path.slice(-2)).toEqual(['NotifyFailure', 'Failed']);
+    const [message] = await notifications(h);
+    expect(message).toMatchObject({
+      status: 'FAILED',
+      error: { name: 'RestoreFailed' },
+      snapshotCopy: { identifier: copyId, region: TARGET_REGION, action, status: 'available' },
+    });
+    const copy = await snapshotIn(h, TARGET_REGION, copyId);
+    if (action === 'deleted') {
+      expect(copy).toBeUndefined();
+    } else {
+      expect(tags(copy)).toMatchObject({ [PipelineTag.OPERATION_ID]: 'dr-2', [PipelineTag.RETAINED]: 'true' });
+    }
+    expect(await snapshotIn(h, SOURCE_REGION, 'prod-aurora-new')).toMatchObject({ Status: 'available' });
+    expect(await h.stateItem('LOCK#staging-aurora')).toBeUndefined();
     expect(await s.leaks([run])).toEqual([]);
   });
 });

@@ -58,11 +58,11 @@ function password(): string {
 }
 
 function combinedSecretArn(h: E2EHarness): string {
-  return h.config.dbUsers.find((u) => u.usernameKey === 'app_username')!.secretArn;
+  return h.dbUsers.find((u) => u.usernameKey === 'app_username')!.secretArn;
 }
 
 function userSecretArn(h: E2EHarness, username: string): string {
-  return h.config.dbUsers.find((u) => u.username === username)!.secretArn;
+  return h.dbUsers.find((u) => u.username === username)!.secretArn;
 }
 
 async function userPassword(h: E2EHarness, username: string): Promise<string> {

@@ -5,7 +5,8 @@
  * The stack's waitBudget is 1 s and the operation is held (`creating`, `copying`) and never released, so
  * the loop can only end by running out of budget: the outcome does not depend on timing, only the number
  * of checks before it does (each Wait lasts 200 ms of real time instead of the 30 s the definition says;
- * the handler measures the budget in wall time from `waitStartedAt`).
+ * the handler measures the budget in wall time from `waitStartedAt`). On the failure path the copy this
+ * operation made is deleted (the notification reports it); a restore left `creating` is kept for inspection.
  */
 import { DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
 import { Duration } from 'aws-cdk-lib';
@@ -36,7 +37,8 @@ function loop(run: PipelineRun, check: string) {
   };
 }
 
-async function expectTimedOut(s: Scenario, run: PipelineRun, operationId: string): Promise<string> {
+/** Checks the failure everywhere it is recorded; returns the cause and the failure notification. */
+async function expectTimedOut(s: Scenario, run: PipelineRun, operationId: string): Promise<{ cause: string; message: Record<string, any> }> {
   const { h } = s;
   expect(run.status).toBe('FAILED');
   expect(run.error!.Error).toBe('OperationTimedOut');
@@ -48,7 +50,7 @@ async function expectTimedOut(s: Scenario, run: PipelineRun, operationId: string
   const [message, ...more] = await notifications(h);
   expect(more).toEqual([]);
   expect(message).toMatchObject({ status: 'FAILED', operationId, error: { name: 'OperationTimedOut', cause } });
-  return cause;
+  return { cause, message };
 }
 
 describe('wait budget', () => {
@@ -58,7 +60,9 @@ describe('wait budget', () => {
     await h.moto.holdClusterStatus('staging-aurora', 'creating', { region: TARGET_REGION });
     const run = await h.run({}, { executionName: 'slow-restore', waitMs: WAIT_MS });
 
-    const cause = await expectTimedOut(s, run, 'slow-restore');
+    const { cause, message } = await expectTimedOut(s, run, 'slow-restore');
+    // Same region: no copy was made, so the failure path had none to clean up.
+    expect(message.snapshotCopy).toBeUndefined();
     expect(cause).toMatch(/^Waited \d+s for the restore of cluster staging-aurora \(https:\/\/eu-west-1\.console\.aws\.amazon\.com\/rds\/home\?region=eu-west-1#database:id=staging-aurora;is-cluster=true\), over the budget of 1s \(last status 'creating'/);
     expect(run.path.slice(-3)).toEqual(['CheckRestoreStatus', 'NotifyFailure', 'Failed']);
 
@@ -78,24 +82,35 @@ describe('wait budget', () => {
     expect(await s.leaks([run])).toEqual([]);
   });
 
-  test('8b. a cross-region copy that stays `copying` past the budget: OperationTimedOut naming the copy; nothing restored', async () => {
+  test('8b. a cross-region copy that stays `copying` past the budget: OperationTimedOut naming the copy; the copy is deleted; nothing restored', async () => {
     const s = await startScenario(world, pipelineStack({ sourceRegion: 'us-east-1', waitBudget: Duration.seconds(1) }).stack);
     const { h } = s;
     const copyId = 'staging-aurora-slow-copy';
     await h.moto.holdSnapshotStatus(copyId, 'copying', 5, { region: TARGET_REGION });
     const run = await h.run({}, { executionName: 'slow-copy', waitMs: WAIT_MS });
 
-    const cause = await expectTimedOut(s, run, 'slow-copy');
+    const { cause, message } = await expectTimedOut(s, run, 'slow-copy');
     expect(cause).toMatch(new RegExp(`^Waited \\d+s for the copy of prod-aurora-new to ${copyId} in eu-west-1, over the budget of 1s \\(last status 'copying'`));
     expect(run.path.slice(-3)).toEqual(['CheckCopyStatus', 'NotifyFailure', 'Failed']);
     expect(run.path).not.toContain('RestoreSnapshot');
     const { progress } = loop(run, 'CheckCopyStatus');
     expect(progress.map((p) => p.attempt)).toEqual(progress.map((_, i) => i + 1));
 
-    // The copy is this operation's, still tagged as such (nothing deletes it on failure); no target was made.
-    const copies = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: copyId })))
-      .DBClusterSnapshots!;
-    expect(copies).toEqual([expect.objectContaining({ Status: 'copying', TagList: expect.arrayContaining([{ Key: 'aurora-restore-pipeline:operation-id', Value: 'slow-copy' }]) })]);
+    // The failure path deleted the copy (RDS cancels a copy in flight) before notifying, and said so; the
+    // source snapshot is untouched; no target was made.
+    expect(message.snapshotCopy).toEqual({
+      identifier: copyId,
+      region: TARGET_REGION,
+      action: 'deleted',
+      status: 'copying',
+      detail: `Deleted snapshot copy ${copyId} in ${TARGET_REGION} (it was 'copying': RDS cancels the copy).`,
+    });
+    const left = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({}))).DBClusterSnapshots ?? [];
+    expect(left.map((x) => x.DBClusterSnapshotIdentifier)).not.toContain(copyId);
+    const source = (await h.rds('us-east-1').send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'prod-aurora-new' }))).DBClusterSnapshots!;
+    expect(source).toEqual([expect.objectContaining({ Status: 'available' })]);
+    const notify = (await h.auditItems('slow-copy')).find((i) => i.step === 'SnsNotification');
+    expect(notify?.details).toMatchObject({ snapshotCopyIdentifier: copyId, snapshotCopyAction: 'deleted' });
     expect((await h.rds(TARGET_REGION).send(new DescribeDBClustersCommand({}))).DBClusters).toEqual([]);
     expect(await s.leaks([run])).toEqual([]);
   });

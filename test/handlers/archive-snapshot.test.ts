@@ -62,6 +62,29 @@ describe('archive-snapshot', () => {
     expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand)).toHaveLength(0);
   });
 
+  test('a copy RDS is already deleting is reported deleted without a second delete', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: COPY_ID })
+      .resolves({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: COPY_ID, DBClusterSnapshotArn: COPY_ARN, Status: 'deleting', TagList: ownTags() }] });
+    expect(await handler(makeState({ copy: copyProgress() }))).toEqual({ action: 'deleted', snapshotIdentifier: COPY_ID });
+    expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand)).toHaveLength(0);
+    expect(auditItems(ddbMock)[0]).toMatchObject({ outcome: 'SUCCEEDED', details: { action: 'deleted', note: 'already being deleted' } });
+  });
+
+  test('retainSnapshotCopy with the copy gone: action none, skipped, nothing tagged', async () => {
+    useConfig({ retainSnapshotCopy: true });
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).rejects(awsError('DBClusterSnapshotNotFoundFault'));
+    expect(await handler(makeState({ copy: copyProgress() }))).toEqual({ action: 'none', snapshotIdentifier: COPY_ID });
+    expect(rdsMock.commandCalls(AddTagsToResourceCommand)).toHaveLength(0);
+    expect(auditItems(ddbMock)[0]).toMatchObject({ outcome: 'SKIPPED', details: { reason: 'copy not found' } });
+  });
+
+  test('SnapshotCopyFailed: a snapshot RDS describes under another name is left untouched', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: COPY_ID })
+      .resolves({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: 'staging-db-op-10', DBClusterSnapshotArn: COPY_ARN, Status: 'available', TagList: ownTags() }] });
+    await expect(handler(makeState({ copy: copyProgress() }))).rejects.toMatchObject({ name: PipelineErrorName.SNAPSHOT_COPY_FAILED });
+    expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand)).toHaveLength(0);
+  });
+
   test('a copy deleted between the describe and the delete is deleted all the same', async () => {
     copyExists();
     rdsMock.on(DeleteDBClusterSnapshotCommand).rejects(awsError('DBClusterSnapshotNotFoundFault'));
@@ -89,7 +112,9 @@ describe('archive-snapshot', () => {
   test('a copy still busy is ResourceBusy (retried); throttling keeps its name', async () => {
     copyExists();
     rdsMock.on(DeleteDBClusterSnapshotCommand).rejectsOnce(awsError('InvalidDBClusterSnapshotStateFault')).rejectsOnce(awsError('ThrottlingException'));
-    await expect(handler(makeState({ copy: copyProgress() }))).rejects.toMatchObject({ name: PipelineErrorName.RESOURCE_BUSY });
+    await expect(handler(makeState({ copy: copyProgress() }))).rejects.toMatchObject({
+      name: PipelineErrorName.RESOURCE_BUSY, message: expect.stringMatching(/^Deleting snapshot copy staging-db-op-1 in eu-central-1 \(status 'available'\): /),
+    });
     await expect(handler(makeState({ copy: copyProgress() }))).rejects.toMatchObject({ name: 'ThrottlingException' });
   });
 });

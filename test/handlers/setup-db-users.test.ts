@@ -5,8 +5,8 @@ import {
   auditItems,
   awsError,
   captureLogs,
+  DEFAULT_DB_USERS,
   DynamoDBDocumentClient,
-  makeConfig,
   makeState,
   MASTER_SECRET_ARN,
   TARGET_REGION,
@@ -16,7 +16,7 @@ import {
 } from './support/factories';
 import * as postgres from '../../lambda-src/lib/postgres';
 import { handler } from '../../lambda-src/setup-db-users';
-import { DatabasePrivilege, PipelineErrorName, RestoreProgress } from '../../src/contracts';
+import { DatabasePrivilege, DbUserSpec, PipelineErrorName, PipelineState, RestoreProgress } from '../../src/contracts';
 
 // The SQL is tested against a real PostgreSQL elsewhere; here only the glue: keep the real name checks.
 jest.mock('../../lambda-src/lib/postgres', () => ({
@@ -47,7 +47,11 @@ const restore: RestoreProgress = {
 };
 
 let logs: ReturnType<typeof captureLogs>;
+/** The users the state machine passes with the state (the SetupDbUsers task's `users` parameter). */
+let users: DbUserSpec[];
+const run = (state: PipelineState) => handler({ state, users });
 beforeEach(() => {
+  users = DEFAULT_DB_USERS;
   smMock.reset();
   ddbMock.reset();
   reconcileUsers.mockReset();
@@ -63,7 +67,7 @@ afterEach(() => jest.restoreAllMocks());
 
 describe('setup-db-users', () => {
   test('reads the secrets and reconciles the users on the restored cluster with the master user', async () => {
-    const out = await handler(makeState({ restore }));
+    const out = await run(makeState({ restore }));
     expect(out).toEqual({ created: ['app_user'], updated: [], databases: ['app'] });
     expect(reconcileUsers).toHaveBeenCalledWith(
       { host: restore.endpoint, port: 5432, user: 'postgres_admin', password: MASTER_PASSWORD },
@@ -73,70 +77,64 @@ describe('setup-db-users', () => {
   });
 
   test('no secret value in the payload, the logs or what is sent to DynamoDB', async () => {
-    const out = await handler(makeState({ restore }));
+    const out = await run(makeState({ restore }));
     const everything = [JSON.stringify(out), logs.lines.join('\n'), sentText(ddbMock)].join('\n');
     expect(logs.lines.length).toBeGreaterThan(0);
     for (const secret of [MASTER_PASSWORD, USER_PASSWORD]) expect(everything).not.toContain(secret);
   });
 
   test('the user name can come from the secret\'s username key; a shared secret is read once', async () => {
-    const base = makeConfig();
-    useConfig({
-      dbUsers: [
-        { ...base.dbUsers[0], username: undefined },
-        { secretArn: OTHER_SECRET_ARN, usernameKey: 'user', passwordKey: 'pw', privilege: DatabasePrivilege.READ_ONLY, databases: ['app', 'reports'], schemas: ['public'] },
-        { username: 'app_owner', secretArn: USER_SECRET_ARN, usernameKey: 'username', passwordKey: 'password', privilege: DatabasePrivilege.OWNER, databases: ['app'], schemas: ['public'] },
-      ],
-    });
-    await handler(makeState({ restore }));
-    const users = reconcileUsers.mock.calls[0][1];
-    expect(users.map((u) => [u.username, u.privilege])).toEqual([['app_user', 'READ_WRITE'], ['reporting', 'READ_ONLY'], ['app_owner', 'OWNER']]);
-    expect(users[1].password).toBe('other-Pw-445566');
+    users = [
+      { ...DEFAULT_DB_USERS[0], username: undefined },
+      { secretArn: OTHER_SECRET_ARN, usernameKey: 'user', passwordKey: 'pw', privilege: DatabasePrivilege.READ_ONLY, databases: ['app', 'reports'], schemas: ['public'] },
+      { username: 'app_owner', secretArn: USER_SECRET_ARN, usernameKey: 'username', passwordKey: 'password', privilege: DatabasePrivilege.OWNER, databases: ['app'], schemas: ['public'] },
+    ];
+    await run(makeState({ restore }));
+    const resolved = reconcileUsers.mock.calls[0][1];
+    expect(resolved.map((u) => [u.username, u.privilege])).toEqual([['app_user', 'READ_WRITE'], ['reporting', 'READ_ONLY'], ['app_owner', 'OWNER']]);
+    expect(resolved[1].password).toBe('other-Pw-445566');
     const read = smMock.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input.SecretId);
     expect(read).toEqual([MASTER_SECRET_ARN, USER_SECRET_ARN, OTHER_SECRET_ARN]);
   });
 
   test('a second call reconciles again and reports what reconcileUsers reports (roles now updated)', async () => {
-    await handler(makeState({ restore }));
+    await run(makeState({ restore }));
     reconcileUsers.mockResolvedValue({ created: [], updated: ['app_user'], databases: ['app'] });
-    expect(await handler(makeState({ restore }))).toEqual({ created: [], updated: ['app_user'], databases: ['app'] });
+    expect(await run(makeState({ restore }))).toEqual({ created: [], updated: ['app_user'], databases: ['app'] });
     expect(reconcileUsers).toHaveBeenCalledTimes(2);
   });
 
   test('no users: nothing to do, no secret read, no connection, audited SKIPPED', async () => {
-    useConfig({ dbUsers: [] });
-    expect(await handler(makeState({ restore }))).toEqual({ created: [], updated: [], databases: [] });
+    users = [];
+    expect(await run(makeState({ restore }))).toEqual({ created: [], updated: [], databases: [] });
     expect(smMock.calls()).toHaveLength(0);
     expect(reconcileUsers).not.toHaveBeenCalled();
     expect(auditItems(ddbMock)[0]).toMatchObject({ outcome: 'SKIPPED' });
   });
 
   test('InvalidRoleName before any connection, even when only one of the names is bad', async () => {
-    const base = makeConfig();
-    useConfig({ dbUsers: [base.dbUsers[0], { ...base.dbUsers[0], username: 'Robert"); DROP TABLE students;--' }] });
-    const err = await handler(makeState({ restore })).catch((e) => e);
+    users = [DEFAULT_DB_USERS[0], { ...DEFAULT_DB_USERS[0], username: 'Robert"); DROP TABLE students;--' }];
+    const err = await run(makeState({ restore })).catch((e) => e);
     expect(err.name).toBe(PipelineErrorName.INVALID_ROLE_NAME);
     expect(reconcileUsers).not.toHaveBeenCalled();
   });
 
   test('InvalidRoleName for a name read from the secret', async () => {
     smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'pg_admin', password: USER_PASSWORD }) });
-    const base = makeConfig();
-    useConfig({ dbUsers: [{ ...base.dbUsers[0], username: undefined }] });
-    await expect(handler(makeState({ restore }))).rejects.toMatchObject({ name: PipelineErrorName.INVALID_ROLE_NAME });
+    users = [{ ...DEFAULT_DB_USERS[0], username: undefined }];
+    await expect(run(makeState({ restore }))).rejects.toMatchObject({ name: PipelineErrorName.INVALID_ROLE_NAME });
     expect(reconcileUsers).not.toHaveBeenCalled();
   });
 
   test('InvalidInput for a user configured twice', async () => {
-    const base = makeConfig();
-    useConfig({ dbUsers: [base.dbUsers[0], base.dbUsers[0]] });
-    await expect(handler(makeState({ restore }))).rejects.toMatchObject({ name: PipelineErrorName.INVALID_INPUT });
+    users = [DEFAULT_DB_USERS[0], DEFAULT_DB_USERS[0]];
+    await expect(run(makeState({ restore }))).rejects.toMatchObject({ name: PipelineErrorName.INVALID_INPUT });
     expect(reconcileUsers).not.toHaveBeenCalled();
   });
 
   test('SecretInvalid names the secret and the missing key, never a value', async () => {
     smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'app_user', passwd: USER_PASSWORD }) });
-    const err = await handler(makeState({ restore })).catch((e) => e);
+    const err = await run(makeState({ restore })).catch((e) => e);
     expect(err.name).toBe(PipelineErrorName.SECRET_INVALID);
     expect(err.message).toContain(USER_SECRET_ARN);
     expect(err.message).toContain('"password"');
@@ -147,30 +145,36 @@ describe('setup-db-users', () => {
 
   test('SecretInvalid when the master secret lacks its password', async () => {
     smMock.on(GetSecretValueCommand, { SecretId: MASTER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'postgres_admin' }) });
-    await expect(handler(makeState({ restore })))
+    await expect(run(makeState({ restore })))
       .rejects.toMatchObject({ name: PipelineErrorName.SECRET_INVALID, message: expect.stringContaining(MASTER_SECRET_ARN) });
   });
 
   test('SecretInvalid when a secret does not exist', async () => {
     smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN }).rejects(awsError('ResourceNotFoundException'));
-    await expect(handler(makeState({ restore })))
+    await expect(run(makeState({ restore })))
       .rejects.toMatchObject({ name: PipelineErrorName.SECRET_INVALID, message: expect.stringContaining(USER_SECRET_ARN) });
   });
 
   test('errors of the database setup pass through under their names (DatabaseUnavailable is retried)', async () => {
     reconcileUsers.mockRejectedValue(Object.assign(new Error('connection refused: retried'), { name: PipelineErrorName.DATABASE_UNAVAILABLE }));
-    await expect(handler(makeState({ restore }))).rejects.toMatchObject({ name: PipelineErrorName.DATABASE_UNAVAILABLE });
+    await expect(run(makeState({ restore }))).rejects.toMatchObject({ name: PipelineErrorName.DATABASE_UNAVAILABLE });
     expect(auditItems(ddbMock)[0]).toMatchObject({ outcome: 'FAILED', details: { errorName: 'DatabaseUnavailable' } });
   });
 
   test('InvalidInput when $.restore has no endpoint', async () => {
-    await expect(handler(makeState({ restore: { ...restore, endpoint: undefined } })))
+    await expect(run(makeState({ restore: { ...restore, endpoint: undefined } })))
       .rejects.toMatchObject({ name: PipelineErrorName.INVALID_INPUT });
+    expect(smMock.calls()).toHaveLength(0);
+  });
+
+  test('InvalidInput when the task input\'s users are malformed (not what the construct writes)', async () => {
+    users = [{ ...DEFAULT_DB_USERS[0], secretArn: '' }];
+    await expect(run(makeState({ restore }))).rejects.toMatchObject({ name: PipelineErrorName.INVALID_INPUT, message: expect.stringMatching(/users\[0\]\.secretArn.*redeploy/) });
     expect(smMock.calls()).toHaveLength(0);
   });
 
   test('throttling of Secrets Manager passes through under its SDK name', async () => {
     smMock.on(GetSecretValueCommand).rejects(awsError('ThrottlingException'));
-    await expect(handler(makeState({ restore }))).rejects.toMatchObject({ name: 'ThrottlingException' });
+    await expect(run(makeState({ restore }))).rejects.toMatchObject({ name: 'ThrottlingException' });
   });
 });

@@ -16,7 +16,7 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { localFunctions, runPipeline, type LocalFunction, type PipelineRun, type RunPipelineOptions } from './run-pipeline';
-import { PIPELINE_CONFIG_ENV, TABLE_KEYS, type PipelineConfig } from '../../../src/contracts';
+import { PIPELINE_CONFIG_ENV, TABLE_KEYS, type DbUserSpec, type PipelineConfig } from '../../../src/contracts';
 import { renderStateMachine, type RenderedStateMachine } from '../../support/asl';
 import { motoClientEnv, type MotoServer } from '../../support/moto';
 import { functionAssetSources, templateFunctions, type CfnTemplate, type TemplateResolver } from '../../support/template';
@@ -42,6 +42,8 @@ export interface E2EHarness {
   readonly functions: LocalFunction[];
   /** The pipeline's configuration, as the functions receive it. */
   readonly config: PipelineConfig;
+  /** The database users, as the state machine passes them to SetupDbUsers. */
+  readonly dbUsers: DbUserSpec[];
   /** Every notification read so far through {@link E2EHarness.receiveMessages}, in order. */
   readonly messages: string[];
   /** DynamoDB (document client) of the target region. */
@@ -89,6 +91,8 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
   const configText = functions.map((f) => f.environment[PIPELINE_CONFIG_ENV]).find((v) => v !== undefined);
   if (!configText) throw new Error(`No function has ${PIPELINE_CONFIG_ENV}`);
   const config = JSON.parse(configText) as PipelineConfig;
+  const setupUsers = machine.definition.States.SetupDbUsers as { Parameters?: { users?: DbUserSpec[] } } | undefined;
+  const dbUsers = setupUsers?.Parameters?.users ?? [];
 
   const clientConfig = (r: string) => ({ endpoint: moto.endpoint, region: r, credentials: MOTO_CREDENTIALS, maxAttempts: 1 });
   const rdsClients = new Map<string, RDSClient>();
@@ -106,6 +110,7 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
     machine,
     functions,
     config,
+    dbUsers,
     messages,
     rds(r: string) {
       let c = rdsClients.get(r);

@@ -2,6 +2,7 @@ import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { AwsStub } from 'aws-sdk-client-mock';
 import {
   DatabasePrivilege,
+  DbUserSpec,
   PIPELINE_CONFIG_ENV,
   PipelineConfig,
   PipelineState,
@@ -51,15 +52,6 @@ export function makeConfig(overrides: Partial<PipelineConfig> = {}): PipelineCon
       tags: [{ key: 'env', value: 'staging' }],
       masterSecretArn: MASTER_SECRET_ARN,
     },
-    dbUsers: [{
-      username: 'app_user',
-      secretArn: USER_SECRET_ARN,
-      usernameKey: 'username',
-      passwordKey: 'password',
-      privilege: DatabasePrivilege.READ_WRITE,
-      databases: ['app'],
-      schemas: ['public'],
-    }],
     waits: { pollIntervalSeconds: 30, maxPollIntervalSeconds: 300, backoffRate: 1.5, budgetSeconds: 3600 },
     stateTtlSeconds: 86400 * 90,
     lockTtlSeconds: 86400,
@@ -189,3 +181,14 @@ export function resetBetweenTests(rdsMock: AwsStub<any, any, any>, ddbMock: AwsS
   });
   afterEach(() => jest.restoreAllMocks());
 }
+
+/** The users setup-db-users gets by default (the SetupDbUsers task's `users` parameter). */
+export const DEFAULT_DB_USERS: DbUserSpec[] = [{
+  username: 'app_user',
+  secretArn: USER_SECRET_ARN,
+  usernameKey: 'username',
+  passwordKey: 'password',
+  privilege: DatabasePrivilege.READ_WRITE,
+  databases: ['app'],
+  schemas: ['public'],
+}];
