@@ -1,25 +1,24 @@
 import { AddTagsToResourceCommand, DeleteDBClusterSnapshotCommand, DescribeDBClusterSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { auditItems, awsError, captureLogs, DynamoDBDocumentClient, makeState, ownTags, useConfig } from './support/factories';
+import {
+  auditItems,
+  awsError,
+  captureLogs,
+  COPY_ARN,
+  COPY_ID,
+  DynamoDBDocumentClient,
+  makeCopyProgress,
+  makeState,
+  ownTags,
+  useConfig,
+} from './support/factories';
 import { handler } from '../../lambda-src/archive-snapshot';
-import { CopyProgress, PipelineErrorName, PipelineTag } from '../../src/contracts';
+import { PipelineErrorName, PipelineTag } from '../../src/contracts';
 
 const rdsMock = mockClient(RDSClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
-const COPY_ID = 'staging-db-op-1';
-const COPY_ARN = 'arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:staging-db-op-1';
 
-const copyProgress = (overrides: Partial<CopyProgress> = {}): CopyProgress => ({
-  done: true,
-  status: 'available',
-  attempt: 3,
-  waitStartedAt: '2026-11-22T10:01:00.000Z',
-  nextWaitSeconds: 100,
-  snapshotIdentifier: COPY_ID,
-  snapshotArn: COPY_ARN,
-  kmsKeyId: 'copy-key',
-  ...overrides,
-});
+const copyProgress = makeCopyProgress;
 const copyExists = (tags = ownTags()) => rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: COPY_ID })
   .resolves({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: COPY_ID, DBClusterSnapshotArn: COPY_ARN, Status: 'available', TagList: tags }] });
 

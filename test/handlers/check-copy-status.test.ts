@@ -1,12 +1,11 @@
 import { DescribeDBClusterSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { auditItems, awsError, DynamoDBDocumentClient, makeState, resetBetweenTests, secondsAgo } from './support/factories';
+import { auditItems, awsError, COPY_ID, DynamoDBDocumentClient, makeState, resetBetweenTests, secondsAgo } from './support/factories';
 import { handler } from '../../lambda-src/check-copy-status';
 import { CopyProgress, PipelineErrorName } from '../../src/contracts';
 
 const rdsMock = mockClient(RDSClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
-const COPY_ID = 'staging-db-op-1';
 
 function previous(overrides: Partial<CopyProgress> = {}): CopyProgress {
   return {

@@ -1,14 +1,24 @@
 import { CopyDBClusterSnapshotCommand, DescribeDBClusterSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ACCOUNT, auditItems, awsError, DynamoDBDocumentClient, makeState, ownTags, resetBetweenTests, SOURCE_SNAPSHOT_ARN, TARGET_REGION } from './support/factories';
+import {
+  ACCOUNT,
+  auditItems,
+  awsError,
+  COPY_ARN,
+  COPY_ID,
+  DynamoDBDocumentClient,
+  makeState,
+  ownTags,
+  resetBetweenTests,
+  SOURCE_SNAPSHOT_ARN,
+  TARGET_REGION,
+} from './support/factories';
 import { handler } from '../../lambda-src/copy-snapshot';
 import { PipelineErrorName, PipelineTag } from '../../src/contracts';
 
 const rdsMock = mockClient(RDSClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
-const COPY_ID = 'staging-db-op-1';
-const COPY_ARN = `arn:aws:rds:${TARGET_REGION}:${ACCOUNT}:cluster-snapshot:${COPY_ID}`;
 
 function copy(overrides: Record<string, unknown> = {}) {
   return { DBClusterSnapshotIdentifier: COPY_ID, DBClusterSnapshotArn: COPY_ARN, Status: 'copying', PercentProgress: 0, KmsKeyId: 'copy-key-id', TagList: ownTags(), ...overrides };

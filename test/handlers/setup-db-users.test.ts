@@ -7,16 +7,17 @@ import {
   captureLogs,
   DEFAULT_DB_USERS,
   DynamoDBDocumentClient,
+  makeRestoreProgress,
   makeState,
   MASTER_SECRET_ARN,
-  TARGET_REGION,
-  USER_SECRET_ARN,
-  useConfig,
   sentText,
+  TARGET_REGION,
+  useConfig,
+  USER_SECRET_ARN,
 } from './support/factories';
 import * as postgres from '../../lambda-src/lib/postgres';
 import { handler } from '../../lambda-src/setup-db-users';
-import { DatabasePrivilege, DbUserSpec, PipelineErrorName, PipelineState, RestoreProgress } from '../../src/contracts';
+import { DatabasePrivilege, DbUserSpec, PipelineErrorName, PipelineState } from '../../src/contracts';
 
 // The SQL is tested against a real PostgreSQL elsewhere; here only the glue: keep the real name checks.
 jest.mock('../../lambda-src/lib/postgres', () => ({
@@ -31,20 +32,7 @@ const MASTER_PASSWORD = 'master-Pw-9f8e7d';
 const USER_PASSWORD = 'user-Pw-1a2b3c';
 const OTHER_SECRET_ARN = `arn:aws:secretsmanager:${TARGET_REGION}:${ACCOUNT}:secret:report-user-MnOpQr`;
 
-const restore: RestoreProgress = {
-  done: true,
-  status: 'available',
-  attempt: 4,
-  waitStartedAt: '2026-11-22T10:05:00.000Z',
-  nextWaitSeconds: 300,
-  clusterIdentifier: 'staging-db',
-  clusterArn: 'arn:cluster',
-  instanceIdentifier: 'staging-db-writer',
-  masterPasswordReset: true,
-  endpoint: 'staging-db.cluster-abc.eu-central-1.rds.amazonaws.com',
-  port: 5432,
-  masterUsername: 'postgres_admin',
-};
+const restore = makeRestoreProgress({ attempt: 4, masterUsername: 'postgres_admin', engineVersion: undefined });
 
 let logs: ReturnType<typeof captureLogs>;
 /** The users the state machine passes with the state (the SetupDbUsers task's `users` parameter). */

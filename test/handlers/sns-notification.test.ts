@@ -10,8 +10,21 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DeleteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
-  auditItems, awsError, captureLogs, DynamoDBDocumentClient, EXECUTION_ARN, makeState, OPERATION_ID, ownTags,
-  SOURCE_SNAPSHOT_ID, TARGET_REGION, useConfig,
+  auditItems,
+  awsError,
+  captureLogs,
+  COPY_ARN,
+  COPY_ID,
+  DynamoDBDocumentClient,
+  EXECUTION_ARN,
+  makeCopyProgress,
+  makeRestoreProgress,
+  makeState,
+  OPERATION_ID,
+  ownTags,
+  SOURCE_SNAPSHOT_ID,
+  TARGET_REGION,
+  useConfig,
 } from './support/factories';
 import { handler, subjectLine } from '../../lambda-src/sns-notification';
 import { CopyProgress, NotificationEvent, PipelineErrorName, PipelineTag } from '../../src/contracts';
@@ -19,8 +32,6 @@ import { CopyProgress, NotificationEvent, PipelineErrorName, PipelineTag } from 
 const snsMock = mockClient(SNSClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const rdsMock = mockClient(RDSClient);
-const COPY_ID = 'staging-db-op-1';
-const COPY_ARN = `arn:aws:rds:${TARGET_REGION}:123456789012:cluster-snapshot:${COPY_ID}`;
 
 function event(status: string, state: unknown, input: unknown = {}): NotificationEvent {
   return { status, state, executionArn: EXECUTION_ARN, executionName: OPERATION_ID, executionStartTime: '2026-11-22T10:00:00.000Z', input };
@@ -31,21 +42,8 @@ const published = () => {
 };
 
 const successState = makeState({
-  restore: {
-    done: true,
-    status: 'available',
-    attempt: 5,
-    waitStartedAt: '2026-11-22T10:05:00.000Z',
-    nextWaitSeconds: 300,
-    clusterIdentifier: 'staging-db',
-    clusterArn: 'arn:cluster',
-    instanceIdentifier: 'staging-db-writer',
-    masterPasswordReset: true,
-    endpoint: 'staging-db.cluster-abc.eu-central-1.rds.amazonaws.com',
-    port: 5432,
-    engineVersion: '16.4',
-    masterUsername: 'admin',
-  },
+  restore: makeRestoreProgress(),
+
   dbUsers: { created: ['app_user'], updated: [], databases: ['app'] },
   archive: { action: 'deleted', snapshotIdentifier: 'staging-db-op-1' },
 });
@@ -186,17 +184,7 @@ describe('sns-notification', () => {
 });
 
 describe('sns-notification: the snapshot copy on the failure path', () => {
-  const copyProgress = (overrides: Partial<CopyProgress> = {}): CopyProgress => ({
-    done: false,
-    status: 'copying',
-    attempt: 4,
-    waitStartedAt: '2026-11-22T10:01:00.000Z',
-    nextWaitSeconds: 100,
-    snapshotIdentifier: COPY_ID,
-    snapshotArn: COPY_ARN,
-    kmsKeyId: 'copy-key',
-    ...overrides,
-  });
+  const copyProgress = (overrides: Partial<CopyProgress> = {}) => makeCopyProgress({ done: false, status: 'copying', attempt: 4, ...overrides });
   const timedOut = { Error: PipelineErrorName.OPERATION_TIMED_OUT, Cause: JSON.stringify({ errorMessage: 'Waited 3700s for the copy' }) };
   const failedDuringCopy = (overrides: Record<string, unknown> = {}) => event('FAILED', makeState({ copy: copyProgress(), error: timedOut, ...overrides }));
   const copyExists = (options: { tags?: Tag[]; status?: string; identifier?: string } = {}) => rdsMock

@@ -1,12 +1,14 @@
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { AwsStub } from 'aws-sdk-client-mock';
 import {
+  CopyProgress,
   DatabasePrivilege,
   DbUserSpec,
   PIPELINE_CONFIG_ENV,
   PipelineConfig,
   PipelineState,
   PipelineTag,
+  RestoreProgress,
   SnapshotInfo,
 } from '../../../src/contracts';
 
@@ -192,3 +194,42 @@ export const DEFAULT_DB_USERS: DbUserSpec[] = [{
   databases: ['app'],
   schemas: ['public'],
 }];
+
+/** This operation's copy in the target region (what copySnapshotIdentifier gives for the default state). */
+export const COPY_ID = 'staging-db-op-1';
+export const COPY_ARN = 'arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:staging-db-op-1';
+
+/** `$.copy` of this operation: a finished copy by default. */
+export function makeCopyProgress(overrides: Partial<CopyProgress> = {}): CopyProgress {
+  return {
+    done: true,
+    status: 'available',
+    attempt: 3,
+    waitStartedAt: '2026-11-22T10:01:00.000Z',
+    nextWaitSeconds: 100,
+    snapshotIdentifier: COPY_ID,
+    snapshotArn: COPY_ARN,
+    kmsKeyId: 'copy-key',
+    ...overrides,
+  };
+}
+
+/** `$.restore` of a finished restore: the cluster is available and its master password reset. */
+export function makeRestoreProgress(overrides: Partial<RestoreProgress> = {}): RestoreProgress {
+  return {
+    done: true,
+    status: 'available',
+    attempt: 5,
+    waitStartedAt: '2026-11-22T10:05:00.000Z',
+    nextWaitSeconds: 300,
+    clusterIdentifier: 'staging-db',
+    clusterArn: 'arn:cluster',
+    instanceIdentifier: 'staging-db-writer',
+    masterPasswordReset: true,
+    endpoint: 'staging-db.cluster-abc.eu-central-1.rds.amazonaws.com',
+    port: 5432,
+    engineVersion: '16.4',
+    masterUsername: 'admin',
+    ...overrides,
+  };
+}
