@@ -1,5 +1,5 @@
 /*
- * SnsNotification (NotifySuccess and NotifyFailure): records the outcome in the state item, releases the
+ * SnsNotification (NotifySuccess and NotifyFailure, and stopped executions): records the outcome in the state item, releases the
  * lock on the target if this operation holds it, and publishes the notification.
  *
  * On the failure path the state may be only the execution input plus `error` (SnapshotCheck failed): the
@@ -17,16 +17,30 @@
  * conditional delete finds nothing of ours and changes nothing), the copy is already gone or being deleted
  * (reported 'none' or 'deleted', no second delete) or re-tagged as retained, and a second message is
  * published: a notification is at-least-once.
+ *
+ * It also receives, from the pipeline's EventBridge rule, the status changes of executions that never reach
+ * NotifyFailure: stopped by hand (ABORTED) or past the state machine's timeout (TIMED_OUT). See
+ * {@link settleStoppedExecution}: it acts only for the execution that holds the lock on the target.
  */
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { CaughtError, NotificationEvent, OperationStatus, PipelineConfig, PipelineTag, STEP_NAMES } from '../src/contracts';
+import {
+  CaughtError,
+  EXECUTION_STATUS_CHANGE,
+  ExecutionStatusChangeEvent,
+  NotificationEvent,
+  OperationStatus,
+  PipelineConfig,
+  PipelineErrorName,
+  PipelineTag,
+  STEP_NAMES,
+} from '../src/contracts';
 import { rds, sns } from './lib/clients';
 import { loadConfig } from './lib/config';
-import { aws, mapAwsError } from './lib/errors';
-import { copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN } from './lib/naming';
+import { aws, errors, isThrottling, mapAwsError } from './lib/errors';
+import { clusterConsoleLink, copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN } from './lib/naming';
 import { awsCause, settleSnapshotCopy } from './lib/snapshot-copy';
 import { Logger, runStep } from './lib/step';
-import { AuditEntry, listAudit, releaseLock, updateOperation } from './lib/store';
+import { AuditEntry, AuditOutcome, getOperation, listAudit, lockKey, releaseLock, updateOperation } from './lib/store';
 
 const MAX_SUBJECT = 100;
 const MAX_CAUSE = 4000;
@@ -42,6 +56,11 @@ export interface NotificationResult {
    * @default - nothing to do: the success path, or no copy was required
    */
   readonly snapshotCopy?: SnapshotCopyReport;
+  /**
+   * For a stopped or timed-out execution that was not settled: why nothing was changed.
+   * @default - settled (or not such an execution)
+   */
+  readonly skipped?: string;
 }
 
 /** What the failure path did with this operation's snapshot copy (the message's `snapshotCopy`). */
@@ -65,7 +84,13 @@ export interface SnapshotCopyReport {
   readonly errorName?: string;
 }
 
-export const handler = async (event: NotificationEvent): Promise<NotificationResult> => {
+export const handler = async (event: NotificationEvent | ExecutionStatusChangeEvent): Promise<NotificationResult> => {
+  if (isFromEventBridge(event)) return settleStoppedExecution(parseStatusChange(event));
+  return notifyOutcome(event as NotificationEvent);
+};
+
+/** NotifySuccess and NotifyFailure: the state machine's own outcome. */
+async function notifyOutcome(event: NotificationEvent): Promise<NotificationResult> {
   const config = loadConfig();
   const succeeded = event?.status === OperationStatus.SUCCEEDED;
   const status = succeeded ? OperationStatus.SUCCEEDED : OperationStatus.FAILED;
@@ -165,7 +190,7 @@ export const handler = async (event: NotificationEvent): Promise<NotificationRes
       },
     };
   });
-};
+}
 
 /**
  * On the failure path: deletes (or retains and tags) the snapshot copy this operation made, best effort.
@@ -179,14 +204,25 @@ async function settleCopyAfterFailure(
     && typeof state.snapshot?.identifier === 'string';
   const claimed = typeof state.copy?.snapshotIdentifier === 'string' ? state.copy.snapshotIdentifier as string : undefined;
   if (!isOperationState || (state.copyRequired !== true && claimed === undefined)) return undefined;
+  return settleCopy(config, operationId, claimed, state.snapshot.identifier, log, false);
+}
 
+/**
+ * Deletes (or retains and tags) this operation's snapshot copy and reports what happened. Never throws,
+ * except throttling when `rethrowThrottling` is set (the caller is then retried as a whole): any other
+ * problem becomes action `failed`, with what to do.
+ */
+async function settleCopy(
+  config: PipelineConfig, operationId: string, claimed: string | undefined, sourceSnapshotIdentifier: string | undefined,
+  log: Logger, rethrowThrottling: boolean,
+): Promise<SnapshotCopyReport> {
   const region = config.targetRegion;
   const retain = config.retainSnapshotCopy;
   let identifier = claimed ?? '';
   try {
     identifier = claimed ?? copySnapshotIdentifier(config.targetClusterIdentifier, operationId);
     const settled = await settleSnapshotCopy({
-      client: rds(region), region, config, operationId, retain, claimedIdentifier: identifier, sourceSnapshotIdentifier: state.snapshot.identifier,
+      client: rds(region), region, config, operationId, retain, claimedIdentifier: identifier, sourceSnapshotIdentifier,
     });
     const base = { identifier: settled.snapshotIdentifier, region, status: settled.status };
     let report: SnapshotCopyReport;
@@ -226,9 +262,10 @@ async function settleCopyAfterFailure(
         };
         break;
     }
-    log.info('snapshot copy settled after the failure', { snapshotIdentifier: report.identifier, action: report.action, status: report.status });
+    log.info('snapshot copy settled', { snapshotIdentifier: report.identifier, action: report.action, status: report.status });
     return report;
   } catch (err) {
+    if (rethrowThrottling && isThrottling(err)) throw err;
     // RDS's own answer when there is one (e.g. InvalidDBClusterSnapshotStateFault), else the pipeline's name for it.
     const mapped = mapAwsError(err, `${retain ? 'Retaining' : 'Deleting'} snapshot copy ${identifier} in ${region}`);
     const answer = awsCause(mapped) ?? { name: mapped.name, message: mapped.message };
@@ -242,7 +279,7 @@ async function settleCopyAfterFailure(
         ? `Tag snapshot ${identifier} in ${region} with ${PipelineTag.RETAINED}=true by hand, or delete it if you do not need it.`
         : `Delete snapshot ${identifier} in ${region} by hand (RDS console, or aws rds delete-db-cluster-snapshot --db-cluster-snapshot-identifier ${identifier} --region ${region}), once it is no longer being copied, so that it does not count against the snapshot quota.`,
     };
-    log.warn('could not settle the snapshot copy after the failure; notifying anyway', {
+    log.warn('could not settle the snapshot copy; notifying anyway', {
       snapshotIdentifier: identifier, errorName: answer.name, errorMessage: answer.message, advice: report.advice,
     });
     return report;
@@ -287,3 +324,268 @@ function logOutcome(log: Logger, status: string, error: { name: string; cause: s
   if (error) log.info('failure notification published', { status, errorName: error.name });
   else log.info('success notification published', { status });
 }
+
+// ----- executions that never reached NotifyFailure: stopped by hand, or past the state machine's timeout -----
+
+/** The statuses the pipeline's EventBridge rule delivers, and the error each is recorded under. */
+const STOPPED_STATUSES: Record<string, PipelineErrorName> = {
+  ABORTED: PipelineErrorName.EXECUTION_ABORTED,
+  TIMED_OUT: PipelineErrorName.EXECUTION_TIMED_OUT,
+};
+
+const EXECUTION_ARN_PATTERN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]+:[^:\s]+$/;
+
+/** A validated status change of one of the pipeline's executions. */
+interface StoppedExecution {
+  readonly status: 'ABORTED' | 'TIMED_OUT';
+  readonly errorName: PipelineErrorName;
+  readonly executionArn: string;
+  readonly executionName: string;
+  readonly startedAt?: string;
+  readonly stoppedAt: string;
+  /** The execution input, parsed, when the event carries it. */
+  readonly input?: Record<string, unknown>;
+}
+
+/**
+ * Whether the event came from EventBridge rather than from the state machine: the state machine's payload
+ * never has `source` or `detail-type`. Anything that has either is validated as a status change.
+ */
+function isFromEventBridge(event: unknown): boolean {
+  return !!event && typeof event === 'object' && ('detail-type' in event || 'source' in event);
+}
+
+/** Validates an EventBridge status change; anything else is `InvalidInput` naming the field. */
+function parseStatusChange(event: unknown): StoppedExecution {
+  const e = event as Record<string, any>;
+  const invalid = (field: string, problem: string) => errors.invalidInput(
+    `The sns-notification function received an EventBridge event whose ${field} ${problem}. It settles only the ABORTED and TIMED_OUT `
+    + `executions of this pipeline's state machine, delivered by the pipeline's own rule (source '${EXECUTION_STATUS_CHANGE.source}', `
+    + `detail-type '${EXECUTION_STATUS_CHANGE.detailType}'). Nothing was changed. If you invoked it by hand or added a rule, send the `
+    + 'event exactly as EventBridge delivers it.');
+  if (e.source !== EXECUTION_STATUS_CHANGE.source) throw invalid('source', `is ${describeValue(e.source)}, not '${EXECUTION_STATUS_CHANGE.source}'`);
+  if (e['detail-type'] !== EXECUTION_STATUS_CHANGE.detailType) {
+    throw invalid('detail-type', `is ${describeValue(e['detail-type'])}, not '${EXECUTION_STATUS_CHANGE.detailType}'`);
+  }
+  const d = e.detail;
+  if (!d || typeof d !== 'object' || Array.isArray(d)) throw invalid('detail', 'is missing or not an object');
+  if (typeof d.executionArn !== 'string' || !EXECUTION_ARN_PATTERN.test(d.executionArn)) {
+    throw invalid('detail.executionArn', `is ${describeValue(d.executionArn)}, not a Step Functions execution ARN`);
+  }
+  const status = d.status;
+  if (typeof status !== 'string' || !(status in STOPPED_STATUSES)) {
+    throw invalid('detail.status', `is ${describeValue(status)}, not ABORTED or TIMED_OUT (a FAILED or SUCCEEDED execution notifies itself)`);
+  }
+  if (typeof d.name !== 'string' || d.name === '') throw invalid('detail.name', `is ${describeValue(d.name)}, not the execution's name`);
+  if (d.startDate !== undefined && d.startDate !== null && typeof d.startDate !== 'number') throw invalid('detail.startDate', 'is not epoch milliseconds');
+  if (d.stopDate !== undefined && d.stopDate !== null && typeof d.stopDate !== 'number') throw invalid('detail.stopDate', 'is not epoch milliseconds');
+  if (d.input !== undefined && d.input !== null && typeof d.input !== 'string') throw invalid('detail.input', 'is not the execution input as a JSON string');
+  let input: Record<string, unknown> | undefined;
+  try {
+    const parsed = typeof d.input === 'string' ? JSON.parse(d.input) : undefined;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) input = parsed;
+  } catch {
+    // An input that is not JSON says nothing about the operation: the execution's name identifies it.
+  }
+  const isoOf = (ms: unknown) => (typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : undefined);
+  return {
+    status: status as StoppedExecution['status'],
+    errorName: STOPPED_STATUSES[status],
+    executionArn: d.executionArn,
+    executionName: d.name,
+    startedAt: isoOf(d.startDate),
+    stoppedAt: isoOf(d.stopDate) ?? (typeof e.time === 'string' && !Number.isNaN(Date.parse(e.time)) ? new Date(e.time).toISOString() : new Date().toISOString()),
+    input,
+  };
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+}
+
+/**
+ * Settles an execution that was stopped (ABORTED) or ran past the state machine's timeout (TIMED_OUT), which
+ * never reaches NotifyFailure. Only when that execution still holds the lock on the target, with the operation
+ * the lock names: the snapshot copy is settled like on the failure path, the operation recorded as FAILED
+ * (ExecutionAborted / ExecutionTimedOut), the notification published, and the lock released last, so that a
+ * retry after any failure finds the lock still held and does it all again. Throttling, a failed publish and a
+ * failed release are thrown (Lambda retries the event, then it lands in the dead-letter queue); other problems
+ * with the state item, the audit trail or the copy are reported and never stop the notification.
+ *
+ * When the execution holds no lock (it never took one, or an earlier delivery of the same event settled it)
+ * or a newer run holds it, nothing is changed: a short notification says so, unless the operation is already
+ * recorded as settled by this handler (a repeated event), which is only audited as SKIPPED.
+ */
+async function settleStoppedExecution(stopped: StoppedExecution): Promise<NotificationResult> {
+  const config = loadConfig();
+  const target = config.targetClusterIdentifier;
+  const key = lockKey(target);
+  const lock = await getOperation(key);
+  const holder = typeof lock?.holder_operation_id === 'string' ? lock.holder_operation_id : undefined;
+  const holderExecution = typeof lock?.holder_execution_arn === 'string' ? lock.holder_execution_arn : undefined;
+  if (!lock || holderExecution !== stopped.executionArn || holder === undefined) {
+    const reason = !lock
+      ? `No lock on ${target} is held (${key} does not exist): the execution stopped before taking it, or its lock was already released.`
+      : `The lock on ${target} is held by operation ${holder ?? 'unknown'} (execution ${holderExecution ?? 'unknown'}), not by this execution.`;
+    return notifyUnsettled(config, stopped, reason);
+  }
+  const operationId = holder;
+
+  return runStep({ step: STEP_NAMES.snsNotification, operationId, bestEffortAudit: true }, async ({ log }) => {
+    // Reported problems: logged, never stopping the notification. Throttling makes Lambda retry the whole event.
+    const bookkeeping = async <T>(what: string, call: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await call();
+      } catch (err) {
+        if (isThrottling(err)) throw err;
+        log.warn(`bookkeeping failed: ${what}; notifying anyway`, { errorName: (err as Error)?.name, errorMessage: (err as Error)?.message });
+        return undefined;
+      }
+    };
+    const found = await bookkeeping('reading the state item', () => getOperation(operationId));
+    const item = found && found.execution_arn === stopped.executionArn ? found : undefined;
+    const requestedBy = str(item?.requested_by) ?? str(stopped.input?.requestedBy);
+    const lastStep = str(item?.step);
+    const snapshotIdentifier = str(item?.snapshot_identifier);
+
+    const snapshotCopy = config.sourceRegion !== config.targetRegion
+      ? await settleCopy(config, operationId, undefined, snapshotIdentifier, log, true)
+      : undefined;
+
+    const cause = stoppedCause(config, stopped, lastStep, snapshotCopy);
+    const recorded = await bookkeeping('writing the final state', () => updateOperation(operationId, stopped.executionArn, {
+      status: OperationStatus.FAILED,
+      finishedAt: stopped.stoppedAt,
+      errorName: stopped.errorName,
+      errorMessage: cause,
+      sourceClusterIdentifier: config.sourceClusterIdentifier,
+      targetClusterIdentifier: target,
+      requestedBy,
+    }));
+    if (recorded === false) log.warn('the state item belongs to another execution; left unchanged', { executionArn: stopped.executionArn });
+    const audit = await bookkeeping('reading the audit trail', () => listAudit(operationId, stopped.startedAt));
+
+    const body = {
+      status: stopped.status,
+      operationId,
+      executionArn: stopped.executionArn,
+      executionName: stopped.executionName,
+      consoleLink: executionConsoleLink(stopped.executionArn, config.targetRegion),
+      requestedBy,
+      sourceCluster: { identifier: config.sourceClusterIdentifier, region: config.sourceRegion },
+      targetCluster: { identifier: target, region: config.targetRegion, consoleLink: clusterConsoleLink(config.targetRegion, target) },
+      snapshot: snapshotIdentifier ? { identifier: snapshotIdentifier, arn: str(item?.snapshot_arn) } : undefined,
+      lastStep,
+      snapshotCopy,
+      lock: `${key}, held by this execution, is released once this message is sent.`,
+      startedAt: stopped.startedAt,
+      finishedAt: stopped.stoppedAt,
+      stepDurationsMs: audit ? stepDurations(audit) : undefined,
+      error: { name: stopped.errorName, cause },
+    };
+    const messageId = await publish(config, stopped.status, operationId, body);
+    // Last: until the lock is released, a retry of this event settles and notifies again.
+    const lockReleased = await releaseLock(target, operationId, stopped.executionArn);
+    log.info('stopped execution settled', { status: stopped.status, executionArn: stopped.executionArn, lockReleased, errorName: stopped.errorName });
+    return {
+      result: { status: stopped.status, operationId, messageId, lockReleased, ...(snapshotCopy ? { snapshotCopy } : {}) },
+      details: {
+        status: stopped.status,
+        messageId,
+        lockReleased,
+        errorName: stopped.errorName,
+        executionArn: stopped.executionArn,
+        lastStep,
+        snapshotCopyIdentifier: snapshotCopy?.identifier,
+        snapshotCopyAction: snapshotCopy?.action,
+        snapshotCopyError: snapshotCopy?.errorName,
+      },
+    };
+  });
+}
+
+/**
+ * A stopped execution this handler may not settle: nothing is changed. A short notification says so, unless
+ * the operation the execution would have had is already recorded as settled by an earlier delivery of the
+ * same event (then only the SKIPPED audit entry is written).
+ */
+async function notifyUnsettled(config: PipelineConfig, stopped: StoppedExecution, reason: string): Promise<NotificationResult> {
+  const operationId = deriveOperationId(stopped.input, stopped.executionName);
+  return runStep<NotificationResult>({ step: STEP_NAMES.snsNotification, operationId, bestEffortAudit: true }, async ({ log }) => {
+    let item: Record<string, unknown> | undefined;
+    try {
+      item = await getOperation(operationId);
+    } catch (err) {
+      if (isThrottling(err)) throw err;
+      log.warn('could not read the state item; notifying anyway', { errorName: (err as Error)?.name, errorMessage: (err as Error)?.message });
+    }
+    const ours = item?.execution_arn === stopped.executionArn;
+    const details = { status: stopped.status, executionArn: stopped.executionArn, reason, operationStatus: ours ? str(item?.status) : undefined };
+    if (ours && item?.error_name === stopped.errorName) {
+      log.info('stopped execution already settled; nothing to do', details);
+      return { result: { status: stopped.status, operationId, lockReleased: false, skipped: `${reason} It was already settled.` }, outcome: AuditOutcome.SKIPPED, details };
+    }
+    const detail = `${reason} Nothing was changed: no lock released, no state item written, no snapshot touched. `
+      + (ours
+        ? `The operation's state item says ${str(item?.status) ?? 'nothing'}. `
+        : '')
+      + `If the execution had started a snapshot copy or a restore, check the RDS console (${clusterConsoleLink(config.targetRegion, config.targetClusterIdentifier)}) `
+      + 'for what it left; a copy is named <target>-<operationId>.';
+    const body = {
+      status: stopped.status,
+      operationId,
+      executionArn: stopped.executionArn,
+      executionName: stopped.executionName,
+      consoleLink: executionConsoleLink(stopped.executionArn, config.targetRegion),
+      targetCluster: { identifier: config.targetClusterIdentifier, region: config.targetRegion },
+      settled: false,
+      detail,
+      startedAt: stopped.startedAt,
+      finishedAt: stopped.stoppedAt,
+    };
+    const messageId = await publish(config, stopped.status, operationId, body);
+    log.info('stopped execution not settled: nothing changed', details);
+    return {
+      result: { status: stopped.status, operationId, messageId, lockReleased: false, skipped: reason },
+      outcome: AuditOutcome.SKIPPED,
+      details: { ...details, messageId },
+    };
+  });
+}
+
+/** The recorded error message of a stopped execution: what happened, what was done, what to do. */
+function stoppedCause(config: PipelineConfig, stopped: StoppedExecution, lastStep: string | undefined, copy: SnapshotCopyReport | undefined): string {
+  const target = config.targetClusterIdentifier;
+  const what = stopped.status === 'ABORTED'
+    ? `Execution ${stopped.executionName} was stopped (ABORTED) at ${stopped.stoppedAt}`
+    : `Execution ${stopped.executionName} ran past the pipeline's timeout of ${config.lockTtlSeconds}s (TIMED_OUT) at ${stopped.stoppedAt}`;
+  const copyText = copy ? ` ${copy.detail}${copy.advice ? ` ${copy.advice}` : ''}` : '';
+  const timeoutAdvice = stopped.status === 'TIMED_OUT'
+    ? ' If restores of this size legitimately take this long, raise the pipeline\'s timeout (and waitBudget).'
+    : '';
+  return `${what}${lastStep ? ` during ${lastStep}` : ''}, so it never reached its failure notification. The pipeline recorded the operation as failed`
+    + ` and releases its lock on ${target}.${copyText} A cluster being restored or deleted is NOT deleted: check ${target} in the RDS console`
+    + ` (${clusterConsoleLink(config.targetRegion, target)}) for a cluster or snapshot copy left mid-operation; the next run replaces a target`
+    + ` this pipeline owns as usual.${timeoutAdvice}`;
+}
+
+/** Publishes a notification; errors are thrown (throttling under its own name). */
+async function publish(config: PipelineConfig, status: string, operationId: string, body: Record<string, unknown>): Promise<string | undefined> {
+  const out = await aws(`Publishing the ${status} notification to ${config.topicArn}`, () => sns().send(new PublishCommand({
+    TopicArn: config.topicArn,
+    Subject: subjectLine(`Aurora restore ${status}: ${config.targetClusterIdentifier} (${operationId})`),
+    Message: JSON.stringify(body, null, 2),
+    MessageAttributes: {
+      status: { DataType: 'String', StringValue: status },
+      operationId: { DataType: 'String', StringValue: operationId },
+    },
+  })));
+  return out.MessageId;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+

@@ -4,6 +4,8 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -13,7 +15,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { DatabasePrivilege, PipelineConfig, DbUserSpec, TABLE_KEYS } from './contracts';
+import { DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, TABLE_KEYS } from './contracts';
 import type { DatabaseUser } from './database-user';
 import { PipelineHandlers } from './handlers';
 import { acknowledge, acknowledgeWildcardResource } from './nag';
@@ -357,6 +359,12 @@ export class AuroraRestorePipeline extends Construct {
   public readonly clusterSecurityGroups: ec2.ISecurityGroup[];
   /** The security group of the setup-db-users function. */
   public readonly dbUsersSecurityGroup: ec2.ISecurityGroup;
+  /**
+   * The EventBridge rule that sends the state machine's `ABORTED` and `TIMED_OUT` executions to the
+   * notification function, which releases their lock on the target, records them as failed, settles their
+   * snapshot copy and notifies.
+   */
+  public readonly executionStoppedRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: AuroraRestorePipelineProps) {
     super(scope, id);
@@ -577,6 +585,25 @@ export class AuroraRestorePipeline extends Construct {
       comment: `Restores ${props.targetClusterIdentifier} from snapshots of ${props.sourceClusterIdentifier}`,
     });
 
+    // ----- executions that never reach NotifyFailure -----
+    // An execution stopped by hand or past the timeout ends without running another state: its status change
+    // goes to the notification function, which releases its lock, records it as failed, settles its snapshot
+    // copy and notifies. Undeliverable events land in the functions' dead-letter queue.
+    this.executionStoppedRule = new events.Rule(this, 'ExecutionStoppedRule', {
+      description: `Aurora restore pipeline ${props.targetClusterIdentifier}: settles executions that were stopped or timed out`,
+      eventPattern: {
+        source: [EXECUTION_STATUS_CHANGE.source],
+        detailType: [EXECUTION_STATUS_CHANGE.detailType],
+        detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: ['ABORTED', 'TIMED_OUT'] },
+      },
+    });
+    this.executionStoppedRule.addTarget(new targets.LambdaFunction(handlers.functions.snsNotification, {
+      deadLetterQueue: handlers.deadLetterQueue,
+      // EventBridge's maximum: until the event is delivered, the lock blocks the next restore.
+      maxEventAge: Duration.hours(24),
+      retryAttempts: 185,
+    }));
+
     // ----- alarms -----
     const action = new cwActions.SnsAction(this.topic);
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
@@ -596,9 +623,9 @@ export class AuroraRestorePipeline extends Construct {
       alarm('ExecutionsFailedAlarm', this.stateMachine.metricFailed({ period, statistic: 'Sum' }),
         `A restore of ${props.targetClusterIdentifier} failed. The failure notification names the error; the audit table has the steps.`),
       alarm('ExecutionsTimedOutAlarm', this.stateMachine.metricTimedOut({ period, statistic: 'Sum' }),
-        `A restore of ${props.targetClusterIdentifier} ran past the pipeline's timeout; the lock on the target expires with it.`),
+        `A restore of ${props.targetClusterIdentifier} ran past the pipeline's timeout. The pipeline releases its lock, records it as ExecutionTimedOut and notifies; check the RDS console for what it left.`),
       alarm('ExecutionsAbortedAlarm', this.stateMachine.metricAborted({ period, statistic: 'Sum' }),
-        `A restore of ${props.targetClusterIdentifier} was stopped by hand; the lock on the target expires after the timeout.`),
+        `A restore of ${props.targetClusterIdentifier} was stopped by hand. The pipeline releases its lock, records it as ExecutionAborted and notifies; check the RDS console for what it left.`),
       alarm('ExecutionsThrottledAlarm', this.stateMachine.metricThrottled({ period, statistic: 'Sum' }),
         'Step Functions throttled the pipeline\'s state transitions.'),
       alarm('HandlerErrorsAlarm', new cloudwatch.MathExpression({
@@ -678,9 +705,17 @@ function allowServicesOnKey(scope: Construct, key: kms.IKey) {
     resources: ['*'],
     conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
   }));
+  // EventBridge sends undeliverable stopped-execution events to the encrypted dead-letter queue. (Naming the
+  // rule's ARN here would make the key depend on the state machine it encrypts.)
+  key.addToResourcePolicy(new iam.PolicyStatement({
+    principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+    actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    resources: ['*'],
+    conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+  }));
   if (!logsAdded.statementAdded) {
     Annotations.of(scope).addWarningV2('cdk-aurora-restore-pipeline:importedKeyPolicy',
-      'encryptionKey is imported, so its key policy cannot be extended here. Allow logs.<region>.amazonaws.com (kms:Encrypt*, kms:Decrypt*, kms:GenerateDataKey*, kms:DescribeKey for log groups of this account) and cloudwatch.amazonaws.com and sns.amazonaws.com (kms:Decrypt, kms:GenerateDataKey) in it, or the log groups, alarm notifications and dead-letter deliveries fail.');
+      'encryptionKey is imported, so its key policy cannot be extended here. Allow logs.<region>.amazonaws.com (kms:Encrypt*, kms:Decrypt*, kms:GenerateDataKey*, kms:DescribeKey for log groups of this account) and cloudwatch.amazonaws.com, sns.amazonaws.com and events.amazonaws.com (kms:Decrypt, kms:GenerateDataKey) in it, or the log groups, alarm notifications and dead-letter deliveries fail.');
   }
 }
 

@@ -81,6 +81,17 @@ export enum PipelineErrorName {
   DATABASE_UNAVAILABLE = 'DatabaseUnavailable',
   /** Transient: an AWS service answered with a server error or a network error occurred. Retried. */
   AWS_SERVICE_UNAVAILABLE = 'AwsServiceUnavailable',
+  /**
+   * Recorded, not raised: the execution was stopped by hand (`ABORTED`) and never reached its failure
+   * notification. The pipeline settled it from the execution's status-change event: lock released, snapshot
+   * copy deleted (or retained), operation recorded as failed, notification sent.
+   */
+  EXECUTION_ABORTED = 'ExecutionAborted',
+  /**
+   * Recorded, not raised: the execution ran past the state machine's timeout (`TIMED_OUT`) and never reached
+   * its failure notification. Settled like {@link PipelineErrorName.EXECUTION_ABORTED}.
+   */
+  EXECUTION_TIMED_OUT = 'ExecutionTimedOut',
 }
 
 /** The error names the state machine retries with backoff: transient faults and AWS throttling. */
@@ -336,6 +347,63 @@ export interface NotificationEvent {
   readonly executionStartTime: string;
   /** `$$.Execution.Input`. */
   readonly input: any;
+}
+
+/** The EventBridge `source` and `detail-type` of a Step Functions execution status change. */
+export const EXECUTION_STATUS_CHANGE = {
+  /** The event's `source`. */
+  source: 'aws.states',
+  /** The event's `detail-type`. */
+  detailType: 'Step Functions Execution Status Change',
+};
+
+/**
+ * The `detail` of a Step Functions execution status change event, as EventBridge delivers it (fields the
+ * pipeline reads; EventBridge adds more).
+ */
+export interface ExecutionStatusChangeDetail {
+  /** The execution's ARN. */
+  readonly executionArn: string;
+  /** The state machine's ARN. */
+  readonly stateMachineArn: string;
+  /** The execution's name. */
+  readonly name: string;
+  /** `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED` or `PENDING_REDRIVE`. */
+  readonly status: string;
+  /** When the execution started (epoch milliseconds). */
+  readonly startDate: number;
+  /**
+   * When the execution stopped (epoch milliseconds).
+   * @default - still running
+   */
+  readonly stopDate?: number;
+  /**
+   * The execution input, as a JSON string (absent when too large for the event).
+   * @default - not included
+   */
+  readonly input?: string;
+}
+
+/**
+ * A Step Functions execution status change event (EventBridge). The pipeline's rule delivers the
+ * `ABORTED` and `TIMED_OUT` changes of its state machine to the sns-notification function, which settles
+ * executions that never reached their failure notification.
+ */
+export interface ExecutionStatusChangeEvent {
+  /** `aws.states`. */
+  readonly 'source': string;
+  /** `Step Functions Execution Status Change`. */
+  readonly 'detail-type': string;
+  /** The event's ID. */
+  readonly 'id': string;
+  /** When the change happened (ISO 8601). */
+  readonly 'time': string;
+  /** The region of the state machine. */
+  readonly 'region': string;
+  /** The account of the state machine. */
+  readonly 'account': string;
+  /** The change. */
+  readonly 'detail': ExecutionStatusChangeDetail;
 }
 
 /** Status values written to the state item. */

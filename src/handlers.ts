@@ -166,7 +166,9 @@ export class PipelineHandlers extends Construct {
         reservedConcurrentExecutions: props.reservedConcurrency,
         deadLetterQueue: this.deadLetterQueue,
         onFailure: new destinations.SqsDestination(this.deadLetterQueue),
-        retryAttempts: 0,
+        // Only the notification function is invoked asynchronously (stopped executions, from EventBridge): a
+        // throttled or failed settlement is retried, and is safe to repeat. The state machine invokes the others.
+        retryAttempts: spec.key === 'snsNotification' ? 2 : 0,
       });
       // Lambda checks the network-interface permissions when it creates a function in a VPC.
       fn.node.addDependency(executionPolicy);

@@ -127,13 +127,15 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
     'Copies are named <target>-<operation id>; the operation id is only known at run time. The handler also checks the operation tag.');
 
   // 9. notification: publish, read the audit trail for durations, release the lock; on the failure path, delete
-  // (or retain and tag) the copy this operation made, like archive.
+  // (or retain and tag) the copy this operation made, like archive. Settling a stopped or timed-out execution
+  // (from EventBridge) needs nothing more: it reads the lock item (GetItem, above) and does the same.
+  // EventBridge's own right to invoke the function is the rule target's resource policy, not this role's.
   t.topic.grantPublish(fns.snsNotification);
   t.auditTable.grant(fns.snsNotification, 'dynamodb:Query');
   t.stateTable.grant(fns.snsNotification, 'dynamodb:DeleteItem');
   allow(fns.snsNotification, ['rds:DescribeDBClusterSnapshots', 'rds:DeleteDBClusterSnapshot', 'rds:AddTagsToResource', 'rds:ListTagsForResource'], [ownSnapshots]);
   ack(fns.snsNotification, ownSnapshots,
-    'On a failed run, the copy this operation made is cleaned up; copies are named <target>-<operation id>, only known at run time. The handler also checks the operation tag.');
+    'On a failed, stopped or timed-out run, the copy this operation made is cleaned up; copies are named <target>-<operation id>, only known at run time. The handler also checks the operation tag.');
 }
 
 function uniq<T>(v: T, i: number, a: T[]): boolean {

@@ -272,7 +272,9 @@ export async function acquireLock(
   const expires = typeof current?.[TTL] === 'number' ? new Date((current[TTL] as number) * 1000).toISOString() : 'unknown';
   throw errors.alreadyInProgress(
     `Target cluster ${targetClusterIdentifier} is locked by operation ${heldBy} (execution ${heldExec}) until ${expires}. `
-    + 'Wait for that restore to finish, or stop its execution; a lock left by a stopped execution expires on its own at the time shown.',
+    + 'Wait for that restore to finish, or stop its execution: the pipeline releases the lock of a stopped or timed-out execution '
+    + 'as soon as its status change reaches the notification function (see the ExecutionAborted notification); failing that, the lock '
+    + 'expires on its own at the time shown.',
   );
 }
 

@@ -120,6 +120,63 @@ describe('default stack', () => {
     }
   });
 
+  test('stopped and timed-out executions of this state machine go to the notification function, with retries and the dead-letter queue', () => {
+    const rules = t.findResources('AWS::Events::Rule');
+    expect(Object.keys(rules)).toHaveLength(1);
+    const [ruleId, rule] = Object.entries(rules)[0];
+    expect(rule.Properties.State).toBe('ENABLED');
+    expect(rule.Properties.EventPattern).toEqual({
+      'source': ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      'detail': { stateMachineArn: [{ Ref: expect.stringMatching(/^RestoreStateMachine[0-9A-F]{8}$/) }], status: ['ABORTED', 'TIMED_OUT'] },
+    });
+    const fnId = Object.entries(t.findResources('AWS::Lambda::Function'))
+      .find(([, f]) => /Records the outcome and notifies/.test(f.Properties.Description))![0];
+    const dlqId = Object.keys(t.findResources('AWS::SQS::Queue'))[0];
+    expect(Object.keys(t.findResources('AWS::SQS::Queue'))).toHaveLength(1);
+    // The event as it is (no input transformer): the handler validates it.
+    expect(rule.Properties.Targets).toEqual([{
+      Id: expect.any(String),
+      Arn: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlqId, 'Arn'] } },
+      RetryPolicy: { MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 },
+    }]);
+    expect(pipeline.executionStoppedRule.ruleArn).toBeDefined();
+    // EventBridge may invoke the function for this rule only, and send to the DLQ for this rule only.
+    t.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+    });
+    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: dlqId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Effect: 'Allow',
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
+        })]),
+      },
+    });
+    // The queue is encrypted with the pipeline's key: EventBridge may use it, from this account only.
+    t.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+        })]),
+      },
+    });
+    // Lambda retries a failed settlement of an asynchronous event (safe to repeat); the state machine's own
+    // invocations are synchronous, so the other functions keep no retries.
+    const configs = Object.values(t.findResources('AWS::Lambda::EventInvokeConfig')).map((c) => c.Properties);
+    expect(configs.filter((c) => c.MaximumRetryAttempts === 2).map((c) => c.FunctionName)).toEqual([{ Ref: fnId }]);
+    expect(configs.filter((c) => c.MaximumRetryAttempts === 0)).toHaveLength(8);
+  });
+
   test('a generated master secret, encrypted with the key', () => {
     t.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: { GenerateStringKey: 'password', PasswordLength: 32 },

@@ -7,7 +7,7 @@ import {
   Tag,
 } from '@aws-sdk/client-rds';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { DeleteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   auditItems,
@@ -18,16 +18,19 @@ import {
   DynamoDBDocumentClient,
   EXECUTION_ARN,
   makeCopyProgress,
+  makeStatusChangeEvent,
   makeRestoreProgress,
   makeState,
   OPERATION_ID,
   ownTags,
+  sentText,
+  SOURCE_SNAPSHOT_ARN,
   SOURCE_SNAPSHOT_ID,
   TARGET_REGION,
   useConfig,
 } from './support/factories';
 import { handler, subjectLine } from '../../lambda-src/sns-notification';
-import { CopyProgress, NotificationEvent, PipelineErrorName, PipelineTag } from '../../src/contracts';
+import { CopyProgress, ExecutionStatusChangeEvent, NotificationEvent, PipelineErrorName, PipelineTag } from '../../src/contracts';
 
 const snsMock = mockClient(SNSClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -371,5 +374,296 @@ describe('sns-notification: the snapshot copy on the failure path', () => {
     expect(rdsMock.calls()).toHaveLength(0);
     expect(out.snapshotCopy).toBeUndefined();
     expect(published().body.snapshotCopy).toBeUndefined();
+  });
+});
+
+describe('sns-notification: executions stopped by hand or past the timeout (EventBridge)', () => {
+  const LOCK = 'LOCK#staging-db';
+  const lockItem = (operationId = OPERATION_ID, executionArn = EXECUTION_ARN) => ({
+    holder_operation_id: operationId, holder_execution_arn: executionArn, acquired_at: '2026-11-22T10:00:01.000Z', expires_at: 1_795_000_000,
+  });
+  const runningItem = () => ({
+    execution_arn: EXECUTION_ARN,
+    status: 'RUNNING',
+    step: 'CheckCopyStatus',
+    snapshot_identifier: SOURCE_SNAPSHOT_ID,
+    snapshot_arn: SOURCE_SNAPSHOT_ARN,
+    requested_by: 'nightly',
+    started_at: '2026-11-22T10:00:01.000Z',
+  });
+
+  /**
+   * The state table behind the mocked document client, with DynamoDB's semantics for what the handler sends:
+   * GetItem, UpdateItem (SET, with its condition on the execution) and the conditional DeleteItem of the lock.
+   */
+  function stateTable(initial: Record<string, Record<string, unknown>>, order: string[] = []) {
+    const items = new Map<string, Record<string, any>>(Object.entries(initial).map(([k, v]) => [k, { operation_id: k, ...v }]));
+    const conditionFailed = () => awsError('ConditionalCheckFailedException', 'The conditional request failed');
+    ddbMock.on(GetCommand).callsFake((input) => {
+      const item = input.TableName === 'state-table' ? items.get(input.Key.operation_id) : undefined;
+      return { Item: item ? structuredClone(item) : undefined };
+    });
+    ddbMock.on(UpdateCommand).callsFake((input) => {
+      const key = input.Key.operation_id as string;
+      const values = input.ExpressionAttributeValues as Record<string, unknown>;
+      const existing = items.get(key);
+      if (existing && existing.execution_arn !== values[':arn']) throw conditionFailed();
+      const next: Record<string, any> = { ...existing, operation_id: key };
+      for (const [name, attribute] of Object.entries(input.ExpressionAttributeNames as Record<string, string>)) {
+        if (name === '#pk') continue;
+        if (name === '#arn') next.execution_arn ??= values[':arn'];
+        else next[attribute] = values[`:${name.slice(1)}`];
+      }
+      items.set(key, next);
+      order.push(`update ${key}`);
+      return {};
+    });
+    ddbMock.on(DeleteCommand).callsFake((input) => {
+      const key = input.Key.operation_id as string;
+      const values = input.ExpressionAttributeValues as Record<string, unknown>;
+      const existing = items.get(key);
+      if (!existing || existing.holder_operation_id !== values[':op'] || existing.holder_execution_arn !== values[':arn']) throw conditionFailed();
+      items.delete(key);
+      order.push(`delete ${key}`);
+      return {};
+    });
+    return items;
+  }
+  const copyExists = (status = 'copying', tags: Tag[] = ownTags()) => rdsMock
+    .on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: COPY_ID })
+    .resolves({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: COPY_ID, DBClusterSnapshotArn: COPY_ARN, Status: status, TagList: tags }] });
+  const rdsMutations = () => [...rdsMock.commandCalls(DeleteDBClusterSnapshotCommand), ...rdsMock.commandCalls(AddTagsToResourceCommand)];
+  const ddbWrites = () => [...ddbMock.commandCalls(UpdateCommand), ...ddbMock.commandCalls(DeleteCommand)];
+  const invoke = (e: unknown) => handler(e as ExecutionStatusChangeEvent);
+
+  test('ABORTED, holding the lock: copy deleted, operation FAILED with ExecutionAborted, notified, then the lock released', async () => {
+    const order: string[] = [];
+    const items = stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() }, order);
+    copyExists('copying');
+    rdsMock.on(DeleteDBClusterSnapshotCommand).callsFake(() => {
+      order.push('delete copy');
+      return {};
+    });
+    snsMock.on(PublishCommand).callsFake(() => {
+      order.push('publish');
+      return { MessageId: 'msg-1' };
+    });
+
+    const out = await invoke(makeStatusChangeEvent('ABORTED'));
+
+    expect(order).toEqual(['delete copy', `update ${OPERATION_ID}`, 'publish', `delete ${LOCK}`]);
+    expect(out).toMatchObject({ status: 'ABORTED', operationId: OPERATION_ID, messageId: 'msg-1', lockReleased: true, snapshotCopy: { identifier: COPY_ID, action: 'deleted', status: 'copying' } });
+    expect(items.has(LOCK)).toBe(false);
+    const release = ddbMock.commandCalls(DeleteCommand)[0].args[0].input;
+    expect(release).toMatchObject({ Key: { operation_id: LOCK }, ExpressionAttributeValues: { ':op': OPERATION_ID, ':arn': EXECUTION_ARN } });
+
+    const state = items.get(OPERATION_ID)!;
+    expect(state).toMatchObject({
+      status: 'FAILED',
+      error_name: PipelineErrorName.EXECUTION_ABORTED,
+      finished_at: '2026-11-22T11:00:00.000Z',
+      execution_arn: EXECUTION_ARN,
+      step: 'CheckCopyStatus',
+      requested_by: 'nightly',
+    });
+    expect(state.error_message).toMatch(/^Execution op-1 was stopped \(ABORTED\) at 2026-11-22T11:00:00\.000Z during CheckCopyStatus, so it never reached its failure notification\. /);
+    expect(state.error_message).toContain(`Deleted snapshot copy ${COPY_ID} in ${TARGET_REGION}`);
+    expect(state.error_message).toContain('A cluster being restored or deleted is NOT deleted: check staging-db in the RDS console');
+    expect(state.error_message).toContain('the next run replaces a target this pipeline owns as usual.');
+
+    const msg = published();
+    expect(msg.Subject).toBe('Aurora restore ABORTED: staging-db (op-1)');
+    expect(msg.MessageAttributes?.status).toEqual({ DataType: 'String', StringValue: 'ABORTED' });
+    expect(msg.body).toMatchObject({
+      status: 'ABORTED',
+      operationId: OPERATION_ID,
+      executionArn: EXECUTION_ARN,
+      consoleLink: `https://eu-central-1.console.aws.amazon.com/states/home?region=eu-central-1#/v2/executions/details/${EXECUTION_ARN}`,
+      requestedBy: 'nightly',
+      snapshot: { identifier: SOURCE_SNAPSHOT_ID, arn: SOURCE_SNAPSHOT_ARN },
+      lastStep: 'CheckCopyStatus',
+      snapshotCopy: { identifier: COPY_ID, region: TARGET_REGION, action: 'deleted', status: 'copying' },
+      startedAt: '2026-11-22T10:00:00.000Z',
+      finishedAt: '2026-11-22T11:00:00.000Z',
+      stepDurationsMs: { SnapshotCheck: 800, CheckCopyStatus: 250 },
+      error: { name: 'ExecutionAborted', cause: state.error_message },
+    });
+    expect(auditItems(ddbMock)).toEqual([expect.objectContaining({
+      operation_id: OPERATION_ID,
+      step: 'SnsNotification',
+      outcome: 'SUCCEEDED',
+      details: expect.objectContaining({ status: 'ABORTED', lockReleased: true, errorName: 'ExecutionAborted', executionArn: EXECUTION_ARN, snapshotCopyAction: 'deleted' }),
+    })]);
+  });
+
+  test('TIMED_OUT: recorded as ExecutionTimedOut with the timeout and what to raise; a retained copy is kept and tagged', async () => {
+    useConfig({ retainSnapshotCopy: true });
+    const items = stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: { ...runningItem(), step: 'CheckRestoreStatus' } });
+    copyExists('available');
+
+    const out = await invoke(makeStatusChangeEvent('TIMED_OUT'));
+
+    expect(out).toMatchObject({ status: 'TIMED_OUT', lockReleased: true, snapshotCopy: { action: 'retained' } });
+    expect(rdsMock.commandCalls(AddTagsToResourceCommand).map((c) => c.args[0].input)).toEqual([
+      { ResourceName: COPY_ARN, Tags: [{ Key: PipelineTag.RETAINED, Value: 'true' }] },
+    ]);
+    expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand)).toHaveLength(0);
+    expect(items.has(LOCK)).toBe(false);
+    const state = items.get(OPERATION_ID)!;
+    expect(state).toMatchObject({ status: 'FAILED', error_name: PipelineErrorName.EXECUTION_TIMED_OUT });
+    expect(state.error_message).toMatch(/^Execution op-1 ran past the pipeline's timeout of 86400s \(TIMED_OUT\) at 2026-11-22T11:00:00\.000Z during CheckRestoreStatus/);
+    expect(state.error_message).toContain('raise the pipeline\'s timeout (and waitBudget)');
+    expect(published().Subject).toBe('Aurora restore TIMED_OUT: staging-db (op-1)');
+    expect(published().body).toMatchObject({ status: 'TIMED_OUT', error: { name: 'ExecutionTimedOut' }, snapshotCopy: { action: 'retained' } });
+  });
+
+  test('same region: no copy to settle, RDS is not called', async () => {
+    useConfig({ sourceRegion: TARGET_REGION });
+    const items = stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    const out = await invoke(makeStatusChangeEvent('ABORTED'));
+    expect(rdsMock.calls()).toHaveLength(0);
+    expect(out.snapshotCopy).toBeUndefined();
+    expect(items.get(OPERATION_ID)).toMatchObject({ status: 'FAILED', error_name: 'ExecutionAborted' });
+    expect(items.has(LOCK)).toBe(false);
+  });
+
+  test.each([
+    ['a newer run holds the lock', () => ({ [LOCK]: lockItem('op-2', `${EXECUTION_ARN}-2`), [OPERATION_ID]: runningItem() }), /held by operation op-2 \(execution .*:op-1-2\), not by this execution/],
+    ['the same operation ID under another execution holds it', () => ({ [LOCK]: lockItem(OPERATION_ID, `${EXECUTION_ARN}-2`) }), /held by operation op-1/],
+    ['no lock exists (stopped before taking it)', () => ({}), /No lock on staging-db is held \(LOCK#staging-db does not exist\)/],
+  ])('%s: nothing is changed, a short notification says so', async (_what, initial, reason) => {
+    const items = stateTable(initial());
+    const before = structuredClone([...items.entries()]);
+    copyExists('copying');
+
+    const out = await invoke(makeStatusChangeEvent('ABORTED'));
+
+    expect(out).toMatchObject({ status: 'ABORTED', operationId: OPERATION_ID, messageId: 'msg-1', lockReleased: false, skipped: expect.stringMatching(reason) });
+    expect(ddbWrites()).toHaveLength(0);
+    expect([...items.entries()]).toEqual(before);
+    expect(rdsMock.calls()).toHaveLength(0);
+    expect(published().body).toMatchObject({ status: 'ABORTED', operationId: OPERATION_ID, settled: false, detail: expect.stringMatching(reason) });
+    expect(published().body.detail).toContain('Nothing was changed');
+    expect(auditItems(ddbMock)).toEqual([expect.objectContaining({ step: 'SnsNotification', outcome: 'SKIPPED', details: expect.objectContaining({ status: 'ABORTED', messageId: 'msg-1' }) })]);
+  });
+
+  test('the same event delivered again: the first settles, the second finds it settled and changes nothing, publishes nothing', async () => {
+    const items = stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: COPY_ID })
+      .resolvesOnce({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: COPY_ID, DBClusterSnapshotArn: COPY_ARN, Status: 'copying', TagList: ownTags() }] })
+      .rejects(awsError('DBClusterSnapshotNotFoundFault'));
+
+    const first = await invoke(makeStatusChangeEvent('ABORTED'));
+    const settled = structuredClone([...items.entries()]);
+    const second = await invoke(makeStatusChangeEvent('ABORTED'));
+
+    expect(first).toMatchObject({ lockReleased: true, messageId: 'msg-1' });
+    expect(second).toMatchObject({ status: 'ABORTED', operationId: OPERATION_ID, lockReleased: false, skipped: expect.stringContaining('already settled') });
+    expect(second.messageId).toBeUndefined();
+    expect([...items.entries()]).toEqual(settled);
+    expect(ddbMock.commandCalls(UpdateCommand)).toHaveLength(1);
+    expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(1);
+    expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand)).toHaveLength(1);
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(1);
+    expect(auditItems(ddbMock).map((a) => a.outcome)).toEqual(['SUCCEEDED', 'SKIPPED']);
+  });
+
+  test('throttling before the lock is released is raised (Lambda retries the event); the retry settles it', async () => {
+    const items = stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    const update = ddbMock.on(UpdateCommand);
+    update.rejectsOnce(awsError('ThrottlingException'));
+    await expect(invoke(makeStatusChangeEvent('ABORTED'))).rejects.toMatchObject({ name: 'ThrottlingException' });
+    expect(items.has(LOCK)).toBe(true);
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(0);
+
+    stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    snsMock.on(PublishCommand).rejectsOnce(awsError('ThrottlingException')).resolves({ MessageId: 'msg-2' });
+    await expect(invoke(makeStatusChangeEvent('ABORTED'))).rejects.toMatchObject({ name: 'ThrottlingException' });
+    expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(0);
+    await expect(invoke(makeStatusChangeEvent('ABORTED'))).resolves.toMatchObject({ messageId: 'msg-2', lockReleased: true });
+  });
+
+  test('throttled copy cleanup is raised too, before anything is written', async () => {
+    stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    copyExists('copying');
+    rdsMock.on(DeleteDBClusterSnapshotCommand).rejects(awsError('ThrottlingException'));
+    await expect(invoke(makeStatusChangeEvent('ABORTED'))).rejects.toMatchObject({ name: 'ThrottlingException' });
+    expect(ddbWrites()).toHaveLength(0);
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(0);
+  });
+
+  test('a publish that fails keeps the lock (the retry notifies); a state item that cannot be written does not stop the notification', async () => {
+    let items = stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    snsMock.on(PublishCommand).rejectsOnce(awsError('AuthorizationError', 'not allowed to publish'));
+    await expect(invoke(makeStatusChangeEvent('ABORTED'))).rejects.toMatchObject({ name: 'AuthorizationError' });
+    expect(items.has(LOCK)).toBe(true);
+
+    items = stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    ddbMock.on(UpdateCommand).rejects(awsError('AccessDeniedException', 'not allowed'));
+    snsMock.on(PublishCommand).resolves({ MessageId: 'msg-3' });
+    await expect(invoke(makeStatusChangeEvent('ABORTED'))).resolves.toMatchObject({ messageId: 'msg-3', lockReleased: true });
+    expect(items.has(LOCK)).toBe(false);
+    expect(published().body.error.name).toBe('ExecutionAborted');
+  });
+
+  test('a copy RDS refuses to delete: reported with what to do, the rest still done', async () => {
+    const items = stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    copyExists('copying');
+    rdsMock.on(DeleteDBClusterSnapshotCommand).rejects(awsError('InvalidDBClusterSnapshotStateFault', 'Cannot delete the snapshot in its current state'));
+    const out = await invoke(makeStatusChangeEvent('TIMED_OUT'));
+    expect(out).toMatchObject({ lockReleased: true, snapshotCopy: { action: 'failed', errorName: 'InvalidDBClusterSnapshotStateFault' } });
+    expect(items.get(OPERATION_ID)!.error_message).toContain(`Delete snapshot ${COPY_ID} in ${TARGET_REGION} by hand`);
+  });
+
+  test('a snapshot with the copy name but another operation\'s tags is left alone', async () => {
+    stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    copyExists('available', ownTags('op-0'));
+    const out = await invoke(makeStatusChangeEvent('ABORTED'));
+    expect(rdsMutations()).toHaveLength(0);
+    expect(out.snapshotCopy).toMatchObject({ identifier: COPY_ID, action: 'untouched' });
+  });
+
+  const malformed: Array<[string, () => unknown, string]> = [
+    ['another source', () => ({ ...makeStatusChangeEvent(), source: 'aws.rds' }), 'source'],
+    ['another detail-type', () => ({ ...makeStatusChangeEvent(), 'detail-type': 'Scheduled Event' }), 'detail-type'],
+    ['no detail', () => ({ ...makeStatusChangeEvent(), detail: undefined }), 'detail'],
+    ['a detail that is a string', () => ({ ...makeStatusChangeEvent(), detail: '{}' }), 'detail'],
+    ['no execution ARN', () => makeStatusChangeEvent('ABORTED', { executionArn: undefined as unknown as string }), 'detail.executionArn'],
+    ['a state machine ARN as execution ARN', () => makeStatusChangeEvent('ABORTED', { executionArn: 'arn:aws:states:eu-central-1:123456789012:stateMachine:restore' }), 'detail.executionArn'],
+    ['status FAILED', () => makeStatusChangeEvent('FAILED'), 'detail.status'],
+    ['status SUCCEEDED', () => makeStatusChangeEvent('SUCCEEDED'), 'detail.status'],
+    ['no name', () => makeStatusChangeEvent('ABORTED', { name: '' }), 'detail.name'],
+    ['a start date as text', () => makeStatusChangeEvent('ABORTED', { startDate: '2026-11-22' as unknown as number }), 'detail.startDate'],
+    ['an input that is an object', () => makeStatusChangeEvent('ABORTED', { input: {} as unknown as string }), 'detail.input'],
+  ];
+  test.each(malformed)('malformed event (%s): InvalidInput naming the field, nothing read or changed', async (_what, make, field) => {
+    stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    const err = await invoke(make()).then(() => undefined, (e: Error) => e);
+    expect(err).toMatchObject({ name: 'InvalidInput' });
+    expect(err!.message).toMatch(new RegExp(`^The sns-notification function received an EventBridge event whose ${field.replace('.', '\\.')} `));
+    expect(err!.message).toContain('Nothing was changed.');
+    expect(ddbMock.calls()).toHaveLength(0);
+    expect(rdsMock.calls()).toHaveLength(0);
+    expect(snsMock.calls()).toHaveLength(0);
+  });
+
+  test('nothing from the execution input but requestedBy and operationId is repeated anywhere', async () => {
+    const logs = captureLogs();
+    const secret = 'pw-Zx81-not-for-anyone';
+    const input = JSON.stringify({ requestedBy: 'nightly', password: secret, note: `token ${secret}` });
+    stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    copyExists('copying');
+    await invoke(makeStatusChangeEvent('ABORTED', { input }));
+    await invoke(makeStatusChangeEvent('TIMED_OUT', { input, executionArn: `${EXECUTION_ARN}-x`, name: 'other' }));
+    const everything = `${sentText(ddbMock, rdsMock, snsMock)}\n${logs.lines.join('\n')}`;
+    expect(everything).toContain('nightly');
+    expect(everything).not.toContain(secret);
+  });
+
+  test('the event from the state machine is still told apart: a NotificationEvent never goes down this path', async () => {
+    stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    const out = await handler(event('FAILED', makeState({ copyRequired: false, error: { Error: 'X', Cause: 'y' } })));
+    expect(out.status).toBe('FAILED');
+    expect(published().body.error).toEqual({ name: 'X', cause: 'y' });
   });
 });

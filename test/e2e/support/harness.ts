@@ -15,7 +15,9 @@ import { GetSecretValueCommand, ListSecretsCommand, PutSecretValueCommand, Secre
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { localFunctions, runPipeline, type LocalFunction, type PipelineRun, type RunPipelineOptions } from './run-pipeline';
+import {
+  invokeFunction, localFunctions, runPipeline, type FunctionInvocation, type LocalFunction, type PipelineRun, type RunPipelineOptions,
+} from './run-pipeline';
 import { PIPELINE_CONFIG_ENV, TABLE_KEYS, type DbUserSpec, type PipelineConfig } from '../../../src/contracts';
 import { renderStateMachine, type RenderedStateMachine } from '../../support/asl';
 import { motoClientEnv, type MotoServer } from '../../support/moto';
@@ -57,6 +59,11 @@ export interface E2EHarness {
    * stand-in for a resource follows what the pipeline did to it (see local-cluster.ts).
    */
   onTask(hook: TaskHook): void;
+  /**
+   * Invokes one of the pipeline's functions outside any execution, as Lambda runs an asynchronous invocation
+   * (an EventBridge rule's target), with the function's environment: `id` is its construct id, e.g. `SnsNotification`.
+   */
+  invoke(id: string, event: unknown): Promise<FunctionInvocation>;
   /** Runs the state machine once (options override the harness's defaults). */
   run(input: unknown, options?: Partial<Omit<RunPipelineOptions, 'definition' | 'functions' | 'resolver'>>): Promise<PipelineRun>;
   /** New notifications since the last call (also appended to `messages`). */
@@ -125,6 +132,12 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
     },
     onTask(hook) {
       taskHooks.push(hook);
+    },
+    invoke(id, event) {
+      const pattern = new RegExp(`Handlers${id}[0-9A-F]{8}$`);
+      const matching = functions.filter((f) => pattern.test(f.logicalId));
+      if (matching.length !== 1) throw new Error(`Expected one function ${id}, found ${matching.map((f) => f.logicalId).join(', ') || 'none'}`);
+      return invokeFunction(matching[0], event, { region, awsEnv: env });
     },
     run(input, runOptions = {}) {
       const own = runOptions.beforeTask;

@@ -12,7 +12,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type * as LocalStepFunctions from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
-import { lambdaError, localFunctions, runPipeline, type RunPipelineOptions } from './run-pipeline';
+import { invokeFunction, lambdaError, localFunctions, runPipeline, type RunPipelineOptions } from './run-pipeline';
 import { forLocalRun, renderStateMachine } from '../../support/asl';
 import { functionAssetSources, templateFunctions, TemplateResolver, type CfnTemplate } from '../../support/template';
 
@@ -242,6 +242,46 @@ describe('runPipeline', () => {
     const seen: Array<[string, number]> = [];
     await runPipeline({ ...options, input: {}, beforeTask: (state, _event, attempt) => { seen.push([state, attempt]); } });
     expect(seen).toEqual([['Start', 0], ['Work', 0], ['Work', 1], ['NotifySuccess', 0]]);
+  });
+
+  test('a signal stops the execution like StopExecution: ABORTED, no further state, the task under way finishes first', async () => {
+    const stop = new AbortController();
+    const run = await runPipeline({
+      ...options,
+      input: {},
+      signal: stop.signal,
+      beforeTask: (state, _event, attempt) => {
+        // Stopped while the second Work invocation runs: it still finishes, nothing runs after it.
+        if (state === 'Work' && attempt === 1) stop.abort();
+      },
+    });
+    expect(run.status).toBe('ABORTED');
+    expect(run.error).toBeUndefined();
+    expect(run.invocations.map((i) => [i.stateName, i.error?.errorType ?? 'ok'])).toEqual([['Start', 'ok'], ['Work', 'ResourceBusy'], ['Work', 'ok']]);
+    expect(run.path).not.toContain('Pause');
+    expect(run.events.map((e) => e.type)).toContain('ExecutionAborted');
+
+    const early = new AbortController();
+    early.abort();
+    const never = await runPipeline({ ...options, input: {}, signal: early.signal });
+    expect(never.status).toBe('ABORTED');
+    expect(never.invocations.length).toBeLessThanOrEqual(1);
+  });
+
+  test('invokeFunction runs one function outside an execution, with its environment, a fresh module, and the error as Lambda reports it', async () => {
+    const envBefore = { ...process.env };
+    const work = options.functions.find((f) => f.environment.STEP_NAME === 'work')!;
+    // A fresh module each time: the first call of each is the "busy" one.
+    for (let i = 0; i < 2; i++) {
+      const failed = await invokeFunction(work, { input: {} }, { region: 'eu-west-1', awsEnv: options.awsEnv });
+      expect(failed).toMatchObject({ logicalId: work.logicalId, error: { errorType: 'ResourceBusy', errorMessage: 'the cluster is busy; retry' } });
+    }
+    const start = options.functions.find((f) => f.environment.STEP_NAME === 'start')!;
+    const ok = await invokeFunction(start, { a: 1 }, { region: 'eu-west-1', awsEnv: options.awsEnv });
+    expect(ok.error).toBeUndefined();
+    expect(ok.result).toMatchObject({ step: 'start', endpoint: 'http://127.0.0.1:1', region: 'eu-west-1', sawInput: { a: 1 } });
+    expect(ok.logs).toEqual(['start sees {"step":"start"}']);
+    expect(process.env).toEqual(envBefore);
   });
 
   test('afterTask sees each invocation once it is over (console and environment restored), with its outcome and timing', async () => {

@@ -14,6 +14,10 @@
  *   fresh ones, so SDK clients never outlive the moto server they were created for.
  * - Several runs may go on at once (two executions racing for one target): their tasks interleave one
  *   invocation at a time, since every handler runs in this process with its own `process.env`.
+ * - A run can be stopped like StopExecution (`signal`): the execution ends ABORTED, no further state runs,
+ *   and the run returns only once an invocation under way has finished.
+ * - {@link invokeFunction} runs one function outside any execution, the way Lambda runs an asynchronous
+ *   invocation (e.g. an EventBridge event), with the same environment and isolation.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,7 +28,7 @@ import type { TemplateFunction, TemplateResolver } from '../../support/template'
 // The package is ESM-typed, so TypeScript (module node16) refuses a static import from CommonJS; its
 // `require` export condition serves a CommonJS build, which is what runs.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { StateMachine, ExecutionError } = require('aws-local-stepfunctions') as typeof LocalStepFunctions;
+const { StateMachine, ExecutionError, ExecutionAbortedError, ExecutionTimeoutError } = require('aws-local-stepfunctions') as typeof LocalStepFunctions;
 
 /** An event of an execution's log (the package does not export the type). */
 export type EventLog = ReturnType<LocalStepFunctions.StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
@@ -113,11 +117,17 @@ export interface RunPipelineOptions {
   readonly afterTask?: (invocation: Invocation) => Promise<void> | void;
   /** Echo the handlers' console output instead of only collecting it. Default: `$E2E_VERBOSE` set. */
   readonly verbose?: boolean;
+  /**
+   * Stops the execution when aborted, like StopExecution: the run ends `ABORTED` once the invocation under
+   * way (if any) has finished; no further state runs. Abort it from `afterTask` to stop right after a task.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The outcome of a run. */
 export interface PipelineRun {
-  readonly status: 'SUCCEEDED' | 'FAILED';
+  /** `ABORTED`: stopped through `signal`; `TIMED_OUT`: past the definition's `TimeoutSeconds`. */
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
   readonly executionArn: string;
   readonly executionName: string;
   readonly output?: unknown;
@@ -176,6 +186,124 @@ export function lambdaError(e: unknown): Error & { errorType: string; errorMessa
   return out;
 }
 
+/** How {@link callHandler} runs a handler. */
+interface CallOptions {
+  readonly region: string;
+  readonly awsEnv: Record<string, string>;
+  readonly verbose: boolean;
+  /** Loaded handlers by logical id: a warm container per function. */
+  readonly modules: Map<string, (event: unknown, context: unknown) => Promise<unknown>>;
+  readonly requestId: string;
+}
+
+type CallOutcome = { logs: string[]; startedAt: number; durationMs: number } & (
+  { result: unknown } | { error: ReturnType<typeof lambdaError> }
+);
+
+/**
+ * Calls a function's handler as Lambda would, in this process: Lambda's variables, the function's environment
+ * and `awsEnv` (no other AWS_* variable) in `process.env`, console collected, the event and result round-tripped
+ * through JSON; both restored afterwards. The caller holds {@link invocationMutex}.
+ */
+async function callHandler(fn: LocalFunction, event: unknown, options: CallOptions): Promise<CallOutcome> {
+  const savedEnv = { ...process.env };
+  const env: Record<string, string> = {
+    AWS_REGION: options.region,
+    AWS_DEFAULT_REGION: options.region,
+    AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    ...fn.environment,
+    ...options.awsEnv,
+  };
+  for (const k of Object.keys(process.env)) {
+    if (k.startsWith('AWS_')) delete process.env[k];
+  }
+  Object.assign(process.env, env);
+
+  const logs: string[] = [];
+  const startedAt = Date.now();
+  const methods = ['log', 'info', 'warn', 'error', 'debug'] as const;
+  const savedConsole = methods.map((m) => console[m]);
+  methods.forEach((m, i) => {
+    console[m] = (...args: unknown[]) => {
+      logs.push(formatLog(args));
+      if (options.verbose) savedConsole[i].apply(console, args);
+    };
+  });
+  try {
+    let handler = options.modules.get(fn.logicalId);
+    if (!handler) {
+      const mod = loadFresh(fn.bundlePath);
+      const exported = mod[fn.exportName];
+      if (typeof exported !== 'function') throw new Error(`${fn.bundlePath} exports no function ${fn.exportName}`);
+      handler = exported as (event: unknown, context: unknown) => Promise<unknown>;
+      options.modules.set(fn.logicalId, handler);
+    }
+    const deadline = Date.now() + fn.timeoutSeconds * 1000;
+    const context = {
+      functionName: fn.functionName,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: fn.arn,
+      memoryLimitInMB: String(fn.memorySize),
+      awsRequestId: options.requestId,
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      callbackWaitsForEmptyEventLoop: true,
+    };
+    // Round-trip through JSON like Lambda's transport, so a handler never returns something a real invoke could not.
+    const result = JSON.parse(JSON.stringify((await handler(JSON.parse(JSON.stringify(event ?? null)), context)) ?? null));
+    return { result, logs, startedAt, durationMs: Date.now() - startedAt };
+  } catch (e) {
+    return { error: lambdaError(e), logs, startedAt, durationMs: Date.now() - startedAt };
+  } finally {
+    methods.forEach((m, i) => {
+      console[m] = savedConsole[i];
+    });
+    for (const k of Object.keys(process.env)) {
+      if (!(k in savedEnv)) delete process.env[k];
+    }
+    Object.assign(process.env, savedEnv);
+  }
+}
+
+/** One invocation of a function outside any execution, as {@link invokeFunction} reports it. */
+export interface FunctionInvocation {
+  readonly logicalId: string;
+  readonly event: unknown;
+  readonly result?: unknown;
+  readonly error?: { errorType: string; errorMessage: string };
+  /** What the handler wrote through `console`. */
+  readonly logs: string[];
+}
+
+/** Options of {@link invokeFunction}. */
+export interface InvokeFunctionOptions {
+  /** The region Lambda runs the function in. */
+  readonly region: string;
+  /** Environment added to the function's: AWS_ENDPOINT_URL, credentials... */
+  readonly awsEnv: Record<string, string>;
+  /** Echo the handler's console output. Default: `$E2E_VERBOSE` set. */
+  readonly verbose?: boolean;
+}
+
+/**
+ * Invokes one function with an event, as Lambda runs an asynchronous invocation (say, an EventBridge rule's
+ * target): a fresh module (a cold container), the function's environment, one invocation at a time with
+ * every run's tasks. Never throws for the handler's error: see `error`.
+ */
+export async function invokeFunction(fn: LocalFunction, event: unknown, options: InvokeFunctionOptions): Promise<FunctionInvocation> {
+  const outcome = await invocationMutex.run(() => callHandler(fn, event, {
+    region: options.region,
+    awsEnv: options.awsEnv,
+    verbose: options.verbose ?? !!process.env.E2E_VERBOSE,
+    modules: new Map(),
+    requestId: `invoke-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+  }));
+  return 'error' in outcome
+    ? { logicalId: fn.logicalId, event, error: { errorType: outcome.error.errorType, errorMessage: outcome.error.errorMessage }, logs: outcome.logs }
+    : { logicalId: fn.logicalId, event, result: outcome.result, logs: outcome.logs };
+}
+
 /** Runs the state machine once. Never throws for a failed execution: see `status` and `error`. */
 export async function runPipeline(options: RunPipelineOptions): Promise<PipelineRun> {
   const { definition, resolver } = options;
@@ -190,13 +318,22 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const invocations: Invocation[] = [];
   const attempts = new Map<string, number>();
 
+  const inFlight = new Set<Promise<unknown>>();
   const invoke = async (stateName: string, fn: LocalFunction, event: unknown) => {
     const done: { invocation?: Invocation } = {};
+    const call = (async () => {
+      try {
+        return await invokeOnce(stateName, fn, event, done);
+      } finally {
+        // Outside the invocation: the handler's console and environment are restored.
+        if (done.invocation) await options.afterTask?.(done.invocation);
+      }
+    })();
+    inFlight.add(call);
     try {
-      return await invokeOnce(stateName, fn, event, done);
+      return await call;
     } finally {
-      // Outside the invocation: the handler's console and environment are restored.
-      if (done.invocation) await options.afterTask?.(done.invocation);
+      inFlight.delete(call);
     }
   };
   const invokeOnce = (stateName: string, fn: LocalFunction, event: unknown, done: { invocation?: Invocation }) => invocationMutex.run(async () => {
@@ -204,72 +341,20 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     attempts.set(stateName, attempt + 1);
     await options.beforeTask?.(stateName, event, attempt);
 
-    const savedEnv = { ...process.env };
-    const env: Record<string, string> = {
-      AWS_REGION: resolver.region,
-      AWS_DEFAULT_REGION: resolver.region,
-      AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
-      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
-      ...fn.environment,
-      ...options.awsEnv,
-    };
-    for (const k of Object.keys(process.env)) {
-      if (k.startsWith('AWS_')) delete process.env[k];
-    }
-    Object.assign(process.env, env);
-
-    const logs: string[] = [];
-    const startedAt = Date.now();
-    const methods = ['log', 'info', 'warn', 'error', 'debug'] as const;
-    const savedConsole = methods.map((m) => console[m]);
-    methods.forEach((m, i) => {
-      console[m] = (...args: unknown[]) => {
-        logs.push(formatLog(args));
-        if (verbose) savedConsole[i].apply(console, args);
-      };
+    const outcome = await callHandler(fn, event, {
+      region: resolver.region, awsEnv: options.awsEnv, verbose, modules, requestId: `${executionName}-${stateName}-${attempt}`,
     });
-    try {
-      let handler = modules.get(fn.logicalId);
-      if (!handler) {
-        const mod = loadFresh(fn.bundlePath);
-        const exported = mod[fn.exportName];
-        if (typeof exported !== 'function') throw new Error(`${fn.bundlePath} exports no function ${fn.exportName}`);
-        handler = exported as (event: unknown, context: unknown) => Promise<unknown>;
-        modules.set(fn.logicalId, handler);
-      }
-      const deadline = Date.now() + fn.timeoutSeconds * 1000;
-      const context = {
-        functionName: fn.functionName,
-        functionVersion: '$LATEST',
-        invokedFunctionArn: fn.arn,
-        memoryLimitInMB: String(fn.memorySize),
-        awsRequestId: `${executionName}-${stateName}-${attempt}`,
-        getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-        callbackWaitsForEmptyEventLoop: true,
-      };
-      // Round-trip through JSON like Lambda's transport, so a handler never returns something a real invoke could not.
-      const result = JSON.parse(JSON.stringify((await handler(JSON.parse(JSON.stringify(event ?? null)), context)) ?? null));
-      const durationMs = Date.now() - startedAt;
-      done.invocation = { stateName, logicalId: fn.logicalId, event, result, logs, executionName, attempt, startedAt, durationMs };
-      invocations.push(done.invocation);
-      return result;
-    } catch (e) {
-      const err = lambdaError(e);
+    const { logs, startedAt, durationMs } = outcome;
+    if ('error' in outcome) {
+      const err = outcome.error;
       const error = { errorType: err.errorType, errorMessage: err.errorMessage };
-      const durationMs = Date.now() - startedAt;
       done.invocation = { stateName, logicalId: fn.logicalId, event, error, logs, executionName, attempt, startedAt, durationMs };
       invocations.push(done.invocation);
       throw err;
-    } finally {
-      methods.forEach((m, i) => {
-        console[m] = savedConsole[i];
-      });
-      for (const k of Object.keys(process.env)) {
-        if (!(k in savedEnv)) delete process.env[k];
-      }
-      Object.assign(process.env, savedEnv);
     }
+    done.invocation = { stateName, logicalId: fn.logicalId, event, result: outcome.result, logs, executionName, attempt, startedAt, durationMs };
+    invocations.push(done.invocation);
+    return outcome.result;
   });
 
   const problems = definitionProblems(definition);
@@ -302,24 +387,41 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     } as any,
   });
 
+  const abort = () => execution.abort();
+  if (options.signal?.aborted) abort();
+  options.signal?.addEventListener('abort', abort, { once: true });
+
   const events: EventLog[] = [];
   const collecting = (async () => {
     for await (const ev of execution.eventLogs) events.push(ev);
   })();
   let output: unknown;
   let error: PipelineRun['error'];
+  let status: PipelineRun['status'] = 'SUCCEEDED';
   try {
     output = await execution.result;
   } catch (e) {
-    if (!(e instanceof ExecutionError)) throw e;
-    const cause = (e as Error & { cause?: Error }).cause;
-    error = { Error: cause?.name ?? 'Unknown', Cause: cause?.message ?? '' };
+    if (e instanceof ExecutionAbortedError) {
+      status = 'ABORTED';
+    } else if (e instanceof ExecutionTimeoutError) {
+      status = 'TIMED_OUT';
+    } else if (e instanceof ExecutionError) {
+      const cause = (e as Error & { cause?: Error }).cause;
+      error = { Error: cause?.name ?? 'Unknown', Cause: cause?.message ?? '' };
+      status = 'FAILED';
+    } else {
+      throw e;
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
   }
   await collecting;
+  // A stopped execution settles before its task does: wait for that invocation, as Lambda finishes it anyway.
+  while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
   const pathTaken = events.filter((ev) => ev.type === 'StateEntered' && (ev as { index?: number }).index === undefined)
     .map((ev) => (ev as { state: { name: string } }).state.name);
   return {
-    status: error ? 'FAILED' : 'SUCCEEDED',
+    status,
     executionArn,
     executionName,
     output,

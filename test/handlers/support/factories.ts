@@ -4,6 +4,9 @@ import {
   CopyProgress,
   DatabasePrivilege,
   DbUserSpec,
+  EXECUTION_STATUS_CHANGE,
+  ExecutionStatusChangeDetail,
+  ExecutionStatusChangeEvent,
   PIPELINE_CONFIG_ENV,
   PipelineConfig,
   PipelineState,
@@ -231,5 +234,42 @@ export function makeRestoreProgress(overrides: Partial<RestoreProgress> = {}): R
     engineVersion: '16.4',
     masterUsername: 'admin',
     ...overrides,
+  };
+}
+
+export const STATE_MACHINE_ARN = `arn:aws:states:${TARGET_REGION}:${ACCOUNT}:stateMachine:restore`;
+
+/**
+ * A Step Functions execution status change as EventBridge delivers it (with the fields the handler does not
+ * read, too): this operation's execution, started 10:00 and stopped 11:00.
+ */
+export function makeStatusChangeEvent(
+  status = 'ABORTED', detail: Partial<ExecutionStatusChangeDetail> & Record<string, unknown> = {},
+): ExecutionStatusChangeEvent & Record<string, unknown> {
+  const full: ExecutionStatusChangeDetail & Record<string, unknown> = {
+    executionArn: EXECUTION_ARN,
+    stateMachineArn: STATE_MACHINE_ARN,
+    name: OPERATION_ID,
+    status,
+    startDate: Date.parse('2026-11-22T10:00:00.000Z'),
+    stopDate: Date.parse('2026-11-22T11:00:00.000Z'),
+    input: JSON.stringify({ requestedBy: 'nightly' }),
+    inputDetails: { included: true },
+    output: null,
+    outputDetails: null,
+    error: null,
+    cause: null,
+    ...detail,
+  };
+  return {
+    'version': '0',
+    'id': 'c1c7e1a2-0000-4000-8000-000000000001',
+    'detail-type': EXECUTION_STATUS_CHANGE.detailType,
+    'source': EXECUTION_STATUS_CHANGE.source,
+    'account': ACCOUNT,
+    'time': '2026-11-22T11:00:00Z',
+    'region': TARGET_REGION,
+    'resources': [EXECUTION_ARN],
+    'detail': full,
   };
 }
