@@ -20,6 +20,43 @@ const staged = app.node.findAll().filter((c): c is AssetStaging => c instanceof 
 console.log(JSON.stringify(staged.map((s) => ({ path: s.node.path, sourcePath: s.sourcePath }))));
 `;
 
+/**
+ * Synthesizes example (a) and a cross-region default stack, as a consumer would with cdk-nag 3 registered through
+ * Validations (synth throws on unacknowledged errors), and prints what the five packs still report (must be nothing).
+ */
+const NAG_PROBE = `import { App, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
+import { AuroraRestorePipeline } from '${PACKAGE}';
+import { build } from './same-region-defaults';
+
+const app = new App({ outdir: process.argv[2] });
+const packs = [new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app)];
+Validations.of(app).addPlugins(...packs);
+build(app);
+const dr = new Stack(app, 'CrossRegionDefaults', { env: { account: '123456789012', region: 'eu-west-1' } });
+new AuroraRestorePipeline(dr, 'Restore', {
+  sourceClusterIdentifier: 'prod-aurora',
+  targetClusterIdentifier: 'dr-aurora',
+  sourceRegion: 'us-east-1',
+  vpc: ec2.Vpc.fromVpcAttributes(dr, 'Vpc', {
+    vpcId: 'vpc-0123456789abcdef0',
+    availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+    privateSubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0aaaaaaaaaaaaaaa2'],
+    privateSubnetRouteTableIds: ['rtb-0aaaaaaaaaaaaaaa1', 'rtb-0aaaaaaaaaaaaaaa2'],
+  }),
+});
+app.synth();
+const violations = packs.flatMap((p) => p.validateScope(app).violations.flatMap((v) => v.violatingResources.map((r) => v.ruleName + ' ' + r.constructPath)));
+
+// Control: the same packs in this app do report what is not acknowledged.
+const control = new App();
+new sqs.Queue(new Stack(control, 'Control'), 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+const controlFindings = new AwsSolutionsChecks(control).validateScope(control).violations.map((v) => v.ruleName);
+console.log(JSON.stringify({ packs: packs.length, violations, controlFindings }));
+`;
+
 function installedVersion(name: string): string {
   return JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', name, 'package.json'), 'utf8')).version;
 }
@@ -36,12 +73,13 @@ export function consumeTypescript(ctx: ConsumerContext): ConsumerResult {
   }, null, 2));
   copyInto(path.join(REPO, 'examples', 'same-region-defaults.ts'), app);
   fs.writeFileSync(path.join(app, 'staging-probe.ts'), STAGING_PROBE);
+  fs.writeFileSync(path.join(app, 'nag-probe.ts'), NAG_PROBE);
 
   const cdk = devDependencyVersion('aws-cdk-lib');
   const constructs = devDependencyVersion('constructs');
   ctx.log(`npm install ${path.relative(REPO, tarball)} aws-cdk-lib@${cdk} constructs@${constructs}`);
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', tarball, `aws-cdk-lib@${cdk}`, `constructs@${constructs}`,
-    `typescript@${installedVersion('typescript')}`, `@types/node@${installedVersion('@types/node')}`], { cwd: app, logFile });
+    `typescript@${installedVersion('typescript')}`, `@types/node@${installedVersion('@types/node')}`, `cdk-nag@${installedVersion('cdk-nag')}`], { cwd: app, logFile });
 
   ctx.log('tsc, then node same-region-defaults.js');
   run('npx', ['tsc', '-p', '.'], { cwd: app, logFile });
@@ -64,9 +102,21 @@ export function consumeTypescript(ctx: ConsumerContext): ConsumerResult {
     throw new ConsumerError(`the staged code is not the package's: ${packaged.size} bundles in the package, functions with other code: ${foreign.join(', ') || 'none'}`, logFile);
   }
 
+  // The acknowledgements must work from the compiled package: five packs, zero findings, synth does not throw.
+  ctx.log(`cdk-nag ${installedVersion('cdk-nag')}: example (a) and a cross-region default stack under five packs`);
+  const nag = run('node', [path.join('build', 'nag-probe.js'), path.join(ctx.dir, 'nag.out')], { cwd: app, logFile });
+  const report: { packs: number; violations: string[]; controlFindings: string[] } = JSON.parse(nag.stdout.trim().split('\n').pop() ?? '{}');
+  if (!report.controlFindings?.includes('AwsSolutions-SQS4')) {
+    throw new ConsumerError(`cdk-nag did not report an unencrypted control queue (${report.controlFindings?.join(', ')}): the packs are not running`, logFile);
+  }
+  if (report.packs !== 5 || report.violations.length) {
+    throw new ConsumerError(`cdk-nag reported ${report.violations?.length} unacknowledged findings: ${report.violations?.slice(0, 10).join('; ')}`, logFile);
+  }
+
   return {
     status: 'pass',
-    summary: `aws-cdk-lib ${cdk}: ${resources} resources, 9 functions whose code is staged from node_modules/${PACKAGE}/assets/ and equals the package's bundles`,
+    summary: `aws-cdk-lib ${cdk}: ${resources} resources, 9 functions whose code is staged from node_modules/${PACKAGE}/assets/ and equals the package's bundles; `
+      + 'no cdk-nag finding under five packs (example (a) and a cross-region default stack)',
     outdir,
   };
 }
