@@ -14,6 +14,7 @@ import { findSecretLeaks, type E2EHarness } from './support/harness';
 import type { FunctionInvocation, PipelineRun } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, expectSucceeded, notifications, startScenario, startWorld, type Scenario, type World } from './support/world';
+import { statusChangeEvent } from '../support/status-change-event';
 
 jest.setTimeout(120_000);
 
@@ -41,34 +42,19 @@ async function runAndStop(h: E2EHarness, executionName: string, afterState: stri
   });
 }
 
-/** The status change EventBridge sends for an execution of this state machine (every field Step Functions puts in it). */
+/** The status change EventBridge sends for an execution of this state machine. */
 function statusChange(h: E2EHarness, run: PipelineRun, status: 'ABORTED' | 'TIMED_OUT') {
-  const started = run.events.find((e) => e.type === 'ExecutionStarted')!.timestamp;
-  const stopped = run.events[run.events.length - 1].timestamp;
-  return {
-    'version': '0',
-    'id': `e2e-${run.executionName}-${status}`,
-    'detail-type': 'Step Functions Execution Status Change',
-    'source': 'aws.states',
-    'account': h.resolver.account,
-    'time': new Date(stopped).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    'region': h.resolver.region,
-    'resources': [run.executionArn],
-    'detail': {
-      executionArn: run.executionArn,
-      stateMachineArn: h.machine.arn,
-      name: run.executionName,
-      status,
-      startDate: started,
-      stopDate: stopped,
-      input: JSON.stringify({ requestedBy: 'nightly' }),
-      inputDetails: { included: true },
-      output: null,
-      outputDetails: null,
-      error: null,
-      cause: null,
-    },
-  };
+  return statusChangeEvent({
+    executionArn: run.executionArn,
+    stateMachineArn: h.machine.arn,
+    name: run.executionName,
+    status,
+    startDate: run.events.find((e) => e.type === 'ExecutionStarted')!.timestamp,
+    stopDate: run.events[run.events.length - 1].timestamp,
+    account: h.resolver.account,
+    region: h.resolver.region,
+    id: `e2e-${run.executionName}-${status}`,
+  });
 }
 
 /** Whether an EventBridge pattern (lists of values, nested objects) matches an event. */

@@ -4,7 +4,6 @@ import {
   CopyProgress,
   DatabasePrivilege,
   DbUserSpec,
-  EXECUTION_STATUS_CHANGE,
   ExecutionStatusChangeDetail,
   ExecutionStatusChangeEvent,
   PIPELINE_CONFIG_ENV,
@@ -14,6 +13,7 @@ import {
   RestoreProgress,
   SnapshotInfo,
 } from '../../../src/contracts';
+import { statusChangeEvent } from '../../support/status-change-event';
 
 /** Account, regions and names the factories use. */
 export const ACCOUNT = '123456789012';
@@ -246,30 +246,17 @@ export const STATE_MACHINE_ARN = `arn:aws:states:${TARGET_REGION}:${ACCOUNT}:sta
 export function makeStatusChangeEvent(
   status = 'ABORTED', detail: Partial<ExecutionStatusChangeDetail> & Record<string, unknown> = {},
 ): ExecutionStatusChangeEvent & Record<string, unknown> {
-  const full: ExecutionStatusChangeDetail & Record<string, unknown> = {
+  const event = statusChangeEvent({
     executionArn: EXECUTION_ARN,
     stateMachineArn: STATE_MACHINE_ARN,
     name: OPERATION_ID,
     status,
     startDate: Date.parse('2026-11-22T10:00:00.000Z'),
     stopDate: Date.parse('2026-11-22T11:00:00.000Z'),
-    input: JSON.stringify({ requestedBy: 'nightly' }),
-    inputDetails: { included: true },
-    output: null,
-    outputDetails: null,
-    error: null,
-    cause: null,
-    ...detail,
-  };
-  return {
-    'version': '0',
-    'id': 'c1c7e1a2-0000-4000-8000-000000000001',
-    'detail-type': EXECUTION_STATUS_CHANGE.detailType,
-    'source': EXECUTION_STATUS_CHANGE.source,
-    'account': ACCOUNT,
-    'time': '2026-11-22T11:00:00Z',
-    'region': TARGET_REGION,
-    'resources': [EXECUTION_ARN],
-    'detail': full,
-  };
+    account: ACCOUNT,
+    region: TARGET_REGION,
+    id: 'c1c7e1a2-0000-4000-8000-000000000001',
+  });
+  // Overrides may be malformed on purpose (the handler's validation is under test).
+  return { ...event, detail: { ...event.detail, ...detail } };
 }
