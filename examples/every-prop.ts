@@ -1,7 +1,8 @@
 /**
  * Example (c): every prop set — a restore-testing pipeline that checks last night's backup in a provisioned
  * writer, with its own network placement, parameter group, tags, a legacy combined users secret, an
- * existing topic, a backup plan for the tables, and tuned timing.
+ * existing topic, a backup plan for the tables, and tuned timing. Every function runs in the VPC (an organisation
+ * policy), which reaches the AWS APIs through its interface endpoints: their security groups admit the functions.
  *
  * Run: `npx ts-node examples/every-prop.ts`.
  */
@@ -14,7 +15,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { AuroraRestorePipeline, DatabasePrivilege } from 'cdk-aurora-restore-pipeline';
+import { AuroraRestorePipeline, DatabasePrivilege, HandlerPlacement } from 'cdk-aurora-restore-pipeline';
 
 export class RestoreTestStack extends Stack {
   public readonly pipeline: AuroraRestorePipeline;
@@ -29,6 +30,8 @@ export class RestoreTestStack extends Stack {
     });
     const key = new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'restore tests' });
     const dbSecurityGroup = new ec2.SecurityGroup(this, 'DbSecurityGroup', { vpc, allowAllOutbound: false, description: 'restore-test cluster' });
+    // The security group of the VPC's interface endpoints (RDS, SNS, Secrets Manager), made elsewhere.
+    const endpoints = ec2.SecurityGroup.fromSecurityGroupId(this, 'EndpointSecurityGroup', 'sg-0c1b2c3d4e5f60e01');
     const topic = new sns.Topic(this, 'Alerts', { masterKey: key, enforceSSL: true });
     const master = secretsmanager.Secret.fromSecretCompleteArn(this, 'Master', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:restore-test/master-AbCdEf');
     const legacyUsers = secretsmanager.Secret.fromSecretCompleteArn(this, 'LegacyUsers', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:restore-test/app-users-AbCdEf');
@@ -41,6 +44,8 @@ export class RestoreTestStack extends Stack {
       sourceRegion: 'eu-west-1',
       includeAutomatedSnapshots: true,
       vpcSubnets: { subnets: vpc.privateSubnets },
+      handlerPlacement: HandlerPlacement.ALL_IN_VPC,
+      endpointSecurityGroups: [endpoints],
       subnetGroup: new rds.SubnetGroup(this, 'SubnetGroup', { vpc, description: 'restore-test subnets', removalPolicy: RemovalPolicy.DESTROY }),
       securityGroups: [dbSecurityGroup],
       port: 5432,

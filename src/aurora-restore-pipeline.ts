@@ -18,6 +18,7 @@ import { Construct } from 'constructs';
 import { DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, TABLE_KEYS } from './contracts';
 import type { DatabaseUser } from './database-user';
 import { PipelineHandlers } from './handlers';
+import { HandlerPlacement } from './placement';
 import { acknowledge, acknowledgeWildcardResource } from './nag';
 import { grantStepPermissions } from './permissions';
 import { PipelineDefinition } from './state-machine';
@@ -35,7 +36,7 @@ export interface AuroraRestorePipelineProps {
   /** The cluster this pipeline creates, or replaces when it owns it. */
   readonly targetClusterIdentifier: string;
 
-  /** The VPC of the restored cluster and of the pipeline's Lambda functions. */
+  /** The VPC of the restored cluster and of the pipeline's Lambda functions that run in a VPC (see `handlerPlacement`). */
   readonly vpc: ec2.IVpc;
 
   /**
@@ -56,12 +57,33 @@ export interface AuroraRestorePipelineProps {
   // ----- placement of the restored cluster -----
 
   /**
-   * Subnets of the restored cluster (its DB subnet group) and of the pipeline's functions, which need a way
-   * to AWS APIs (NAT, or VPC endpoints for RDS, DynamoDB, SNS, Secrets Manager, KMS and STS).
+   * Subnets of the restored cluster (its DB subnet group) and of the pipeline's functions in the VPC, which need a
+   * way to the AWS APIs they call: NAT, or VPC endpoints (see `handlerPlacement`).
    *
    * @default - the VPC's private subnets
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Which of the pipeline's functions run in the VPC.
+   *
+   * With `DATABASE_ONLY`, only setup-db-users (it connects to the database) runs in the VPC; it calls Secrets Manager
+   * and DynamoDB, so its subnets need NAT, or a Secrets Manager interface endpoint and a DynamoDB gateway endpoint.
+   * The other functions call AWS APIs directly. With `ALL_IN_VPC`, every function runs in the VPC, which then needs
+   * NAT or endpoints for RDS, DynamoDB, SNS and Secrets Manager, and NAT for a cross-region restore.
+   *
+   * @default HandlerPlacement.DATABASE_ONLY
+   */
+  readonly handlerPlacement?: HandlerPlacement;
+
+  /**
+   * Security groups of the VPC interface endpoints the functions in the VPC use (say, Secrets Manager's). Each gets
+   * an ingress rule admitting those functions on HTTPS. The pipeline never creates endpoints: pass these when your
+   * endpoints admit only listed security groups; leave them out with NAT, or with endpoints open to the VPC.
+   *
+   * @default - no rule is added
+   */
+  readonly endpointSecurityGroups?: ec2.ISecurityGroup[];
 
   /**
    * An existing DB subnet group for the restored cluster.
@@ -357,7 +379,7 @@ export class AuroraRestorePipeline extends Construct {
   public readonly masterSecret: secretsmanager.ISecret;
   /** Security groups of the restored cluster. */
   public readonly clusterSecurityGroups: ec2.ISecurityGroup[];
-  /** The security group of the setup-db-users function. */
+  /** The security group of the functions that connect to the database (setup-db-users); always in the VPC. */
   public readonly dbUsersSecurityGroup: ec2.ISecurityGroup;
   /**
    * The EventBridge rule that sends the state machine's `ABORTED` and `TIMED_OUT` executions to the
@@ -535,6 +557,8 @@ export class AuroraRestorePipeline extends Construct {
     const handlers = new PipelineHandlers(this, 'Handlers', {
       vpc: props.vpc,
       subnets,
+      placement: props.handlerPlacement ?? HandlerPlacement.DATABASE_ONLY,
+      endpointSecurityGroups: props.endpointSecurityGroups ?? [],
       encryptionKey: this.encryptionKey,
       config: stack.toJsonString(config),
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,

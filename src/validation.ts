@@ -2,6 +2,7 @@ import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { AuroraRestorePipelineProps } from './aurora-restore-pipeline';
 import { NAME_RULE, objectNameProblem, roleNameProblem } from './db-names';
+import { HandlerPlacement } from './placement';
 
 /** RDS DB cluster identifiers: 1–63 letters, digits or hyphens, starting with a letter, no `--`, no trailing `-`. */
 const CLUSTER_ID = /^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}$/;
@@ -97,6 +98,11 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
   }
   if (replace && props.deletionProtection && !props.allowDisableDeletionProtection) {
     warn('deletionProtectionBlocksReplace', 'deletionProtection is on and allowDisableDeletionProtection is off: the next restore over this target will fail with DeletionProtected. Set allowDisableDeletionProtection: true, or turn off replaceExistingTarget.');
+  }
+  if (props.handlerPlacement === HandlerPlacement.ALL_IN_VPC && props.sourceRegion !== undefined && !sameRegion) {
+    warn('allInVpcCrossRegion', `handlerPlacement is ALL_IN_VPC and the source region (${props.sourceRegion}) ${Token.isUnresolved(targetRegion) ? 'may differ from' : 'differs from'} the stack's region: `
+      + `SnapshotCheck and CopySnapshot call RDS in ${props.sourceRegion}, which VPC interface endpoints cannot reach (they serve their own region only). `
+      + 'Give the functions\' subnets (vpcSubnets) a NAT path, or use HandlerPlacement.DATABASE_ONLY, or every cross-region restore times out.');
   }
   if (!replace) {
     warn('noReplace', 'replaceExistingTarget is off: a restore fails with TargetAlreadyExists while the target cluster exists.');

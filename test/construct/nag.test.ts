@@ -1,6 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
+import { HandlerPlacement } from '../../src';
 import { defaultStack, fullStack } from './stacks';
 
 function findings(app: App): string[] {
@@ -12,14 +13,29 @@ function findings(app: App): string[] {
 }
 
 describe('cdk-nag: AwsSolutions, Serverless, NIST 800-53 R5, HIPAA, PCI DSS 3.2.1', () => {
-  test.each([
-    ['default, same region', () => defaultStack().app],
-    ['default, cross-region', () => defaultStack({ sourceRegion: 'us-east-1' }).app],
-    ['default, environment-agnostic', () => defaultStack({}, undefined).app],
-    ['fully configured, same region', () => fullStack('eu-west-1').app],
-    ['fully configured, cross-region', () => fullStack('us-east-1').app],
-  ])('%s: no unacknowledged finding', (_name, build) => {
+  const placements = [HandlerPlacement.DATABASE_ONLY, HandlerPlacement.ALL_IN_VPC];
+  test.each(placements.flatMap((handlerPlacement) => [
+    [handlerPlacement, 'default, same region', () => defaultStack({ handlerPlacement }).app],
+    [handlerPlacement, 'default, cross-region', () => defaultStack({ sourceRegion: 'us-east-1', handlerPlacement }).app],
+    [handlerPlacement, 'default, environment-agnostic', () => defaultStack({ handlerPlacement }, undefined).app],
+    [handlerPlacement, 'fully configured, same region', () => fullStack('eu-west-1', handlerPlacement).app],
+    [handlerPlacement, 'fully configured, cross-region', () => fullStack('us-east-1', handlerPlacement).app],
+  ] as const))('%s, %s: no unacknowledged finding', (_placement, _name, build) => {
     expect(findings(build())).toEqual([]);
+  });
+
+  test('the functions outside the VPC are the only ones acknowledged for the Lambda-in-VPC rules', () => {
+    const { app, stack } = defaultStack();
+    const packs = [new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app)];
+    const inVpcRule = (id: string) => /-LambdaInsideVPC$/.test(id);
+    for (const pack of packs) expect(pack.validateScope(app).violations.filter((v) => inVpcRule(v.ruleName))).toEqual([]);
+    const acknowledged = stack.node.findAll()
+      .filter((c) => c.node.metadata.some((m) => m.type === 'aws:cdk:acknowledged-rules' && Object.keys(m.data as object).some(inVpcRule)))
+      .map((c) => c.node.id).sort();
+    expect(acknowledged).toEqual(['ArchiveSnapshot', 'CheckCopyStatus', 'CheckRestoreStatus', 'CopySnapshot', 'DeleteRds', 'RestoreSnapshot', 'SnapshotCheck', 'SnsNotification']);
+    const all = defaultStack({ handlerPlacement: HandlerPlacement.ALL_IN_VPC });
+    expect(all.stack.node.findAll().filter((c) => c.node.metadata.some((m) => m.type === 'aws:cdk:acknowledged-rules'
+      && Object.keys(m.data as object).some(inVpcRule)))).toEqual([]);
   });
 
   test('the packs do find what is not acknowledged (the check can fail)', () => {

@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { AuroraRestorePipeline, AuroraRestorePipelineProps, DatabasePrivilege } from '../../src';
+import { AuroraRestorePipeline, AuroraRestorePipelineProps, DatabasePrivilege, HandlerPlacement } from '../../src';
 
 export const ENV = { account: '123456789012', region: 'eu-west-1' };
 
@@ -39,7 +39,7 @@ export function defaultStack(extra: Partial<AuroraRestorePipelineProps> = {}, en
 }
 
 /** A stack with every prop set (cross-region when `sourceRegion` differs from eu-west-1). */
-export function fullStack(sourceRegion = 'us-east-1'): Built {
+export function fullStack(sourceRegion = 'us-east-1', handlerPlacement = HandlerPlacement.ALL_IN_VPC): Built {
   const app = new App();
   const stack = new Stack(app, 'Full', { env: ENV });
   const vpc = importedVpc(stack);
@@ -101,6 +101,8 @@ export function fullStack(sourceRegion = 'us-east-1'): Built {
     stateRetention: Duration.days(30),
     backupPlan: plan,
     handlerReservedConcurrency: 3,
+    handlerPlacement,
+    endpointSecurityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'SecretsEndpointSg', 'sg-0eeeeeeeeeeeeeee1')],
   });
   return { app, stack, pipeline };
 }
