@@ -88,7 +88,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
       roots: ['<rootDir>/test'],
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       setupFiles: ['<rootDir>/test/setup/polyfills.ts'],
-      moduleNameMapper: { '^cdk-aurora-restore-pipeline$': '<rootDir>/src' },
+      // The examples import the package by name: src/, through the module that lets examples/synth.ts set the placement.
+      moduleNameMapper: { '^cdk-aurora-restore-pipeline$': '<rootDir>/examples/placement-override' },
     },
   },
   gitignore: ['/assets/', '/cdk.out/', '/examples/**/cdk.out/', '/.venv/', '/.e2e/', '/bench/out/', '__pycache__/'],

@@ -1,6 +1,6 @@
 /**
- * Synthesizes every example app to CloudFormation under the five cdk-nag packs and prints the report:
- * each stack's resources, template size and the findings left unacknowledged (there must be none).
+ * Synthesizes every example app to CloudFormation under the five cdk-nag packs, in both handler placements, and
+ * prints the report: each stack's resources, template size and the findings left unacknowledged (there must be none).
  *
  * Run: `npx projen examples` (or `npx ts-node examples/synth.ts [outdir]`). Exits non-zero on any finding.
  */
@@ -8,20 +8,27 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
+import { override } from './placement-override';
+import { HandlerPlacement } from '../src';
 
-// Inside this repository the examples import the package by name; resolve it to the working tree.
+// Inside this repository the examples import the package by name; resolve it to the working tree (through the
+// module that can override the handler placement).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Module = require('module');
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request: string, ...rest: unknown[]) {
-  return resolve.call(this, request === 'cdk-aurora-restore-pipeline' ? path.join(__dirname, '..', 'src') : request, ...rest);
+  return resolve.call(this, request === 'cdk-aurora-restore-pipeline' ? path.join(__dirname, 'placement-override') : request, ...rest);
 };
 
 /** The examples, in the order of the README's table. */
 export const EXAMPLES = ['same-region-defaults', 'cross-region-with-users', 'every-prop'];
 
+/** Both handler placements: each example is synthesized in each. */
+export const PLACEMENTS = [HandlerPlacement.DATABASE_ONLY, HandlerPlacement.ALL_IN_VPC];
+
 export interface ExampleReport {
   readonly example: string;
+  readonly handlerPlacement: HandlerPlacement;
   readonly stack: string;
   readonly templateFile: string;
   readonly resources: number;
@@ -29,8 +36,8 @@ export interface ExampleReport {
   readonly findings: string[];
 }
 
-/** Synthesizes one example into `outdir`, with the five packs, and returns what it found. */
-export function synthExample(example: string, outdir: string): ExampleReport[] {
+/** Synthesizes one example into `outdir` with its pipelines in `handlerPlacement`, with the five packs, and returns what it found. */
+export function synthExample(example: string, outdir: string, handlerPlacement: HandlerPlacement): ExampleReport[] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { build } = require(`./${example}`) as { build: (app: App) => { stackName: string; artifactId: string }[] };
   const app = new App({ outdir });
@@ -38,7 +45,13 @@ export function synthExample(example: string, outdir: string): ExampleReport[] {
     new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app),
   ];
   Validations.of(app).addPlugins(...packs);
-  const stacks = build(app);
+  override.handlerPlacement = handlerPlacement;
+  let stacks;
+  try {
+    stacks = build(app);
+  } finally {
+    override.handlerPlacement = undefined;
+  }
   const findings = packs.flatMap((pack) => pack.validateScope(app).violations
     .flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}: ${v.description}`)));
   app.synth();
@@ -47,6 +60,7 @@ export function synthExample(example: string, outdir: string): ExampleReport[] {
     const template = JSON.parse(fs.readFileSync(templateFile, 'utf8'));
     return {
       example,
+      handlerPlacement,
       stack: stack.stackName,
       templateFile,
       resources: Object.keys(template.Resources).length,
@@ -62,11 +76,13 @@ if (require.main === module) {
   console.log(`cdk-nag report (${packs})\n`);
   let failed = 0;
   for (const example of EXAMPLES) {
-    for (const r of synthExample(example, path.join(root, example))) {
-      console.log(`${r.example.padEnd(26)} stack ${r.stack.padEnd(15)} ${String(r.resources).padStart(4)} resources  ${(r.templateBytes / 1024).toFixed(0).padStart(4)} KiB  ${r.findings.length} unacknowledged findings`);
-      console.log(`${''.padEnd(26)} template: ${path.relative(process.cwd(), r.templateFile)}`);
-      for (const f of r.findings) console.log(`  ${f}`);
-      failed += r.findings.length;
+    for (const placement of PLACEMENTS) {
+      for (const r of synthExample(example, path.join(root, example, placement), placement)) {
+        console.log(`${r.example.padEnd(24)} ${placement.padEnd(14)} stack ${r.stack.padEnd(15)} ${String(r.resources).padStart(4)} resources  ${(r.templateBytes / 1024).toFixed(0).padStart(4)} KiB  ${r.findings.length} unacknowledged findings`);
+        console.log(`${''.padEnd(39)} template: ${path.relative(process.cwd(), r.templateFile)}`);
+        for (const f of r.findings) console.log(`  ${f}`);
+        failed += r.findings.length;
+      }
     }
   }
   console.log(failed ? `\n${failed} unacknowledged findings` : '\nAll examples synthesized; no unacknowledged findings.');

@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { EXAMPLES, synthExample } from '../../examples/synth';
+import { EXAMPLES, PLACEMENTS, synthExample } from '../../examples/synth';
 import { ensureVenv, venvBin } from '../support/venv';
 
 jest.setTimeout(15 * 60 * 1000);
@@ -11,13 +11,16 @@ describe('examples', () => {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'examples-'));
   afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
 
-  test.each(EXAMPLES)('%s synthesizes with no unacknowledged cdk-nag finding and passes cfn-lint', (example) => {
-    const reports = synthExample(example, path.join(outdir, example));
+  test.each(EXAMPLES.flatMap((example) => PLACEMENTS.map((placement) => [example, placement] as const)))('%s, %s: synthesizes with no unacknowledged cdk-nag finding and passes cfn-lint', (example, placement) => {
+    const reports = synthExample(example, path.join(outdir, example, placement), placement);
     expect(reports.length).toBeGreaterThan(0);
     for (const r of reports) {
       expect(r.findings).toEqual([]);
       const template = JSON.parse(fs.readFileSync(r.templateFile, 'utf8'));
-      expect(Object.values(template.Resources).filter((x: any) => x.Type === 'AWS::Lambda::Function')).toHaveLength(9);
+      const functions = Object.values(template.Resources).filter((x: any) => x.Type === 'AWS::Lambda::Function') as any[];
+      expect(functions).toHaveLength(9);
+      // The placement really applied: one function in the VPC, or all nine.
+      expect(functions.filter((f) => f.Properties.VpcConfig).length).toBe(placement === 'ALL_IN_VPC' ? 9 : 1);
 
       const python = ensureVenv();
       const cfnLint = venvBin(path.dirname(path.dirname(python)), 'cfn-lint');
