@@ -156,6 +156,10 @@ export class PipelineHandlers extends Construct {
         });
         acknowledgeWildcardResource(executionPolicy, networkInterfaceArn(this),
           'Lambda creates and deletes the function\'s network interfaces, whose IDs are not known in advance; creation is limited to the configured subnets and security group, deletion and address changes to this VPC, and the function\'s own code is denied all of them.');
+        for (const subnetId of subnetIds) {
+          acknowledgeWildcardResource(executionPolicy, sharedVpcArn(this, 'subnet', subnetId),
+            'One configured subnet, by its ID (unique across accounts); the account is open because the subnets of a shared VPC belong to the VPC owner\'s account.');
+        }
       }
       const role = new iam.Role(this, `${spec.id}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -222,13 +226,21 @@ function networkInterfaceArn(scope: Construct): string {
 }
 
 /**
+ * ARN of an EC2 subnet or VPC of the stack's region, in any account: a shared VPC and its subnets belong to the
+ * owner's account, and their IDs are unique anyway.
+ */
+function sharedVpcArn(scope: Construct, resource: 'subnet' | 'vpc', id: string): string {
+  return Stack.of(scope).formatArn({ service: 'ec2', account: '*', resource, resourceName: id });
+}
+
+/**
  * What Lambda needs to attach a function to the VPC (the actions of AWSLambdaVPCAccessExecutionRole), scoped as far
  * as EC2 and Lambda allow:
  * - CreateNetworkInterface on the configured subnets and the function's security group (plus the new interface,
- *   whose ID is not known in advance);
+ *   whose ID is not known in advance); subnets and VPC in any account, for shared VPCs;
  * - DeleteNetworkInterface, Assign/UnassignPrivateIpAddresses on interfaces of this VPC. Not the subnets: after a
- *   change of subnets, Lambda deletes the interfaces in the old ones. `IfExists`: when Lambda checks the role at
- *   function creation, before any interface exists, no interface (and no VPC) is in the request;
+ *   change of subnets, Lambda deletes the interfaces in the old ones. `IfExists`: a permission check on an
+ *   interface that does not exist (Lambda checks the role when it creates the function) carries no VPC;
  * - DescribeNetworkInterfaces and DescribeSubnets support no resource-level permissions (read-only);
  * - Lambda's own calls for the network interfaces carry no `lambda:SourceFunctionArn`, calls from the function's
  *   code always do: the code is denied all of these actions.
@@ -242,14 +254,14 @@ function networkInterfaceStatements(scope: Construct, vpc: ec2.IVpc, subnetIds: 
       actions: ['ec2:CreateNetworkInterface'],
       resources: [
         eni,
-        ...subnetIds.map((id) => stack.formatArn({ service: 'ec2', resource: 'subnet', resourceName: id })),
+        ...subnetIds.map((id) => sharedVpcArn(scope, 'subnet', id)),
         stack.formatArn({ service: 'ec2', resource: 'security-group', resourceName: securityGroup.securityGroupId }),
       ],
     }),
     new iam.PolicyStatement({
       actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
       resources: [eni],
-      conditions: { ArnEqualsIfExists: { 'ec2:Vpc': vpc.vpcArn } },
+      conditions: { ArnEqualsIfExists: { 'ec2:Vpc': sharedVpcArn(scope, 'vpc', vpc.vpcId) } },
     }),
     new iam.PolicyStatement({ actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], resources: ['*'] }),
     new iam.PolicyStatement({

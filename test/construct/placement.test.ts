@@ -31,8 +31,9 @@ function expectScopedNetworkInterfaceStatements(statements: any[], sg: string) {
       Action: 'ec2:CreateNetworkInterface',
       Resource: [
         eni,
-        { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:${region}:123456789012:subnet/subnet-0aaaaaaaaaaaaaaa1`]] },
-        { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:${region}:123456789012:subnet/subnet-0aaaaaaaaaaaaaaa2`]] },
+        // Any account: the subnets of a shared VPC belong to its owner.
+        { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:${region}:*:subnet/subnet-0aaaaaaaaaaaaaaa1`]] },
+        { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:${region}:*:subnet/subnet-0aaaaaaaaaaaaaaa2`]] },
         { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:${region}:123456789012:security-group/`, sgRef(sg)]] },
       ],
     },
@@ -40,7 +41,7 @@ function expectScopedNetworkInterfaceStatements(statements: any[], sg: string) {
       Effect: 'Allow',
       Action: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
       Resource: eni,
-      Condition: { ArnEqualsIfExists: { 'ec2:Vpc': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:${region}:123456789012:vpc/vpc-0123456789abcdef0`]] } } },
+      Condition: { ArnEqualsIfExists: { 'ec2:Vpc': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:${region}:*:vpc/vpc-0123456789abcdef0`]] } } },
     },
     { Effect: 'Allow', Action: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], Resource: '*' },
     {
