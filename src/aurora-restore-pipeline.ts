@@ -18,9 +18,9 @@ import { Construct } from 'constructs';
 import { DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, TABLE_KEYS } from './contracts';
 import type { DatabaseUser } from './database-user';
 import { PipelineHandlers } from './handlers';
-import { HandlerPlacement } from './placement';
 import { acknowledge, acknowledgeWildcardResource } from './nag';
 import { grantStepPermissions } from './permissions';
+import { HandlerPlacement } from './placement';
 import { PipelineDefinition } from './state-machine';
 import { validateProps } from './validation';
 

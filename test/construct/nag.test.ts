@@ -1,8 +1,8 @@
 import { App } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
-import { HandlerPlacement } from '../../src';
 import { defaultStack, fullStack } from './stacks';
+import { HandlerPlacement } from '../../src';
 
 function findings(app: App): string[] {
   const packs = [

@@ -1,7 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { HandlerPlacement } from '../../src';
 import { defaultStack, fullStack } from './stacks';
+import { HandlerPlacement } from '../../src';
 
 /** Function construct id (e.g. `SetupDbUsers`) → its template resource. */
 function functionsById(t: Template): Record<string, any> {
