@@ -1,13 +1,14 @@
 /*
  * SetupDbUsers: reads the master password and each configured user's secret, checks every role name,
- * then reconciles the roles and grants in the restored cluster (`$.dbUsers`). The SQL is in
- * lib/postgres.ts; this is the glue.
+ * then reconciles the roles and grants in the restored cluster and, with `unmanagedLogins` DISABLE (the
+ * default), disables production's other login roles (`$.dbUsers`). The SQL is in lib/postgres.ts; this is
+ * the glue.
  *
- * Called twice: reconciliation converges, so a second call creates nothing new; roles created by the
- * first call are reported as updated (their password verifiers get a new salt) and the grants are the same.
- * With no users configured it does nothing, reads no secret and opens no connection (audited SKIPPED).
+ * Called twice: reconciliation converges, so a second call creates nothing new and disables nothing more;
+ * roles created by the first call are reported as updated (their password verifiers get a new salt).
+ * With no users configured and KEEP it does nothing, reads no secret and opens no connection (audited SKIPPED).
  */
-import { DbUsersResult, SetupDbUsersEvent, STEP_NAMES } from '../src/contracts';
+import { DbUsersResult, SetupDbUsersEvent, STEP_NAMES, UnmanagedLogins } from '../src/contracts';
 import { loadConfig, validateDbUserSpecs } from './lib/config';
 import { errors } from './lib/errors';
 import { reconcileUsers, ResolvedDbUser, validateRoleName } from './lib/postgres';
@@ -21,9 +22,14 @@ export const handler = async (event: SetupDbUsersEvent): Promise<DbUsersResult> 
   return runStep({ step: STEP_NAMES.setupDbUsers, operationId: state.operationId, executionArn: state.executionArn }, async ({ log }) => {
     const specs = event.users;
     validateDbUserSpecs(specs);
-    if (specs.length === 0) {
-      log.info('no database users configured; nothing to do');
-      return { result: { created: [], updated: [], databases: [] }, outcome: AuditOutcome.SKIPPED, details: { users: 0 } };
+    const unmanagedLogins = event.unmanagedLogins;
+    if (!Object.values(UnmanagedLogins).includes(unmanagedLogins)) {
+      throw errors.invalidInput(`The SetupDbUsers task input is invalid: 'unmanagedLogins' must be one of ${Object.values(UnmanagedLogins).join(', ')}. The AuroraRestorePipeline construct writes it into the state machine: redeploy the stack rather than editing the definition.`);
+    }
+    if (specs.length === 0 && unmanagedLogins === UnmanagedLogins.KEEP) {
+      log.info('no database users configured and unmanaged logins kept; nothing to do');
+      const result: DbUsersResult = { created: [], updated: [], databases: [], disabledLogins: [], revokedMemberships: [] };
+      return { result, outcome: AuditOutcome.SKIPPED, details: { users: 0 } };
     }
     const restore = state.restore;
     if (!restore?.endpoint || !restore.port || !restore.masterUsername) {
@@ -51,7 +57,7 @@ export const handler = async (event: SetupDbUsersEvent): Promise<DbUsersResult> 
       const secret = await read(spec.secretArn, purpose);
       const username = spec.username ?? requireSecretKey(secret, spec.usernameKey, spec.secretArn, purpose);
       const password = requireSecretKey(secret, spec.passwordKey, spec.secretArn, `${purpose} (password)`);
-      users.push({ username, password, privilege: spec.privilege, databases: [...spec.databases], schemas: [...spec.schemas] });
+      users.push({ username, password, privilege: spec.privilege, databases: [...spec.databases], schemas: [...spec.schemas], connectionLimit: spec.connectionLimit ?? undefined });
     }
     // Every name is checked before the first connection: a bad one changes nothing.
     for (const user of users) validateRoleName(user.username);
@@ -60,12 +66,19 @@ export const handler = async (event: SetupDbUsersEvent): Promise<DbUsersResult> 
       throw errors.invalidInput(`The database user ${duplicate.username} is configured more than once (directly or through its secret). Configure each role once, with all its databases and schemas.`);
     }
 
-    log.info('reconciling database users', { host: restore.endpoint, port: restore.port, users: users.map((u) => u.username) });
+    log.info('reconciling database users', { host: restore.endpoint, port: restore.port, users: users.map((u) => u.username), unmanagedLogins });
     const connection = { host: restore.endpoint, port: restore.port, user: restore.masterUsername, password: masterPassword };
-    const result = await reconcileUsers(connection, users);
+    const result = await reconcileUsers(connection, users, { unmanagedLogins });
     return {
       result,
-      details: { created: result.created, updated: result.updated, databases: result.databases, host: restore.endpoint },
+      details: {
+        created: result.created,
+        updated: result.updated,
+        databases: result.databases,
+        disabledLogins: result.disabledLogins,
+        revokedMemberships: result.revokedMemberships,
+        host: restore.endpoint,
+      },
     };
   });
 };

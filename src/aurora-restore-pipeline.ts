@@ -15,7 +15,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, TABLE_KEYS } from './contracts';
+import { DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, TABLE_KEYS, UnmanagedLogins } from './contracts';
 import type { DatabaseUser } from './database-user';
 import { PipelineHandlers } from './handlers';
 import { acknowledge, acknowledgeWildcardResource } from './nag';
@@ -190,6 +190,16 @@ export interface AuroraRestorePipelineProps {
    * @default ['postgres']
    */
   readonly databaseNames?: string[];
+
+  /**
+   * What happens, after every restore, to the login roles of the copy that are neither configured users,
+   * nor the master user, nor PostgreSQL's or Aurora's own (`pg_*`, `rds*`): with `DISABLE` they get `NOLOGIN`
+   * and lose their password (never dropped), so no production password works on the copy; with `KEEP`
+   * they stay as they were in the source cluster.
+   *
+   * @default UnmanagedLogins.DISABLE
+   */
+  readonly unmanagedLogins?: UnmanagedLogins;
 
   // ----- replacing an existing target -----
 
@@ -490,6 +500,7 @@ export class AuroraRestorePipeline extends Construct {
         privilege: user.privilege ?? DatabasePrivilege.READ_ONLY,
         databases: user.databases ?? databaseNames,
         schemas: user.schemas ?? ['public'],
+        connectionLimit: user.connectionLimit,
       });
     }
     if (props.combinedUsersSecret) {
@@ -592,7 +603,11 @@ export class AuroraRestorePipeline extends Construct {
     });
 
     // ----- state machine -----
-    const flow = new PipelineDefinition(this, 'Flow', { functions: handlers.functions, dbUsers: userSpecs });
+    const flow = new PipelineDefinition(this, 'Flow', {
+      functions: handlers.functions,
+      dbUsers: userSpecs,
+      unmanagedLogins: props.unmanagedLogins ?? UnmanagedLogins.DISABLE,
+    });
     const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       encryptionKey: this.encryptionKey,

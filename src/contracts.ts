@@ -114,6 +114,18 @@ export enum DatabasePrivilege {
   OWNER = 'OWNER',
 }
 
+/** What SetupDbUsers does with the login roles of the restored cluster that the pipeline does not manage. */
+export enum UnmanagedLogins {
+  /**
+   * Every login role that is not a configured user, not the master user and not one of PostgreSQL's or
+   * Aurora's own (`pg_*`, `rds*`, the bootstrap superuser) gets `NOLOGIN` and loses its password
+   * (`PASSWORD NULL`). The roles are not dropped: what they own and their grants stay.
+   */
+  DISABLE = 'DISABLE',
+  /** Production's login roles stay as they are, and log in with their production passwords. */
+  KEEP = 'KEEP',
+}
+
 /** A snapshot as resolved by the snapshot check. */
 export interface SnapshotInfo {
   /** The snapshot's identifier. */
@@ -230,6 +242,10 @@ export interface DbUsersResult {
   readonly updated: string[];
   /** Databases in which grants were applied. */
   readonly databases: string[];
+  /** Login roles this run disabled (`NOLOGIN`, password removed), by name. Empty with `UnmanagedLogins.KEEP`. */
+  readonly disabledLogins: string[];
+  /** Role memberships of the configured users this run revoked, as `<role> from <user>`. */
+  readonly revokedMemberships: string[];
 }
 
 /** Output of archive-snapshot (`$.archive`). */
@@ -331,6 +347,8 @@ export interface SetupDbUsersEvent {
   readonly state: PipelineState;
   /** The users to reconcile (names, secret ARNs and grants; never a secret value). */
   readonly users: DbUserSpec[];
+  /** What to do with the other login roles of the restored cluster. */
+  readonly unmanagedLogins: UnmanagedLogins;
 }
 
 /** Payload of the sns-notification task, on both paths. */
@@ -455,6 +473,11 @@ export interface DbUserSpec {
   readonly databases: string[];
   /** Schemas to grant on, in each database. */
   readonly schemas: string[];
+  /**
+   * The role's connection limit.
+   * @default - no limit
+   */
+  readonly connectionLimit?: number;
 }
 
 /** Settings of the restored cluster, for restore-snapshot and check-restore-status. */

@@ -2,7 +2,9 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { DatabasePrivilege } from './contracts';
 
 /**
- * A PostgreSQL role the pipeline creates or updates in the restored cluster after every restore.
+ * A PostgreSQL role the pipeline creates or updates in the restored cluster after every restore. The role
+ * converges to exactly this: `LOGIN INHERIT NOCREATEROLE NOCREATEDB NOBYPASSRLS NOREPLICATION`, not a
+ * superuser, no role memberships, its connection limit, its password and its privilege level.
  *
  * @example
  * const reporting: DatabaseUser = {
@@ -46,4 +48,12 @@ export interface DatabaseUser {
    * @default ['public']
    */
   readonly schemas?: string[];
+
+  /**
+   * The most connections the role may hold at once (`CONNECTION LIMIT`). After every restore the role gets
+   * exactly this limit, whatever it had in the source cluster.
+   *
+   * @default - no limit
+   */
+  readonly connectionLimit?: number;
 }

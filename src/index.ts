@@ -1,5 +1,5 @@
 export * from './aurora-restore-pipeline';
 export * from './database-user';
 export * from './placement';
-export { PipelineErrorName, DatabasePrivilege, OperationStatus, PipelineTag } from './contracts';
+export { PipelineErrorName, DatabasePrivilege, OperationStatus, PipelineTag, UnmanagedLogins } from './contracts';
 export type { RestoreExecutionInput } from './contracts';

@@ -3,7 +3,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { DbUserSpec, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES } from './contracts';
+import { DbUserSpec, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES, UnmanagedLogins } from './contracts';
 import type { StepKey } from './handlers';
 
 /** Inputs of {@link PipelineDefinition}. */
@@ -11,6 +11,8 @@ export interface PipelineDefinitionProps {
   readonly functions: Record<StepKey, lambda.IFunction>;
   /** The users SetupDbUsers reconciles: part of its task input, not of the function's 4 KB environment. */
   readonly dbUsers: DbUserSpec[];
+  /** What SetupDbUsers does with the other login roles (task input too). */
+  readonly unmanagedLogins: UnmanagedLogins;
 }
 
 /** State names of the Wait and Choice states (construct IDs and state names: a public contract). */
@@ -98,7 +100,7 @@ export class PipelineDefinition extends Construct {
     const checkRestore = task(STEP_NAMES.checkRestoreStatus, fns.checkRestoreStatus, '$.restore');
 
     const setupUsers = this.invoke(STEP_NAMES.setupDbUsers, fns.setupDbUsers, {
-      payload: sfn.TaskInput.fromObject({ 'state.$': '$', 'users': props.dbUsers }),
+      payload: sfn.TaskInput.fromObject({ 'state.$': '$', 'users': props.dbUsers, 'unmanagedLogins': props.unmanagedLogins }),
       resultPath: '$.dbUsers',
     });
     setupUsers.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });

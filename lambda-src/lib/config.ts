@@ -26,7 +26,7 @@ export function loadConfig(): PipelineConfig {
   return parsed;
 }
 
-type Kind = 'string' | 'boolean' | 'number' | 'string[]' | 'object' | 'array' | 'optional-string';
+type Kind = 'string' | 'boolean' | 'number' | 'string[]' | 'object' | 'array' | 'optional-string' | 'optional-number';
 
 const TOP_LEVEL: Record<string, Kind> = {
   pipelineId: 'string',
@@ -82,12 +82,14 @@ const DB_USER: Record<string, Kind> = {
   privilege: 'string',
   databases: 'string[]',
   schemas: 'string[]',
+  connectionLimit: 'optional-number',
 };
 
 function matches(value: unknown, kind: Kind): boolean {
   switch (kind) {
     case 'string': return typeof value === 'string' && value.length > 0;
     case 'optional-string': return value === undefined || value === null || typeof value === 'string';
+    case 'optional-number': return value === undefined || value === null || (typeof value === 'number' && Number.isFinite(value));
     case 'boolean': return typeof value === 'boolean';
     case 'number': return typeof value === 'number' && Number.isFinite(value);
     case 'string[]': return Array.isArray(value) && value.every((v) => typeof v === 'string');
@@ -99,7 +101,7 @@ function matches(value: unknown, kind: Kind): boolean {
 function checkFields(obj: Record<string, unknown>, shape: Record<string, Kind>, path: string, source = PIPELINE_CONFIG_ENV, fix = FIX): void {
   for (const [field, kind] of Object.entries(shape)) {
     if (!matches(obj[field], kind)) {
-      throw errors.invalidInput(`${source} is invalid: field '${path}${field}' must be ${kind === 'optional-string' ? 'a string when set' : `a ${kind === 'string' ? 'non-empty string' : kind}`}. ${fix}`);
+      throw errors.invalidInput(`${source} is invalid: field '${path}${field}' must be ${kind === 'optional-string' ? 'a string when set' : kind === 'optional-number' ? 'a number when set' : `a ${kind === 'string' ? 'non-empty string' : kind}`}. ${fix}`);
     }
   }
 }

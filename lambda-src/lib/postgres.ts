@@ -1,6 +1,7 @@
 /*
- * Reconciles the configured database roles in the restored Aurora PostgreSQL cluster: creates or updates
- * each role, sets its password and grants its privilege level on its databases and schemas.
+ * Reconciles the database roles of the restored Aurora PostgreSQL cluster: creates or updates each
+ * configured role to exactly its configuration (attributes, no memberships, password, privilege level on its
+ * databases and schemas), and disables the other login roles restored from production (UnmanagedLogins).
  *
  * Passwords never reach the server in clear: the client computes a SCRAM-SHA-256 verifier and sends that,
  * so even a server logging every statement cannot log a password. Every name is validated before the
@@ -12,8 +13,8 @@ import { isIP } from 'net';
 import type { ConnectionOptions } from 'tls';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { errors, PipelineError } from './errors';
-import { DatabasePrivilege, type DbUsersResult } from '../../src/contracts';
-import { NAME_RULE, objectNameProblem, roleNameProblem } from '../../src/db-names';
+import { DatabasePrivilege, type DbUsersResult, UnmanagedLogins } from '../../src/contracts';
+import { NAME_RULE, objectNameProblem, RESERVED_ROLE_PREFIXES, roleNameProblem } from '../../src/db-names';
 
 /** A database role to reconcile, with its password read from its secret. */
 export interface ResolvedDbUser {
@@ -27,6 +28,14 @@ export interface ResolvedDbUser {
   databases: string[];
   /** Schemas to grant on, in each of the databases. */
   schemas: string[];
+  /** `CONNECTION LIMIT`; absent = no limit (-1). */
+  connectionLimit?: number;
+}
+
+/** How to reconcile. */
+export interface ReconcileOptions {
+  /** What to do with the login roles that are neither configured, nor the master, nor reserved. */
+  unmanagedLogins: UnmanagedLogins;
 }
 
 /** Where and as whom to connect: the restored cluster's writer endpoint and its master user. */
@@ -148,6 +157,8 @@ function privilegeList(privileges: string[] | undefined): string {
 interface Step {
   sql: string;
   what: string;
+  /** What to do when the server refuses it (SQLSTATE 42501); default: a general hint about the master's rights. */
+  refused?: string;
 }
 
 /** Statements granting `user` its level on database `db` and its schemas. */
@@ -280,7 +291,7 @@ function redact(text: string, secrets: string[]): string {
  * Turns a connection or SQL error into a named pipeline error whose message says what failed and what to
  * do. Passwords and verifiers are stripped from the server's text.
  */
-function mapDbError(err: unknown, what: string, conn: DbConnection, secrets: string[]): PipelineError {
+function mapDbError(err: unknown, what: string, conn: DbConnection, secrets: string[], refused?: string): PipelineError {
   if (err instanceof PipelineError) return err;
   const e = (err ?? {}) as PgLikeError;
   const code = typeof e.code === 'string' ? e.code : '';
@@ -297,6 +308,9 @@ function mapDbError(err: unknown, what: string, conn: DbConnection, secrets: str
     }
     if (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2))) {
       return errors.databaseUnavailable(`${what}: the database at ${endpoint} is not ready or is busy (SQLSTATE ${code}: ${detail}). The step is retried; if it persists, check the cluster's status and logs in the RDS console.`);
+    }
+    if (code === '42501' && refused) {
+      return errors.databaseSetupFailed(`${what}: permission denied (SQLSTATE 42501: ${detail}). ${refused} Nothing was changed.`);
     }
     if (code === '42501') {
       return errors.databaseSetupFailed(`${what}: permission denied (SQLSTATE 42501: ${detail}). The master user ${describe(conn.user)} needs CREATEROLE and the right to grant on these objects (membership in rds_superuser, ownership of the objects or ADMIN OPTION on existing roles); fix the privileges in the source cluster or manage this role by hand.`);
@@ -394,6 +408,9 @@ function validateUsers(conn: DbConnection, users: ResolvedDbUser[]): void {
     if (!Object.values(DatabasePrivilege).includes(user.privilege)) {
       throw errors.invalidInput(`The privilege ${describe(user.privilege)} of database user ${describe(user.username)} is not one of ${Object.values(DatabasePrivilege).join(', ')}. Use one of those.`);
     }
+    if (user.connectionLimit !== undefined && (!Number.isInteger(user.connectionLimit) || user.connectionLimit < 1)) {
+      throw errors.invalidInput(`The connection limit ${describe(user.connectionLimit)} of database user ${describe(user.username)} is not a positive integer. Use a whole number of at least 1, or leave it out for no limit.`);
+    }
     if (typeof user.password !== 'string' || user.password.length === 0) {
       throw errors.secretInvalid(`The password of database user ${describe(user.username)} is empty. Put a non-empty password in the user's secret.`);
     }
@@ -405,22 +422,108 @@ function validateUsers(conn: DbConnection, users: ResolvedDbUser[]): void {
   }
 }
 
+/** Attributes of an existing configured role that decide which statements converge it. */
+interface ExistingRole {
+  rolname: string;
+  rolsuper: boolean;
+  rolcreatedb: boolean;
+  rolreplication: boolean;
+  rolbypassrls: boolean;
+}
+
+/** A membership of a configured role: `member` is a member of `role`, as granted by `grantor`. */
+interface Membership {
+  role: string;
+  member: string;
+  grantor: string;
+}
+
+const MEMBERSHIPS_SQL = `
+SELECT r.rolname::text AS role, m.rolname::text AS member, g.rolname::text AS grantor
+  FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member JOIN pg_roles g ON g.oid = a.grantor
+ WHERE m.rolname = ANY($1::text[])
+ ORDER BY 2, 1, 3`;
+
 /**
- * Creates every missing role (LOGIN) and sets the password of every existing one (LOGIN, VALID UNTIL
- * infinity), then grants each role its privilege level on its databases and schemas, including default
- * privileges for objects the master user creates later, and revokes what the role holds there beyond its
- * level (on the database, those schemas, their relations and the master's default privileges there; only
- * what the master or the objects' owners granted, never on objects the role owns).
+ * Login roles that nobody configured: not the configured users, not the connected (master) user, not the
+ * bootstrap superuser (OID 10: rdsadmin on Aurora) and not PostgreSQL's or Aurora's own (`pg_*`, `rds*`).
+ */
+const UNMANAGED_LOGINS_SQL = `
+SELECT rolname::text FROM pg_roles
+ WHERE rolcanlogin AND oid <> 10 AND rolname <> current_user AND NOT (rolname = ANY($1::text[]))
+   AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) p WHERE starts_with(rolname::text, p))
+ ORDER BY rolname`;
+
+/** What to do when the master may not alter a role (PostgreSQL 16 and later need ADMIN OPTION on it). */
+function adminOptionHint(master: string, role: string, alternative: string): string {
+  return `Since PostgreSQL 16, the master user ${describe(master)} may change a role only with CREATEROLE and the ADMIN OPTION on it; `
+    + 'it has that on the roles it created. On Aurora, its membership in rds_superuser is what lets it manage the other roles: check in the source cluster '
+    + `that the master user is still a member of rds_superuser; elsewhere, GRANT ${describe(role)} TO ${describe(master)} WITH ADMIN OPTION in the source cluster; ${alternative}`;
+}
+
+/** The statements that make an existing configured role exactly what its configuration says. */
+function convergeSteps(user: ResolvedDbUser, existing: ExistingRole, verifier: string, master: string): Step[] {
+  const role = escapeIdentifier(user.username);
+  const name = describe(user.username);
+  const steps: Step[] = [];
+  // Removing REPLICATION or BYPASSRLS takes a role that has it (PostgreSQL 16+): separate statements, so a refusal says which.
+  for (const [attribute, has] of [['REPLICATION', existing.rolreplication], ['BYPASSRLS', existing.rolbypassrls]] as const) {
+    if (!has) continue;
+    steps.push({
+      sql: `ALTER ROLE ${role} WITH NO${attribute}`,
+      what: `removing ${attribute} from role ${name}`,
+      refused: `Only a role that has ${attribute} itself may remove it, and the master user ${describe(master)} does not (on Aurora it never does). Remove ${attribute} from ${name} in the source cluster, or configure a user name that is not this role.`,
+    });
+  }
+  steps.push({
+    sql: `ALTER ROLE ${role} WITH LOGIN INHERIT NOCREATEROLE${existing.rolcreatedb ? ' NOCREATEDB' : ''} CONNECTION LIMIT ${user.connectionLimit ?? -1} `
+      + `PASSWORD ${escapeLiteral(verifier)} VALID UNTIL 'infinity'`,
+    what: `updating role ${name} (LOGIN INHERIT NOCREATEROLE NOCREATEDB, connection limit, password)`,
+    refused: adminOptionHint(master, user.username, 'or configure a user name that is not an existing role.'),
+  });
+  return steps;
+}
+
+function revokeMembershipStep(m: Membership, master: string): Step {
+  // PostgreSQL 16+ revokes only the grant recorded by the revoking role: name the recorded grantor when it is another.
+  const grantedBy = m.grantor === master ? '' : ` GRANTED BY ${escapeIdentifier(m.grantor)}`;
+  return {
+    sql: `REVOKE ${escapeIdentifier(m.role)} FROM ${escapeIdentifier(m.member)}${grantedBy}`,
+    what: `revoking the membership of role ${describe(m.member)} in ${describe(m.role)} (granted by ${describe(m.grantor)})`,
+    refused: `Revoking it takes the ADMIN OPTION on ${describe(m.role)} and the privileges of ${describe(m.grantor)}, who granted it. On Aurora, the master user's membership in rds_superuser `
+      + `covers rds_superuser and the roles it manages, but not a grant made by rdsadmin or by a role the master does not belong to. Revoke the membership in the source cluster `
+      + `(REVOKE ${describe(m.role)} FROM ${describe(m.member)}, as ${describe(m.grantor)}), or configure a user name that is not this role.`,
+  };
+}
+
+/**
+ * Makes every configured role exactly what its configuration says, disables the unmanaged logins (with
+ * `UnmanagedLogins.DISABLE`), then grants each role its privilege level on its databases and schemas.
+ *
+ * - A configured role is created, or updated if it exists (say, restored from production): `LOGIN INHERIT
+ *   NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS`, its connection limit (none by default), its password
+ *   (VALID UNTIL infinity), and every role membership it holds revoked (`rds_superuser` included), since the
+ *   configuration grants none. A superuser is refused. The role is never dropped: what it owns stays.
+ * - With `DISABLE`, every other login role but the master user, the bootstrap superuser and the `pg_*`/`rds*`
+ *   roles gets `NOLOGIN PASSWORD NULL`; nothing is dropped, objects and grants stay.
+ * - Grants as before: default privileges for objects the master creates later, and what a role holds beyond
+ *   its level revoked (on the database, those schemas, their relations and the master's default privileges
+ *   there; only what the master or the objects' owners granted, never on objects the role owns).
  *
  * All names are validated before the first connection. Roles are cluster-wide, grants per database: one
- * connection and one transaction per database; the roles are written in the first database's transaction.
- * Before anything changes, every database and schema is checked to exist and every relation in those
- * schemas to be grantable by the master user. A run converges: running it again with the same users
- * changes nothing but the password verifiers' salts.
+ * connection and one transaction per database; the roles are written in the first database's transaction
+ * (`postgres` when no user names one). Before anything changes, every database and schema is checked to
+ * exist and every relation in those schemas to be grantable by the master user. A refused statement names
+ * the role and what to do, and rolls back everything. A run converges: running it again changes nothing but
+ * the password verifiers' salts.
  */
-export async function reconcileUsers(conn: DbConnection, users: ResolvedDbUser[]): Promise<DbUsersResult> {
+export async function reconcileUsers(conn: DbConnection, users: ResolvedDbUser[], options: ReconcileOptions): Promise<DbUsersResult> {
   validateUsers(conn, users);
-  if (users.length === 0) return { created: [], updated: [], databases: [] };
+  if (!Object.values(UnmanagedLogins).includes(options?.unmanagedLogins)) {
+    throw errors.invalidInput(`unmanagedLogins ${describe(options?.unmanagedLogins)} is not one of ${Object.values(UnmanagedLogins).join(', ')}. Use one of those.`);
+  }
+  const disable = options.unmanagedLogins === UnmanagedLogins.DISABLE;
+  if (users.length === 0 && !disable) return { created: [], updated: [], databases: [], disabledLogins: [], revokedMemberships: [] };
 
   const verifiers = new Map(users.map((u) => [u.username, scramSha256Verifier(u.password)]));
   const secrets = [conn.password, ...users.map((u) => u.password), ...verifiers.values()];
@@ -431,7 +534,7 @@ export async function reconcileUsers(conn: DbConnection, users: ResolvedDbUser[]
     try {
       await db.client.query(step.sql);
     } catch (err) {
-      throw mapDbError(err, `Setting up database users failed while ${step.what}`, conn, secrets);
+      throw mapDbError(err, `Setting up database users failed while ${step.what}`, conn, secrets, step.refused);
     }
   };
   const query = async <T>(db: OpenDatabase, what: string, sql: string, params: unknown[]): Promise<T[]> => {
@@ -440,6 +543,57 @@ export async function reconcileUsers(conn: DbConnection, users: ResolvedDbUser[]
     } catch (err) {
       throw mapDbError(err, `Setting up database users failed while ${what} in database ${describe(db.name)}`, conn, secrets);
     }
+  };
+
+  /** Roles are cluster-wide: written once, in the first database's transaction. */
+  const reconcileRoles = async (db: OpenDatabase) => {
+    const names = users.map((u) => u.username);
+    const existing = await query<ExistingRole>(db, 'looking up the roles',
+      'SELECT rolname::text, rolsuper, rolcreatedb, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = ANY($1::text[])', [names]);
+    const superuser = existing.find((r) => r.rolsuper);
+    if (superuser) {
+      throw errors.databaseSetupFailed(`The role ${describe(superuser.rolname)} is a superuser in the restored cluster. The pipeline does not manage superusers: choose another name for this database user, or remove the superuser attribute in the source cluster.`);
+    }
+    const created: string[] = [];
+    const updated: string[] = [];
+    for (const user of users) {
+      const verifier = verifiers.get(user.username)!;
+      const found = existing.find((r) => r.rolname === user.username);
+      if (found) {
+        for (const step of convergeSteps(user, found, verifier, conn.user)) await run(db, step);
+        updated.push(user.username);
+      } else {
+        await run(db, {
+          sql: `CREATE ROLE ${escapeIdentifier(user.username)} WITH LOGIN INHERIT CONNECTION LIMIT ${user.connectionLimit ?? -1} PASSWORD ${escapeLiteral(verifier)}`,
+          what: `creating role ${describe(user.username)}`,
+        });
+        created.push(user.username);
+      }
+    }
+
+    // The configuration grants no membership: revoke every one, then check none is left (a REVOKE of a grant
+    // recorded under another grantor can end in a mere warning).
+    const memberships = await query<Membership>(db, 'reading the configured roles\' memberships', MEMBERSHIPS_SQL, [names]);
+    for (const m of memberships) await run(db, revokeMembershipStep(m, conn.user));
+    const left = await query<Membership>(db, 'checking the configured roles\' memberships', MEMBERSHIPS_SQL, [names]);
+    if (left.length > 0) {
+      const m = left[0];
+      throw errors.databaseSetupFailed(`Role ${describe(m.member)} is still a member of ${describe(m.role)} (granted by ${describe(m.grantor)}) after REVOKE: the master user ${describe(conn.user)} may revoke only grants recorded under its own name or a role whose privileges it has. Revoke the membership in the source cluster as ${describe(m.grantor)}, or configure a user name that is not this role. Nothing was changed.`);
+    }
+
+    const disabledLogins: string[] = [];
+    if (disable) {
+      const unmanaged = await query<{ rolname: string }>(db, 'listing the unmanaged login roles', UNMANAGED_LOGINS_SQL, [names, RESERVED_ROLE_PREFIXES]);
+      for (const { rolname } of unmanaged) {
+        await run(db, {
+          sql: `ALTER ROLE ${escapeIdentifier(rolname)} WITH NOLOGIN PASSWORD NULL`,
+          what: `disabling the unmanaged login role ${describe(rolname)} (unmanagedLogins DISABLE)`,
+          refused: adminOptionHint(conn.user, rolname, 'or set unmanagedLogins to KEEP to leave the production logins as they are (they then keep their production passwords).'),
+        });
+        disabledLogins.push(rolname);
+      }
+    }
+    return { created, updated, disabledLogins, revokedMemberships: memberships.map((m) => `${m.role} from ${m.member}`) };
   };
 
   try {
@@ -466,35 +620,18 @@ export async function reconcileUsers(conn: DbConnection, users: ResolvedDbUser[]
       await checkGrantable(db, wanted, query, conn);
     }
 
-    const created: string[] = [];
-    const updated: string[] = [];
+    let roles: Omit<DbUsersResult, 'databases'> | undefined;
     for (const [index, db] of opened.entries()) {
       await run(db, { sql: 'BEGIN', what: `starting a transaction in database ${describe(db.name)}` });
       try {
-        if (index === 0) {
-          const existing = await query<{ rolname: string; rolsuper: boolean }>(db, 'looking up the roles',
-            'SELECT rolname::text, rolsuper FROM pg_roles WHERE rolname = ANY($1::text[])', [users.map((u) => u.username)]);
-          const superuser = existing.find((r) => r.rolsuper);
-          if (superuser) {
-            throw errors.databaseSetupFailed(`The role ${describe(superuser.rolname)} is a superuser in the restored cluster. The pipeline does not manage superusers: choose another name for this database user, or remove the superuser attribute in the source cluster.`);
+        if (index === 0) roles = await reconcileRoles(db);
+        if (db.users.length > 0) {
+          const held = await query<HeldPrivilege>(db, 'reading the roles\' privileges', HELD_PRIVILEGES_SQL,
+            [db.users.map((u) => u.username), [...new Set(db.users.flatMap((u) => u.schemas))]]);
+          for (const step of revokeSteps(db.name, db.users, held)) await run(db, step);
+          for (const user of db.users) {
+            for (const step of grantSteps(db.name, user)) await run(db, step);
           }
-          for (const user of users) {
-            const role = escapeIdentifier(user.username);
-            const verifier = escapeLiteral(verifiers.get(user.username)!);
-            if (existing.some((r) => r.rolname === user.username)) {
-              await run(db, { sql: `ALTER ROLE ${role} WITH LOGIN PASSWORD ${verifier} VALID UNTIL 'infinity'`, what: `updating role ${describe(user.username)}` });
-              updated.push(user.username);
-            } else {
-              await run(db, { sql: `CREATE ROLE ${role} WITH LOGIN PASSWORD ${verifier}`, what: `creating role ${describe(user.username)}` });
-              created.push(user.username);
-            }
-          }
-        }
-        const held = await query<HeldPrivilege>(db, 'reading the roles\' privileges', HELD_PRIVILEGES_SQL,
-          [db.users.map((u) => u.username), [...new Set(db.users.flatMap((u) => u.schemas))]]);
-        for (const step of revokeSteps(db.name, db.users, held)) await run(db, step);
-        for (const user of db.users) {
-          for (const step of grantSteps(db.name, user)) await run(db, step);
         }
         await run(db, { sql: 'COMMIT', what: `committing the changes in database ${describe(db.name)}` });
       } catch (err) {
@@ -502,7 +639,7 @@ export async function reconcileUsers(conn: DbConnection, users: ResolvedDbUser[]
         throw err;
       }
     }
-    return { created, updated, databases: dbNames };
+    return { ...roles!, databases: dbNames };
   } finally {
     await Promise.all(opened.map((db) => db.client.end().catch(() => undefined)));
   }

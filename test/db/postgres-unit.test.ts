@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Client } from 'pg';
 import { reconcileUsers, ResolvedDbUser, scramSha256Verifier, tlsOptions, validateRoleName } from '../../lambda-src/lib/postgres';
-import { DatabasePrivilege } from '../../src/contracts';
+import { DatabasePrivilege, UnmanagedLogins } from '../../src/contracts';
 
 const HOSTILE_ROLE_NAMES = [
   "o'brien", 'a"b', 'x; DROP ROLE postgres', 'bob smith', 'tab\tname', 'new\nline', 'nul\u0000byte',
@@ -129,7 +129,7 @@ describe('reconcileUsers validates everything before connecting', () => {
   afterEach(() => connectSpy.mockRestore());
 
   async function rejection(users: ResolvedDbUser[]): Promise<Error> {
-    const err = await reconcileUsers(conn, users).then(() => undefined, (e: Error) => e);
+    const err = await reconcileUsers(conn, users, { unmanagedLogins: UnmanagedLogins.DISABLE }).then(() => undefined, (e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect(connectSpy).not.toHaveBeenCalled();
     // Booleans, so a failure does not print a password.
@@ -171,8 +171,22 @@ describe('reconcileUsers validates everything before connecting', () => {
     expect((await rejection([{ ...good, privilege: 'SUPERUSER' as DatabasePrivilege }])).name).toBe('InvalidInput');
   });
 
+  test.each([0, -1, 2.5, Number.NaN])('a connection limit of %p is InvalidInput', async (limit) => {
+    const err = await rejection([{ ...good, connectionLimit: limit }]);
+    expect(err.name).toBe('InvalidInput');
+    expect(err.message).toMatch(/connection limit/);
+  });
+
+  test('an unknown unmanagedLogins mode is InvalidInput, with or without users', async () => {
+    for (const users of [[good], []]) {
+      const err = await reconcileUsers(conn, users, { unmanagedLogins: 'DROP' as UnmanagedLogins }).then(() => undefined, (e: Error) => e);
+      expect(err?.name).toBe('InvalidInput');
+      expect(connectSpy).not.toHaveBeenCalled();
+    }
+  });
+
   test('valid users do reach the network (the negative control of the tests above)', async () => {
-    const err = await reconcileUsers(conn, [good]).then(() => undefined, (e: Error) => e);
+    const err = await reconcileUsers(conn, [good], { unmanagedLogins: UnmanagedLogins.DISABLE }).then(() => undefined, (e: Error) => e);
     expect(err?.name).toBe('DatabaseUnavailable');
     expect(connectSpy).toHaveBeenCalled();
     expect(err!.message.includes(conn.password)).toBe(false);

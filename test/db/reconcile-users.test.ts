@@ -1,7 +1,9 @@
 /*
  * reconcileUsers against a real PostgreSQL server (test/support/postgres.ts): TLS with a throwaway CA,
  * SCRAM-SHA-256, log_statement=all. The superuser plays the master user, except in the last block, where a
- * CREATEROLE non-superuser plays it as on Aurora.
+ * CREATEROLE non-superuser plays it as on Aurora. These tests are about roles and grants: they keep the
+ * unmanaged logins (KEEP), so the roles of one block survive the next; DISABLE, the restored production
+ * roles and the Aurora-like master in rds_superuser are tested in restored-production.test.ts.
  */
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
@@ -10,12 +12,15 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tls from 'tls';
 import { Client } from 'pg';
-import { DbConnection, reconcileUsers, ResolvedDbUser, scramSha256Verifier } from '../../lambda-src/lib/postgres';
-import { DatabasePrivilege } from '../../src/contracts';
+import { DbConnection, reconcileUsers as reconcile, ResolvedDbUser, scramSha256Verifier } from '../../lambda-src/lib/postgres';
+import { DatabasePrivilege, UnmanagedLogins } from '../../src/contracts';
 import { startPostgres, TestPostgres } from '../support/postgres';
 import { createCertificateAuthority, issueServerCertificate } from '../support/tls';
 
 jest.setTimeout(60_000);
+
+const reconcileUsers = (c: DbConnection, users: ResolvedDbUser[]) => reconcile(c, users, { unmanagedLogins: UnmanagedLogins.KEEP });
+const NOTHING_ELSE = { disabledLogins: [], revokedMemberships: [] };
 
 let pg: TestPostgres;
 let conn: DbConnection;
@@ -124,7 +129,7 @@ describe('roles and passwords', () => {
   test('creates the roles with LOGIN and a SCRAM-SHA-256 password, over TLS', async () => {
     const logBefore = pg.readLog().length;
     const result = await reconcileUsers(conn, [reader, writer, owner]);
-    expect(result).toEqual({ created: ['reader', 'writer', 'app_owner'], updated: [], databases: ['app', 'reports'] });
+    expect(result).toEqual({ created: ['reader', 'writer', 'app_owner'], updated: [], databases: ['app', 'reports'], ...NOTHING_ELSE });
     for (const u of [reader, writer, owner]) {
       expect(await rolpassword(u.username)).toMatch(/^SCRAM-SHA-256\$4096:/);
       await (await login(u)).end();
@@ -140,7 +145,7 @@ describe('roles and passwords', () => {
     const before = [...await privileges('app', roles), ...await privileges('reports', roles)];
     const verifierBefore = await rolpassword('reader');
     const result = await reconcileUsers(conn, [reader, writer, owner]);
-    expect(result).toEqual({ created: [], updated: ['reader', 'writer', 'app_owner'], databases: ['app', 'reports'] });
+    expect(result).toEqual({ created: [], updated: ['reader', 'writer', 'app_owner'], databases: ['app', 'reports'], ...NOTHING_ELSE });
     expect([...await privileges('app', roles), ...await privileges('reports', roles)]).toEqual(before);
     expect(before.length).toBeGreaterThan(10);
     expect(await rolpassword('reader')).not.toBe(verifierBefore); // new salt, same password
@@ -159,7 +164,7 @@ describe('roles and passwords', () => {
   test('a role that exists without LOGIN and with an expired validity (as restored from the source) can log in after', async () => {
     const legacy = user('legacy_svc', DatabasePrivilege.READ_ONLY, ['app'], ['public']);
     await pg.withClient('postgres', (c) => c.query("CREATE ROLE legacy_svc NOLOGIN VALID UNTIL '2000-01-01'"));
-    expect(await reconcileUsers(conn, [legacy])).toEqual({ created: [], updated: ['legacy_svc'], databases: ['app'] });
+    expect(await reconcileUsers(conn, [legacy])).toEqual({ created: [], updated: ['legacy_svc'], databases: ['app'], ...NOTHING_ELSE });
     expect(await loginError(legacy)).toBeUndefined();
   });
 
@@ -409,8 +414,8 @@ describe('as an Aurora-like master user (CREATEROLE, not a superuser)', () => {
 
   test('creates, updates and grants on its own objects, and converges', async () => {
     const svc = user('app_service', DatabasePrivilege.READ_WRITE, ['aurora_app'], ['app']);
-    expect(await reconcileUsers(masterConn, [svc])).toEqual({ created: ['app_service'], updated: [], databases: ['aurora_app'] });
-    expect(await reconcileUsers(masterConn, [svc])).toEqual({ created: [], updated: ['app_service'], databases: ['aurora_app'] });
+    expect(await reconcileUsers(masterConn, [svc])).toEqual({ created: ['app_service'], updated: [], databases: ['aurora_app'], ...NOTHING_ELSE });
+    expect(await reconcileUsers(masterConn, [svc])).toEqual({ created: [], updated: ['app_service'], databases: ['aurora_app'], ...NOTHING_ELSE });
     await as(svc, 'aurora_app', (c) => c.query("INSERT INTO app.accounts (name) VALUES ('a')"));
     await as(master, 'aurora_app', (c) => c.query('CREATE TABLE app.later (x int)'));
     await as(svc, 'aurora_app', (c) => c.query('INSERT INTO app.later VALUES (1)'));
@@ -481,8 +486,8 @@ describe('the server log', () => {
     await pg.withClient('postgres', (c) => c.query("SELECT 'log-control-marker'"));
     // Booleans throughout, so a failure does not print the log.
     expect(pg.readLog().includes("statement: SELECT 'log-control-marker'")).toBe(true);
-    expect(/statement: CREATE ROLE "reader" WITH LOGIN PASSWORD 'SCRAM-SHA-256\$4096:/.test(log)).toBe(true);
-    expect(/statement: ALTER ROLE "writer" WITH LOGIN PASSWORD 'SCRAM-SHA-256\$4096:/.test(log)).toBe(true);
+    expect(/statement: CREATE ROLE "reader" WITH LOGIN INHERIT CONNECTION LIMIT -1 PASSWORD 'SCRAM-SHA-256\$4096:/.test(log)).toBe(true);
+    expect(/statement: ALTER ROLE "writer" WITH LOGIN INHERIT NOCREATEROLE CONNECTION LIMIT -1 PASSWORD 'SCRAM-SHA-256\$4096:/.test(log)).toBe(true);
     expect(usedPasswords.length).toBeGreaterThan(20);
     for (const p of usedPasswords) {
       expect(log.includes(p)).toBe(false);

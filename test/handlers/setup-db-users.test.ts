@@ -17,7 +17,7 @@ import {
 } from './support/factories';
 import * as postgres from '../../lambda-src/lib/postgres';
 import { handler } from '../../lambda-src/setup-db-users';
-import { DatabasePrivilege, DbUserSpec, PipelineErrorName, PipelineState } from '../../src/contracts';
+import { DatabasePrivilege, DbUsersResult, DbUserSpec, PipelineErrorName, PipelineState, UnmanagedLogins } from '../../src/contracts';
 
 // The SQL is tested against a real PostgreSQL elsewhere; here only the glue: keep the real name checks.
 jest.mock('../../lambda-src/lib/postgres', () => ({
@@ -37,9 +37,12 @@ const restore = makeRestoreProgress({ attempt: 4, masterUsername: 'postgres_admi
 let logs: ReturnType<typeof captureLogs>;
 /** The users the state machine passes with the state (the SetupDbUsers task's `users` parameter). */
 let users: DbUserSpec[];
-const run = (state: PipelineState) => handler({ state, users });
+let unmanagedLogins: UnmanagedLogins;
+const run = (state: PipelineState) => handler({ state, users, unmanagedLogins });
+const result = (r: Partial<DbUsersResult>): DbUsersResult => ({ created: [], updated: [], databases: [], disabledLogins: [], revokedMemberships: [], ...r });
 beforeEach(() => {
   users = DEFAULT_DB_USERS;
+  unmanagedLogins = UnmanagedLogins.DISABLE;
   smMock.reset();
   ddbMock.reset();
   reconcileUsers.mockReset();
@@ -47,7 +50,7 @@ beforeEach(() => {
   smMock.on(GetSecretValueCommand, { SecretId: MASTER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'postgres_admin', password: MASTER_PASSWORD }) });
   smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'app_user', password: USER_PASSWORD }) });
   smMock.on(GetSecretValueCommand, { SecretId: OTHER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ user: 'reporting', pw: 'other-Pw-445566' }) });
-  reconcileUsers.mockResolvedValue({ created: ['app_user'], updated: [], databases: ['app'] });
+  reconcileUsers.mockResolvedValue(result({ created: ['app_user'], databases: ['app'], disabledLogins: ['prod_app'], revokedMemberships: ['rds_superuser from app_user'] }));
   logs = captureLogs();
   useConfig();
 });
@@ -56,12 +59,24 @@ afterEach(() => jest.restoreAllMocks());
 describe('setup-db-users', () => {
   test('reads the secrets and reconciles the users on the restored cluster with the master user', async () => {
     const out = await run(makeState({ restore }));
-    expect(out).toEqual({ created: ['app_user'], updated: [], databases: ['app'] });
+    expect(out).toEqual(result({ created: ['app_user'], databases: ['app'], disabledLogins: ['prod_app'], revokedMemberships: ['rds_superuser from app_user'] }));
     expect(reconcileUsers).toHaveBeenCalledWith(
       { host: restore.endpoint, port: 5432, user: 'postgres_admin', password: MASTER_PASSWORD },
-      [{ username: 'app_user', password: USER_PASSWORD, privilege: DatabasePrivilege.READ_WRITE, databases: ['app'], schemas: ['public'] }],
+      [{ username: 'app_user', password: USER_PASSWORD, privilege: DatabasePrivilege.READ_WRITE, databases: ['app'], schemas: ['public'], connectionLimit: undefined }],
+      { unmanagedLogins: UnmanagedLogins.DISABLE },
     );
-    expect(auditItems(ddbMock)[0]).toMatchObject({ step: 'SetupDbUsers', outcome: 'SUCCEEDED', details: { created: ['app_user'], databases: ['app'] } });
+    expect(auditItems(ddbMock)[0]).toMatchObject({
+      step: 'SetupDbUsers', outcome: 'SUCCEEDED',
+      details: { created: ['app_user'], databases: ['app'], disabledLogins: ['prod_app'], revokedMemberships: ['rds_superuser from app_user'] },
+    });
+  });
+
+  test('passes the connection limit and KEEP through', async () => {
+    users = [{ ...DEFAULT_DB_USERS[0], connectionLimit: 7 }];
+    unmanagedLogins = UnmanagedLogins.KEEP;
+    await run(makeState({ restore }));
+    expect(reconcileUsers.mock.calls[0][1][0].connectionLimit).toBe(7);
+    expect(reconcileUsers.mock.calls[0][2]).toEqual({ unmanagedLogins: UnmanagedLogins.KEEP });
   });
 
   test('no secret value in the payload, the logs or what is sent to DynamoDB', async () => {
@@ -87,17 +102,34 @@ describe('setup-db-users', () => {
 
   test('a second call reconciles again and reports what reconcileUsers reports (roles now updated)', async () => {
     await run(makeState({ restore }));
-    reconcileUsers.mockResolvedValue({ created: [], updated: ['app_user'], databases: ['app'] });
-    expect(await run(makeState({ restore }))).toEqual({ created: [], updated: ['app_user'], databases: ['app'] });
+    reconcileUsers.mockResolvedValue(result({ updated: ['app_user'], databases: ['app'] }));
+    expect(await run(makeState({ restore }))).toEqual(result({ updated: ['app_user'], databases: ['app'] }));
     expect(reconcileUsers).toHaveBeenCalledTimes(2);
   });
 
-  test('no users: nothing to do, no secret read, no connection, audited SKIPPED', async () => {
+  test('no users and KEEP: nothing to do, no secret read, no connection, audited SKIPPED', async () => {
     users = [];
-    expect(await run(makeState({ restore }))).toEqual({ created: [], updated: [], databases: [] });
+    unmanagedLogins = UnmanagedLogins.KEEP;
+    expect(await run(makeState({ restore }))).toEqual(result({}));
     expect(smMock.calls()).toHaveLength(0);
     expect(reconcileUsers).not.toHaveBeenCalled();
     expect(auditItems(ddbMock)[0]).toMatchObject({ outcome: 'SKIPPED' });
+  });
+
+  test('no users and DISABLE: still connects with the master password to disable the production logins', async () => {
+    users = [];
+    reconcileUsers.mockResolvedValue(result({ disabledLogins: ['prod_app', 'prod_dba'] }));
+    expect(await run(makeState({ restore }))).toEqual(result({ disabledLogins: ['prod_app', 'prod_dba'] }));
+    expect(reconcileUsers).toHaveBeenCalledWith(expect.objectContaining({ password: MASTER_PASSWORD }), [], { unmanagedLogins: UnmanagedLogins.DISABLE });
+    expect(auditItems(ddbMock)[0]).toMatchObject({ outcome: 'SUCCEEDED', details: { disabledLogins: ['prod_app', 'prod_dba'] } });
+  });
+
+  test('InvalidInput when unmanagedLogins is missing or unknown (not what the construct writes), before any secret is read', async () => {
+    for (const value of [undefined, 'DROP']) {
+      unmanagedLogins = value as UnmanagedLogins;
+      await expect(run(makeState({ restore }))).rejects.toMatchObject({ name: PipelineErrorName.INVALID_INPUT, message: expect.stringMatching(/unmanagedLogins.*redeploy/) });
+    }
+    expect(smMock.calls()).toHaveLength(0);
   });
 
   test('InvalidRoleName before any connection, even when only one of the names is bad', async () => {

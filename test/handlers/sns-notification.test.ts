@@ -47,7 +47,7 @@ const published = () => {
 const successState = makeState({
   restore: makeRestoreProgress(),
 
-  dbUsers: { created: ['app_user'], updated: [], databases: ['app'] },
+  dbUsers: { created: ['app_user'], updated: [], databases: ['app'], disabledLogins: ['prod_app'], revokedMemberships: [] },
   archive: { action: 'deleted', snapshotIdentifier: 'staging-db-op-1' },
 });
 
