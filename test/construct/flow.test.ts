@@ -1,6 +1,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { definitionOf } from './definition';
 import { defaultStack } from './stacks';
+import { UnmanagedLogins } from '../../src';
 
 // asl-validator is CommonJS without types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -44,10 +45,15 @@ describe('state machine definition', () => {
   });
 
   test('SetupDbUsers gets the state and the user list (in the definition, not in the 4 KB function environment)', () => {
-    expect(states.SetupDbUsers.Parameters).toEqual({ 'state.$': '$', 'users': [] });
+    expect(states.SetupDbUsers.Parameters).toEqual({ 'state.$': '$', 'users': [], 'unmanagedLogins': 'DISABLE' });
     expect(states.SetupDbUsers.ResultPath).toBe('$.dbUsers');
-    const withUsers = definitionOf(Template.fromStack(defaultStack({ databaseUsers: [{ username: 'reporting' }] }).stack));
-    expect(withUsers.States.SetupDbUsers.Parameters.users).toEqual([{
+    const withUsers = definitionOf(Template.fromStack(defaultStack({
+      databaseUsers: [{ username: 'reporting' }, { username: 'batch', connectionLimit: 4 }],
+      unmanagedLogins: UnmanagedLogins.KEEP,
+    }).stack));
+    expect(withUsers.States.SetupDbUsers.Parameters.unmanagedLogins).toBe('KEEP');
+    expect(withUsers.States.SetupDbUsers.Parameters.users[1]).toMatchObject({ username: 'batch', connectionLimit: 4 });
+    expect(withUsers.States.SetupDbUsers.Parameters.users.slice(0, 1)).toEqual([{
       username: 'reporting',
       secretArn: expect.stringMatching(/UserSecretreporting/),
       usernameKey: 'username',

@@ -32,6 +32,8 @@ describe('impossible combinations throw, saying what to fix', () => {
     ['reserved prefix', { databaseUsers: [{ username: 'pg_monitor2' }] }, /reserved prefix/],
     ['rds prefix', { databaseUsers: [{ username: 'rdsadmin2' }] }, /reserved prefix/],
     ['duplicate user', { databaseUsers: [{ username: 'app' }, { username: 'app' }] }, /listed twice/],
+    ['zero connection limit', { databaseUsers: [{ username: 'app', connectionLimit: 0 }] }, /connectionLimit 0 of database user 'app' is not a positive integer/],
+    ['fractional connection limit', { databaseUsers: [{ username: 'app', connectionLimit: 1.5 }] }, /connectionLimit 1.5 .* not a positive integer/],
     ['bad schema', { databaseUsers: [{ username: 'app', schemas: ['Public;'] }] }, /schema name 'Public;'/],
     ['system schema', { databaseUsers: [{ username: 'app', schemas: ['pg_catalog'] }] }, /schema name 'pg_catalog' of user 'app' is a system schema/],
     ['template database', { databaseNames: ['template1'] }, /database name 'template1' is a template or RDS system database/],

@@ -19,7 +19,7 @@ jest.setTimeout(120_000);
 let world: World;
 
 beforeAll(async () => {
-  world = await startWorld();
+  world = await startWorld({ postgres: true }); // the default unmanagedLogins DISABLE connects to the copy
 });
 afterAll(async () => {
   await world?.stop();
@@ -134,7 +134,7 @@ describe('guards', () => {
     const s = await scenario();
     const { h } = s;
     // The first execution's restore stays `creating` until the second has been turned away.
-    await h.moto.holdClusterStatus('staging-aurora', 'creating', { region: TARGET_REGION });
+    await s.target!.hold('creating'); // keeps the stand-in's endpoint
     let firstIsWaiting!: () => void;
     const waiting = new Promise<void>((resolve) => {
       firstIsWaiting = resolve;
@@ -156,7 +156,7 @@ describe('guards', () => {
     });
     await new Promise((r) => setImmediate(r));
     expect(firstSettled).toBe(false);
-    await h.moto.release('cluster', 'staging-aurora', { region: TARGET_REGION });
+    await s.target!.release();
     const first = await firstRun;
 
     // The second: turned away by SnapshotCheck, nothing else ran.

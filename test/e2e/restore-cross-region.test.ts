@@ -131,6 +131,7 @@ describe('cross-region restore', () => {
     expect(await probeRole(world.pg!, MASTER_USERNAME, master)).toMatchObject({ login: 'ok' });
     const rw = (await h.secretJson(h.dbUsers[0].secretArn)).password;
     expect(await probeRole(world.pg!, 'app_rw', rw)).toEqual({ login: 'ok', select: 'ok', insert: 'ok', createTable: '42501' });
+    for (const login of s.production!.logins) expect(await probeRole(world.pg!, login.username, login.password)).toMatchObject({ login: '28P01' });
 
     expect(await auditTrail(h, 'dr-1')).toEqual([
       'SnapshotCheck:SUCCEEDED', 'CopySnapshot:IN_PROGRESS', 'CheckCopyStatus:IN_PROGRESS', 'CheckCopyStatus:SUCCEEDED',
@@ -149,7 +150,8 @@ describe('cross-region restore', () => {
       sourceCluster: { identifier: 'prod-aurora', region: SOURCE_REGION },
       targetCluster: { identifier: 'staging-aurora', region: TARGET_REGION },
       archive: { action: 'deleted', snapshotIdentifier: copyId },
-      dbUsers: { created: ['app_rw'] },
+      // app_ro, a production admin, is not configured here: disabled like the other production logins.
+      dbUsers: { created: ['app_rw'], disabledLogins: ['app_ro', 'prod_app', 'prod_dba'], revokedMemberships: [] },
     });
     expect(Object.keys(message.stepDurationsMs)).toEqual(expect.arrayContaining(['CopySnapshot', 'CheckCopyStatus']));
     expect(await s.leaks([run])).toEqual([]);

@@ -2,7 +2,8 @@
  * e2e: the synthesized pipeline, run by aws-local-stepfunctions with the bundled handlers, against moto
  * (AWS) and a real PostgreSQL standing in for the restored cluster. Same region: no copy.
  *
- * 1. a new target: the latest snapshot restored, the master password reset, users of each privilege;
+ * 1. a new target: the latest snapshot restored, the master password reset, users of each privilege, production's
+ *    other logins disabled and the production admin configured READ_ONLY reduced to read access;
  * 2. an existing target the pipeline owns: deleted (instances, then the cluster with a final snapshot), restored;
  * 7. the same restore again, over the target the first run created (the nightly refresh): it converges.
  */
@@ -16,8 +17,9 @@ import {
 } from '@aws-sdk/client-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { DatabasePrivilege, PipelineTag } from '../../src';
+import type { DbUsersResult } from '../../src/contracts';
 import type { E2EHarness } from './support/harness';
-import { APP_DATABASE, MASTER_USERNAME, probeRole, type RoleAbilities } from './support/local-cluster';
+import { APP_DATABASE, MASTER_USERNAME, PROD_APP, PROD_DBA, probeRole, type RoleAbilities } from './support/local-cluster';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, expectSucceeded, notifications, seedTarget, startScenario, startWorld, type Scenario, type World } from './support/world';
 
@@ -27,6 +29,12 @@ const READ_ONLY: RoleAbilities = { login: 'ok', select: 'ok', insert: '42501', c
 const READ_WRITE: RoleAbilities = { login: 'ok', select: 'ok', insert: 'ok', createTable: '42501' };
 const WRONG_PASSWORD: RoleAbilities = { login: '28P01', select: 'not tried', insert: 'not tried', createTable: 'not tried' };
 const ALL_USERS = ['app_ro', 'app_rw', 'legacy_app', 'legacy_ro'];
+/** app_ro comes with the snapshot (a production admin): updated, not created. */
+const NEW_USERS = ['app_rw', 'legacy_app', 'legacy_ro'];
+const PRODUCTION_CHANGES = {
+  disabledLogins: [PROD_APP, PROD_DBA],
+  revokedMemberships: ['prod_app from app_ro', 'prod_readers from app_ro', 'rds_superuser from app_ro'],
+};
 
 let world: World;
 
@@ -93,6 +101,9 @@ async function expectUsersAndMaster(s: Scenario & { legacy: Record<string, strin
   expect(await probeRole(pg, 'app_rw', await userPassword(s.h, 'app_rw'))).toEqual(READ_WRITE);
   expect(await probeRole(pg, 'legacy_ro', s.legacy.readonly_password)).toEqual(READ_ONLY);
   expect(await probeRole(pg, 'legacy_app', s.legacy.app_password)).toEqual(READ_WRITE);
+  // No production password opens the copy: not the disabled logins', not the one of app_ro (now configured).
+  expect(s.production!.logins.map((l) => l.username).sort()).toEqual(['app_ro', PROD_APP, PROD_DBA]);
+  for (const login of s.production!.logins) expect(await probeRole(pg, login.username, login.password)).toEqual(WRONG_PASSWORD);
 }
 
 describe('same-region restore', () => {
@@ -161,7 +172,8 @@ describe('same-region restore', () => {
     ]);
     const audit = await h.auditItems('nightly-1');
     expect(audit[0]).toMatchObject({ step: 'SnapshotCheck', requested_by: 'e2e', details: { snapshotIdentifier: 'prod-aurora-new', replaceTarget: false } });
-    expect([...audit.find((i) => i.step === 'SetupDbUsers')!.details.created].sort()).toEqual(ALL_USERS);
+    expect(audit.find((i) => i.step === 'SetupDbUsers')!.details).toMatchObject({ updated: ['app_ro'], ...PRODUCTION_CHANGES });
+    expect([...audit.find((i) => i.step === 'SetupDbUsers')!.details.created].sort()).toEqual(NEW_USERS);
 
     // SNS → SQS: one success notification with the snapshot, the endpoint, the users and the step durations.
     const [message, ...more] = await notifications(h);
@@ -175,7 +187,8 @@ describe('same-region restore', () => {
       target: { endpoint: 'localhost', port: world.pg!.port, engineVersion: '16.4' },
       archive: { action: 'none' },
     });
-    expect([...message.dbUsers.created].sort()).toEqual(ALL_USERS);
+    expect([...message.dbUsers.created].sort()).toEqual(NEW_USERS);
+    expect(message.dbUsers).toMatchObject(PRODUCTION_CHANGES);
     expect(Object.keys(message.stepDurationsMs)).toEqual(['SnapshotCheck', 'RestoreSnapshot', 'CheckRestoreStatus', 'SetupDbUsers', 'ArchiveSnapshot']);
     expect(message.error).toBeUndefined();
 
@@ -255,9 +268,11 @@ describe('same-region restore', () => {
     expectSucceeded(second);
     expect(second.invocations[0].result).toMatchObject({ replaceTarget: true });
     expect(second.path).toEqual(expect.arrayContaining(['DeleteRds', 'WaitForDelete', 'RestoreSnapshot', 'SetupDbUsers', 'Succeeded']));
-    const users = second.invocations.find((i) => i.stateName === 'SetupDbUsers')!.result as { created: string[]; updated: string[] };
+    const users = second.invocations.find((i) => i.stateName === 'SetupDbUsers')!.result as DbUsersResult;
     expect(users.created).toEqual([]);
     expect([...users.updated].sort()).toEqual(ALL_USERS);
+    // The first run disabled production's logins and cut app_ro's memberships: nothing left to do.
+    expect(users).toMatchObject({ disabledLogins: [], revokedMemberships: [] });
 
     // The target is the second run's; the first one's was kept as a final snapshot.
     expect(tagsOf(await cluster(h, 'staging-aurora'))).toMatchObject({ [PipelineTag.OPERATION_ID]: 'nightly-2' });

@@ -24,7 +24,7 @@ const LOCK = 'LOCK#staging-aurora';
 let world: World;
 
 beforeAll(async () => {
-  world = await startWorld();
+  world = await startWorld({ postgres: true }); // the default unmanagedLogins DISABLE connects to the copy
 });
 afterAll(async () => {
   await world?.stop();
@@ -152,7 +152,7 @@ describe('stopped and timed-out executions', () => {
   test('9b. timed out while its restore is `creating`: FAILED/ExecutionTimedOut, the cluster kept; a newer run\'s lock is never touched; the next run replaces the owned target', async () => {
     const s: Scenario = await startScenario(world, pipelineStack().stack);
     const { h } = s;
-    await h.moto.holdClusterStatus('staging-aurora', 'creating', { region: TARGET_REGION });
+    await s.target!.hold('creating'); // keeps the stand-in's endpoint
 
     const run = await runAndStop(h, 'slow-1', 'CheckRestoreStatus');
     expect(run.status).toBe('ABORTED');
@@ -174,7 +174,7 @@ describe('stopped and timed-out executions', () => {
     expect(message).toMatchObject({ status: 'TIMED_OUT', operationId: 'slow-1', error: { name: 'ExecutionTimedOut' } });
 
     // The next run replaces the target the stopped one left (it carries the ownership tag), once RDS is done with it.
-    await h.moto.release('cluster', 'staging-aurora', { region: TARGET_REGION });
+    await s.target!.release();
     let lateResult: unknown;
     const next = await h.run({}, {
       executionName: 'next-2',

@@ -4,9 +4,10 @@
  * In RDS, a cluster restored from a snapshot holds the source's databases, roles and master password, and
  * ModifyDBCluster's MasterUserPassword changes the password inside the database. moto keeps only the API
  * side. This module adds the database side:
- * - {@link resetSourceDatabase} makes the server look like what the source snapshot holds: a master role
- *   as on Aurora (LOGIN CREATEROLE CREATEDB, not a superuser) with the source's password, and a database
- *   it owns, with a table and a row;
+ * - {@link resetSourceDatabase} makes the server look like what the source snapshot holds: the restored
+ *   production cluster of test/support/restored-production.ts (a master role as on Aurora: LOGIN CREATEROLE
+ *   CREATEDB, not a superuser, a member of rds_superuser, with the source's password; production's login
+ *   roles, a group role, a schema a production role owns; the application database with a table and a row);
  * - {@link standInForCluster} points the target cluster's endpoint (in moto) at the server, and before
  *   every task gives the master role whatever password moto holds for the cluster now: the source's
  *   after a restore, the target secret's once the pipeline has reset it. So a pipeline that does not
@@ -19,13 +20,16 @@ import { escapeIdentifier, escapeLiteral, type Client } from 'pg';
 import type { E2EHarness } from './harness';
 import { scramSha256Verifier } from '../../../lambda-src/lib/postgres';
 import type { TestPostgres } from '../../support/postgres';
+import { APP_TABLE, PROD_APP, PROD_DBA, seedRestoredProduction, type RestoredProduction } from '../../support/restored-production';
+
+export { APP_TABLE, PROD_APP, PROD_DBA, type RestoredProduction };
 
 /** The master user of the source cluster, and so of every cluster restored from its snapshots. */
 export const MASTER_USERNAME = 'clusteradmin';
 /** The application database of the source cluster. */
 export const APP_DATABASE = 'app';
-/** The table in it, owned by the master user. */
-export const APP_TABLE = 'accounts';
+/** The production role that the scenarios configure as a READ_ONLY user, and that was an admin in production. */
+export const PROD_READ_ONLY_USER = 'app_ro';
 
 /** What the source cluster's database holds. */
 export interface SourceDatabase {
@@ -38,31 +42,16 @@ export interface SourceDatabase {
 }
 
 /**
- * Drops every database and role but the bootstrap ones, then creates the source's master role and its
- * application database with one table and one row.
+ * Drops every database and role but the bootstrap ones, then builds what the source's snapshot holds: the
+ * restored production cluster, with {@link PROD_READ_ONLY_USER} as the production admin configured READ_ONLY.
  */
-export async function resetSourceDatabase(pg: TestPostgres, source: SourceDatabase): Promise<void> {
-  const master = source.masterUsername ?? MASTER_USERNAME;
-  const database = source.database ?? APP_DATABASE;
-  await pg.withClient('postgres', async (c) => {
-    const dbs = await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'");
-    for (const { datname } of dbs.rows) await c.query(`DROP DATABASE ${escapeIdentifier(datname)} WITH (FORCE)`);
-    const roles = (await c.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' AND rolname <> current_user")).rows
-      .map((r) => escapeIdentifier(r.rolname));
-    if (roles.length > 0) {
-      await c.query(`DROP OWNED BY ${roles.join(', ')}`);
-      await c.query(`DROP ROLE ${roles.join(', ')}`);
-    }
-    await c.query(`CREATE ROLE ${escapeIdentifier(master)} LOGIN CREATEROLE CREATEDB PASSWORD ${escapeLiteral(scramSha256Verifier(source.masterPassword))}`);
-    await c.query(`CREATE DATABASE ${escapeIdentifier(database)} OWNER ${escapeIdentifier(master)}`);
+export async function resetSourceDatabase(pg: TestPostgres, source: SourceDatabase): Promise<RestoredProduction> {
+  return seedRestoredProduction(pg, {
+    masterUsername: source.masterUsername ?? MASTER_USERNAME,
+    masterPassword: source.masterPassword,
+    database: source.database ?? APP_DATABASE,
+    readOnlyUser: PROD_READ_ONLY_USER,
   });
-  const client = await pg.connect(database, master, source.masterPassword);
-  try {
-    await client.query(`CREATE TABLE public.${escapeIdentifier(APP_TABLE)} (id serial PRIMARY KEY, name text NOT NULL)`);
-    await client.query(`INSERT INTO public.${escapeIdentifier(APP_TABLE)} (name) VALUES ('restored from the source')`);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Where the stand-in applies. */

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateDBClusterSnapshotCommand, CreateDBInstanceCommand, type Tag } from '@aws-sdk/client-rds';
 import type { Stack } from 'aws-cdk-lib';
 import { createHarness, findSecretLeaks, seedCluster, type E2EHarness, type SecretLeak } from './harness';
-import { MASTER_USERNAME, resetSourceDatabase, standInForCluster, type ClusterStandIn } from './local-cluster';
+import { MASTER_USERNAME, resetSourceDatabase, standInForCluster, type ClusterStandIn, type RestoredProduction } from './local-cluster';
 import type { PipelineRun } from './run-pipeline';
 import { startMoto, type MotoServer } from '../../support/moto';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
@@ -51,7 +51,9 @@ export interface Scenario {
   readonly h: E2EHarness;
   /** The local PostgreSQL as the target cluster (when the world has PostgreSQL). */
   readonly target?: ClusterStandIn;
-  /** Every secret value in play: Secrets Manager's, the source's master password, the test server's superuser's. */
+  /** What the source's snapshot holds: production's login roles and their passwords (when the world has PostgreSQL). */
+  readonly production?: RestoredProduction;
+  /** Every secret value in play: Secrets Manager's, the source's master password, production's, the test server's superuser's. */
   secrets(): Promise<string[]>;
   /** Where any of {@link secrets} shows up in what the runs made observable (and the PostgreSQL log). */
   leaks(runs: PipelineRun[]): Promise<SecretLeak[]>;
@@ -61,7 +63,7 @@ export interface Scenario {
 export async function startScenario(world: World, stack: Stack, options: ScenarioOptions = {}): Promise<Scenario> {
   const { moto, pg } = world;
   await moto.reset();
-  if (pg) await resetSourceDatabase(pg, { masterPassword: world.sourcePassword });
+  const production = pg ? await resetSourceDatabase(pg, { masterPassword: world.sourcePassword }) : undefined;
   const h = await createHarness({
     moto,
     stack,
@@ -76,11 +78,12 @@ export async function startScenario(world: World, stack: Stack, options: Scenari
   const target = pg
     ? await standInForCluster(h, pg, { clusterIdentifier: h.config.targetClusterIdentifier, region: h.config.targetRegion })
     : undefined;
-  const secrets = async () => [...await h.secretValues(), world.sourcePassword, ...(pg ? [pg.superPassword] : [])];
+  const secrets = async () => [...await h.secretValues(), world.sourcePassword, ...(production?.passwords ?? []), ...(pg ? [pg.superPassword] : [])];
   return {
     world,
     h,
     target,
+    production,
     secrets,
     leaks: async (runs) => findSecretLeaks(h, runs, await secrets(), pg ? { 'postgres log': pg.readLog() } : {}),
   };
