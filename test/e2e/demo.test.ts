@@ -33,7 +33,10 @@ test('the demo runs the pipeline to SUCCEEDED, step by step, checks the result a
   expect(steps.filter(([s]) => /Copy/.test(s)).map(([, text]) => /: (\w+) (\d+)%/.exec(text)!.slice(1).join(' ')))
     .toEqual(['copying 0', 'copying 35', 'copying 80', 'available 100']);
   expect(stdout).toContain('Result: SUCCEEDED');
-  expect(stdout).toMatch(/users created +app_ro, app_rw/);
+  expect(stdout).toMatch(/users created +app_rw; updated app_ro/);
+  expect(stdout).toMatch(/logins disabled +prod_app, prod_dba \(NOLOGIN, password removed, not dropped\)/);
+  expect(stdout).toMatch(/revoked +prod_app from app_ro, prod_readers from app_ro, rds_superuser from app_ro/);
+  for (const role of ['prod_dba', 'prod_app', 'app_ro']) expect(stdout).toMatch(new RegExp(`${role} with its production password +cannot log in \\(28P01\\)`));
   expect(stdout).toMatch(/app_ro \(READ_ONLY\) with its secret +logs in; SELECT ok, INSERT denied, CREATE TABLE denied/);
   expect(stdout).toMatch(/clusteradmin with the source's password +cannot log in \(28P01\)/);
   expect(stdout).toContain('secret scan      no password in any');

@@ -5,7 +5,9 @@
  * handler (assets/<step>/index.js, the code that ships) against moto, which emulates RDS, DynamoDB, SNS,
  * SQS, KMS and Secrets Manager, and a real PostgreSQL 18 (TLS, SCRAM) standing in for the restored cluster.
  * The stack: snapshots of `prod-aurora` in us-east-1 restored into `staging-aurora` in eu-west-1 (a copy
- * re-encrypted with the stack's key), with a read-only and a read-write database user.
+ * re-encrypted with the stack's key), with a read-only and a read-write database user. The PostgreSQL holds what
+ * a production snapshot holds (test/support/restored-production.ts): production's login roles with their
+ * passwords, and app_ro, an admin in production that the configuration makes read-only.
  *
  * moto finishes copies and restores at once, so the demo holds the copy at `copying` for two checks (with
  * PercentProgress) and the restore at `creating` for one, and shortens every Wait to 0.3 s: the wait loops
@@ -112,7 +114,8 @@ function describeResult(state: string, r: any): string {
     case 'CheckRestoreStatus':
       return `${r.clusterIdentifier}: ${r.status}${r.done ? ` at ${r.endpoint}:${r.port}, master password reset` : wait(r)}`;
     case 'SetupDbUsers':
-      return `created [${r.created.join(', ')}], updated [${r.updated.join(', ')}] in ${r.databases.join(', ')}`;
+      return `created [${r.created.join(', ')}], updated [${r.updated.join(', ')}] in ${r.databases.join(', ')}; `
+        + `disabled ${r.disabledLogins.length} production logins, revoked ${r.revokedMemberships.length} memberships`;
     case 'ArchiveSnapshot':
       return `${r.action}${r.snapshotIdentifier ? ` ${r.snapshotIdentifier}` : ''}`;
     default:
@@ -191,7 +194,9 @@ async function main(): Promise<number> {
     out(`Result: ${state?.status}`);
     out(`  target endpoint  ${message.target.endpoint}:${message.target.port} (the local PostgreSQL standing in for ${config.targetClusterIdentifier}; `
       + `engine ${message.target.engineVersion})`);
-    out(`  users created    ${message.dbUsers.created.join(', ')}`);
+    out(`  users created    ${message.dbUsers.created.join(', ')}; updated ${message.dbUsers.updated.join(', ')}`);
+    out(`  logins disabled  ${message.dbUsers.disabledLogins.join(', ')} (NOLOGIN, password removed, not dropped)`);
+    out(`  revoked          ${message.dbUsers.revokedMemberships.join(', ')}`);
     const pg = world.pg!;
     const master = (await h.secretJson(config.restore.masterSecretArn)).password;
     const rows: Array<[string, RoleAbilities]> = [
@@ -202,6 +207,9 @@ async function main(): Promise<number> {
       const spec = h.dbUsers.find((u) => u.username === user.username)!;
       const password = (await h.secretJson(spec.secretArn)).password;
       rows.push([`${user.username} (${user.privilege}) with its secret`, await probeRole(pg, user.username, password)]);
+    }
+    for (const login of scenario.production!.logins) {
+      rows.push([`${login.username} with its production password`, await probeRole(pg, login.username, login.password)]);
     }
     out('  checked in PostgreSQL, with the passwords read from Secrets Manager:');
     const width = Math.max(...rows.map(([label]) => label.length));
