@@ -15,7 +15,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { AuroraRestorePipeline, DatabasePrivilege, HandlerPlacement } from 'cdk-aurora-restore-pipeline';
+import { AuroraRestorePipeline, DatabasePrivilege, HandlerPlacement, UnmanagedLogins } from 'cdk-aurora-restore-pipeline';
 
 export class RestoreTestStack extends Stack {
   public readonly pipeline: AuroraRestorePipeline;
@@ -60,7 +60,8 @@ export class RestoreTestStack extends Stack {
       deletionProtection: false,
       clusterTags: { purpose: 'restore-test', costCenter: 'platform' },
       masterSecret: master,
-      databaseUsers: [{ username: 'verifier', privilege: DatabasePrivilege.READ_ONLY, databases: ['app'], schemas: ['public'] }],
+      databaseUsers: [{ username: 'verifier', privilege: DatabasePrivilege.READ_ONLY, databases: ['app'], schemas: ['public'], connectionLimit: 5 }],
+      unmanagedLogins: UnmanagedLogins.DISABLE,
       combinedUsersSecret: legacyUsers,
       databaseNames: ['app'],
       replaceExistingTarget: true,
