@@ -157,8 +157,8 @@ function privilegeList(privileges: string[] | undefined): string {
 interface Step {
   sql: string;
   what: string;
-  /** What to do when the server refuses it (SQLSTATE 42501); default: a general hint about the master's rights. */
-  refused?: string;
+  /** What to do when it fails with one of these SQLSTATEs (42501 permission denied, 2BP01 dependent grants). */
+  hints?: Partial<Record<'42501' | '2BP01', string>>;
 }
 
 /** Statements granting `user` its level on database `db` and its schemas. */
@@ -291,7 +291,7 @@ function redact(text: string, secrets: string[]): string {
  * Turns a connection or SQL error into a named pipeline error whose message says what failed and what to
  * do. Passwords and verifiers are stripped from the server's text.
  */
-function mapDbError(err: unknown, what: string, conn: DbConnection, secrets: string[], refused?: string): PipelineError {
+function mapDbError(err: unknown, what: string, conn: DbConnection, secrets: string[], hints: Step['hints'] = {}): PipelineError {
   if (err instanceof PipelineError) return err;
   const e = (err ?? {}) as PgLikeError;
   const code = typeof e.code === 'string' ? e.code : '';
@@ -309,9 +309,8 @@ function mapDbError(err: unknown, what: string, conn: DbConnection, secrets: str
     if (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2))) {
       return errors.databaseUnavailable(`${what}: the database at ${endpoint} is not ready or is busy (SQLSTATE ${code}: ${detail}). The step is retried; if it persists, check the cluster's status and logs in the RDS console.`);
     }
-    if (code === '42501' && refused) {
-      return errors.databaseSetupFailed(`${what}: permission denied (SQLSTATE 42501: ${detail}). ${refused} Nothing was changed.`);
-    }
+    const hint = hints[code as keyof typeof hints];
+    if (hint) return errors.databaseSetupFailed(`${what}: SQLSTATE ${code}: ${detail}. ${hint} Nothing was changed.`);
     if (code === '42501') {
       return errors.databaseSetupFailed(`${what}: permission denied (SQLSTATE 42501: ${detail}). The master user ${describe(conn.user)} needs CREATEROLE and the right to grant on these objects (membership in rds_superuser, ownership of the objects or ADMIN OPTION on existing roles); fix the privileges in the source cluster or manage this role by hand.`);
     }
@@ -436,10 +435,12 @@ interface Membership {
   role: string;
   member: string;
   grantor: string;
+  /** Recorded as granted by the bootstrap superuser: a superuser's grant, or the ADMIN OPTION a role gets on the roles it creates. */
+  bootstrap: boolean;
 }
 
 const MEMBERSHIPS_SQL = `
-SELECT r.rolname::text AS role, m.rolname::text AS member, g.rolname::text AS grantor
+SELECT r.rolname::text AS role, m.rolname::text AS member, g.rolname::text AS grantor, a.grantor = 10 AS bootstrap
   FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member JOIN pg_roles g ON g.oid = a.grantor
  WHERE m.rolname = ANY($1::text[])
  ORDER BY 2, 1, 3`;
@@ -472,14 +473,14 @@ function convergeSteps(user: ResolvedDbUser, existing: ExistingRole, verifier: s
     steps.push({
       sql: `ALTER ROLE ${role} WITH NO${attribute}`,
       what: `removing ${attribute} from role ${name}`,
-      refused: `Only a role that has ${attribute} itself may remove it, and the master user ${describe(master)} does not (on Aurora it never does). Remove ${attribute} from ${name} in the source cluster, or configure a user name that is not this role.`,
+      hints: { '42501': `Only a role that has ${attribute} itself may remove it, and the master user ${describe(master)} does not (on Aurora it never does). Remove ${attribute} from ${name} in the source cluster, or configure a user name that is not this role.` },
     });
   }
   steps.push({
     sql: `ALTER ROLE ${role} WITH LOGIN INHERIT NOCREATEROLE${existing.rolcreatedb ? ' NOCREATEDB' : ''} CONNECTION LIMIT ${user.connectionLimit ?? -1} `
       + `PASSWORD ${escapeLiteral(verifier)} VALID UNTIL 'infinity'`,
     what: `updating role ${name} (LOGIN INHERIT NOCREATEROLE NOCREATEDB, connection limit, password)`,
-    refused: adminOptionHint(master, user.username, 'or configure a user name that is not an existing role.'),
+    hints: { '42501': adminOptionHint(master, user.username, 'or configure a user name that is not an existing role.') },
   });
   return steps;
 }
@@ -487,12 +488,21 @@ function convergeSteps(user: ResolvedDbUser, existing: ExistingRole, verifier: s
 function revokeMembershipStep(m: Membership, master: string): Step {
   // PostgreSQL 16+ revokes only the grant recorded by the revoking role: name the recorded grantor when it is another.
   const grantedBy = m.grantor === master ? '' : ` GRANTED BY ${escapeIdentifier(m.grantor)}`;
+  const role = describe(m.role);
+  const member = describe(m.member);
+  const refused = m.bootstrap
+    ? `It is recorded as granted by the bootstrap superuser (rdsadmin on Aurora), as PostgreSQL 16+ records the ADMIN OPTION a role gets on the roles it creates, and only a superuser may revoke it. `
+      + `Configure a user name that is not this role (the pipeline then creates a new one), or, in the source cluster, drop or hand over the roles ${member} created.`
+    : `Revoking it takes the ADMIN OPTION on ${role} and the privileges of ${describe(m.grantor)}, who granted it; on Aurora, the master's membership in rds_superuser covers `
+      + `rds_superuser itself. Revoke the membership in the source cluster (REVOKE ${role} FROM ${member}, as ${describe(m.grantor)}), or configure a user name that is not this role.`;
   return {
     sql: `REVOKE ${escapeIdentifier(m.role)} FROM ${escapeIdentifier(m.member)}${grantedBy}`,
-    what: `revoking the membership of role ${describe(m.member)} in ${describe(m.role)} (granted by ${describe(m.grantor)})`,
-    refused: `Revoking it takes the ADMIN OPTION on ${describe(m.role)} and the privileges of ${describe(m.grantor)}, who granted it. On Aurora, the master user's membership in rds_superuser `
-      + `covers rds_superuser and the roles it manages, but not a grant made by rdsadmin or by a role the master does not belong to. Revoke the membership in the source cluster `
-      + `(REVOKE ${describe(m.role)} FROM ${describe(m.member)}, as ${describe(m.grantor)}), or configure a user name that is not this role.`,
+    what: `revoking the membership of role ${member} in ${role} (granted by ${describe(m.grantor)})`,
+    hints: {
+      '42501': refused,
+      '2BP01': `${member} granted its membership in ${role} on to other roles (it held the ADMIN OPTION). Revoke those grants in the source cluster `
+        + `(REVOKE ${role} FROM <role> GRANTED BY ${member}), or configure a user name that is not this role.`,
+    },
   };
 }
 
@@ -534,7 +544,7 @@ export async function reconcileUsers(conn: DbConnection, users: ResolvedDbUser[]
     try {
       await db.client.query(step.sql);
     } catch (err) {
-      throw mapDbError(err, `Setting up database users failed while ${step.what}`, conn, secrets, step.refused);
+      throw mapDbError(err, `Setting up database users failed while ${step.what}`, conn, secrets, step.hints);
     }
   };
   const query = async <T>(db: OpenDatabase, what: string, sql: string, params: unknown[]): Promise<T[]> => {
@@ -588,7 +598,7 @@ export async function reconcileUsers(conn: DbConnection, users: ResolvedDbUser[]
         await run(db, {
           sql: `ALTER ROLE ${escapeIdentifier(rolname)} WITH NOLOGIN PASSWORD NULL`,
           what: `disabling the unmanaged login role ${describe(rolname)} (unmanagedLogins DISABLE)`,
-          refused: adminOptionHint(conn.user, rolname, 'or set unmanagedLogins to KEEP to leave the production logins as they are (they then keep their production passwords).'),
+          hints: { '42501': adminOptionHint(conn.user, rolname, 'or set unmanagedLogins to KEEP to leave the production logins as they are (they then keep their production passwords).') },
         });
         disabledLogins.push(rolname);
       }

@@ -398,13 +398,14 @@ describe('connection errors', () => {
   });
 });
 
-describe('as an Aurora-like master user (CREATEROLE, not a superuser)', () => {
+describe('as an Aurora-like master user (CREATEROLE CREATEDB, not a superuser, a member of rds_superuser)', () => {
   const master = { username: 'aurora_master', password: password('aurora-master') };
   let masterConn: DbConnection;
 
   beforeAll(async () => {
     await pg.withClient('postgres', async (c) => {
-      await c.query(`CREATE ROLE aurora_master LOGIN CREATEROLE CREATEDB PASSWORD ${c.escapeLiteral(scramSha256Verifier(master.password))}`);
+      await c.query(`CREATE ROLE aurora_master LOGIN NOSUPERUSER CREATEROLE CREATEDB PASSWORD ${c.escapeLiteral(scramSha256Verifier(master.password))}`);
+      await c.query('CREATE ROLE rds_superuser NOLOGIN; GRANT rds_superuser TO aurora_master WITH ADMIN OPTION');
       await c.query('CREATE DATABASE aurora_app OWNER aurora_master');
       await c.query('CREATE ROLE restored_foreign LOGIN'); // created by someone else, as restored from the source
     });

@@ -231,13 +231,29 @@ describe('what a non-superuser master may not do, on PostgreSQL 16 and later', (
   });
 
   test('a membership granted by a role the master does not have the privileges of: refused, naming the grantor', async () => {
-    await pg.withClient('postgres', (c) => c.query(`CREATE ROLE auditors NOLOGIN; GRANT auditors TO ${READ_ONLY_USER}`)); // granted by rdsadmin's stand-in
+    // Another admin of production made a role and granted it.
+    await as(PROD_DBA, productionPassword(PROD_DBA), (c) => c.query(`CREATE ROLE auditors NOLOGIN; GRANT auditors TO ${READ_ONLY_USER}`));
     const before = await membershipsSnapshot(pg);
     const err = await reconcileError([reporting], KEEP);
     expect(err.name).toBe('DatabaseSetupFailed');
-    expect(err.message).toMatch(/revoking the membership of role "reporting" in "auditors" \(granted by "postgres"\).*42501/);
-    expect(err.message).toMatch(/Revoke the membership in the source cluster.*Nothing was changed/);
+    expect(err.message).toMatch(/revoking the membership of role "reporting" in "auditors" \(granted by "prod_dba"\).*42501/);
+    expect(err.message).toMatch(/Revoke the membership in the source cluster \(REVOKE "auditors" FROM "reporting", as "prod_dba"\).*Nothing was changed/);
     expect(await membershipsSnapshot(pg)).toEqual(before);
+  });
+
+  test('a configured user that created roles in production holds the ADMIN OPTION on them, recorded as granted by rdsadmin: refused, saying why', async () => {
+    await as(READ_ONLY_USER, productionPassword(READ_ONLY_USER), (c) => c.query('CREATE ROLE reporting_helper NOLOGIN')); // it had CREATEROLE
+    const err = await reconcileError([reporting], KEEP);
+    expect(err.message).toMatch(/"reporting" in "reporting_helper" \(granted by "postgres"\).*bootstrap superuser \(rdsadmin on Aurora\).*Configure a user name that is not this role/);
+    expect(await membershipsSnapshot(pg)).toContain(`${RDS_SUPERUSER} > ${READ_ONLY_USER} (by ${MASTER})`);
+  });
+
+  test('a configured user that passed a membership on (ADMIN OPTION): refused with the dependent grants to revoke', async () => {
+    await as(MASTER, conn.password, (c) => c.query(`GRANT ${PROD_GROUP} TO ${READ_ONLY_USER} WITH ADMIN OPTION`));
+    await as(READ_ONLY_USER, productionPassword(READ_ONLY_USER), (c) => c.query(`GRANT ${PROD_GROUP} TO ${PROD_DBA}`));
+    const err = await reconcileError([reporting], DISABLE);
+    expect(err.message).toMatch(/"reporting" in "prod_readers".*SQLSTATE 2BP01.*granted its membership in "prod_readers" on to other roles.*GRANTED BY "reporting".*Nothing was changed/);
+    expect(await loginOutcome(pg, PROD_DBA, productionPassword(PROD_DBA))).toBe('ok');
   });
 
   test('REPLICATION on a configured role: only a role that has it may remove it, and the error says so', async () => {
