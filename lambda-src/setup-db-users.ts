@@ -57,7 +57,14 @@ export const handler = async (event: SetupDbUsersEvent): Promise<DbUsersResult> 
       const secret = await read(spec.secretArn, purpose);
       const username = spec.username ?? requireSecretKey(secret, spec.usernameKey, spec.secretArn, purpose);
       const password = requireSecretKey(secret, spec.passwordKey, spec.secretArn, `${purpose} (password)`);
-      users.push({ username, password, privilege: spec.privilege, databases: [...spec.databases], schemas: [...spec.schemas], connectionLimit: spec.connectionLimit ?? undefined });
+      users.push({
+        username,
+        password,
+        privilege: spec.privilege,
+        databases: [...spec.databases],
+        schemas: [...spec.schemas],
+        connectionLimit: spec.connectionLimit ?? undefined,
+      });
     }
     // Every name is checked before the first connection: a bad one changes nothing.
     for (const user of users) validateRoleName(user.username);

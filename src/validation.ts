@@ -70,7 +70,8 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
     if (problem) fail(`database user '${user.username}' ${problem}`, `Use ${NAME_RULE}, not starting with pg_ or rds and not a reserved name such as postgres or public.`);
     if (names.has(user.username)) fail(`database user '${user.username}' is listed twice`, 'List each role once.');
     names.add(user.username);
-    if (user.connectionLimit !== undefined && !Token.isUnresolved(user.connectionLimit) && (!Number.isInteger(user.connectionLimit) || user.connectionLimit < 1)) {
+    const limit = user.connectionLimit;
+    if (limit !== undefined && !Token.isUnresolved(limit) && (!Number.isInteger(limit) || limit < 1)) {
       fail(`connectionLimit ${user.connectionLimit} of database user '${user.username}' is not a positive integer`, 'Use a whole number of connections of at least 1, or leave it out for no limit.');
     }
     for (const [kind, objs] of [['database', user.databases ?? []], ['schema', user.schemas ?? []]] as const) {

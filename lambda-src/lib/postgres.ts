@@ -473,14 +473,14 @@ function convergeSteps(user: ResolvedDbUser, existing: ExistingRole, verifier: s
     steps.push({
       sql: `ALTER ROLE ${role} WITH NO${attribute}`,
       what: `removing ${attribute} from role ${name}`,
-      hints: { '42501': `Only a role that has ${attribute} itself may remove it, and the master user ${describe(master)} does not (on Aurora it never does). Remove ${attribute} from ${name} in the source cluster, or configure a user name that is not this role.` },
+      hints: { 42501: `Only a role that has ${attribute} itself may remove it, and the master user ${describe(master)} does not (on Aurora it never does). Remove ${attribute} from ${name} in the source cluster, or configure a user name that is not this role.` },
     });
   }
   steps.push({
     sql: `ALTER ROLE ${role} WITH LOGIN INHERIT NOCREATEROLE${existing.rolcreatedb ? ' NOCREATEDB' : ''} CONNECTION LIMIT ${user.connectionLimit ?? -1} `
       + `PASSWORD ${escapeLiteral(verifier)} VALID UNTIL 'infinity'`,
     what: `updating role ${name} (LOGIN INHERIT NOCREATEROLE NOCREATEDB, connection limit, password)`,
-    hints: { '42501': adminOptionHint(master, user.username, 'or configure a user name that is not an existing role.') },
+    hints: { 42501: adminOptionHint(master, user.username, 'or configure a user name that is not an existing role.') },
   });
   return steps;
 }
@@ -491,7 +491,7 @@ function revokeMembershipStep(m: Membership, master: string): Step {
   const role = describe(m.role);
   const member = describe(m.member);
   const refused = m.bootstrap
-    ? `It is recorded as granted by the bootstrap superuser (rdsadmin on Aurora), as PostgreSQL 16+ records the ADMIN OPTION a role gets on the roles it creates, and only a superuser may revoke it. `
+    ? 'It is recorded as granted by the bootstrap superuser (rdsadmin on Aurora), as PostgreSQL 16+ records the ADMIN OPTION a role gets on the roles it creates, and only a superuser may revoke it. '
       + `Configure a user name that is not this role (the pipeline then creates a new one), or, in the source cluster, drop or hand over the roles ${member} created.`
     : `Revoking it takes the ADMIN OPTION on ${role} and the privileges of ${describe(m.grantor)}, who granted it; on Aurora, the master's membership in rds_superuser covers `
       + `rds_superuser itself. Revoke the membership in the source cluster (REVOKE ${role} FROM ${member}, as ${describe(m.grantor)}), or configure a user name that is not this role.`;
@@ -598,7 +598,7 @@ export async function reconcileUsers(conn: DbConnection, users: ResolvedDbUser[]
         await run(db, {
           sql: `ALTER ROLE ${escapeIdentifier(rolname)} WITH NOLOGIN PASSWORD NULL`,
           what: `disabling the unmanaged login role ${describe(rolname)} (unmanagedLogins DISABLE)`,
-          hints: { '42501': adminOptionHint(conn.user, rolname, 'or set unmanagedLogins to KEEP to leave the production logins as they are (they then keep their production passwords).') },
+          hints: { 42501: adminOptionHint(conn.user, rolname, 'or set unmanagedLogins to KEEP to leave the production logins as they are (they then keep their production passwords).') },
         });
         disabledLogins.push(rolname);
       }

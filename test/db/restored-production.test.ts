@@ -38,7 +38,9 @@ const reporting: ResolvedDbUser = {
 };
 
 async function restoreProduction(): Promise<void> {
-  production = await seedRestoredProduction(pg, { masterUsername: MASTER, masterPassword: conn.password, database: DB, readOnlyUser: READ_ONLY_USER });
+  production = await seedRestoredProduction(pg, {
+    masterUsername: MASTER, masterPassword: conn.password, database: DB, readOnlyUser: READ_ONLY_USER,
+  });
   usedPasswords.push(...production.passwords);
 }
 
@@ -149,8 +151,15 @@ describe('unmanagedLogins DISABLE (the default)', () => {
 
   test('the read-only user has exactly its configuration: attributes, no membership, read access only', async () => {
     expect((await rolesSnapshot(pg))[READ_ONLY_USER]).toEqual({
-      rolsuper: false, rolinherit: true, rolcreaterole: false, rolcreatedb: false, rolcanlogin: true, rolreplication: false, rolbypassrls: false,
-      rolconnlimit: 5, hasPassword: true,
+      rolsuper: false,
+      rolinherit: true,
+      rolcreaterole: false,
+      rolcreatedb: false,
+      rolcanlogin: true,
+      rolreplication: false,
+      rolbypassrls: false,
+      rolconnlimit: 5,
+      hasPassword: true,
     });
     expect((await membershipsSnapshot(pg)).filter((m) => m.includes(`> ${READ_ONLY_USER} `))).toEqual([]);
     const pw = reporting.password;

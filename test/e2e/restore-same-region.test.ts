@@ -17,11 +17,11 @@ import {
 } from '@aws-sdk/client-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { DatabasePrivilege, PipelineTag } from '../../src';
-import type { DbUsersResult } from '../../src/contracts';
 import type { E2EHarness } from './support/harness';
 import { APP_DATABASE, MASTER_USERNAME, PROD_APP, PROD_DBA, probeRole, type RoleAbilities } from './support/local-cluster';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, expectSucceeded, notifications, seedTarget, startScenario, startWorld, type Scenario, type World } from './support/world';
+import type { DbUsersResult } from '../../src/contracts';
 
 jest.setTimeout(120_000);
 

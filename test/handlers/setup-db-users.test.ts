@@ -39,7 +39,9 @@ let logs: ReturnType<typeof captureLogs>;
 let users: DbUserSpec[];
 let unmanagedLogins: UnmanagedLogins;
 const run = (state: PipelineState) => handler({ state, users, unmanagedLogins });
-const result = (r: Partial<DbUsersResult>): DbUsersResult => ({ created: [], updated: [], databases: [], disabledLogins: [], revokedMemberships: [], ...r });
+const result = (r: Partial<DbUsersResult>): DbUsersResult => ({
+  created: [], updated: [], databases: [], disabledLogins: [], revokedMemberships: [], ...r,
+});
 beforeEach(() => {
   users = DEFAULT_DB_USERS;
   unmanagedLogins = UnmanagedLogins.DISABLE;
@@ -66,7 +68,8 @@ describe('setup-db-users', () => {
       { unmanagedLogins: UnmanagedLogins.DISABLE },
     );
     expect(auditItems(ddbMock)[0]).toMatchObject({
-      step: 'SetupDbUsers', outcome: 'SUCCEEDED',
+      step: 'SetupDbUsers',
+      outcome: 'SUCCEEDED',
       details: { created: ['app_user'], databases: ['app'], disabledLogins: ['prod_app'], revokedMemberships: ['rds_superuser from app_user'] },
     });
   });
@@ -120,7 +123,8 @@ describe('setup-db-users', () => {
     users = [];
     reconcileUsers.mockResolvedValue(result({ disabledLogins: ['prod_app', 'prod_dba'] }));
     expect(await run(makeState({ restore }))).toEqual(result({ disabledLogins: ['prod_app', 'prod_dba'] }));
-    expect(reconcileUsers).toHaveBeenCalledWith(expect.objectContaining({ password: MASTER_PASSWORD }), [], { unmanagedLogins: UnmanagedLogins.DISABLE });
+    expect(reconcileUsers).toHaveBeenCalledWith(
+      expect.objectContaining({ password: MASTER_PASSWORD }), [], { unmanagedLogins: UnmanagedLogins.DISABLE });
     expect(auditItems(ddbMock)[0]).toMatchObject({ outcome: 'SUCCEEDED', details: { disabledLogins: ['prod_app', 'prod_dba'] } });
   });
 
