@@ -6,9 +6,11 @@
  *
  * Set PG_TEST_BIN_DIR to a directory holding `initdb` and `postgres` to use other binaries (e.g. Debian's
  * /usr/lib/postgresql/<version>/bin). PostgreSQL refuses to run as root: as root, the server runs as
- * PG_TEST_OS_USER, else `postgres`, else `nobody`.
+ * PG_TEST_OS_USER, else `postgres`, else `nobody`. That user must traverse every folder on the way to the
+ * binaries, which a clone under /root or a `mktemp -d` folder (0700) does not allow: then the installation is
+ * copied into the server's temp dir, which that user can reach.
  */
-import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as net from 'net';
@@ -133,9 +135,43 @@ function run(cmd: string, args: string[], runAs: RunAs | undefined, env: NodeJS.
     let output = '';
     child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-    child.on('error', reject);
+    child.on('error', (err) => reject(new Error(`Could not run ${cmd}${runAs ? ` as the OS user ${runAs.name}` : ''}: ${err.message}`)));
     child.on('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited with ${code}:\n${output}`))));
   });
+}
+
+/** Whether `runAs` can run `file` (and so traverse every folder above it). */
+function canExecute(file: string, runAs: RunAs): boolean {
+  const probe = spawnSync(file, ['--version'], { uid: runAs.uid, gid: runAs.gid, stdio: 'ignore', timeout: 10_000 });
+  return !probe.error && probe.status === 0;
+}
+
+/**
+ * Binaries `runAs` can run: `bins` when it can reach them, else a copy of their installation (the folder above
+ * `bin/`, which also holds the `lib/` and `share/` they find relative to themselves) inside `baseDir`.
+ */
+function reachableBinaries(bins: Binaries, runAs: RunAs | undefined, baseDir: string): Binaries {
+  if (!runAs || canExecute(bins.postgres, runAs)) return bins;
+  const binDir = path.dirname(bins.postgres);
+  const copy = path.join(baseDir, 'pgsql');
+  fs.cpSync(path.dirname(binDir), copy, { recursive: true, verbatimSymlinks: true });
+  const copied = { initdb: path.join(copy, path.basename(binDir), 'initdb'), postgres: path.join(copy, path.basename(binDir), 'postgres') };
+  if (!canExecute(copied.postgres, runAs)) {
+    throw new Error(`PostgreSQL runs as the OS user ${runAs.name} (it refuses root), and ${runAs.name} can run neither ${bins.postgres} `
+      + `nor its copy ${copied.postgres}. Check that ${runAs.name} may traverse ${path.dirname(baseDir)} and that the binaries run `
+      + '(missing shared libraries?), or set PG_TEST_BIN_DIR to a PostgreSQL installation that user can run.');
+  }
+  return copied;
+}
+
+/** Fails, saying what to do, when `runAs` cannot enter and write `dir` (the temp dir holding the data). */
+function assertWritableBy(dir: string, runAs: RunAs | undefined): void {
+  if (!runAs) return;
+  const probe = spawnSync('/bin/sh', ['-c', 'test -x "$0" && test -w "$0"', dir], { uid: runAs.uid, gid: runAs.gid, stdio: 'ignore' });
+  if (probe.status !== 0) {
+    throw new Error(`PostgreSQL runs as the OS user ${runAs.name} (it refuses root), and ${runAs.name} cannot enter ${dir} to keep its `
+      + `data there: a folder above it is closed to other users. Set TMPDIR to a temp folder every user can traverse (e.g. TMPDIR=/tmp).`);
+  }
 }
 
 function chown(p: string, runAs: RunAs | undefined): void {
@@ -168,15 +204,17 @@ process.once('exit', () => {
 export interface StartPostgresOptions {
   /** Extra `postgresql.conf` settings. */
   readonly settings?: Record<string, string | number>;
+  /** Folder to create the server's temp dir in. Default: the OS temp folder (TMPDIR). */
+  readonly tempDir?: string;
 }
 
 /**
  * Creates and starts a fresh server. Call `stop()` when done (afterAll), which also deletes its files.
  */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<TestPostgres> {
-  const bins = findBinaries();
+  const found = findBinaries();
   const runAs = osUserToRunAs();
-  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-test-'));
+  const baseDir = fs.mkdtempSync(path.join(options.tempDir ?? os.tmpdir(), 'pg-test-'));
   // The server's user must traverse into baseDir and own what it writes.
   fs.chmodSync(baseDir, 0o755);
   chown(baseDir, runAs);
@@ -189,6 +227,8 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   let child: ChildProcess | undefined;
 
   try {
+    assertWritableBy(baseDir, runAs);
+    const bins = reachableBinaries(found, runAs, baseDir);
     fs.mkdirSync(tlsDir, { mode: 0o755 });
     const ca = createCertificateAuthority(tlsDir, 'ca', 'aurora-restore-pipeline test CA');
     const server = issueServerCertificate(tlsDir, 'server', ca, 'localhost', ['DNS:localhost', 'IP:127.0.0.1']);
