@@ -170,7 +170,7 @@ function assertWritableBy(dir: string, runAs: RunAs | undefined): void {
   const probe = spawnSync('/bin/sh', ['-c', 'test -x "$0" && test -w "$0"', dir], { uid: runAs.uid, gid: runAs.gid, stdio: 'ignore' });
   if (probe.status !== 0) {
     throw new Error(`PostgreSQL runs as the OS user ${runAs.name} (it refuses root), and ${runAs.name} cannot enter ${dir} to keep its `
-      + `data there: a folder above it is closed to other users. Set TMPDIR to a temp folder every user can traverse (e.g. TMPDIR=/tmp).`);
+      + 'data there: a folder above it is closed to other users. Set TMPDIR to a temp folder every user can traverse (e.g. TMPDIR=/tmp).');
   }
 }
 
