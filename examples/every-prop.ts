@@ -4,7 +4,7 @@
  * existing topic, a backup plan for the tables, and tuned timing. Every function runs in the VPC (an organisation
  * policy), which reaches the AWS APIs through its interface endpoints: their security groups admit the functions.
  *
- * Run: `npx ts-node examples/every-prop.ts`.
+ * Run: `npx cdk synth -c example=every-prop` in examples/ (writes examples/cdk.out/).
  */
 import { App, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';

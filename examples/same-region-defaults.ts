@@ -6,7 +6,7 @@
  *   final snapshot;
  * - a generated master secret, a new KMS key, an encrypted topic, alarms.
  *
- * Run: `npx ts-node examples/same-region-defaults.ts` (synthesizes to cdk.out/).
+ * Run: `npx cdk synth` in examples/ (cdk.json; the CDK CLI writes the cloud assembly to examples/cdk.out/).
  */
 import { App, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';

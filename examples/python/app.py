@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Example (a) in Python: nightly refresh of staging from production in the same region, with every default.
 
-The same stack as examples/same-region-defaults.ts. Run: `python app.py` (synthesizes to cdk.out/).
+The same stack as examples/same-region-defaults.ts. Run `cdk synth` in this folder, with the package installed in
+the active venv: the CDK CLI runs `python3 app.py` (cdk.json) and writes the cloud assembly to cdk.out/.
+(`python app.py` on its own synthesizes into a temporary folder that nobody reads.)
 """
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2

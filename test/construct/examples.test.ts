@@ -36,3 +36,32 @@ describe('examples', () => {
     }
   });
 });
+
+// What the examples' comments and the README tell a user to run: the CDK CLI with examples/cdk.json.
+test('`cdk synth` in examples/ (cdk.json) writes a cloud assembly with example (a)\'s stack', () => {
+  const examples = path.join(__dirname, '..', '..', 'examples');
+  expect(JSON.parse(fs.readFileSync(path.join(examples, 'cdk.json'), 'utf8')).app).toContain('app.ts');
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'examples-cdk-synth-'));
+  try {
+    const cdk = path.join(__dirname, '..', '..', 'node_modules', '.bin', 'cdk');
+    const env = { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' };
+    execFileSync(cdk, ['synth', '--quiet', '--no-notices', '--output', out], { cwd: examples, env, stdio: 'pipe' });
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    expect(Object.keys(manifest.artifacts)).toContain('StagingRefresh');
+    const template = JSON.parse(fs.readFileSync(path.join(out, 'StagingRefresh.template.json'), 'utf8'));
+    expect(Object.values(template.Resources).filter((x: any) => x.Type === 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
+
+// The TypeScript consumer (test/consumers/typescript.ts) runs examples/with-cdk-nag.ts from the packed tarball:
+// the README must show that file's code, not a variant of it.
+test('the README\'s cdk-nag snippet is the code of examples/with-cdk-nag.ts', () => {
+  const root = path.join(__dirname, '..', '..');
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const snippet = /### Compliance checks with cdk-nag[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  expect(snippet).toContain('grantStartExecution(schedulerRole)');
+  const example = fs.readFileSync(path.join(root, 'examples', 'with-cdk-nag.ts'), 'utf8').split('\n').map((l) => l.replace(/^ {2}/, '')).join('\n');
+  expect(example).toContain(snippet);
+});

@@ -2,7 +2,8 @@
  * Go consumer: a module with test/consumers/go/main.go (example (a) in Go) requires the generated module
  * (dist/go/..., through a `replace` directive, as for an unpublished module), aws-cdk-go and constructs-go from
  * the Go module proxy. `go build ./...` of both the app and every package of the generated module, then the app
- * runs and synthesizes; the template is checked and compared with TypeScript's.
+ * synthesizes with `cdk synth` through its cdk.json (`go run .`), as a Go CDK user does; the template is checked
+ * and compared with TypeScript's.
  *
  * jsii-pacmak pins the generated module's indirect requirements to the versions installed in node_modules. When
  * the Go module proxy does not serve such a version, the app stands in the version that aws-cdk-go itself
@@ -10,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { checkExampleA, compareWithReference, ConsumerContext, ConsumerError, ConsumerResult, copyInto, devDependencyVersion, DIST, packageVersion, run } from './lib';
+import { cdkSynth, checkExampleA, compareWithReference, ConsumerContext, ConsumerError, ConsumerResult, copyInto, devDependencyVersion, DIST, packageVersion, run } from './lib';
 
 const AWSCDK = 'github.com/aws/aws-cdk-go/awscdk/v2';
 const CONSTRUCTS = 'github.com/aws/constructs-go/constructs/v10';
@@ -80,11 +81,11 @@ export function consumeGo(ctx: ConsumerContext): ConsumerResult {
   go(['build', './...']);
   go(['build', `${ours}/...`]);
   go(['vet', `${ours}/...`]);
-  go(['build', '-o', 'staging-refresh', '.']);
 
-  ctx.log('./staging-refresh');
+  ctx.log('cdk synth (go run .)');
+  copyInto(path.join(__dirname, 'go', 'cdk.json'), app);
   const outdir = path.join(ctx.dir, 'cdk.out');
-  run(path.join(app, 'staging-refresh'), [], { cwd: app, logFile, env: { CDK_OUTDIR: outdir } });
+  cdkSynth(app, outdir, { logFile, env });
   const { resources } = checkExampleA(outdir);
   return {
     status: 'pass',

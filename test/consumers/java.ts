@@ -2,8 +2,9 @@
  * Java consumer: the Maven app in test/consumers/java/ (example (a) in Java).
  *
  * When `package:java` built the jar, `dist/java` is a Maven repository: the app resolves the package from it
- * and aws-cdk-lib from Maven Central, then `mvn compile exec:java` synthesizes; the template is checked and
- * compared with TypeScript's.
+ * and aws-cdk-lib (the version the jar was built against) from Maven Central, and `cdk synth` runs it through
+ * its cdk.json (`mvn -e -q compile exec:java`), as a Java CDK user does; the template is checked and compared
+ * with TypeScript's.
  *
  * When `package:java` could only generate the sources (Maven Central, as reached from the machine, serves no
  * aws-cdk-lib jar at our floor), this compiles the generated sources and the app together against the newest
@@ -14,7 +15,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { checkExampleA, compareWithReference, ConsumerContext, ConsumerError, ConsumerResult, devDependencyVersion, DIST, packageVersion, run } from './lib';
+import { cdkSynth, checkExampleA, compareWithReference, ConsumerContext, ConsumerError, ConsumerResult, devDependencyVersion, DIST, packageVersion, run } from './lib';
 
 const GROUP = 'io.github.cdk-aurora-restore-pipeline';
 const ARTIFACT = 'cdk-aurora-restore-pipeline';
@@ -30,7 +31,12 @@ export function consumeJava(ctx: ConsumerContext): ConsumerResult {
   fs.cpSync(path.join(__dirname, 'java'), app, { recursive: true });
 
   const jar = path.join(DIST, 'java', ...GROUP.split('.'), ARTIFACT, version, `${ARTIFACT}-${version}.jar`);
-  if (fs.existsSync(jar)) return synthesize(ctx, { app, jar, version, cdk, constructs, logFile });
+  if (fs.existsSync(jar)) {
+    // The jar's pom names the aws-cdk-lib and constructs it was built against (package:java resolves them).
+    const pom = fs.readFileSync(jar.replace(/\.jar$/, '.pom'), 'utf8');
+    const built = (artifact: string) => new RegExp(`<artifactId>${artifact}</artifactId>\\s*<version>([^<]+)</version>`).exec(pom)?.[1];
+    return synthesize(ctx, { app, jar, version, cdk: built('aws-cdk-lib') ?? cdk, constructs: built('constructs') ?? constructs, logFile });
+  }
   if (!fs.existsSync(path.join(DIST, 'java', 'pom.xml'))) {
     throw new ConsumerError('dist/java holds neither the jar nor the generated sources: run `npx projen packages` first');
   }
@@ -52,10 +58,13 @@ function synthesize(ctx: ConsumerContext, o: SynthesizeOptions): ConsumerResult 
   const cached = path.join(os.homedir(), '.m2', 'repository', ...GROUP.split('.'), ARTIFACT, o.version);
   fs.rmSync(cached, { recursive: true, force: true });
   const outdir = path.join(ctx.dir, 'cdk.out');
+  // The versions and the repository holding the package, as the project's Maven command-line settings.
+  fs.mkdirSync(path.join(o.app, '.mvn'), { recursive: true });
+  fs.writeFileSync(path.join(o.app, '.mvn', 'maven.config'), [`-Dcdk.version=${o.cdk}`, `-Dconstructs.version=${o.constructs}`,
+    `-Drestore.version=${o.version}`, `-Drestore.repository=file://${path.join(DIST, 'java')}`, '-B', '-Dstyle.color=never'].join('\n') + '\n');
   try {
-    ctx.log(`mvn compile exec:java (the package from dist/java, aws-cdk-lib ${o.cdk} from Maven Central)`);
-    run('mvn', ['-B', '-q', 'compile', 'exec:java', `-Dcdk.version=${o.cdk}`, `-Dconstructs.version=${o.constructs}`,
-      `-Drestore.version=${o.version}`, `-Drestore.repository=file://${path.join(DIST, 'java')}`], { cwd: o.app, logFile: o.logFile, env: { CDK_OUTDIR: outdir } });
+    ctx.log(`cdk synth (mvn compile exec:java: the package from dist/java, aws-cdk-lib ${o.cdk} from Maven Central)`);
+    cdkSynth(o.app, outdir, { logFile: o.logFile });
     const used = path.join(cached, path.basename(o.jar));
     if (!fs.existsSync(used) || !fs.readFileSync(used).equals(fs.readFileSync(o.jar))) {
       throw new ConsumerError(`the app did not build against ${path.relative(DIST, o.jar)} (Maven resolved ${used})`, o.logFile);

@@ -69,6 +69,20 @@ export function run(command: string, args: string[], opts: RunOptions): { status
   return { status, stdout: result.stdout ?? '' };
 }
 
+/**
+ * `cdk synth` in `appDir`, as a CDK user runs their app: the CDK CLI (the repo's aws-cdk devDependency) runs
+ * the `app` command of the folder's cdk.json and collects the cloud assembly into `outdir`.
+ */
+export function cdkSynth(appDir: string, outdir: string, opts: { logFile: string; env?: NodeJS.ProcessEnv }): void {
+  const cli = path.join(REPO, 'node_modules', '.bin', 'cdk');
+  if (!fs.existsSync(path.join(appDir, 'cdk.json'))) throw new ConsumerError(`${appDir} has no cdk.json for \`cdk synth\``);
+  run(cli, ['synth', '--quiet', '--no-notices', '--output', outdir], {
+    cwd: appDir,
+    logFile: opts.logFile,
+    env: { CDK_DISABLE_CLI_TELEMETRY: 'true', ...opts.env },
+  });
+}
+
 /** An exact version of one of the repo's dev dependencies (aws-cdk-lib, constructs, typescript...). */
 export function devDependencyVersion(name: string): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));

@@ -1,10 +1,11 @@
 /**
- * Python consumer: a venv installs the built wheel (dist/python) with aws-cdk-lib and constructs from PyPI and
- * runs examples/python/app.py unchanged. Checks the template, compares it with TypeScript's, and checks that the
+ * Python consumer: a venv installs the built wheel (dist/python) with aws-cdk-lib and constructs from PyPI, and
+ * `cdk synth` runs examples/python/app.py unchanged through its cdk.json with the venv active, as a Python CDK
+ * user does. Checks the template, compares it with TypeScript's, and checks that the
  * props' docstring renders as Python documentation.
  */
 import * as path from 'path';
-import { checkExampleA, compareWithReference, ConsumerContext, ConsumerError, ConsumerResult, copyInto, devDependencyVersion, DIST, REPO, run, singleArtifact } from './lib';
+import { cdkSynth, checkExampleA, compareWithReference, ConsumerContext, ConsumerError, ConsumerResult, copyInto, devDependencyVersion, DIST, REPO, run, singleArtifact } from './lib';
 
 const DOCSTRING_PROBE = [
   'import inspect',
@@ -24,11 +25,12 @@ export function consumePython(ctx: ConsumerContext): ConsumerResult {
   run('python3', ['-m', 'venv', venv], { cwd: ctx.dir, logFile });
   run(python, ['-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '--quiet', wheel, `aws-cdk-lib==${cdk}`, `constructs==${constructs}`], { cwd: ctx.dir, logFile });
 
-  ctx.log('python app.py');
+  ctx.log('cdk synth (python3 app.py, in the venv)');
   const app = path.join(ctx.dir, 'app');
   copyInto(path.join(REPO, 'examples', 'python', 'app.py'), app);
+  copyInto(path.join(REPO, 'examples', 'python', 'cdk.json'), app);
   const outdir = path.join(ctx.dir, 'cdk.out');
-  run(python, ['app.py'], { cwd: app, logFile, env: { CDK_OUTDIR: outdir } });
+  cdkSynth(app, outdir, { logFile, env: { VIRTUAL_ENV: venv, PATH: `${path.join(venv, 'bin')}${path.delimiter}${process.env.PATH}` } });
   const { resources } = checkExampleA(outdir);
   const comparison = compareWithReference('Python', outdir, ctx.referenceOutdir);
 

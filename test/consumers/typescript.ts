@@ -21,19 +21,24 @@ console.log(JSON.stringify(staged.map((s) => ({ path: s.node.path, sourcePath: s
 `;
 
 /**
- * Synthesizes example (a) and a cross-region default stack, as a consumer would with cdk-nag 3 registered through
- * Validations (synth throws on unacknowledged errors), and prints what the five packs still report (must be nothing).
+ * The README's cdk-nag app (examples/with-cdk-nag.ts: example (a), the five packs registered through Validations,
+ * a role granted `grantStartExecution` and its inline policy acknowledged), plus a cross-region default stack;
+ * synth throws on unacknowledged errors. Prints what the five packs still report (must be nothing), and two
+ * controls that must be reported: an unencrypted queue, and the same grant without the acknowledgement.
  */
-const NAG_PROBE = `import { App, Stack, Validations } from 'aws-cdk-lib';
+const NAG_PROBE = `import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { AuroraRestorePipeline } from '${PACKAGE}';
-import { build } from './same-region-defaults';
+import { StagingRefreshStack } from './same-region-defaults';
+import { build } from './with-cdk-nag';
+
+const packs = (app: App) => [new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app)];
+const findings = (app: App) => packs(app).flatMap((p) => p.validateScope(app).violations.flatMap((v) => v.violatingResources.map((r) => v.ruleName + ' ' + r.constructPath)));
 
 const app = new App({ outdir: process.argv[2] });
-const packs = [new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app)];
-Validations.of(app).addPlugins(...packs);
 build(app);
 const dr = new Stack(app, 'CrossRegionDefaults', { env: { account: '123456789012', region: 'eu-west-1' } });
 new AuroraRestorePipeline(dr, 'Restore', {
@@ -48,13 +53,15 @@ new AuroraRestorePipeline(dr, 'Restore', {
   }),
 });
 app.synth();
-const violations = packs.flatMap((p) => p.validateScope(app).violations.flatMap((v) => v.violatingResources.map((r) => v.ruleName + ' ' + r.constructPath)));
+const violations = findings(app);
 
-// Control: the same packs in this app do report what is not acknowledged.
+// Controls: the same packs in this app report what is not acknowledged.
 const control = new App();
-new sqs.Queue(new Stack(control, 'Control'), 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });
-const controlFindings = new AwsSolutionsChecks(control).validateScope(control).violations.map((v) => v.ruleName);
-console.log(JSON.stringify({ packs: packs.length, violations, controlFindings }));
+const stack = new StagingRefreshStack(control, 'Control', { env: { account: '123456789012', region: 'eu-west-1' } });
+stack.pipeline.grantStartExecution(new iam.Role(stack, 'SchedulerRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') }));
+new sqs.Queue(stack, 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+const controlFindings = findings(control);
+console.log(JSON.stringify({ packs: packs(app).length, violations, controlFindings }));
 `;
 
 function installedVersion(name: string): string {
@@ -72,6 +79,7 @@ export function consumeTypescript(ctx: ConsumerContext): ConsumerResult {
     include: ['*.ts'],
   }, null, 2));
   copyInto(path.join(REPO, 'examples', 'same-region-defaults.ts'), app);
+  copyInto(path.join(REPO, 'examples', 'with-cdk-nag.ts'), app);
   fs.writeFileSync(path.join(app, 'staging-probe.ts'), STAGING_PROBE);
   fs.writeFileSync(path.join(app, 'nag-probe.ts'), NAG_PROBE);
 
@@ -103,11 +111,14 @@ export function consumeTypescript(ctx: ConsumerContext): ConsumerResult {
   }
 
   // The acknowledgements must work from the compiled package: five packs, zero findings, synth does not throw.
-  ctx.log(`cdk-nag ${installedVersion('cdk-nag')}: example (a) and a cross-region default stack under five packs`);
+  ctx.log(`cdk-nag ${installedVersion('cdk-nag')}: the README's app (examples/with-cdk-nag.ts) and a cross-region default stack under five packs`);
+  run('node', [path.join('build', 'with-cdk-nag.js')], { cwd: app, logFile, env: { CDK_OUTDIR: path.join(ctx.dir, 'nag-app.out') } });
   const nag = run('node', [path.join('build', 'nag-probe.js'), path.join(ctx.dir, 'nag.out')], { cwd: app, logFile });
   const report: { packs: number; violations: string[]; controlFindings: string[] } = JSON.parse(nag.stdout.trim().split('\n').pop() ?? '{}');
-  if (!report.controlFindings?.includes('AwsSolutions-SQS4')) {
-    throw new ConsumerError(`cdk-nag did not report an unencrypted control queue (${report.controlFindings?.join(', ')}): the packs are not running`, logFile);
+  const expectedControl = ['AwsSolutions-SQS4', ...['NIST.800.53.R5', 'HIPAA.Security', 'PCI.DSS.321'].map((p) => `${p}-IAMNoInlinePolicy Control/SchedulerRole/DefaultPolicy/Resource`)];
+  const unreported = expectedControl.filter((c) => !report.controlFindings?.some((f) => f.startsWith(c)));
+  if (unreported.length) {
+    throw new ConsumerError(`cdk-nag did not report the controls ${unreported.join(', ')} (it reported ${report.controlFindings?.join(', ')}): the packs are not running`, logFile);
   }
   if (report.packs !== 5 || report.violations.length) {
     throw new ConsumerError(`cdk-nag reported ${report.violations?.length} unacknowledged findings: ${report.violations?.slice(0, 10).join('; ')}`, logFile);
@@ -116,7 +127,7 @@ export function consumeTypescript(ctx: ConsumerContext): ConsumerResult {
   return {
     status: 'pass',
     summary: `aws-cdk-lib ${cdk}: ${resources} resources, 9 functions whose code is staged from node_modules/${PACKAGE}/assets/ and equals the package's bundles; `
-      + 'no cdk-nag finding under five packs (example (a) and a cross-region default stack)',
+      + 'no cdk-nag finding under five packs (the README\'s app with a granted role, and a cross-region default stack)',
     outdir,
   };
 }

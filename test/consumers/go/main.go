@@ -1,5 +1,5 @@
 // Example (a) in Go: nightly refresh of staging from production in the same region, with every default.
-// The same stack as examples/same-region-defaults.ts; test/consumers/go.ts builds and runs it.
+// The same stack as examples/same-region-defaults.ts; `cdk synth` runs it (cdk.json) into cdk.out/, as test/consumers/go.ts does.
 package main
 
 import (

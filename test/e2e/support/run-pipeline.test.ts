@@ -286,6 +286,9 @@ describe('runPipeline', () => {
 
   test('afterTask sees each invocation once it is over (console and environment restored), with its outcome and timing', async () => {
     const seen: Array<[string, number, string, boolean]> = [];
+    // The test's own console (kept out of the test output): afterTask must print there, not into a handler's log.
+    const printed: string[] = [];
+    const spy = jest.spyOn(console, 'log').mockImplementation((line: unknown) => void printed.push(String(line)));
     const run = await runPipeline({
       ...options,
       input: {},
@@ -294,7 +297,8 @@ describe('runPipeline', () => {
         seen.push([inv.stateName, inv.attempt, inv.error?.errorType ?? 'ok', process.env.STEP_NAME === undefined]);
         console.log(`after ${inv.stateName}`);
       },
-    });
+    }).finally(() => spy.mockRestore());
+    expect(printed.filter((l) => l.startsWith('after '))).toEqual(['after Start', 'after Work', 'after Work', 'after NotifySuccess']);
     expect(seen).toEqual([['Start', 0, 'ok', true], ['Work', 0, 'ResourceBusy', true], ['Work', 1, 'ok', true], ['NotifySuccess', 0, 'ok', true]]);
     expect(run.invocations.every((i) => i.executionName === 'after-1' && i.durationMs >= 0 && i.startedAt > 0)).toBe(true);
     // What afterTask printed is not taken for the handler's output.
