@@ -7,10 +7,11 @@ import { configurePackaging } from './projenrc/packaging';
 const CDK_FLOOR = '2.269.0';
 
 /**
- * Jest fails when coverage of src/ and lambda-src/ drops below these percentages: set a little below what
- * `npx projen test` measured (see the README's figures), so a change that leaves code untested fails CI.
+ * `npx projen test` fails when coverage of src/ and lambda-src/ drops below these percentages: set a little below what
+ * `npx projen test` measured (98.7 % statements and lines, 87.7 % branches, 98.0 % functions on 2026-11-29),
+ * so a change that leaves code untested fails CI.
  */
-const COVERAGE_FLOOR = { statements: 0, branches: 0, functions: 0, lines: 0 };
+const COVERAGE_FLOOR = { statements: 97, branches: 86, functions: 96, lines: 97 };
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-aurora-restore-pipeline',
@@ -92,13 +93,14 @@ const project = new awscdk.AwsCdkConstructLibrary({
     projectService: false,
   },
   jestOptions: {
+    // On the whole suite only (`npx projen test`): a targeted `npx jest test/<path>` covers a few files by design.
+    extraCliOptions: [`--coverageThreshold=${JSON.stringify({ global: COVERAGE_FLOOR })}`],
     jestConfig: {
       roots: ['<rootDir>/test'],
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       setupFiles: ['<rootDir>/test/setup/polyfills.ts', '<rootDir>/test/setup/quiet.ts'],
       // Coverage of our code only: not the esbuild bundles in assets/ that the end-to-end tests run.
       collectCoverageFrom: ['src/**/*.ts', 'lambda-src/**/*.ts'],
-      coverageThreshold: COVERAGE_FLOOR,
       // The examples import the package by name: src/, through the module that lets examples/synth.ts set the placement.
       moduleNameMapper: { '^cdk-aurora-restore-pipeline$': '<rootDir>/examples/placement-override' },
     },
