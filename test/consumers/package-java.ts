@@ -45,7 +45,8 @@ function main(): void {
   fs.rmSync(outdir, { recursive: true, force: true });
   const cdk = [floor, SERVED_FALLBACK].find(served);
   if (!cdk) {
-    console.log(`package:java: NOT BUILT: Maven Central, as reached from this machine, serves no jar of software.amazon.awscdk:aws-cdk-lib ${floor} `
+    // On a line of its own: Maven may leave colour codes without a newline, and `packages` picks up lines starting 'package:java:'.
+    console.log(`\npackage:java: NOT BUILT: Maven Central, as reached from this machine, serves no jar of software.amazon.awscdk:aws-cdk-lib ${floor} `
       + `(our floor) nor ${SERVED_FALLBACK} (set JAVA_AWS_CDK_LIB_VERSION to one it serves), so the jar cannot be compiled. Generating the Java `
       + 'sources only into dist/java/ (npx projen consumers java compile-checks them).');
     mustRun('npx', ['jsii-pacmak', '-v', '--target', 'java', '--code-only']);
@@ -67,7 +68,7 @@ function main(): void {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
-  console.log(`package:java: built the jar against aws-cdk-lib ${cdk}`
+  console.log(`\npackage:java: built the jar against aws-cdk-lib ${cdk}`
     + (cdk === floor ? ' (our floor)' : ` (Maven Central, as reached from this machine, serves no jar of our floor, ${floor})`));
 }
 
