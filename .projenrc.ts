@@ -65,6 +65,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/lib-dynamodb@^3',
     '@aws-sdk/client-sns@^3',
     '@aws-sdk/client-secrets-manager@^3',
+    '@aws-sdk/client-sfn@^3',
     'pg@^8',
     '@types/pg@^8',
     '@types/aws-lambda@^8',

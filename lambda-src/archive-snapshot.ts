@@ -19,7 +19,7 @@ import { AuditOutcome } from './lib/store';
 
 export const handler = async (state: PipelineState): Promise<ArchiveResult> => {
   const config = loadConfig();
-  const opts = { step: STEP_NAMES.archiveSnapshot, operationId: state.operationId, executionArn: state.executionArn };
+  const opts = { step: STEP_NAMES.archiveSnapshot, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true };
   return runStep<ArchiveResult>(opts, async ({ log }) => {
     if (!state.copyRequired || !state.copy?.snapshotIdentifier) {
       return { result: { action: 'none' }, outcome: AuditOutcome.SKIPPED, details: { reason: 'no snapshot copy was made' } };

@@ -21,7 +21,7 @@ import { progress } from './lib/waits';
 
 export const handler = async (state: PipelineState): Promise<DeleteProgress> => {
   const config = loadConfig();
-  return runStep({ step: STEP_NAMES.deleteRds, operationId: state.operationId, executionArn: state.executionArn }, async ({ log }) => {
+  return runStep({ step: STEP_NAMES.deleteRds, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true }, async ({ log }) => {
     const target = config.targetClusterIdentifier;
     const region = config.targetRegion;
     const previous = state.delete;

@@ -47,7 +47,7 @@ const RESTORE_FAULTS: Record<string, string> = {
 
 export const handler = async (state: PipelineState): Promise<RestoreProgress> => {
   const config = loadConfig();
-  return runStep({ step: STEP_NAMES.restoreSnapshot, operationId: state.operationId, executionArn: state.executionArn }, async ({ log }) => {
+  return runStep({ step: STEP_NAMES.restoreSnapshot, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true }, async ({ log }) => {
     const client = rds(config.targetRegion);
     const ownership = ownershipTags(config, state.operationId, state.snapshot.identifier);
     const tags = mergeTags(toRdsTags(config.tags), toRdsTags(config.restore.tags), ownership);

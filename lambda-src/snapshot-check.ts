@@ -51,9 +51,10 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState>
       throw errors.sourceClusterProtected(`The target cluster ${config.targetClusterIdentifier} is the source cluster (same identifier, same region ${config.sourceRegion}); the pipeline never replaces its source. Configure a different target cluster identifier or target region.`);
     }
 
+    // Resolved before the lock: a snapshot that cannot be restored (or is not the source's) never blocks a target.
+    const snapshot = await resolveSnapshot(config, input.snapshotIdentifier, log);
     await acquireLock(config.targetClusterIdentifier, operationId, event.executionArn);
     try {
-      const snapshot = await resolveSnapshot(config, input.snapshotIdentifier, log);
       const replaceTarget = await preflightTarget(config);
       const copyRequired = config.sourceRegion !== config.targetRegion;
       const state: PipelineState = {
@@ -151,6 +152,9 @@ async function resolveSnapshot(config: PipelineConfig, requested: string | undef
         throw errors.resourceBusy(`Snapshot ${requested} is '${status}', not yet 'available'. The step is retried; if it keeps failing, wait for the snapshot to become available and start the restore again.`);
       }
       throw errors.snapshotNotFound(`Snapshot ${requested} is '${status}' and cannot be restored. Choose an available snapshot, or leave snapshotIdentifier out to restore the latest one.`);
+    }
+    if (!found.DBClusterIdentifier || !sameRdsIdentifier(found.DBClusterIdentifier, config.sourceClusterIdentifier)) {
+      throw errors.snapshotNotFromSource(`Snapshot ${requested} is a snapshot of cluster ${found.DBClusterIdentifier ?? '(unknown)'}, not of the source cluster ${config.sourceClusterIdentifier}: the pipeline restores only its source's snapshots. Pass a snapshot of ${config.sourceClusterIdentifier}, or leave snapshotIdentifier out to restore its latest one.`);
     }
   } else {
     found = await latestSnapshot(config);

@@ -22,6 +22,7 @@
  * NotifyFailure: stopped by hand (ABORTED) or past the state machine's timeout (TIMED_OUT). See
  * {@link settleStoppedExecution}: it acts only for the execution that holds the lock on the target.
  */
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import {
   CaughtError,
@@ -34,9 +35,10 @@ import {
   PipelineTag,
   STEP_NAMES,
 } from '../src/contracts';
-import { rds, sns } from './lib/clients';
+import { rds, sfn, sns } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { aws, errors, isThrottling, mapAwsError } from './lib/errors';
+import { lockHeldBy } from './lib/lock';
 import { clusterConsoleLink, copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN } from './lib/naming';
 import { awsCause, settleSnapshotCopy } from './lib/snapshot-copy';
 import { Logger, runStep } from './lib/step';
@@ -204,6 +206,24 @@ async function settleCopyAfterFailure(
     && typeof state.snapshot?.identifier === 'string';
   const claimed = typeof state.copy?.snapshotIdentifier === 'string' ? state.copy.snapshotIdentifier as string : undefined;
   if (!isOperationState || (state.copyRequired !== true && claimed === undefined)) return undefined;
+  // Only the lock holder touches anything: a redriven execution that lost its lock leaves the copy alone.
+  const identifier = claimed ?? copySnapshotIdentifier(config.targetClusterIdentifier, operationId);
+  let lock: { held: boolean; reason?: string };
+  try {
+    lock = await lockHeldBy(config, { operationId, executionArn });
+  } catch (err) {
+    lock = { held: false, reason: `The lock of ${config.targetClusterIdentifier} could not be read (${(err as Error)?.name}).` };
+  }
+  if (!lock.held) {
+    log.warn('the failure settlement does not hold the lock; the snapshot copy is left untouched', { snapshotIdentifier: identifier });
+    return {
+      identifier,
+      region: config.targetRegion,
+      action: 'untouched',
+      detail: `${lock.reason ?? 'This execution does not hold the lock.'} The snapshot copy was not touched.`,
+      advice: `If snapshot ${identifier} in ${config.targetRegion} is a leftover of this operation, delete it by hand.`,
+    };
+  }
   return settleCopy(config, operationId, claimed, state.snapshot.identifier, log, false);
 }
 
@@ -345,6 +365,8 @@ interface StoppedExecution {
   readonly stoppedAt: string;
   /** The execution input, parsed, when the event carries it. */
   readonly input?: Record<string, unknown>;
+  /** How often the execution had been redriven when it stopped, when the event says. */
+  readonly redriveCount?: number;
 }
 
 /**
@@ -396,6 +418,7 @@ function parseStatusChange(event: unknown): StoppedExecution {
     startedAt: isoOf(d.startDate),
     stoppedAt: isoOf(d.stopDate) ?? (typeof e.time === 'string' && !Number.isNaN(Date.parse(e.time)) ? new Date(e.time).toISOString() : new Date().toISOString()),
     input,
+    ...(typeof d.redriveCount === 'number' && Number.isInteger(d.redriveCount) ? { redriveCount: d.redriveCount } : {}),
   };
 }
 
@@ -432,6 +455,8 @@ async function settleStoppedExecution(stopped: StoppedExecution): Promise<Notifi
     return notifyUnsettled(config, stopped, reason);
   }
   const operationId = holder;
+  const runningAgain = await runningSinceStop(stopped);
+  if (runningAgain) return skipRunningAgain(stopped, operationId, runningAgain);
 
   return runStep({ step: STEP_NAMES.snsNotification, operationId, bestEffortAudit: true }, async ({ log }) => {
     // Reported problems: logged, never stopping the notification. Throttling makes Lambda retry the whole event.
@@ -503,6 +528,37 @@ async function settleStoppedExecution(stopped: StoppedExecution): Promise<Notifi
         snapshotCopyError: snapshotCopy?.errorName,
       },
     };
+  });
+}
+
+/**
+ * Why the stopped execution must not be settled because it runs again (redriven after it stopped), or
+ * `undefined`. Step Functions is asked (DescribeExecution): the event may arrive late, after a redrive. An
+ * execution Step Functions does not know cannot run again.
+ */
+async function runningSinceStop(stopped: StoppedExecution): Promise<string | undefined> {
+  let current;
+  try {
+    current = await sfn().send(new DescribeExecutionCommand({ executionArn: stopped.executionArn }));
+  } catch (err) {
+    if ((err as { name?: string })?.name === 'ExecutionDoesNotExist') return undefined;
+    throw mapAwsError(err, `Describing execution ${stopped.executionArn} (is it running again?)`);
+  }
+  if (current.status !== stopped.status) {
+    return `Execution ${stopped.executionName} is ${current.status ?? 'in an unknown status'} now, not ${stopped.status}: it was redriven after it stopped.`;
+  }
+  if (stopped.redriveCount !== undefined && typeof current.redriveCount === 'number' && current.redriveCount > stopped.redriveCount) {
+    return `Execution ${stopped.executionName} was redriven ${current.redriveCount - stopped.redriveCount} time(s) after this ${stopped.status} event; a later event settles it.`;
+  }
+  return undefined;
+}
+
+/** A late event of an execution that runs again: nothing is changed or published (the execution notifies itself). */
+async function skipRunningAgain(stopped: StoppedExecution, operationId: string, reason: string): Promise<NotificationResult> {
+  return runStep<NotificationResult>({ step: STEP_NAMES.snsNotification, operationId, bestEffortAudit: true }, async ({ log }) => {
+    const details = { status: stopped.status, executionArn: stopped.executionArn, reason };
+    log.info('stopped execution runs again: nothing settled', details);
+    return { result: { status: stopped.status, operationId, lockReleased: false, skipped: reason }, outcome: AuditOutcome.SKIPPED, details };
   });
 }
 

@@ -19,7 +19,7 @@ import { DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE,
 import type { DatabaseUser } from './database-user';
 import { PipelineHandlers } from './handlers';
 import { acknowledge, acknowledgeWildcardResource } from './nag';
-import { grantStepPermissions } from './permissions';
+import { grantDescribeOwnExecutions, grantStepPermissions } from './permissions';
 import { HandlerPlacement } from './placement';
 import { PipelineDefinition } from './state-machine';
 import { validateProps } from './validation';
@@ -225,6 +225,16 @@ export interface AuroraRestorePipelineProps {
    * @default true
    */
   readonly finalSnapshotOnReplace?: boolean;
+
+  /**
+   * How many final snapshots of the target to keep. After each delete that took one, the pipeline deletes the
+   * older final snapshots it made itself (named as its final snapshots and tagged with this pipeline's ownership
+   * tag), keeping the newest `finalSnapshotsToKeep`. Snapshots it did not make are never touched. `0` keeps none
+   * beyond the one just taken.
+   *
+   * @default 5
+   */
+  readonly finalSnapshotsToKeep?: number;
 
   /**
    * Allow the pipeline to turn off the target's deletion protection before deleting it.
@@ -562,6 +572,7 @@ export class AuroraRestorePipeline extends Construct {
       },
       stateTtlSeconds: (props.stateRetention ?? Duration.days(90)).toSeconds(),
       lockTtlSeconds: timeout.toSeconds(),
+      finalSnapshotsToKeep: props.finalSnapshotsToKeep ?? 5,
     };
 
     // ----- handlers -----
@@ -628,6 +639,7 @@ export class AuroraRestorePipeline extends Construct {
     // An execution stopped by hand or past the timeout ends without running another state: its status change
     // goes to the notification function, which releases its lock, records it as failed, settles its snapshot
     // copy and notifies. Undeliverable events land in the functions' dead-letter queue.
+    grantDescribeOwnExecutions(this, handlers.functions.snsNotification, this.stateMachine.stateMachineArn);
     this.executionStoppedRule = new events.Rule(this, 'ExecutionStoppedRule', {
       description: `Aurora restore pipeline ${props.targetClusterIdentifier}: settles executions that were stopped or timed out`,
       eventPattern: {

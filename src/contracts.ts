@@ -92,6 +92,15 @@ export enum PipelineErrorName {
    * its failure notification. Settled like {@link PipelineErrorName.EXECUTION_ABORTED}.
    */
   EXECUTION_TIMED_OUT = 'ExecutionTimedOut',
+  /**
+   * This execution no longer holds the lock of the target cluster (a redrive after its lock was released, or after
+   * a newer operation ran on the target). Raised before any change; never retried. Start a new restore.
+   */
+  LOCK_LOST = 'LockLost',
+  /** The named snapshot is not a snapshot of the configured source cluster. Raised before the lock is taken. */
+  SNAPSHOT_NOT_FROM_SOURCE = 'SnapshotNotFromSource',
+  /** A step's Lambda function ran past its timeout more often than the state machine retries it. */
+  STEP_TIMED_OUT = 'StepTimedOut',
 }
 
 /** The error names the state machine retries with backoff: transient faults and AWS throttling. */
@@ -400,6 +409,11 @@ export interface ExecutionStatusChangeDetail {
    * @default - not included
    */
   readonly input?: string;
+  /**
+   * How often the execution had been redriven when this change happened.
+   * @default - not included
+   */
+  readonly redriveCount?: number;
 }
 
 /**
@@ -573,6 +587,11 @@ export interface PipelineConfig {
   readonly stateTtlSeconds: number;
   /** Seconds after which a lock on the target is considered stale (the state machine's timeout). */
   readonly lockTtlSeconds: number;
+  /**
+   * How many final snapshots of the target (taken by this pipeline before a delete) to keep; older ones it made
+   * are deleted after each new one.
+   */
+  readonly finalSnapshotsToKeep: number;
 }
 
 /** Name of the environment variable that carries the {@link PipelineConfig} JSON. */
@@ -588,6 +607,11 @@ export const TABLE_KEYS = {
   ttlAttribute: 'expires_at',
   /** Prefix of the lock items in the state table: `LOCK#<target cluster>`. */
   lockPrefix: 'LOCK#',
+  /**
+   * Prefix of the items that record the last operation that took the lock of a target: `LAST#<target cluster>`.
+   * A redriven execution re-takes its lock only when this still names it.
+   */
+  lastOperationPrefix: 'LAST#',
 };
 
 /** The pipeline's steps: the name of each step's state, which is also the audit entry's step. */

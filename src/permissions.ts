@@ -63,7 +63,8 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
 
   // Bookkeeping every step does: state item, audit entries.
   for (const fn of Object.values(fns)) {
-    t.stateTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // ConditionCheckItem: a redriven execution re-takes its lock in a transaction (lambda-src/lib/lock.ts).
+    t.stateTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem');
     t.auditTable.grant(fn, 'dynamodb:PutItem');
     t.encryptionKey.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
   }
@@ -92,6 +93,10 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
 
   // 4. delete: only the target cluster and its instances, optionally with a final snapshot.
   allow(fns.deleteRds, ['rds:DescribeDBClusters', 'rds:ListTagsForResource', 'rds:ModifyDBCluster', 'rds:DeleteDBCluster'], [targetCluster]);
+  // A stopped target is started before it is deleted (RDS deletes no stopped cluster); its final snapshots are listed
+  // (name free, retention).
+  allow(fns.deleteRds, ['rds:StartDBCluster', 'rds:DescribeDBClusterSnapshots'], [targetCluster]);
+  allow(fns.deleteRds, ['rds:DescribeDBClusterSnapshots', 'rds:ListTagsForResource'], [ownSnapshots]);
   allow(fns.deleteRds, ['rds:DescribeDBInstances', 'rds:DeleteDBInstance', 'rds:ListTagsForResource'], [targetInstances]);
   allow(fns.deleteRds, ['rds:DeleteDBCluster', 'rds:CreateDBClusterSnapshot', 'rds:AddTagsToResource'], [ownSnapshots]);
   ack(fns.deleteRds, targetInstances,
@@ -166,4 +171,22 @@ function grantSourceKey(fn: lambda.Function, sourceRegion: string, key?: kms.IKe
   }));
   acknowledgeWildcardResource(fn.role!, keys,
     'The source snapshot\'s KMS key is only known at run time; the grant is limited to keys of the source region used through RDS (kms:ViaService). Set sourceSnapshotKey to scope it to one key.');
+}
+
+/**
+ * The notification function may ask Step Functions whether an execution of this state machine runs again (a late
+ * ABORTED or TIMED_OUT event after a redrive). A separate policy, attached after the state machine exists: the
+ * function's role cannot name the state machine in its default policy, which the function (and so the state
+ * machine) depends on.
+ */
+export function grantDescribeOwnExecutions(scope: Construct, fn: lambda.Function, stateMachineArn: string): void {
+  const stack = Stack.of(scope);
+  const name = stack.splitArn(stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName!;
+  const executions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  const policy = new iam.Policy(scope, 'DescribeExecutionsPolicy', {
+    statements: [new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] })],
+  });
+  fn.role!.attachInlinePolicy(policy);
+  acknowledgeWildcardResource(policy, executions,
+    'Execution names are chosen at run time; read-only access to the executions of this pipeline\'s state machine only.');
 }

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadConfig } from './config';
@@ -16,6 +17,7 @@ const rdsClients = new Map<string, RDSClient>();
 let ddbClient: { region: string; client: DynamoDBDocumentClient } | undefined;
 let snsClient: { region: string; client: SNSClient } | undefined;
 let secretsClient: { region: string; client: SecretsManagerClient } | undefined;
+let sfnClient: { region: string; client: SFNClient } | undefined;
 
 /** The RDS client of a region (the source or the target region). */
 export function rds(region: string): RDSClient {
@@ -53,4 +55,13 @@ export function secrets(): SecretsManagerClient {
     secretsClient = { region, client: new SecretsManagerClient({ region, maxAttempts: MAX_ATTEMPTS }) };
   }
   return secretsClient.client;
+}
+
+/** The Step Functions client of the target region (the pipeline's state machine). */
+export function sfn(): SFNClient {
+  const region = loadConfig().targetRegion;
+  if (!sfnClient || sfnClient.region !== region) {
+    sfnClient = { region, client: new SFNClient({ region, maxAttempts: MAX_ATTEMPTS }) };
+  }
+  return sfnClient.client;
 }

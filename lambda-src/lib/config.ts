@@ -49,6 +49,7 @@ const TOP_LEVEL: Record<string, Kind> = {
   waits: 'object',
   stateTtlSeconds: 'number',
   lockTtlSeconds: 'number',
+  finalSnapshotsToKeep: 'number',
 };
 
 const RESTORE: Record<string, Kind> = {

@@ -34,6 +34,8 @@ export const errors = {
   databaseUnavailable: (msg: string) => new PipelineError(PipelineErrorName.DATABASE_UNAVAILABLE, msg),
   serviceUnavailable: (msg: string) => new PipelineError(PipelineErrorName.AWS_SERVICE_UNAVAILABLE, msg),
   permissionDenied: (msg: string) => new PipelineError(PipelineErrorName.PERMISSION_DENIED, msg),
+  lockLost: (msg: string) => new PipelineError(PipelineErrorName.LOCK_LOST, msg),
+  snapshotNotFromSource: (msg: string) => new PipelineError(PipelineErrorName.SNAPSHOT_NOT_FROM_SOURCE, msg),
 };
 
 interface AwsLikeError {

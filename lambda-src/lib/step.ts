@@ -1,4 +1,6 @@
+import { loadConfig } from './config';
 import { mapAwsError } from './errors';
+import { assertLockHeld, LockCheck } from './lock';
 import { appendAudit, AuditDetails, AuditOutcome, updateOperation } from './store';
 
 /** Keys whose values are dropped from log lines whatever they hold: defence in depth, nothing should send them. */
@@ -65,6 +67,12 @@ export interface StepOptions {
    * @default false
    */
   readonly bestEffortAudit?: boolean;
+  /**
+   * The step changes something: before its body, verify that this operation and `executionArn` hold the
+   * target's lock (re-taking it after a redrive when nothing newer ran), else fail with LockLost.
+   * @default false
+   */
+  readonly changesTarget?: boolean;
 }
 
 /** Context given to a step's body. */
@@ -83,6 +91,11 @@ export async function runStep<T>(opts: StepOptions, body: (ctx: StepContext) => 
   log.info('step started');
   let outcome: StepOutcome<T>;
   try {
+    if (opts.changesTarget) {
+      if (!opts.executionArn) throw new Error(`${opts.step}: the lock check needs the execution ARN`);
+      const check = await assertLockHeld(loadConfig(), { operationId: opts.operationId, executionArn: opts.executionArn });
+      if (check === LockCheck.RETAKEN) log.warn('lock re-taken by this redriven execution: no other operation ran on the target since it was released');
+    }
     outcome = await body({ log });
   } catch (err) {
     const mapped = mapAwsError(err, opts.step);

@@ -219,6 +219,11 @@ export function lockKey(targetClusterIdentifier: string): string {
   return `${TABLE_KEYS.lockPrefix}${targetClusterIdentifier}`;
 }
 
+/** The key of the item that records the last operation that took the lock of a target cluster. */
+export function lastOperationKey(targetClusterIdentifier: string): string {
+  return `${TABLE_KEYS.lastOperationPrefix}${targetClusterIdentifier}`;
+}
+
 /** Who holds a lock. */
 export interface LockHolder {
   readonly operationId: string;
@@ -260,12 +265,28 @@ export async function acquireLock(
       ExpressionAttributeNames: { '#pk': PK, '#ttl': TTL },
       ExpressionAttributeValues: { ':op': operationId, ':arn': executionArn, ':now': epochSeconds(now) },
     }));
-    return holder;
   } catch (err) {
     if (!isConditionFailure(err)) {
       throw mapAwsError(err, `Taking the lock ${key} in table ${config.stateTableName}`);
     }
+    return lockHeldElsewhere(targetClusterIdentifier, key);
   }
+  // Written after the lock is ours, so it always names the newest operation that held it (see lib/lock.ts).
+  const last = lastOperationKey(targetClusterIdentifier);
+  await aws(`Recording the last operation ${last} in table ${config.stateTableName}`, () => ddb().send(new PutCommand({
+    TableName: config.stateTableName,
+    Item: {
+      [PK]: last,
+      last_operation_id: operationId,
+      last_execution_arn: executionArn,
+      acquired_at: holder.acquiredAt,
+      [TTL]: epochSeconds(now) + config.stateTtlSeconds,
+    },
+  })));
+  return holder;
+}
+
+async function lockHeldElsewhere(targetClusterIdentifier: string, key: string): Promise<never> {
   const current = await getOperation(key);
   const heldBy = String(current?.holder_operation_id ?? 'unknown');
   const heldExec = String(current?.holder_execution_arn ?? 'unknown');

@@ -11,6 +11,7 @@ import {
   makeState,
   ownTags,
   useConfig,
+  holdLock,
 } from './support/factories';
 import { handler } from '../../lambda-src/archive-snapshot';
 import { PipelineErrorName, PipelineTag } from '../../src/contracts';
@@ -26,6 +27,7 @@ beforeEach(() => {
   rdsMock.reset();
   ddbMock.reset();
   ddbMock.onAnyCommand().resolves({});
+  holdLock(ddbMock);
   rdsMock.on(DeleteDBClusterSnapshotCommand).resolves({});
   rdsMock.on(AddTagsToResourceCommand).resolves({});
   captureLogs();

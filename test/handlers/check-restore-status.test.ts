@@ -11,6 +11,7 @@ import {
   secondsAgo,
   sentText,
   useConfig,
+  holdLock,
 } from './support/factories';
 import { handler } from '../../lambda-src/check-restore-status';
 import { PipelineErrorName, RestoreProgress } from '../../src/contracts';
@@ -57,6 +58,7 @@ beforeEach(() => {
   ddbMock.reset();
   smMock.reset();
   ddbMock.onAnyCommand().resolves({});
+  holdLock(ddbMock);
   smMock.on(GetSecretValueCommand, { SecretId: MASTER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'postgres_admin', password: PASSWORD }) });
   rdsMock.on(ModifyDBClusterCommand).resolves({});
   logs = captureLogs();

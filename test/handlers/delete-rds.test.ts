@@ -7,7 +7,7 @@ import {
   RDSClient,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { auditItems, awsError, DynamoDBDocumentClient, makeState, resetBetweenTests, secondsAgo, SOURCE_REGION, useConfig } from './support/factories';
+import { auditItems, awsError, DynamoDBDocumentClient, holdLock, makeState, resetBetweenTests, secondsAgo, SOURCE_REGION, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/delete-rds';
 import { DeleteProgress, PipelineErrorName, PipelineTag } from '../../src/contracts';
 
@@ -139,6 +139,7 @@ describe('delete-rds', () => {
 
   test('SourceClusterProtected: never deletes the source cluster', async () => {
     useConfig({ targetClusterIdentifier: 'prod-db', targetRegion: SOURCE_REGION, assumeTargetOwned: true });
+    holdLock(ddbMock, undefined, undefined, 'prod-db');
     const err = await handler(makeState()).catch((e) => e);
     expect(err.name).toBe(PipelineErrorName.SOURCE_CLUSTER_PROTECTED);
     expect(rdsMock.calls()).toHaveLength(0);
@@ -146,6 +147,7 @@ describe('delete-rds', () => {
 
   test('SourceClusterProtected whatever the case of the identifier (RDS identifiers are case-insensitive)', async () => {
     useConfig({ targetClusterIdentifier: 'PROD-DB', targetRegion: SOURCE_REGION, assumeTargetOwned: true });
+    holdLock(ddbMock, undefined, undefined, 'PROD-DB');
     const err = await handler(makeState()).catch((e) => e);
     expect(err.name).toBe(PipelineErrorName.SOURCE_CLUSTER_PROTECTED);
     expect(rdsMock.calls()).toHaveLength(0);

@@ -14,6 +14,7 @@ import {
   TARGET_REGION,
   useConfig,
   USER_SECRET_ARN,
+  holdLock,
 } from './support/factories';
 import * as postgres from '../../lambda-src/lib/postgres';
 import { handler } from '../../lambda-src/setup-db-users';
@@ -49,6 +50,7 @@ beforeEach(() => {
   ddbMock.reset();
   reconcileUsers.mockReset();
   ddbMock.onAnyCommand().resolves({});
+  holdLock(ddbMock);
   smMock.on(GetSecretValueCommand, { SecretId: MASTER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'postgres_admin', password: MASTER_PASSWORD }) });
   smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'app_user', password: USER_PASSWORD }) });
   smMock.on(GetSecretValueCommand, { SecretId: OTHER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ user: 'reporting', pw: 'other-Pw-445566' }) });

@@ -171,7 +171,7 @@ describe('snapshot-check', () => {
       const err = await handler(event({ snapshotIdentifier: `arn:aws:rds:us-east-1:${ACCOUNT}:cluster-snapshot:x` })).catch((e) => e);
       expect(err.name).toBe(PipelineErrorName.INVALID_INPUT);
       expect(err.message).toContain('us-east-1');
-      expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(1); // the lock taken is given back
+      expect(ddbMock.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === 'state-table')).toHaveLength(0); // no lock taken
     });
 
     test('a missing or malformed PIPELINE_CONFIG says the construct sets it', async () => {
@@ -194,7 +194,28 @@ describe('snapshot-check', () => {
     const err = await handler(event({ snapshotIdentifier: 'missing' })).catch((e) => e);
     expect(err.name).toBe(PipelineErrorName.SNAPSHOT_NOT_FOUND);
     expect(err.message).toContain('missing');
-    expect(ddbMock.commandCalls(DeleteCommand)[0].args[0].input.Key).toEqual({ operation_id: 'LOCK#staging-db' });
+    // The snapshot is resolved before the lock: nothing was locked, so nothing is given back.
+    expect(ddbMock.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === 'state-table')).toHaveLength(0);
+    expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(0);
+  });
+
+  test.each([
+    ['another cluster\'s snapshot', 'staging-db'],
+    ['a cluster whose name only starts like the source', 'prod-db-2'],
+  ])('SnapshotNotFromSource: %s is refused before any lock is taken', async (_what, cluster) => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('foreign', '2026-11-01T00:00:00Z', { DBClusterIdentifier: cluster })] });
+    const err = await handler(event({ snapshotIdentifier: 'foreign' })).catch((e) => e);
+    expect(err.name).toBe(PipelineErrorName.SNAPSHOT_NOT_FROM_SOURCE);
+    expect(err.message).toBe(`Snapshot foreign is a snapshot of cluster ${cluster}, not of the source cluster prod-db: the pipeline restores only its source's snapshots. `
+      + 'Pass a snapshot of prod-db, or leave snapshotIdentifier out to restore its latest one.');
+    expect(ddbMock.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === 'state-table')).toHaveLength(0);
+    expect(rdsMock.commandCalls(DescribeDBClustersCommand)).toHaveLength(0);
+  });
+
+  test('a named snapshot of the source is accepted whatever the case RDS reports its cluster in', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z', { DBClusterIdentifier: 'PROD-db' })] });
+    targetAbsent();
+    await expect(handler(event({ snapshotIdentifier: 'm' }))).resolves.toMatchObject({ snapshot: { identifier: 'm' } });
   });
 
   test('SnapshotNotFound: no available snapshot of the source cluster', async () => {
@@ -239,11 +260,13 @@ describe('snapshot-check', () => {
   test('RestoreAlreadyInProgress names the operation and execution holding the lock', async () => {
     ddbMock.on(PutCommand, { Item: { operation_id: 'LOCK#staging-db' } as any }).rejects(awsError('ConditionalCheckFailedException'));
     ddbMock.on(GetCommand).resolves({ Item: { operation_id: 'LOCK#staging-db', holder_operation_id: 'other-op', holder_execution_arn: 'arn:exec:other', expires_at: 1_900_000_000 } });
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z')] });
     const err = await handler(event()).catch((e) => e);
     expect(err.name).toBe(PipelineErrorName.RESTORE_ALREADY_IN_PROGRESS);
     expect(err.message).toContain('other-op');
     expect(err.message).toContain('arn:exec:other');
-    expect(rdsMock.calls()).toHaveLength(0);
+    // Only the source's snapshots were read; the target was not even described.
+    expect(rdsMock.commandCalls(DescribeDBClustersCommand)).toHaveLength(0);
     expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(0); // never releases someone else's lock
   });
 

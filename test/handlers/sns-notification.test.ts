@@ -6,6 +6,7 @@ import {
   RDSClient,
   Tag,
 } from '@aws-sdk/client-rds';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -28,6 +29,7 @@ import {
   SOURCE_SNAPSHOT_ID,
   TARGET_REGION,
   useConfig,
+  holdLock,
 } from './support/factories';
 import { handler, subjectLine } from '../../lambda-src/sns-notification';
 import { CopyProgress, ExecutionStatusChangeEvent, NotificationEvent, PipelineErrorName, PipelineTag } from '../../src/contracts';
@@ -35,10 +37,13 @@ import { CopyProgress, ExecutionStatusChangeEvent, NotificationEvent, PipelineEr
 const snsMock = mockClient(SNSClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const rdsMock = mockClient(RDSClient);
+const sfnMock = mockClient(SFNClient);
 
 function event(status: string, state: unknown, input: unknown = {}): NotificationEvent {
   return { status, state, executionArn: EXECUTION_ARN, executionName: OPERATION_ID, executionStartTime: '2026-11-22T10:00:00.000Z', input };
 }
+/** The status Step Functions reports for the execution now (DescribeExecution); by default the stopped event's. */
+let currentStatus: string | undefined;
 const published = () => {
   const input = snsMock.commandCalls(PublishCommand)[0].args[0].input;
   return { ...input, body: JSON.parse(input.Message!) };
@@ -55,11 +60,16 @@ beforeEach(() => {
   snsMock.reset();
   ddbMock.reset();
   rdsMock.reset();
+  sfnMock.reset();
+  // Step Functions reports the execution as the event does: stopped, never redriven.
+  currentStatus = undefined;
+  sfnMock.on(DescribeExecutionCommand).callsFake(() => ({ status: currentStatus, redriveCount: 0 }));
   // By default no copy exists in the target region.
   rdsMock.on(DescribeDBClusterSnapshotsCommand).rejects(awsError('DBClusterSnapshotNotFoundFault'));
   rdsMock.on(DeleteDBClusterSnapshotCommand).resolves({});
   rdsMock.on(AddTagsToResourceCommand).resolves({});
   ddbMock.onAnyCommand().resolves({});
+  holdLock(ddbMock);
   ddbMock.on(QueryCommand).resolves({
     Items: [
       { operation_id: OPERATION_ID, time_step: '2026-11-22T10:00:01.000Z#SnapshotCheck', step: 'SnapshotCheck', outcome: 'SUCCEEDED', duration_ms: 800 },
@@ -201,6 +211,18 @@ describe('sns-notification: the snapshot copy on the failure path', () => {
       }],
     });
   const rdsMutations = () => [...rdsMock.commandCalls(DeleteDBClusterSnapshotCommand), ...rdsMock.commandCalls(AddTagsToResourceCommand)];
+
+  test('LockLost (a redrive after a newer run): the copy is left untouched, not even described; still notified', async () => {
+    holdLock(ddbMock, { operationId: 'nightly-2', executionArn: `${EXECUTION_ARN}-newer` });
+    copyExists();
+    const lost = { Error: PipelineErrorName.LOCK_LOST, Cause: JSON.stringify({ errorMessage: 'no longer holds the lock' }) };
+    const out = await handler(event('FAILED', makeState({ copy: copyProgress(), error: lost })));
+    expect(rdsMock.calls()).toHaveLength(0);
+    expect(out).toMatchObject({ snapshotCopy: { identifier: COPY_ID, action: 'untouched' } });
+    expect(out.snapshotCopy!.detail).toContain('it is held by operation nightly-2');
+    expect(out.snapshotCopy!.detail).toContain('The snapshot copy was not touched.');
+    expect(published().body).toMatchObject({ status: 'FAILED', error: { name: 'LockLost' }, snapshotCopy: { action: 'untouched' } });
+  });
 
   test('deletes this operation\'s copy, even while `copying`, before publishing; the message and the audit say so', async () => {
     copyExists();
@@ -434,7 +456,36 @@ describe('sns-notification: executions stopped by hand or past the timeout (Even
     .resolves({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: COPY_ID, DBClusterSnapshotArn: COPY_ARN, Status: status, TagList: tags }] });
   const rdsMutations = () => [...rdsMock.commandCalls(DeleteDBClusterSnapshotCommand), ...rdsMock.commandCalls(AddTagsToResourceCommand)];
   const ddbWrites = () => [...ddbMock.commandCalls(UpdateCommand), ...ddbMock.commandCalls(DeleteCommand)];
-  const invoke = (e: unknown) => handler(e as ExecutionStatusChangeEvent);
+  const invoke = (e: unknown) => {
+    const status = (e as { detail?: { status?: string } })?.detail?.status;
+    if (currentStatus === undefined && typeof status === 'string') sfnMock.on(DescribeExecutionCommand).resolves({ status: status as any, redriveCount: 0 });
+    return handler(e as ExecutionStatusChangeEvent);
+  };
+
+  test.each([
+    ['RUNNING again (redriven after it stopped)', 'RUNNING', 0, undefined],
+    ['redriven and stopped again since this event (a later event settles it)', 'ABORTED', 2, 1],
+  ])('a late ABORTED event of an execution %s: nothing settled, nothing published, the lock kept', async (_what, status, redriveCount, eventCount) => {
+    const items = stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    copyExists('copying');
+    currentStatus = status;
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: status as any, redriveCount });
+    const out = await invoke(makeStatusChangeEvent('ABORTED', eventCount === undefined ? {} : { redriveCount: eventCount }));
+    expect(sfnMock.commandCalls(DescribeExecutionCommand)[0].args[0].input).toEqual({ executionArn: EXECUTION_ARN });
+    expect(out).toMatchObject({ status: 'ABORTED', lockReleased: false, skipped: expect.stringContaining(status === 'RUNNING' ? 'is RUNNING now' : 'was redriven 1 time(s)') });
+    expect(items.get(LOCK)).toMatchObject(lockItem());
+    expect(items.get(OPERATION_ID)).toMatchObject({ status: 'RUNNING' });
+    expect(rdsMock.calls()).toHaveLength(0);
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(0);
+    expect(auditItems(ddbMock)[0]).toMatchObject({ step: 'SnsNotification', outcome: 'SKIPPED' });
+  });
+
+  test('an execution Step Functions does not know is not running: settled as usual', async () => {
+    stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
+    currentStatus = 'gone';
+    sfnMock.on(DescribeExecutionCommand).rejects(awsError('ExecutionDoesNotExist'));
+    await expect(invoke(makeStatusChangeEvent('ABORTED'))).resolves.toMatchObject({ lockReleased: true });
+  });
 
   test('ABORTED, holding the lock: copy deleted, operation FAILED with ExecutionAborted, notified, then the lock released', async () => {
     const order: string[] = [];

@@ -1,4 +1,4 @@
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { AwsStub } from 'aws-sdk-client-mock';
 import {
   CopyProgress,
@@ -60,6 +60,7 @@ export function makeConfig(overrides: Partial<PipelineConfig> = {}): PipelineCon
     waits: { pollIntervalSeconds: 30, maxPollIntervalSeconds: 300, backoffRate: 1.5, budgetSeconds: 3600 },
     stateTtlSeconds: 86400 * 90,
     lockTtlSeconds: 86400,
+    finalSnapshotsToKeep: 5,
     ...overrides,
   };
 }
@@ -181,10 +182,33 @@ export function resetBetweenTests(rdsMock: AwsStub<any, any, any>, ddbMock: AwsS
     rdsMock.reset();
     ddbMock.reset();
     ddbMock.onAnyCommand().resolves({});
+    holdLock(ddbMock);
     captureLogs();
     useConfig();
   });
   afterEach(() => jest.restoreAllMocks());
+}
+
+/**
+ * Makes the consistent read of the target's lock find it held by `holder` (default this operation and execution),
+ * as every step that changes something checks first; `'free'` finds no lock and `last` as the last operation.
+ */
+export function holdLock(
+  ddbMock: AwsStub<any, any, any>,
+  holder: { operationId: string; executionArn: string } | 'free' = { operationId: OPERATION_ID, executionArn: EXECUTION_ARN },
+  last?: { operationId: string; executionArn: string },
+  target = 'staging-db',
+): void {
+  ddbMock.on(GetCommand).callsFake((input: { Key: Record<string, string> }) => {
+    const key = input.Key.operation_id;
+    if (key === `LOCK#${target}` && holder !== 'free') {
+      return { Item: { operation_id: key, holder_operation_id: holder.operationId, holder_execution_arn: holder.executionArn, acquired_at: '2026-11-22T10:00:00.000Z' } };
+    }
+    if (key === `LAST#${target}` && last) {
+      return { Item: { operation_id: key, last_operation_id: last.operationId, last_execution_arn: last.executionArn, acquired_at: '2026-11-22T12:00:00.000Z' } };
+    }
+    return {};
+  });
 }
 
 /** The users setup-db-users gets by default (the SetupDbUsers task's `users` parameter). */
