@@ -35,7 +35,8 @@ export const handler = async (state: PipelineState): Promise<CopyProgress> => {
           // The SDK presigns the request for the source region, taken from this ARN.
           SourceDBClusterSnapshotIdentifier: state.snapshot.arn,
           TargetDBClusterSnapshotIdentifier: copyId,
-          KmsKeyId: config.snapshotCopyKeyArn,
+          // RDS refuses a KmsKeyId for an unencrypted snapshot: its copy stays unencrypted, and the restore encrypts.
+          ...(state.snapshot.storageEncrypted ? { KmsKeyId: config.snapshotCopyKeyArn } : {}),
           CopyTags: true,
           Tags: mergeTags(toRdsTags(config.tags), ownershipTags(config, state.operationId, state.snapshot.identifier)),
         }));
@@ -62,7 +63,7 @@ export const handler = async (state: PipelineState): Promise<CopyProgress> => {
       ...progress({ done, status, percentProgress: percent(copy?.PercentProgress) }, undefined, config.waits, `the copy of ${state.snapshot.identifier} to ${copyId}`),
       snapshotIdentifier: copyId,
       snapshotArn: copy?.DBClusterSnapshotArn ?? '',
-      kmsKeyId: copy?.KmsKeyId ?? config.snapshotCopyKeyArn,
+      kmsKeyId: copy?.KmsKeyId ?? (state.snapshot.storageEncrypted ? config.snapshotCopyKeyArn : ''),
     };
     return {
       result,

@@ -19,7 +19,7 @@ import { PipelineConfig, PipelineState, RestoreProgress, STEP_NAMES } from '../s
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors, mapAwsError, PipelineError } from './lib/errors';
-import { isFromOperation, mergeTags, ownershipTags, toRdsTags } from './lib/naming';
+import { isFromOperation, mergeTags, ownershipTags, sameRdsIdentifier, toRdsTags } from './lib/naming';
 import { describeCluster, describeInstance, isFault, tagsOf } from './lib/rds';
 import { Logger, runStep, waitOutcome } from './lib/step';
 import { progress } from './lib/waits';
@@ -153,7 +153,7 @@ async function ensureInstance(client: RDSClient, config: PipelineConfig, state: 
 
 async function adoptInstance(instance: DBInstance, config: PipelineConfig, state: PipelineState, log: Logger): Promise<DBInstance> {
   const tags = await tagsOf(rds(config.targetRegion), instance, instance.DBInstanceArn, config.targetRegion);
-  if (instance.DBClusterIdentifier !== config.targetClusterIdentifier || !isFromOperation(tags, config, state.operationId)) {
+  if (!instance.DBClusterIdentifier || !sameRdsIdentifier(instance.DBClusterIdentifier, config.targetClusterIdentifier) || !isFromOperation(tags, config, state.operationId)) {
     throw errors.targetAlreadyExists(`Instance ${config.restore.instanceIdentifier} already exists in ${config.targetRegion} (cluster ${instance.DBClusterIdentifier ?? 'none'}) and is not this operation's writer. Delete or rename it, or configure another instance identifier, then start the restore again.`);
   }
   log.info('writer instance already created by this operation; adopting it', { instanceIdentifier: instance.DBInstanceIdentifier, status: instance.DBInstanceStatus });

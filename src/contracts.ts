@@ -185,7 +185,7 @@ export interface CopyProgress extends WaitProgress {
   readonly snapshotIdentifier: string;
   /** ARN of the copy. */
   readonly snapshotArn: string;
-  /** KMS key of the copy. */
+  /** KMS key of the copy; empty for the (unencrypted) copy of an unencrypted snapshot. */
   readonly kmsKeyId: string;
 }
 

@@ -13,6 +13,7 @@ import {
   resetBetweenTests,
   SOURCE_SNAPSHOT_ARN,
   TARGET_REGION,
+  makeSnapshotInfo,
 } from './support/factories';
 import { handler } from '../../lambda-src/copy-snapshot';
 import { PipelineErrorName, PipelineTag } from '../../src/contracts';
@@ -53,6 +54,20 @@ describe('copy-snapshot', () => {
     expect(await (rdsMock.commandCalls(CopyDBClusterSnapshotCommand)[0].thisValue as RDSClient).config.region()).toBe(TARGET_REGION);
     expect(auditItems(ddbMock)[0]).toMatchObject({ step: 'CopySnapshot', outcome: 'IN_PROGRESS', details: { snapshotIdentifier: COPY_ID } });
     expect(ddbMock.commandCalls(UpdateCommand)[0].args[0].input.ExpressionAttributeValues).toMatchObject({ ':step': 'CopySnapshot', ':arn': makeState().executionArn });
+  });
+
+  test('an unencrypted source snapshot is copied without KmsKeyId (RDS refuses one); the copy stays unencrypted', async () => {
+    noCopyYet();
+    rdsMock.on(CopyDBClusterSnapshotCommand).resolves({ DBClusterSnapshot: copy({ Status: 'creating', KmsKeyId: undefined }) });
+    const out = await handler(makeState({ snapshot: makeSnapshotInfo({ storageEncrypted: false, kmsKeyId: undefined }) }));
+    const input = rdsMock.commandCalls(CopyDBClusterSnapshotCommand)[0].args[0].input;
+    expect(input).toEqual({
+      SourceDBClusterSnapshotIdentifier: SOURCE_SNAPSHOT_ARN,
+      TargetDBClusterSnapshotIdentifier: COPY_ID,
+      CopyTags: true,
+      Tags: expect.any(Array),
+    });
+    expect(out.kmsKeyId).toBe('');
   });
 
   test('a second call adopts this operation\'s copy instead of copying again', async () => {

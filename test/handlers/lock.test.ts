@@ -52,7 +52,7 @@ const steps: Array<[string, () => Promise<unknown>]> = [
 describe('every step that changes something checks the lock first', () => {
   test.each(steps)('%s: lock held by a newer operation → LockLost naming it; no RDS or Secrets Manager call', async (step, run) => {
     holdLock(ddbMock, NEWER);
-    const err = await run().catch((e) => e);
+    const err = await run().catch((e: Error) => e) as Error;
     expect(err.name).toBe(PipelineErrorName.LOCK_LOST);
     expect(err.message).toBe(`This execution (${EXECUTION_ARN}) of operation op-1 no longer holds the lock of target cluster staging-db: `
       + `it is held by operation nightly-2 (execution ${NEWER.executionArn}) since 2026-11-22T10:00:00.000Z. Nothing was changed by this step. `
@@ -65,7 +65,7 @@ describe('every step that changes something checks the lock first', () => {
 
   test.each(steps)('%s: lock free and a newer operation took it since (a redrive after a newer run) → LockLost, nothing re-taken', async (_step, run) => {
     holdLock(ddbMock, 'free', NEWER);
-    const err = await run().catch((e) => e);
+    const err = await run().catch((e: Error) => e) as Error;
     expect(err.name).toBe(PipelineErrorName.LOCK_LOST);
     expect(err.message).toContain(`it is free, and operation nightly-2 (execution ${NEWER.executionArn}) took it since, at 2026-11-22T12:00:00.000Z`);
     expect(rdsMock.calls()).toHaveLength(0);

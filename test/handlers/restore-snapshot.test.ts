@@ -6,7 +6,7 @@ import {
   RestoreDBClusterFromSnapshotCommand,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ACCOUNT, auditItems, awsError, DynamoDBDocumentClient, makeState, ownTags, resetBetweenTests, TARGET_REGION, useConfig } from './support/factories';
+import { ACCOUNT, auditItems, awsError, DynamoDBDocumentClient, holdLock, makeState, ownTags, resetBetweenTests, TARGET_REGION, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/restore-snapshot';
 import { PipelineErrorName, PipelineTag } from '../../src/contracts';
 
@@ -104,6 +104,15 @@ describe('restore-snapshot', () => {
     expect(rdsMock.commandCalls(RestoreDBClusterFromSnapshotCommand)).toHaveLength(0);
     expect(rdsMock.commandCalls(CreateDBInstanceCommand)).toHaveLength(0);
     expect(out).toMatchObject({ done: false, status: 'available', clusterArn: CLUSTER_ARN });
+  });
+
+  test('a retry adopts its own writer when the target is configured with capitals (RDS reports identifiers in lower case)', async () => {
+    useConfig({ targetClusterIdentifier: 'Staging-DB' });
+    holdLock(ddbMock, undefined, undefined, 'Staging-DB');
+    rdsMock.on(DescribeDBClustersCommand).resolves({ DBClusters: [cluster({ Status: 'available' })] });
+    rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ DBClusterIdentifier: 'staging-db' })] });
+    await expect(handler(makeState())).resolves.toMatchObject({ done: false, status: 'available' });
+    expect(rdsMock.commandCalls(CreateDBInstanceCommand)).toHaveLength(0);
   });
 
   test('a retry after the cluster was restored creates only the missing writer', async () => {

@@ -15,6 +15,8 @@ import {
   ModifyDBClusterCommand,
   RDSClient,
   RestoreDBClusterFromSnapshotCommand,
+  StartDBClusterCommand,
+  StopDBClusterCommand,
 } from '@aws-sdk/client-rds';
 import { motoClientEnv, startMoto, type MotoServer } from './moto';
 import { awsJsonCall } from './moto-json-api';
@@ -75,7 +77,8 @@ describe('moto launcher', () => {
     expect(moto.endpoint).toBe(`http://127.0.0.1:${moto.port}`);
     expect(moto.port).toBeGreaterThan(0);
     expect([...moto.fixes].sort()).toEqual([
-      'automated-snapshot-name-collision', 'failed-modify-keeps-cluster', 'restore-deletion-protection', 'snapshot-arn-as-identifier',
+      'automated-snapshot-name-collision', 'copy-kms-key-of-unencrypted-snapshot', 'failed-modify-keeps-cluster', 'restore-deletion-protection',
+      'snapshot-arn-as-identifier', 'stopped-cluster-cannot-be-deleted',
     ]);
     expect(motoClientEnv(moto)).toEqual({ AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
   });
@@ -302,6 +305,29 @@ describe('moto launcher', () => {
     expect(ok.DBCluster!.Status).toBe('available');
   });
 
+  test('an unencrypted snapshot is copied across regions only without KmsKeyId (fix copy-kms-key-of-unencrypted-snapshot); the restore encrypts', async () => {
+    await createSourceCluster(src, 'plain', { StorageEncrypted: false });
+    const snap = (await src.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'plain', DBClusterSnapshotIdentifier: 'plain-snap' }))).DBClusterSnapshot!;
+    expect(snap.StorageEncrypted).toBe(false);
+    const key = `arn:aws:kms:${TARGET}:123456789012:key/00000000-0000-4000-8000-000000000001`;
+    expect(await errorOf(tgt.send(new CopyDBClusterSnapshotCommand({ SourceDBClusterSnapshotIdentifier: snap.DBClusterSnapshotArn, TargetDBClusterSnapshotIdentifier: 'copy', KmsKeyId: key }))))
+      .toMatchObject({ name: 'InvalidParameterValue', message: expect.stringContaining('unencrypted') });
+    const copy = (await tgt.send(new CopyDBClusterSnapshotCommand({ SourceDBClusterSnapshotIdentifier: snap.DBClusterSnapshotArn, TargetDBClusterSnapshotIdentifier: 'copy' }))).DBClusterSnapshot!;
+    expect(copy.StorageEncrypted).toBe(false);
+  });
+
+  test('a stopped cluster and its instances cannot be deleted (fix stopped-cluster-cannot-be-deleted); once started they can', async () => {
+    await createSourceCluster(tgt, 'stopped', { StorageEncrypted: false });
+    await tgt.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'stopped-w', DBClusterIdentifier: 'stopped', Engine: 'aurora-postgresql', DBInstanceClass: 'db.serverless' }));
+    await tgt.send(new StopDBClusterCommand({ DBClusterIdentifier: 'stopped' }));
+    expect((await clusterOf(tgt, 'stopped')).Status).toBe('stopped');
+    expect((await errorOf(tgt.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'stopped-w' })))).name).toBe('InvalidDBInstanceStateFault');
+    expect((await errorOf(tgt.send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'stopped', SkipFinalSnapshot: true })))).name).toBe('InvalidDBClusterStateFault');
+    await tgt.send(new StartDBClusterCommand({ DBClusterIdentifier: 'stopped' }));
+    await tgt.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'stopped-w' }));
+    await tgt.send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'stopped', SkipFinalSnapshot: true }));
+  });
+
   test('error names as SDK v3 reports them for what does not exist', async () => {
     expect(await errorOf(tgt.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'nope' })))).toMatchObject({ name: 'DBClusterNotFoundFault', status: 404 });
     expect(await errorOf(tgt.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'nope' })))).toMatchObject({ name: 'DBClusterSnapshotNotFoundFault', status: 404 });
@@ -331,7 +357,8 @@ describe('moto without the launcher fixes (shows each fix is still needed)', () 
 
   beforeAll(async () => {
     moto = await startMoto({
-      withoutFixes: ['snapshot-arn-as-identifier', 'automated-snapshot-name-collision', 'failed-modify-keeps-cluster', 'restore-deletion-protection'],
+      withoutFixes: ['snapshot-arn-as-identifier', 'automated-snapshot-name-collision', 'failed-modify-keeps-cluster', 'restore-deletion-protection',
+        'copy-kms-key-of-unencrypted-snapshot', 'stopped-cluster-cannot-be-deleted'],
     });
     rds = rdsClient(moto, SOURCE);
   });
@@ -369,6 +396,24 @@ describe('moto without the launcher fixes (shows each fix is still needed)', () 
       expect(second.name).toBe('DBClusterSnapshotAlreadyExistsFault');
       break;
     }
+  });
+
+  test('a KmsKeyId on the copy of an unencrypted snapshot is accepted (RDS refuses it)', async () => {
+    const tgt = rdsClient(moto, TARGET);
+    await createSourceCluster(rds, 'plain', { StorageEncrypted: false });
+    const snap = (await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'plain', DBClusterSnapshotIdentifier: 'plain-snap' }))).DBClusterSnapshot!;
+    const key = (await awsJsonCall({ endpoint: moto.endpoint, region: TARGET }, 'kms', 'CreateKey', {})).KeyMetadata;
+    const copy = await tgt.send(new CopyDBClusterSnapshotCommand({
+      SourceDBClusterSnapshotIdentifier: snap.DBClusterSnapshotArn, TargetDBClusterSnapshotIdentifier: 'copy', KmsKeyId: key.Arn,
+    }));
+    expect(copy.DBClusterSnapshot!.DBClusterSnapshotIdentifier).toBe('copy');
+  });
+
+  test('a stopped cluster is deleted (RDS refuses)', async () => {
+    await createSourceCluster(rds, 'stopped');
+    await rds.send(new StopDBClusterCommand({ DBClusterIdentifier: 'stopped' }));
+    await rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'stopped', SkipFinalSnapshot: true }));
+    expect((await errorOf(rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'stopped' })))).name).toBe('DBClusterNotFoundFault');
   });
 
   test('a rejected password change deletes the cluster', async () => {

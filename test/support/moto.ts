@@ -16,7 +16,9 @@ export type MotoFix =
   | 'snapshot-arn-as-identifier'
   | 'restore-deletion-protection'
   | 'automated-snapshot-name-collision'
-  | 'failed-modify-keeps-cluster';
+  | 'failed-modify-keeps-cluster'
+  | 'copy-kms-key-of-unencrypted-snapshot'
+  | 'stopped-cluster-cannot-be-deleted';
 
 /** What can be overridden on a cluster in describe/create/modify responses. */
 export interface ClusterOverride {

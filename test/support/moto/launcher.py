@@ -37,6 +37,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.rds import exceptions as rds_exceptions
 from moto.rds import models as rds_models
 from werkzeug.serving import make_server
 
@@ -194,11 +195,59 @@ def _fix_failed_modify_loses_cluster() -> None:
     rds_models.RDSBackend.modify_db_cluster = modify
 
 
+def _fix_copy_kms_key_of_unencrypted_snapshot() -> None:
+    """RDS refuses CopyDBClusterSnapshot with a KmsKeyId when the source snapshot is not encrypted
+    (InvalidParameterValue); moto encrypts the copy instead, so a pipeline that always sends a key would
+    pass here and fail on AWS."""
+    original = rds_models.RDSBackend.copy_db_cluster_snapshot
+
+    def copy_snapshot(self: Any, source_db_cluster_snapshot_identifier: str, target_db_cluster_snapshot_identifier: str,
+                      kms_key_id: Optional[str] = None, *args: Any, **kwargs: Any) -> Any:
+        if kms_key_id:
+            source = self.get_db_cluster_snapshot(source_db_cluster_snapshot_identifier)
+            if not getattr(source, "encrypted", False):
+                raise rds_exceptions.InvalidParameterValue(
+                    "KmsKeyId should not be specified when copying an unencrypted DB cluster snapshot.")
+        return original(self, source_db_cluster_snapshot_identifier, target_db_cluster_snapshot_identifier,
+                        kms_key_id, *args, **kwargs)
+
+    rds_models.RDSBackend.copy_db_cluster_snapshot = copy_snapshot
+
+
+def _fix_stopped_cluster_cannot_be_deleted() -> None:
+    """RDS deletes neither a stopped Aurora cluster nor the instances of one (InvalidDBClusterStateFault /
+    InvalidDBInstanceState): it must be started first. moto deletes both."""
+    delete_cluster = rds_models.RDSBackend.delete_db_cluster
+    delete_instance = rds_models.RDSBackend.delete_db_instance
+
+    def stopped(backend: Any, cluster_id: Optional[str]) -> bool:
+        cluster = backend.clusters.get(cluster_id) if cluster_id else None
+        return cluster is not None and cluster.status == "stopped"
+
+    def delete_db_cluster(self: Any, cluster_identifier: str, *args: Any, **kwargs: Any) -> Any:
+        if stopped(self, cluster_identifier):
+            raise rds_exceptions.InvalidDBClusterStateFault(
+                f"DbCluster {cluster_identifier} is in stopped state but expected it to be one of available.")
+        return delete_cluster(self, cluster_identifier, *args, **kwargs)
+
+    def delete_db_instance(self: Any, db_instance_identifier: str, *args: Any, **kwargs: Any) -> Any:
+        instance = self.databases.get(db_instance_identifier)
+        if instance is not None and stopped(self, getattr(instance, "db_cluster_identifier", None)):
+            raise rds_exceptions.InvalidDBInstanceStateFault(
+                f"Instance {db_instance_identifier} cannot be deleted: its cluster is stopped.")
+        return delete_instance(self, db_instance_identifier, *args, **kwargs)
+
+    rds_models.RDSBackend.delete_db_cluster = delete_db_cluster
+    rds_models.RDSBackend.delete_db_instance = delete_db_instance
+
+
 EMULATOR_FIXES = {
     "snapshot-arn-as-identifier": _fix_snapshot_arn_as_identifier,
     "restore-deletion-protection": _fix_restore_deletion_protection,
     "automated-snapshot-name-collision": _fix_automated_snapshot_collision,
     "failed-modify-keeps-cluster": _fix_failed_modify_loses_cluster,
+    "copy-kms-key-of-unencrypted-snapshot": _fix_copy_kms_key_of_unencrypted_snapshot,
+    "stopped-cluster-cannot-be-deleted": _fix_stopped_cluster_cannot_be_deleted,
 }
 
 
