@@ -3,19 +3,34 @@
  * the state machine calls it again after each wait until it reports done.
  *
  * Every call re-verifies from RDS, never from the preflight: the target must not be the source cluster
- * and must carry this pipeline's tag (or assumeTargetOwned). Each call then does the next thing the
- * cluster needs: turn off deletion protection (if allowed), delete the instances, delete the cluster,
- * or just report 'deleting'. Called twice, it therefore converges: requests already made show up in
+ * and must carry this pipeline's tag (or assumeTargetOwned). Before the first change it checks everything
+ * that can refuse the delete: deletion protection allowed, the final snapshot's name free (or this
+ * operation's), no instance someone else added. Each call then does the next thing the cluster needs:
+ * start it if stopped (RDS deletes no stopped cluster) and wait, tag it and its instances as owned
+ * (assumeTargetOwned), turn off deletion protection (if allowed), delete the instances, delete the cluster,
+ * or just report 'deleting'. Once it is gone, the final snapshot is tagged as this pipeline's and older
+ * final snapshots of this pipeline beyond `finalSnapshotsToKeep` are deleted (lib/final-snapshots). Called twice, it therefore converges: requests already made show up in
  * RDS's state and are not repeated (an instance already deleting is skipped), and once RDS says
  * DBClusterNotFoundFault it reports done ('deleted', or 'absent' if there was nothing to delete).
  */
-import { DBCluster, DeleteDBClusterCommand, DeleteDBInstanceCommand, ModifyDBClusterCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  AddTagsToResourceCommand,
+  DBCluster,
+  DBInstance,
+  DeleteDBClusterCommand,
+  DeleteDBInstanceCommand,
+  ModifyDBClusterCommand,
+  RDSClient,
+  StartDBClusterCommand,
+  Tag,
+} from '@aws-sdk/client-rds';
 import { DeleteProgress, PipelineState, PipelineTag, STEP_NAMES } from '../src/contracts';
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors, mapAwsError } from './lib/errors';
 import { finalSnapshotIdentifier, isOwnedByPipeline, sameRdsIdentifier, tagValue } from './lib/naming';
-import { describeCluster, isFault, tagsOf } from './lib/rds';
+import { isOwnFinalSnapshot, pruneFinalSnapshots, tagFinalSnapshot } from './lib/final-snapshots';
+import { describeCluster, describeClusterSnapshot, describeInstance, isFault, tagsOf } from './lib/rds';
 import { Logger, runStep, waitOutcome } from './lib/step';
 import { progress } from './lib/waits';
 
@@ -52,7 +67,12 @@ export const handler = async (state: PipelineState): Promise<DeleteProgress> => 
     const client = rds(region);
     const cluster = await describeCluster(client, target, region);
     if (!cluster) {
-      return report(true, previous ? 'deleted' : 'absent', false);
+      const existed = previous?.targetExisted ?? false;
+      const deletedOld = existed && finalSnapshot ? await settleFinalSnapshots(client, state.operationId, region, log) : [];
+      const done = report(true, previous ? 'deleted' : 'absent', false);
+      return deletedOld.length > 0
+        ? { ...done, result: { ...done.result, finalSnapshotsDeleted: deletedOld }, details: { ...done.details, finalSnapshotsDeleted: deletedOld } }
+        : done;
     }
     const tags = await tagsOf(client, cluster, cluster.DBClusterArn, region);
     if (!isOwnedByPipeline(tags, config)) {
@@ -62,17 +82,31 @@ export const handler = async (state: PipelineState): Promise<DeleteProgress> => 
     const status = cluster.Status ?? 'unknown';
     if (status === 'deleting') return report(false, 'deleting', true);
 
+    // Everything that can refuse the delete is checked before the first change, so a refusal leaves the target whole.
+    if (cluster.DeletionProtection && !config.allowDisableDeletionProtection) {
+      throw errors.deletionProtected(`Cluster ${target} in ${region} has deletion protection on, and the pipeline may not turn it off. Turn it off yourself (aws rds modify-db-cluster --db-cluster-identifier ${target} --no-deletion-protection --apply-immediately), or set allowDisableDeletionProtection on the pipeline, then start the restore again.`);
+    }
+    if (finalSnapshot) await assertFinalSnapshotNameFree(client, finalSnapshot, state.operationId, region);
+    const instances = await memberInstances(client, cluster, region);
+
+    // RDS neither deletes nor modifies a stopped cluster (or its instances): start it, and wait until it is available.
+    if (status === 'stopped') {
+      const ok = await busyTolerant(log, `Starting the stopped cluster ${target} in ${region} so that it can be deleted`,
+        () => client.send(new StartDBClusterCommand({ DBClusterIdentifier: target })));
+      if (ok) log.info('target cluster was stopped; starting it before deleting it', { targetClusterIdentifier: target });
+      return report(false, 'starting', true);
+    }
+    if (STARTING_STATES.has(status)) return report(false, status, true);
+
+    if (config.assumeTargetOwned) await claimOwnership(client, cluster, instances, config.pipelineId, region, log);
+
     if (cluster.DeletionProtection) {
-      if (!config.allowDisableDeletionProtection) {
-        throw errors.deletionProtected(`Cluster ${target} in ${region} has deletion protection on, and the pipeline may not turn it off. Turn it off yourself (aws rds modify-db-cluster --db-cluster-identifier ${target} --no-deletion-protection --apply-immediately), or set allowDisableDeletionProtection on the pipeline, then start the restore again.`);
-      }
       const ok = await busyTolerant(log, `Turning off deletion protection of cluster ${target} in ${region}`,
         () => client.send(new ModifyDBClusterCommand({ DBClusterIdentifier: target, DeletionProtection: false, ApplyImmediately: true })));
       return report(false, ok ? 'disabling-deletion-protection' : status, true);
     }
 
-    const members = cluster.DBClusterMembers ?? [];
-    if (members.length > 0) {
+    if (instances.length > 0) {
       await deleteInstances(client, cluster, region, log);
       return report(false, 'deleting-instances', true);
     }
@@ -88,15 +122,85 @@ export const handler = async (state: PipelineState): Promise<DeleteProgress> => 
         log.info('cluster busy; deleting it on the next check', { status, errorMessage: (err as Error).message });
         return report(false, status, true);
       }
-      if (isFault(err, 'DBClusterSnapshotAlreadyExistsFault')) {
-        throw errors.invalidInput(`Cannot take the final snapshot ${finalSnapshot} of cluster ${target}: a snapshot with that name already exists in ${region} (an earlier operation used the same operationId). Start the restore with a new operationId, or delete or rename that snapshot.`);
-      }
+      if (isFault(err, 'DBClusterSnapshotAlreadyExistsFault')) throw finalSnapshotTaken(finalSnapshot!, target, region);
       throw mapAwsError(err, `Deleting cluster ${target} in ${region}${finalSnapshot ? ` with final snapshot ${finalSnapshot}` : ''}`);
     }
     log.info('cluster deletion requested', { targetClusterIdentifier: target, finalSnapshotIdentifier: finalSnapshot });
     return report(false, 'deleting', true);
   });
+
+  /** Once the target is gone: tags the final snapshot it took as this pipeline's, then applies the retention. Never fails the step. */
+  async function settleFinalSnapshots(client: RDSClient, operationId: string, region: string, log: Logger): Promise<string[]> {
+    try {
+      await tagFinalSnapshot(client, config, operationId, region);
+      return await pruneFinalSnapshots(client, config, region);
+    } catch (err) {
+      // The restore goes on; the message says what was left.
+      log.warn('final snapshot retention not applied; older final snapshots may remain (delete them by hand, or the next run retries)', {
+        errorName: (err as Error)?.name, errorMessage: (err as Error)?.message,
+      });
+      return [];
+    }
+  }
 };
+
+/** Cluster states on the way from `stopped` to `available`: wait. */
+const STARTING_STATES = new Set(['starting', 'stopping']);
+
+function finalSnapshotTaken(finalSnapshot: string, target: string, region: string) {
+  return errors.invalidInput(`Cannot take the final snapshot ${finalSnapshot} of cluster ${target}: a snapshot with that name already exists in ${region} and is not this operation's. Nothing was deleted. Start the restore with a new operationId, or delete or rename that snapshot.`);
+}
+
+/** The final snapshot's name must be free, or already this operation's (a retry after RDS took it). */
+async function assertFinalSnapshotNameFree(client: RDSClient, finalSnapshot: string, operationId: string, region: string): Promise<void> {
+  const existing = await describeClusterSnapshot(client, finalSnapshot, region);
+  if (existing && !(await isOwnFinalSnapshot(client, existing, loadConfig(), operationId, region))) {
+    throw finalSnapshotTaken(finalSnapshot, loadConfig().targetClusterIdentifier, region);
+  }
+}
+
+/**
+ * The cluster's instances, each checked: a member that does not carry this pipeline's tag is someone else's
+ * (unless assumeTargetOwned), and the pipeline deletes nothing of a cluster that has one.
+ */
+async function memberInstances(client: RDSClient, cluster: DBCluster, region: string): Promise<DBInstance[]> {
+  const config = loadConfig();
+  const out: DBInstance[] = [];
+  for (const member of cluster.DBClusterMembers ?? []) {
+    if (!member.DBInstanceIdentifier) continue;
+    const instance = await describeInstance(client, member.DBInstanceIdentifier, region);
+    if (!instance) continue;
+    if (!config.assumeTargetOwned) {
+      const tags = await tagsOf(client, instance, instance.DBInstanceArn, region);
+      if (tagValue(tags, PipelineTag.PIPELINE) !== config.pipelineId) {
+        throw errors.targetNotOwned(`Refusing to delete cluster ${cluster.DBClusterIdentifier} in ${region}: its instance ${member.DBInstanceIdentifier} does not carry the tag ${PipelineTag.PIPELINE}=${config.pipelineId}, so someone else added it. Nothing was deleted. Delete that instance (or tag it ${PipelineTag.PIPELINE}=${config.pipelineId} if the pipeline may delete it), then start the restore again.`);
+      }
+    }
+    out.push(instance);
+  }
+  return out;
+}
+
+/**
+ * assumeTargetOwned: tags the target and its instances with this pipeline's ownership tag before anything is
+ * deleted, so IAM can require that tag on every delete.
+ */
+async function claimOwnership(client: RDSClient, cluster: DBCluster, instances: DBInstance[], pipelineId: string, region: string, log: Logger): Promise<void> {
+  const resources: Array<[string, string | undefined, { TagList?: Tag[] }]> = [
+    [`cluster ${cluster.DBClusterIdentifier}`, cluster.DBClusterArn, cluster],
+    ...instances.map((i): [string, string | undefined, { TagList?: Tag[] }] => [`instance ${i.DBInstanceIdentifier}`, i.DBInstanceArn, i]),
+  ];
+  for (const [what, arn, resource] of resources) {
+    if (!arn) continue;
+    if (tagValue(await tagsOf(client, resource, arn, region), PipelineTag.PIPELINE) === pipelineId) continue;
+    try {
+      await client.send(new AddTagsToResourceCommand({ ResourceName: arn, Tags: [{ Key: PipelineTag.PIPELINE, Value: pipelineId }] }));
+    } catch (err) {
+      throw mapAwsError(err, `Tagging ${what} in ${region} with ${PipelineTag.PIPELINE} (assumeTargetOwned) before deleting it`);
+    }
+    log.info('tagged as owned before deletion (assumeTargetOwned)', { resource: what });
+  }
+}
 
 /** Deletes every instance of the cluster that is not already going away. */
 async function deleteInstances(client: RDSClient, cluster: DBCluster, region: string, log: Logger): Promise<void> {

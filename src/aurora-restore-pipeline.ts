@@ -227,10 +227,10 @@ export interface AuroraRestorePipelineProps {
   readonly finalSnapshotOnReplace?: boolean;
 
   /**
-   * How many final snapshots of the target to keep. After each delete that took one, the pipeline deletes the
-   * older final snapshots it made itself (named as its final snapshots and tagged with this pipeline's ownership
-   * tag), keeping the newest `finalSnapshotsToKeep`. Snapshots it did not make are never touched. `0` keeps none
-   * beyond the one just taken.
+   * How many final snapshots of the target to keep, the one just taken included (at least 1). After each delete
+   * that took one, the pipeline deletes the older final snapshots it made itself (named as its final snapshots and
+   * tagged with this pipeline's ownership tag), keeping the newest `finalSnapshotsToKeep`. Snapshots it did not
+   * make are never touched.
    *
    * @default 5
    */

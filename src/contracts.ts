@@ -198,6 +198,11 @@ export interface DeleteProgress extends WaitProgress {
    * @default - none taken
    */
   readonly finalSnapshotIdentifier?: string;
+  /**
+   * Older final snapshots of this pipeline deleted after this one was taken (`finalSnapshotsToKeep`).
+   * @default - none
+   */
+  readonly finalSnapshotsDeleted?: string[];
 }
 
 /** Output of restore-snapshot and check-restore-status (`$.restore`). */
@@ -458,6 +463,11 @@ export enum PipelineTag {
   SOURCE_SNAPSHOT = 'aurora-restore-pipeline:source-snapshot',
   /** Set to `true` on a snapshot copy kept after the restore (`retainSnapshotCopy`). */
   RETAINED = 'aurora-restore-pipeline:retained',
+  /**
+   * On a final snapshot the pipeline took before deleting the target: the operation that took it. With the
+   * pipeline tag and the final-snapshot name, what the retention (`finalSnapshotsToKeep`) may delete.
+   */
+  FINAL_SNAPSHOT = 'aurora-restore-pipeline:final-snapshot-of',
 }
 
 /** A key/value tag. */

@@ -49,8 +49,8 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
     fail(`port ${props.port} is not allowed for Aurora`, 'Use an integer from 1150 to 65535 (default 5432).');
   }
 
-  if (props.finalSnapshotsToKeep !== undefined && (!Number.isInteger(props.finalSnapshotsToKeep) || props.finalSnapshotsToKeep < 0)) {
-    fail(`finalSnapshotsToKeep is ${props.finalSnapshotsToKeep}`, 'Use a whole number of 0 or more (default 5).');
+  if (props.finalSnapshotsToKeep !== undefined && (!Number.isInteger(props.finalSnapshotsToKeep) || props.finalSnapshotsToKeep < 1)) {
+    fail(`finalSnapshotsToKeep is ${props.finalSnapshotsToKeep}`, 'Use a whole number of 1 or more: the final snapshot just taken is always kept (default 5).');
   }
 
   const poll = (props.pollInterval ?? Duration.seconds(30)).toSeconds();

@@ -1,10 +1,15 @@
 import {
+  AddTagsToResourceCommand,
   DeleteDBClusterCommand,
+  DeleteDBClusterSnapshotCommand,
   DeleteDBInstanceCommand,
+  DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
   ListTagsForResourceCommand,
   ModifyDBClusterCommand,
   RDSClient,
+  StartDBClusterCommand,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { auditItems, awsError, DynamoDBDocumentClient, holdLock, makeState, resetBetweenTests, secondsAgo, SOURCE_REGION, useConfig } from './support/factories';
@@ -36,6 +41,17 @@ function previous(overrides: Partial<DeleteProgress> = {}): DeleteProgress {
 }
 
 resetBetweenTests(rdsMock, ddbMock);
+const instanceArn = (id: string) => `arn:aws:rds:eu-central-1:123456789012:db:${id}`;
+beforeEach(() => {
+  // By default every member instance is the pipeline's, and no snapshot has the final snapshot's name.
+  rdsMock.on(DescribeDBInstancesCommand).callsFake((input: { DBInstanceIdentifier: string }) => ({
+    DBInstances: [{ DBInstanceIdentifier: input.DBInstanceIdentifier, DBInstanceArn: instanceArn(input.DBInstanceIdentifier), DBClusterIdentifier: 'staging-db', TagList: OWNED }],
+  }));
+  rdsMock.on(DescribeDBClusterSnapshotsCommand).callsFake((input: { DBClusterSnapshotIdentifier?: string }) => {
+    if (input.DBClusterSnapshotIdentifier) throw awsError('DBClusterSnapshotNotFoundFault');
+    return { DBClusterSnapshots: [] };
+  });
+});
 
 describe('delete-rds', () => {
   test('absent target: done at once, nothing existed', async () => {
@@ -167,6 +183,118 @@ describe('delete-rds', () => {
     describes(target({ DBClusterMembers: [] }));
     rdsMock.on(DeleteDBClusterCommand).rejects(awsError('SnapshotQuotaExceeded'));
     await expect(handler(makeState())).rejects.toMatchObject({ name: PipelineErrorName.SNAPSHOT_QUOTA_EXCEEDED });
+  });
+
+  const destructive = () => [DeleteDBInstanceCommand, DeleteDBClusterCommand, ModifyDBClusterCommand, AddTagsToResourceCommand, StartDBClusterCommand]
+    .flatMap((c) => rdsMock.commandCalls(c as any));
+
+  test('a final snapshot name taken by a snapshot that is not this operation\'s: refused before any instance is deleted', async () => {
+    useConfig({ finalSnapshotOnDelete: true });
+    describes(target());
+    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: 'staging-db-final-op-1' })
+      .resolves({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: 'staging-db-final-op-1', TagList: [{ Key: 'team', Value: 'dba' }] }] });
+    const err = await handler(makeState()).catch((e: Error) => e) as Error;
+    expect(err.name).toBe(PipelineErrorName.INVALID_INPUT);
+    expect(err.message).toContain('Nothing was deleted');
+    expect(destructive()).toEqual([]);
+  });
+
+  test('a final snapshot name already this operation\'s (a retry) does not stop the delete', async () => {
+    useConfig({ finalSnapshotOnDelete: true });
+    describes(target());
+    rdsMock.on(DeleteDBInstanceCommand).resolves({});
+    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: 'staging-db-final-op-1' }).resolves({ DBClusterSnapshots: [{
+      DBClusterSnapshotIdentifier: 'staging-db-final-op-1',
+      TagList: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: 'op-1' }],
+    }] });
+    await expect(handler(makeState())).resolves.toMatchObject({ status: 'deleting-instances' });
+  });
+
+  test('an instance someone else added (no pipeline tag): TargetNotOwned, nothing deleted', async () => {
+    describes(target());
+    rdsMock.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'staging-db-reader' })
+      .resolves({ DBInstances: [{ DBInstanceIdentifier: 'staging-db-reader', DBInstanceArn: instanceArn('staging-db-reader'), TagList: [{ Key: 'team', Value: 'bi' }] }] });
+    const err = await handler(makeState()).catch((e: Error) => e) as Error;
+    expect(err.name).toBe(PipelineErrorName.TARGET_NOT_OWNED);
+    expect(err.message).toContain('its instance staging-db-reader does not carry the tag');
+    expect(destructive()).toEqual([]);
+  });
+
+  test('deletion protection that may not be turned off is found before anything else changes', async () => {
+    describes(target({ DeletionProtection: true, Status: 'stopped' }));
+    await expect(handler(makeState())).rejects.toMatchObject({ name: PipelineErrorName.DELETION_PROTECTED });
+    expect(destructive()).toEqual([]);
+  });
+
+  test('a stopped target is started (RDS deletes no stopped cluster), then waited for while it starts', async () => {
+    rdsMock.on(StartDBClusterCommand).resolves({});
+    describes(target({ Status: 'stopped' }), target({ Status: 'starting' }));
+    const first = await handler(makeState());
+    expect(first).toMatchObject({ done: false, status: 'starting', targetExisted: true });
+    expect(rdsMock.commandCalls(StartDBClusterCommand).map((c) => c.args[0].input)).toEqual([{ DBClusterIdentifier: 'staging-db' }]);
+    const second = await handler(makeState({ delete: first }));
+    expect(second).toMatchObject({ done: false, status: 'starting' });
+    expect(rdsMock.commandCalls(StartDBClusterCommand)).toHaveLength(1);
+    expect(rdsMock.commandCalls(DeleteDBInstanceCommand)).toHaveLength(0);
+  });
+
+  test('assumeTargetOwned: the target and its instances are tagged as the pipeline\'s before anything is deleted', async () => {
+    useConfig({ assumeTargetOwned: true });
+    const untagged = [{ Key: 'team', Value: 'dba' }];
+    describes(target({ TagList: untagged, DBClusterArn: 'arn:aws:rds:eu-central-1:123456789012:cluster:staging-db' }));
+    rdsMock.on(DescribeDBInstancesCommand).callsFake((input: { DBInstanceIdentifier: string }) => ({
+      DBInstances: [{ DBInstanceIdentifier: input.DBInstanceIdentifier, DBInstanceArn: instanceArn(input.DBInstanceIdentifier), TagList: untagged }],
+    }));
+    const order: string[] = [];
+    rdsMock.on(AddTagsToResourceCommand).callsFake((input: { ResourceName: string }) => {
+      order.push(`tag ${input.ResourceName.split(':').pop()}`);
+      return {};
+    });
+    rdsMock.on(DeleteDBInstanceCommand).callsFake((input: { DBInstanceIdentifier: string }) => {
+      order.push(`delete ${input.DBInstanceIdentifier}`);
+      return {};
+    });
+    await handler(makeState());
+    expect(order).toEqual(['tag staging-db', 'tag staging-db-writer', 'tag staging-db-reader', 'delete staging-db-writer', 'delete staging-db-reader']);
+    expect(rdsMock.commandCalls(AddTagsToResourceCommand)[0].args[0].input.Tags).toEqual([{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }]);
+  });
+
+  test('retention: once the target is gone, its final snapshot is tagged and only this pipeline\'s older final snapshots beyond 5 are deleted', async () => {
+    useConfig({ finalSnapshotOnDelete: true });
+    describes('absent');
+    const own = (op: string, day: number) => ({
+      DBClusterSnapshotIdentifier: `staging-db-final-${op}`,
+      SnapshotCreateTime: new Date(Date.UTC(2026, 10, day)),
+      Status: 'available',
+      TagList: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: op }],
+    });
+    const listed = [
+      own('op-1', 22), own('n5', 21), own('n4', 20), own('n3', 19), own('n2', 18), own('n1', 10), own('n0', 9),
+      // Never touched: a name that is not the final-snapshot name of the operation its tag names, another pipeline's, untagged.
+      { ...own('n-1', 1), DBClusterSnapshotIdentifier: 'staging-db-manual-backup' },
+      { ...own('x1', 2), TagList: [{ Key: PipelineTag.PIPELINE, Value: 'other' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: 'x1' }] },
+      { ...own('x2', 3), TagList: [] },
+    ];
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).callsFake((input: { DBClusterSnapshotIdentifier?: string }) => (input.DBClusterSnapshotIdentifier
+      ? { DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: input.DBClusterSnapshotIdentifier, DBClusterSnapshotArn: 'arn:final-op-1' }] }
+      : { DBClusterSnapshots: listed }));
+    rdsMock.on(AddTagsToResourceCommand).resolves({});
+    rdsMock.on(DeleteDBClusterSnapshotCommand).resolves({});
+    const out = await handler(makeState({ delete: previous() }));
+    expect(out).toMatchObject({ done: true, status: 'deleted', finalSnapshotIdentifier: 'staging-db-final-op-1', finalSnapshotsDeleted: ['staging-db-final-n1', 'staging-db-final-n0'] });
+    expect(rdsMock.commandCalls(AddTagsToResourceCommand)[0].args[0].input).toEqual({
+      ResourceName: 'arn:final-op-1', Tags: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: 'op-1' }],
+    });
+    expect(rdsMock.commandCalls(DescribeDBClusterSnapshotsCommand).map((c) => c.args[0].input).filter((i) => !i.DBClusterSnapshotIdentifier))
+      .toEqual([{ DBClusterIdentifier: 'staging-db', SnapshotType: 'manual' }]);
+    expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand).map((c) => c.args[0].input.DBClusterSnapshotIdentifier)).toEqual(['staging-db-final-n1', 'staging-db-final-n0']);
+  });
+
+  test('retention that fails does not fail the delete: the target is gone, the restore goes on', async () => {
+    useConfig({ finalSnapshotOnDelete: true });
+    describes('absent');
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).rejects(awsError('AccessDenied'));
+    await expect(handler(makeState({ delete: previous() }))).resolves.toMatchObject({ done: true, status: 'deleted' });
   });
 
   test('OperationTimedOut when the deletion runs past the budget', async () => {
