@@ -78,7 +78,7 @@ describe('moto launcher', () => {
     expect(moto.port).toBeGreaterThan(0);
     expect([...moto.fixes].sort()).toEqual([
       'automated-snapshot-name-collision', 'copy-kms-key-of-unencrypted-snapshot', 'failed-modify-keeps-cluster', 'restore-deletion-protection',
-      'snapshot-arn-as-identifier', 'stopped-cluster-cannot-be-deleted',
+      'restore-with-kms-key-encrypts', 'snapshot-arn-as-identifier', 'stopped-cluster-cannot-be-deleted',
     ]);
     expect(motoClientEnv(moto)).toEqual({ AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
   });
@@ -314,6 +314,10 @@ describe('moto launcher', () => {
       .toMatchObject({ name: 'InvalidParameterValue', message: expect.stringContaining('unencrypted') });
     const copy = (await tgt.send(new CopyDBClusterSnapshotCommand({ SourceDBClusterSnapshotIdentifier: snap.DBClusterSnapshotArn, TargetDBClusterSnapshotIdentifier: 'copy' }))).DBClusterSnapshot!;
     expect(copy.StorageEncrypted).toBe(false);
+    // Restored with a key, the cluster is encrypted (fix restore-with-kms-key-encrypts).
+    const realKey = (await awsJsonCall({ endpoint: moto.endpoint, region: TARGET }, 'kms', 'CreateKey', {})).KeyMetadata;
+    const restored = await tgt.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'enc', SnapshotIdentifier: 'copy', Engine: 'aurora-postgresql', KmsKeyId: realKey.Arn }));
+    expect(restored.DBCluster).toMatchObject({ StorageEncrypted: true, KmsKeyId: realKey.Arn });
   });
 
   test('a stopped cluster and its instances cannot be deleted (fix stopped-cluster-cannot-be-deleted); once started they can', async () => {
@@ -358,7 +362,7 @@ describe('moto without the launcher fixes (shows each fix is still needed)', () 
   beforeAll(async () => {
     moto = await startMoto({
       withoutFixes: ['snapshot-arn-as-identifier', 'automated-snapshot-name-collision', 'failed-modify-keeps-cluster', 'restore-deletion-protection',
-        'copy-kms-key-of-unencrypted-snapshot', 'stopped-cluster-cannot-be-deleted'],
+        'copy-kms-key-of-unencrypted-snapshot', 'stopped-cluster-cannot-be-deleted', 'restore-with-kms-key-encrypts'],
     });
     rds = rdsClient(moto, SOURCE);
   });
@@ -407,6 +411,14 @@ describe('moto without the launcher fixes (shows each fix is still needed)', () 
       SourceDBClusterSnapshotIdentifier: snap.DBClusterSnapshotArn, TargetDBClusterSnapshotIdentifier: 'copy', KmsKeyId: key.Arn,
     }));
     expect(copy.DBClusterSnapshot!.DBClusterSnapshotIdentifier).toBe('copy');
+  });
+
+  test('a cluster restored with a KmsKeyId from an unencrypted snapshot stays unencrypted (RDS encrypts it)', async () => {
+    await createSourceCluster(rds, 'plain2', { StorageEncrypted: false });
+    await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'plain2', DBClusterSnapshotIdentifier: 'plain2-snap' }));
+    const key = (await awsJsonCall({ endpoint: moto.endpoint, region: SOURCE }, 'kms', 'CreateKey', {})).KeyMetadata;
+    const restored = await rds.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'r', SnapshotIdentifier: 'plain2-snap', Engine: 'aurora-postgresql', KmsKeyId: key.Arn }));
+    expect(restored.DBCluster!.StorageEncrypted).toBe(false);
   });
 
   test('a stopped cluster is deleted (RDS refuses)', async () => {

@@ -18,7 +18,8 @@ export type MotoFix =
   | 'automated-snapshot-name-collision'
   | 'failed-modify-keeps-cluster'
   | 'copy-kms-key-of-unencrypted-snapshot'
-  | 'stopped-cluster-cannot-be-deleted';
+  | 'stopped-cluster-cannot-be-deleted'
+  | 'restore-with-kms-key-encrypts';
 
 /** What can be overridden on a cluster in describe/create/modify responses. */
 export interface ClusterOverride {

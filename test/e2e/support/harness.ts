@@ -66,6 +66,12 @@ export interface E2EHarness {
   invoke(id: string, event: unknown): Promise<FunctionInvocation>;
   /** Runs the state machine once (options override the harness's defaults). */
   run(input: unknown, options?: Partial<Omit<RunPipelineOptions, 'definition' | 'functions' | 'resolver'>>): Promise<PipelineRun>;
+  /**
+   * Resumes an execution the way Step Functions redrives it: under the same execution name (so the same ARN), from
+   * the state `fromState` with the state `state` it had there (through a first Choice state, {@link REDRIVE_STATE}). (The local runner cannot redrive; `$$.Execution.Input`
+   * is then `state`, which only the notification's echo of the input reads.)
+   */
+  resume(executionName: string, fromState: string, state: unknown, options?: Partial<Omit<RunPipelineOptions, 'definition' | 'functions' | 'resolver' | 'executionName'>>): Promise<PipelineRun>;
   /** New notifications since the last call (also appended to `messages`). */
   receiveMessages(): Promise<string[]>;
   /** Every item of the state table. */
@@ -81,6 +87,9 @@ export interface E2EHarness {
   /** Every secret value stored in Secrets Manager in the given regions (JSON: the values of keys named like a password). */
   secretValues(regions?: string[]): Promise<string[]>;
 }
+
+/** The Choice state {@link E2EHarness.resume} enters first: the path of a resumed run starts with it. */
+export const REDRIVE_STATE = 'Redrive';
 
 /** A hook run before a task (see {@link E2EHarness.onTask}). */
 export type TaskHook = (stateName: string, event: unknown, attempt: number) => Promise<void> | void;
@@ -152,6 +161,25 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
           for (const hook of taskHooks) await hook(stateName, event, attempt);
           await own?.(stateName, event, attempt);
         },
+        awsEnv: { ...env, ...runOptions.awsEnv },
+      });
+    },
+    resume(executionName, fromState, state, runOptions = {}) {
+      if (!(fromState in machine.definition.States)) throw new Error(`No state ${fromState} to resume from`);
+      // A Choice in front that always goes to `fromState` (the runner refuses a definition with unreachable states).
+      const redrive = {
+        Type: 'Choice',
+        Choices: [{ Variable: '$.__neverSet', IsPresent: true, Next: machine.definition.StartAt }],
+        Default: fromState,
+      };
+      return runPipeline({
+        definition: { ...machine.definition, StartAt: REDRIVE_STATE, States: { [REDRIVE_STATE]: redrive, ...machine.definition.States } } as typeof machine.definition,
+        functions,
+        resolver,
+        stateMachineName: machine.name,
+        input: state,
+        executionName,
+        ...runOptions,
         awsEnv: { ...env, ...runOptions.awsEnv },
       });
     },
@@ -272,6 +300,8 @@ export interface SeedClusterOptions {
   readonly writerInstance?: boolean | string;
   /** Manual snapshots to take, oldest first. */
   readonly snapshots?: string[];
+  /** Whether the cluster (and so its snapshots) is encrypted. Default true. */
+  readonly storageEncrypted?: boolean;
 }
 
 /**
@@ -286,7 +316,7 @@ export async function seedCluster(h: E2EHarness, options: SeedClusterOptions): P
     EngineVersion: options.engineVersion ?? '16.4',
     MasterUsername: options.masterUsername ?? 'postgres',
     MasterUserPassword: options.masterPassword ?? 'seed-password-16',
-    StorageEncrypted: true,
+    StorageEncrypted: options.storageEncrypted ?? true,
     DeletionProtection: options.deletionProtection ?? false,
     Tags: options.tags,
   }));

@@ -43,6 +43,8 @@ export interface ScenarioOptions {
   readonly snapshots?: string[];
   /** Environment for every function on top of the template's. */
   readonly extraEnv?: Record<string, string>;
+  /** Whether the source cluster (and its snapshots) is encrypted. Default true. */
+  readonly sourceEncrypted?: boolean;
 }
 
 /** One scenario: the pipeline provisioned in a clean moto, the source seeded, the target's stand-in ready. */
@@ -74,7 +76,7 @@ export async function startScenario(world: World, stack: Stack, options: Scenari
       ...options.extraEnv,
     },
   });
-  await seedSource(h, world, options.snapshots ?? ['prod-aurora-old', 'prod-aurora-new']);
+  await seedSource(h, world, options.snapshots ?? ['prod-aurora-old', 'prod-aurora-new'], options.sourceEncrypted);
   const target = pg
     ? await standInForCluster(h, pg, { clusterIdentifier: h.config.targetClusterIdentifier, region: h.config.targetRegion })
     : undefined;
@@ -90,8 +92,9 @@ export async function startScenario(world: World, stack: Stack, options: Scenari
 }
 
 /** Creates the source cluster `prod-aurora` (master user {@link MASTER_USERNAME}) with `snapshots`, oldest first. */
-export async function seedSource(h: E2EHarness, world: World, snapshots: string[]): Promise<void> {
+export async function seedSource(h: E2EHarness, world: World, snapshots: string[], storageEncrypted = true): Promise<void> {
   await seedCluster(h, {
+    storageEncrypted,
     region: h.config.sourceRegion,
     identifier: h.config.sourceClusterIdentifier,
     masterUsername: MASTER_USERNAME,

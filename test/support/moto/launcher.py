@@ -214,6 +214,20 @@ def _fix_copy_kms_key_of_unencrypted_snapshot() -> None:
     rds_models.RDSBackend.copy_db_cluster_snapshot = copy_snapshot
 
 
+def _fix_restore_with_kms_key_encrypts() -> None:
+    """RDS encrypts a cluster restored with a KmsKeyId, also from an unencrypted snapshot; moto keeps the
+    snapshot's StorageEncrypted=false next to the key."""
+    original = rds_models.RDSBackend.restore_db_cluster_from_snapshot
+
+    def restore(self: Any, from_snapshot_id: str, overrides: Dict[str, Any]) -> Any:
+        cluster = original(self, from_snapshot_id, overrides)
+        if overrides.get("kms_key_id"):
+            cluster.storage_encrypted = True
+        return cluster
+
+    rds_models.RDSBackend.restore_db_cluster_from_snapshot = restore
+
+
 def _fix_stopped_cluster_cannot_be_deleted() -> None:
     """RDS deletes neither a stopped Aurora cluster nor the instances of one (InvalidDBClusterStateFault /
     InvalidDBInstanceState): it must be started first. moto deletes both."""
@@ -248,6 +262,7 @@ EMULATOR_FIXES = {
     "failed-modify-keeps-cluster": _fix_failed_modify_loses_cluster,
     "copy-kms-key-of-unencrypted-snapshot": _fix_copy_kms_key_of_unencrypted_snapshot,
     "stopped-cluster-cannot-be-deleted": _fix_stopped_cluster_cannot_be_deleted,
+    "restore-with-kms-key-encrypts": _fix_restore_with_kms_key_encrypts,
 }
 
 
