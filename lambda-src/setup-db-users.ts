@@ -11,6 +11,7 @@
 import { DbUsersResult, SetupDbUsersEvent, STEP_NAMES, UnmanagedLogins } from '../src/contracts';
 import { loadConfig, validateDbUserSpecs } from './lib/config';
 import { errors } from './lib/errors';
+import { NAME_RULE, roleNameProblem } from '../src/db-names';
 import { reconcileUsers, ResolvedDbUser, validateRoleName } from './lib/postgres';
 import { getSecretJson, requireSecretKey } from './lib/secrets';
 import { runStep } from './lib/step';
@@ -52,6 +53,8 @@ export const handler = async (event: SetupDbUsersEvent): Promise<DbUsersResult> 
     const masterPassword = requireSecretKey(masterSecret, 'password', config.restore.masterSecretArn, masterPurpose);
 
     const users: ResolvedDbUser[] = [];
+    // Where each user's name comes from, for messages: a name read from a secret is never repeated in one.
+    const origins: string[] = [];
     for (const [i, spec] of specs.entries()) {
       const purpose = `database user ${spec.username ?? `#${i + 1}`}`;
       const secret = await read(spec.secretArn, purpose);
@@ -65,12 +68,25 @@ export const handler = async (event: SetupDbUsersEvent): Promise<DbUsersResult> 
         schemas: [...spec.schemas],
         connectionLimit: spec.connectionLimit ?? undefined,
       });
+      origins.push(spec.username !== undefined
+        ? `database user ${spec.username}`
+        : `database user #${i + 1} (name from key "${spec.usernameKey}" of secret ${spec.secretArn})`);
     }
     // Every name is checked before the first connection: a bad one changes nothing.
-    for (const user of users) validateRoleName(user.username);
-    const duplicate = users.find((u, i) => users.findIndex((v) => v.username === u.username) !== i);
-    if (duplicate) {
-      throw errors.invalidInput(`The database user ${duplicate.username} is configured more than once (directly or through its secret). Configure each role once, with all its databases and schemas.`);
+    for (const [i, user] of users.entries()) {
+      if (specs[i].username !== undefined) {
+        validateRoleName(user.username);
+        continue;
+      }
+      const problem = roleNameProblem(user.username);
+      if (problem) {
+        throw errors.invalidRoleName(`The role name of ${origins[i]} ${problem} (the value is not repeated here: it comes from a secret). Use ${NAME_RULE}, not starting with pg_ or rds and not a reserved name such as postgres or public; fix the secret's "${specs[i].usernameKey}" value.`);
+      }
+    }
+    const duplicate = users.findIndex((u, i) => users.findIndex((v) => v.username === u.username) !== i);
+    if (duplicate >= 0) {
+      const first = users.findIndex((v) => v.username === users[duplicate].username);
+      throw errors.invalidInput(`${origins[duplicate]} and ${origins[first]} name the same database role. Configure each role once, with all its databases and schemas.`);
     }
 
     log.info('reconciling database users', { host: restore.endpoint, port: restore.port, users: users.map((u) => u.username), unmanagedLogins });

@@ -152,6 +152,29 @@ describe('setup-db-users', () => {
     expect(reconcileUsers).not.toHaveBeenCalled();
   });
 
+  test.each([
+    ['a malformed name', 'Robert"); DROP TABLE students;--'],
+    ['a reserved name', 'rds_superuser_x'],
+  ])('a name read from the secret is never repeated in the error (%s): the message names the secret and its key', async (_what, name) => {
+    smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: name, password: USER_PASSWORD }) });
+    users = [{ ...DEFAULT_DB_USERS[0], username: undefined }];
+    const err = await run(makeState({ restore })).catch((e: Error) => e) as Error;
+    expect(err.name).toBe(PipelineErrorName.INVALID_ROLE_NAME);
+    expect(err.message).toContain(`database user #1 (name from key "username" of secret ${USER_SECRET_ARN})`);
+    expect(err.message).toContain('fix the secret\'s "username" value');
+    expect(err.message).not.toContain(name);
+    expect(JSON.stringify(auditItems(ddbMock))).not.toContain(name);
+  });
+
+  test('a role named twice, once through a secret: the message names where each comes from, not the secret\'s value', async () => {
+    smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'app_user', password: USER_PASSWORD }) });
+    users = [DEFAULT_DB_USERS[0], { ...DEFAULT_DB_USERS[0], username: undefined }];
+    const err = await run(makeState({ restore })).catch((e: Error) => e) as Error;
+    expect(err.name).toBe(PipelineErrorName.INVALID_INPUT);
+    expect(err.message).toBe(`database user #2 (name from key "username" of secret ${USER_SECRET_ARN}) and database user app_user name the same database role. `
+      + 'Configure each role once, with all its databases and schemas.');
+  });
+
   test('InvalidInput for a user configured twice', async () => {
     users = [DEFAULT_DB_USERS[0], DEFAULT_DB_USERS[0]];
     await expect(run(makeState({ restore }))).rejects.toMatchObject({ name: PipelineErrorName.INVALID_INPUT });
