@@ -43,7 +43,8 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState>
   const config = loadConfig();
   const operationId = deriveOperationId(event?.input, event?.executionName);
   const rawInput = event?.input;
-  const requestedBy = typeof rawInput?.requestedBy === 'string' ? rawInput.requestedBy : undefined;
+  // Audited even when the input is refused: never more of it than a valid requestedBy can hold.
+  const requestedBy = typeof rawInput?.requestedBy === 'string' ? rawInput.requestedBy.slice(0, 256) : undefined;
 
   return runStep({ step: STEP_NAMES.snapshotCheck, operationId, requestedBy }, async ({ log }) => {
     const input = validateInput(rawInput);

@@ -46,6 +46,8 @@ import { AuditEntry, AuditOutcome, getOperation, listAudit, lockKey, releaseLock
 
 const MAX_SUBJECT = 100;
 const MAX_CAUSE = 4000;
+/** Longest text of the execution input repeated in a notification, the state item or the audit trail. */
+const MAX_ECHO = 256;
 
 /** What the notification step returns (the state machine discards it; it helps when testing). */
 export interface NotificationResult {
@@ -101,7 +103,8 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
     ? state.operationId
     : deriveOperationId(event?.input, event?.executionName);
   const executionArn = String(event?.executionArn ?? state.executionArn ?? '');
-  const requestedBy = typeof event?.input?.requestedBy === 'string' ? event.input.requestedBy : undefined;
+  // The input of a failed execution was not validated: cap what of it is repeated (SNS takes 256 KB).
+  const requestedBy = typeof event?.input?.requestedBy === 'string' ? truncate(event.input.requestedBy, MAX_ECHO) : undefined;
   const error = succeeded ? undefined : describeError(state.error);
 
   return runStep({ step: STEP_NAMES.snsNotification, operationId, requestedBy, bestEffortAudit: !succeeded }, async ({ log }) => {
@@ -150,7 +153,7 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
       targetCluster: { identifier: config.targetClusterIdentifier, region: config.targetRegion },
       snapshot: state.snapshot
         ? { identifier: state.snapshot.identifier, arn: state.snapshot.arn, createdAt: state.snapshot.createdAt }
-        : (typeof event.input?.snapshotIdentifier === 'string' ? { requested: event.input.snapshotIdentifier } : undefined),
+        : (typeof event.input?.snapshotIdentifier === 'string' ? { requested: truncate(event.input.snapshotIdentifier, MAX_ECHO) } : undefined),
       target: state.restore?.endpoint
         ? {
           endpoint: state.restore.endpoint,
@@ -471,7 +474,7 @@ async function settleStoppedExecution(stopped: StoppedExecution): Promise<Notifi
     };
     const found = await bookkeeping('reading the state item', () => getOperation(operationId));
     const item = found && found.execution_arn === stopped.executionArn ? found : undefined;
-    const requestedBy = str(item?.requested_by) ?? str(stopped.input?.requestedBy);
+    const requestedBy = str(item?.requested_by) ?? (str(stopped.input?.requestedBy) && truncate(str(stopped.input?.requestedBy)!, MAX_ECHO));
     const lastStep = str(item?.step);
     const snapshotIdentifier = str(item?.snapshot_identifier);
 

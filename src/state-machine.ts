@@ -3,7 +3,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { DbUserSpec, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES, UnmanagedLogins } from './contracts';
+import { DbUserSpec, PipelineErrorName, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES, UnmanagedLogins } from './contracts';
 import type { StepKey } from './handlers';
 
 /** Inputs of {@link PipelineDefinition}. */
@@ -29,7 +29,19 @@ export const FLOW_STATE_NAMES = {
   notifyFailure: 'NotifyFailure',
   succeeded: 'Succeeded',
   failed: 'Failed',
+  /** SnapshotCheck's catch: the state becomes `{ error }`, whatever the execution input was (not an object, too large). */
+  snapshotCheckFailed: 'SnapshotCheckFailed',
 };
+
+/** The errors of a function that ran past its time limit (Lambda's own, and the task's `TimeoutSeconds`). */
+export const TIMEOUT_ERROR_NAMES = ['Sandbox.Timedout', 'States.Timeout'];
+/** How often a timed-out step is tried again before the execution fails with StepTimedOut. */
+export const TIMEOUT_RETRIES = 2;
+
+/** Name of the Pass state that turns a step's timeouts into StepTimedOut, naming the step: `<Step>TimedOut`. */
+export function timedOutStateName(step: string): string {
+  return `${step}TimedOut`;
+}
 
 /**
  * The ASL flow: SnapshotCheck → [copy ⟲] → [delete ⟲] → restore ⟲ → users → archive → notify.
@@ -59,11 +71,14 @@ export class PipelineDefinition extends Construct {
 
     // No payload: the task passes the whole state. (`TaskInput.fromJsonPathAt('$')` would render
     // `"Parameters": "$"` with payloadResponseOnly, and the handler would receive the string "$".)
-    const task = (name: string, fn: lambda.IFunction, resultPath: string) => {
-      const t = this.invoke(name, fn, { resultPath });
+    // Every task but NotifyFailure: a function that keeps timing out ends as StepTimedOut naming the step, anything
+    // else as it was raised; both through NotifyFailure.
+    const catchAll = (t: tasks.LambdaInvoke, step: string) => {
+      t.addCatch(this.timedOut(step, false).next(notifyFailure), { errors: TIMEOUT_ERROR_NAMES, resultPath: '$.error' });
       t.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
       return t;
     };
+    const task = (name: string, fn: lambda.IFunction, resultPath: string) => catchAll(this.invoke(name, fn, { resultPath }), name);
 
     const snapshotCheck = this.invoke(STEP_NAMES.snapshotCheck, fns.snapshotCheck, {
       payload: sfn.TaskInput.fromObject({
@@ -74,7 +89,14 @@ export class PipelineDefinition extends Construct {
       }),
       resultPath: '$',
     });
-    snapshotCheck.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+    // The state is still the raw execution input here: it may be no object (where `$.error` cannot be set) or close to
+    // the 256 KB limit. The error replaces it, so NotifyFailure always runs and reports InvalidInput.
+    const snapshotCheckFailed = new sfn.Pass(this, FLOW_STATE_NAMES.snapshotCheckFailed, {
+      stateName: FLOW_STATE_NAMES.snapshotCheckFailed,
+      parameters: { 'error.$': '$' },
+    });
+    snapshotCheck.addCatch(this.timedOut(STEP_NAMES.snapshotCheck, true).next(notifyFailure), { errors: TIMEOUT_ERROR_NAMES, resultPath: '$' });
+    snapshotCheck.addCatch(snapshotCheckFailed.next(notifyFailure), { errors: ['States.ALL'], resultPath: '$' });
 
     // Copy loop.
     const copySnapshot = task(STEP_NAMES.copySnapshot, fns.copySnapshot, '$.copy');
@@ -103,13 +125,13 @@ export class PipelineDefinition extends Construct {
       payload: sfn.TaskInput.fromObject({ 'state.$': '$', 'users': props.dbUsers, 'unmanagedLogins': props.unmanagedLogins }),
       resultPath: '$.dbUsers',
     });
-    setupUsers.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+    catchAll(setupUsers, STEP_NAMES.setupDbUsers);
     const archive = task(STEP_NAMES.archiveSnapshot, fns.archiveSnapshot, '$.archive');
     const notifySuccess = this.invoke(FLOW_STATE_NAMES.notifySuccess, fns.snsNotification, {
       payload: sfn.TaskInput.fromObject(notificationPayload('SUCCEEDED')),
       resultPath: sfn.JsonPath.DISCARD,
     });
-    notifySuccess.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+    catchAll(notifySuccess, FLOW_STATE_NAMES.notifySuccess);
     const succeeded = new sfn.Succeed(this, FLOW_STATE_NAMES.succeeded, { stateName: FLOW_STATE_NAMES.succeeded });
 
     const restoreChain = restore.next(waitForRestore).next(checkRestore).next(
@@ -140,6 +162,24 @@ export class PipelineDefinition extends Construct {
     this.definition = snapshotCheck.next(copyChoice);
   }
 
+  /**
+   * The Pass state after a step's last timeout: `$.error` (or, for SnapshotCheck, the whole state: `replace`) becomes
+   * StepTimedOut with a cause that names the step, the timeout it hit and what to check.
+   */
+  private timedOut(step: string, replace: boolean): sfn.Pass {
+    const caught = replace ? '$.Error' : '$.error.Error';
+    const cause = `States.Format('Step ${step} ran past its time limit ({}) ${TIMEOUT_RETRIES + 1} times in a row, so it is not tried again. `
+      + `Check the log group of its Lambda function in CloudWatch for where it stopped: usually an AWS endpoint the function cannot `
+      + `reach from its subnets (a missing VPC endpoint or NAT route), or a database that does not answer. Fix that, then start a new restore.', ${caught})`;
+    const error = { 'Error': PipelineErrorName.STEP_TIMED_OUT, 'Cause.$': cause };
+    const name = timedOutStateName(step);
+    return new sfn.Pass(this, name, {
+      stateName: name,
+      parameters: replace ? { error } : error,
+      resultPath: replace ? '$' : '$.error',
+    });
+  }
+
   /** A Lambda task with the pipeline's retry policy: Lambda service errors, throttling, named transient errors. */
   private invoke(name: string, fn: lambda.IFunction, opts: { payload?: sfn.TaskInput; resultPath: string }): tasks.LambdaInvoke {
     const t = new tasks.LambdaInvoke(this, name, {
@@ -167,6 +207,8 @@ const LAMBDA_SERVICE_ERRORS = [
 
 function withRetries(t: tasks.LambdaInvoke): tasks.LambdaInvoke {
   t.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+  // A timed-out function is tried again (every step is idempotent), a few times only: a hang usually repeats.
+  t.addRetry({ errors: TIMEOUT_ERROR_NAMES, interval: Duration.seconds(10), maxAttempts: TIMEOUT_RETRIES, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
   t.addRetry({
     errors: THROTTLING_ERROR_NAMES,
     interval: Duration.seconds(5),

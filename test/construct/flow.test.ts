@@ -81,7 +81,26 @@ describe('state machine definition', () => {
       expect(r.BackoffRate).toBeGreaterThanOrEqual(2);
       expect(r.JitterStrategy).toBe('FULL');
     }
-    expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyFailure' }]);
+    // A function that keeps timing out is retried a bounded number of times.
+    expect(retry.find((r) => r.ErrorEquals.includes('Sandbox.Timedout'))).toMatchObject({ ErrorEquals: ['Sandbox.Timedout', 'States.Timeout'], MaxAttempts: 2 });
+    if (name === 'SnapshotCheck') {
+      // The state is the raw execution input: replaced by the error, so a non-object or near-limit input still notifies.
+      expect(states[name].Catch).toEqual([
+        { ErrorEquals: ['Sandbox.Timedout', 'States.Timeout'], ResultPath: '$', Next: 'SnapshotCheckTimedOut' },
+        { ErrorEquals: ['States.ALL'], ResultPath: '$', Next: 'SnapshotCheckFailed' },
+      ]);
+      expect(states.SnapshotCheckFailed).toMatchObject({ Type: 'Pass', Parameters: { 'error.$': '$' }, Next: 'NotifyFailure' });
+      expect(states.SnapshotCheckTimedOut).toMatchObject({ Type: 'Pass', ResultPath: '$', Parameters: { error: { 'Error': 'StepTimedOut', 'Cause.$': expect.stringContaining('$.Error)') } } });
+    } else {
+      expect(states[name].Catch).toEqual([
+        { ErrorEquals: ['Sandbox.Timedout', 'States.Timeout'], ResultPath: '$.error', Next: `${name}TimedOut` },
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyFailure' },
+      ]);
+      expect(states[`${name}TimedOut`]).toMatchObject({ Type: 'Pass', ResultPath: '$.error', Next: 'NotifyFailure', Parameters: { 'Error': 'StepTimedOut' } });
+      expect(states[`${name}TimedOut`].Parameters['Cause.$']).toBe(`States.Format('Step ${name} ran past its time limit ({}) 3 times in a row, so it is not tried again. `
+        + 'Check the log group of its Lambda function in CloudWatch for where it stopped: usually an AWS endpoint the function cannot reach from its subnets '
+        + '(a missing VPC endpoint or NAT route), or a database that does not answer. Fix that, then start a new restore.\', $.error.Error)');
+    }
   });
 
   test('copy happens only when regions differ, then loops until done', () => {

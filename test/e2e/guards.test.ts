@@ -70,7 +70,7 @@ describe('guards', () => {
     expect(before.members).toHaveLength(2);
 
     const run = await h.run({}, { executionName: 'refresh-foreign' });
-    expect(run.path).toEqual(['SnapshotCheck', 'NotifyFailure', 'Failed']);
+    expect(run.path).toEqual(['SnapshotCheck', 'SnapshotCheckFailed', 'NotifyFailure', 'Failed']);
     await expectFailure(s, run, 'TargetNotOwned', 'refresh-foreign');
     expect(run.error!.Cause).toContain(`tag ${PipelineTag.PIPELINE} is 'some-other-pipeline', expected '${h.config.pipelineId}'`);
     expect(run.error!.Cause).toContain('set assumeTargetOwned');
@@ -110,7 +110,7 @@ describe('guards', () => {
     const s = await scenario();
     const { h } = s;
     const run = await h.run({ snapshotIdentifier: 'prod-aurora-no-such-snapshot', requestedBy: 'on-call' }, { executionName: 'restore-missing' });
-    expect(run.path).toEqual(['SnapshotCheck', 'NotifyFailure', 'Failed']);
+    expect(run.path).toEqual(['SnapshotCheck', 'SnapshotCheckFailed', 'NotifyFailure', 'Failed']);
     const message = await expectFailure(s, run, 'SnapshotNotFound', 'restore-missing');
     expect(message.error.cause).toBe('Snapshot prod-aurora-no-such-snapshot does not exist in region eu-west-1 (or is not shared with this account). '
       + 'Check the identifier and the region, or leave snapshotIdentifier out to restore the latest available snapshot of prod-aurora.');
@@ -160,7 +160,7 @@ describe('guards', () => {
     const first = await firstRun;
 
     // The second: turned away by SnapshotCheck, nothing else ran.
-    expect(second.path).toEqual(['SnapshotCheck', 'NotifyFailure', 'Failed']);
+    expect(second.path).toEqual(['SnapshotCheck', 'SnapshotCheckFailed', 'NotifyFailure', 'Failed']);
     expect(second.error!.Error).toBe('RestoreAlreadyInProgress');
     const cause = JSON.parse(second.error!.Cause).errorMessage as string;
     expect(cause).toContain(`locked by operation first (execution ${first.executionArn})`);

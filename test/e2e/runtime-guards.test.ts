@@ -166,7 +166,7 @@ describe('runtime guards', () => {
     await seedCluster(h, { region: h.config.sourceRegion, identifier: 'billing-aurora', snapshots: ['billing-aurora-snap'] });
 
     const run = await h.run({ snapshotIdentifier: 'billing-aurora-snap' }, { executionName: 'foreign' });
-    expect(run.path).toEqual(['SnapshotCheck', 'NotifyFailure', 'Failed']);
+    expect(run.path).toEqual(['SnapshotCheck', 'SnapshotCheckFailed', 'NotifyFailure', 'Failed']);
     expect(run.error!.Error).toBe('SnapshotNotFromSource');
     expect(errorMessage(run)).toBe('Snapshot billing-aurora-snap is a snapshot of cluster billing-aurora, not of the source cluster prod-aurora: '
       + 'the pipeline restores only its source\'s snapshots. Pass a snapshot of prod-aurora, or leave snapshotIdentifier out to restore its latest one.');

@@ -196,6 +196,20 @@ describe('sns-notification', () => {
   });
 });
 
+describe('sns-notification: what the failure path repeats of an unvalidated input', () => {
+  test('a 250 KB requestedBy and snapshotIdentifier are cut to 256 characters: the message stays far below SNS\'s 256 KB', async () => {
+    const huge = 'x'.repeat(250 * 1024);
+    const invalid = { Error: 'InvalidInput', Cause: JSON.stringify({ errorMessage: 'requestedBy is too long' }) };
+    await handler(event('FAILED', { error: invalid }, { requestedBy: huge, snapshotIdentifier: huge }));
+    const message = published();
+    expect(Buffer.byteLength(message.Message!)).toBeLessThan(8 * 1024);
+    expect(message.body.requestedBy).toHaveLength(257);
+    expect(message.body.snapshot.requested).toHaveLength(257);
+    const updates = JSON.stringify(ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input));
+    expect(updates.length).toBeLessThan(8 * 1024);
+  });
+});
+
 describe('sns-notification: the snapshot copy on the failure path', () => {
   const copyProgress = (overrides: Partial<CopyProgress> = {}) => makeCopyProgress({ done: false, status: 'copying', attempt: 4, ...overrides });
   const timedOut = { Error: PipelineErrorName.OPERATION_TIMED_OUT, Cause: JSON.stringify({ errorMessage: 'Waited 3700s for the copy' }) };
