@@ -40,6 +40,8 @@ describe('impossible combinations throw, saying what to fix', () => {
     ['reserved role', { databaseUsers: [{ username: 'public' }] }, /is a reserved role name/],
     ['empty databases', { databaseNames: [] }, /databaseNames is empty/],
     ['bad email', { notificationEmails: ['not-an-email'] }, /not an e-mail address/],
+    ['no final snapshot kept', { finalSnapshotsToKeep: 0 }, /finalSnapshotsToKeep is 0.*the final snapshot just taken is always kept/],
+    ['fractional final snapshots', { finalSnapshotsToKeep: 2.5 }, /finalSnapshotsToKeep is 2.5/],
   ])('%s', (_name, props, message) => {
     expect(() => build(props)).toThrow(message);
   });
