@@ -251,6 +251,18 @@ describe('least privilege', () => {
     expect([rdsStatements[0].Resource].flat().map(str)).toEqual([expect.stringMatching(/:cluster-snapshot:staging-aurora-\*/)]);
   });
 
+  test('the notification may ask only about this state machine\'s executions (a late stopped event after a redrive), in its own policy', () => {
+    const [[id, policy], ...more] = policies.filter(([, p]) => str(p).includes('states:DescribeExecution'));
+    expect(more).toEqual([]);
+    expect(id).toMatch(/^RestoreDescribeExecutionsPolicy/);
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([{ Effect: 'Allow', Action: 'states:DescribeExecution', Resource: expect.anything() }]);
+    const resource = str(policy.Properties.PolicyDocument.Statement[0].Resource);
+    expect(resource).toContain(':execution:');
+    expect(resource).toMatch(/RestoreStateMachine[0-9A-F]{8}/);
+    expect(resource).toContain(':*"');
+    expect(str(policy.Properties.Roles)).toMatch(/RestoreHandlersSnsNotificationRole/);
+  });
+
   test('only the functions that need a secret can read one', () => {
     const readers = policies.filter(([, p]) => str(p).includes('secretsmanager:GetSecretValue')).map(([id]) => id);
     expect(readers.every((id) => /CheckRestoreStatus|SetupDbUsers/.test(id))).toBe(true);
