@@ -39,7 +39,8 @@ const PURPOSE = 'the master password of the restored cluster';
 
 export const handler = async (state: PipelineState): Promise<RestoreProgress> => {
   const config = loadConfig();
-  return runStep({ step: STEP_NAMES.checkRestoreStatus, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true }, async ({ log }) => {
+  const opts = { step: STEP_NAMES.checkRestoreStatus, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true };
+  return runStep(opts, async ({ log }) => {
     const previous = state.restore;
     if (!previous?.clusterIdentifier) {
       throw errors.invalidInput(`Operation ${state.operationId} has no restore to check ($.restore is missing). The state machine definition is inconsistent: redeploy the pipeline and start the restore again.`);

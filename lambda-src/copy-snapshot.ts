@@ -18,7 +18,8 @@ import { progress } from './lib/waits';
 
 export const handler = async (state: PipelineState): Promise<CopyProgress> => {
   const config = loadConfig();
-  return runStep({ step: STEP_NAMES.copySnapshot, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true }, async ({ log }) => {
+  const opts = { step: STEP_NAMES.copySnapshot, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true };
+  return runStep(opts, async ({ log }) => {
     if (!state.copyRequired) {
       throw errors.invalidInput(`Operation ${state.operationId} restores in the source region and needs no copy, yet CopySnapshot ran. The state machine definition is inconsistent: redeploy the pipeline and start the restore again.`);
     }

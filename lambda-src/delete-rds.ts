@@ -28,15 +28,16 @@ import { DeleteProgress, PipelineState, PipelineTag, STEP_NAMES } from '../src/c
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors, mapAwsError } from './lib/errors';
-import { finalSnapshotIdentifier, isOwnedByPipeline, sameRdsIdentifier, tagValue } from './lib/naming';
 import { isOwnFinalSnapshot, pruneFinalSnapshots, tagFinalSnapshot } from './lib/final-snapshots';
+import { finalSnapshotIdentifier, isOwnedByPipeline, sameRdsIdentifier, tagValue } from './lib/naming';
 import { describeCluster, describeClusterSnapshot, describeInstance, isFault, tagsOf } from './lib/rds';
 import { Logger, runStep, waitOutcome } from './lib/step';
 import { progress } from './lib/waits';
 
 export const handler = async (state: PipelineState): Promise<DeleteProgress> => {
   const config = loadConfig();
-  return runStep({ step: STEP_NAMES.deleteRds, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true }, async ({ log }) => {
+  const opts = { step: STEP_NAMES.deleteRds, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true };
+  return runStep(opts, async ({ log }) => {
     const target = config.targetClusterIdentifier;
     const region = config.targetRegion;
     const previous = state.delete;
@@ -185,7 +186,9 @@ async function memberInstances(client: RDSClient, cluster: DBCluster, region: st
  * assumeTargetOwned: tags the target and its instances with this pipeline's ownership tag before anything is
  * deleted, so IAM can require that tag on every delete.
  */
-async function claimOwnership(client: RDSClient, cluster: DBCluster, instances: DBInstance[], pipelineId: string, region: string, log: Logger): Promise<void> {
+async function claimOwnership(
+  client: RDSClient, cluster: DBCluster, instances: DBInstance[], pipelineId: string, region: string, log: Logger,
+): Promise<void> {
   const resources: Array<[string, string | undefined, { TagList?: Tag[] }]> = [
     [`cluster ${cluster.DBClusterIdentifier}`, cluster.DBClusterArn, cluster],
     ...instances.map((i): [string, string | undefined, { TagList?: Tag[] }] => [`instance ${i.DBInstanceIdentifier}`, i.DBInstanceArn, i]),

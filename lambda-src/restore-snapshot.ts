@@ -47,7 +47,8 @@ const RESTORE_FAULTS: Record<string, string> = {
 
 export const handler = async (state: PipelineState): Promise<RestoreProgress> => {
   const config = loadConfig();
-  return runStep({ step: STEP_NAMES.restoreSnapshot, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true }, async ({ log }) => {
+  const opts = { step: STEP_NAMES.restoreSnapshot, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true };
+  return runStep(opts, async ({ log }) => {
     const client = rds(config.targetRegion);
     const ownership = ownershipTags(config, state.operationId, state.snapshot.identifier);
     const tags = mergeTags(toRdsTags(config.tags), toRdsTags(config.restore.tags), ownership);
@@ -153,7 +154,8 @@ async function ensureInstance(client: RDSClient, config: PipelineConfig, state: 
 
 async function adoptInstance(instance: DBInstance, config: PipelineConfig, state: PipelineState, log: Logger): Promise<DBInstance> {
   const tags = await tagsOf(rds(config.targetRegion), instance, instance.DBInstanceArn, config.targetRegion);
-  if (!instance.DBClusterIdentifier || !sameRdsIdentifier(instance.DBClusterIdentifier, config.targetClusterIdentifier) || !isFromOperation(tags, config, state.operationId)) {
+  const inTarget = !!instance.DBClusterIdentifier && sameRdsIdentifier(instance.DBClusterIdentifier, config.targetClusterIdentifier);
+  if (!inTarget || !isFromOperation(tags, config, state.operationId)) {
     throw errors.targetAlreadyExists(`Instance ${config.restore.instanceIdentifier} already exists in ${config.targetRegion} (cluster ${instance.DBClusterIdentifier ?? 'none'}) and is not this operation's writer. Delete or rename it, or configure another instance identifier, then start the restore again.`);
   }
   log.info('writer instance already created by this operation; adopting it', { instanceIdentifier: instance.DBInstanceIdentifier, status: instance.DBInstanceStatus });

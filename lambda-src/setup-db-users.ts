@@ -20,7 +20,8 @@ import { AuditOutcome } from './lib/store';
 export const handler = async (event: SetupDbUsersEvent): Promise<DbUsersResult> => {
   const config = loadConfig();
   const state = event.state;
-  return runStep({ step: STEP_NAMES.setupDbUsers, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true }, async ({ log }) => {
+  const opts = { step: STEP_NAMES.setupDbUsers, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true };
+  return runStep(opts, async ({ log }) => {
     const specs = event.users;
     validateDbUserSpecs(specs);
     const unmanagedLogins = event.unmanagedLogins;

@@ -169,7 +169,7 @@ export class PipelineDefinition extends Construct {
   private timedOut(step: string, replace: boolean): sfn.Pass {
     const caught = replace ? '$.Error' : '$.error.Error';
     const cause = `States.Format('Step ${step} ran past its time limit ({}) ${TIMEOUT_RETRIES + 1} times in a row, so it is not tried again. `
-      + `Check the log group of its Lambda function in CloudWatch for where it stopped: usually an AWS endpoint the function cannot `
+      + 'Check the log group of its Lambda function in CloudWatch for where it stopped: usually an AWS endpoint the function cannot '
       + `reach from its subnets (a missing VPC endpoint or NAT route), or a database that does not answer. Fix that, then start a new restore.', ${caught})`;
     const error = { 'Error': PipelineErrorName.STEP_TIMED_OUT, 'Cause.$': cause };
     const name = timedOutStateName(step);
@@ -208,7 +208,9 @@ const LAMBDA_SERVICE_ERRORS = [
 function withRetries(t: tasks.LambdaInvoke): tasks.LambdaInvoke {
   t.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
   // A timed-out function is tried again (every step is idempotent), a few times only: a hang usually repeats.
-  t.addRetry({ errors: TIMEOUT_ERROR_NAMES, interval: Duration.seconds(10), maxAttempts: TIMEOUT_RETRIES, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+  t.addRetry({
+    errors: TIMEOUT_ERROR_NAMES, interval: Duration.seconds(10), maxAttempts: TIMEOUT_RETRIES, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL,
+  });
   t.addRetry({
     errors: THROTTLING_ERROR_NAMES,
     interval: Duration.seconds(5),

@@ -19,7 +19,9 @@ export function finalSnapshotTags(config: PipelineConfig, operationId: string) {
  * Whether an existing snapshot with the final-snapshot name of `operationId` is that operation's own (a retry),
  * rather than someone else's snapshot that happens to have the name.
  */
-export async function isOwnFinalSnapshot(client: RDSClient, snapshot: DBClusterSnapshot, config: PipelineConfig, operationId: string, region: string): Promise<boolean> {
+export async function isOwnFinalSnapshot(
+  client: RDSClient, snapshot: DBClusterSnapshot, config: PipelineConfig, operationId: string, region: string,
+): Promise<boolean> {
   const tags = await tagsOf(client, snapshot, snapshot.DBClusterSnapshotArn, region);
   return tagValue(tags, PipelineTag.PIPELINE) === config.pipelineId && tagValue(tags, PipelineTag.FINAL_SNAPSHOT) === operationId;
 }

@@ -2,8 +2,8 @@
  * The synthesized definition run with aws-local-stepfunctions, each task a stand-in that raises what a Lambda
  * function would: every failure, whatever the execution input, ends through NotifyFailure with a named error.
  */
-import type * as LocalStepFunctions from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 import { Template } from 'aws-cdk-lib/assertions';
+import type * as LocalStepFunctions from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 import { definitionOf } from './definition';
 import { defaultStack } from './stacks';
 import { forLocalRun, retryingStates, waitStates } from '../support/asl';

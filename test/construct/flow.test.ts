@@ -96,7 +96,7 @@ describe('state machine definition', () => {
         { ErrorEquals: ['Sandbox.Timedout', 'States.Timeout'], ResultPath: '$.error', Next: `${name}TimedOut` },
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyFailure' },
       ]);
-      expect(states[`${name}TimedOut`]).toMatchObject({ Type: 'Pass', ResultPath: '$.error', Next: 'NotifyFailure', Parameters: { 'Error': 'StepTimedOut' } });
+      expect(states[`${name}TimedOut`]).toMatchObject({ Type: 'Pass', ResultPath: '$.error', Next: 'NotifyFailure', Parameters: { Error: 'StepTimedOut' } });
       expect(states[`${name}TimedOut`].Parameters['Cause.$']).toBe(`States.Format('Step ${name} ran past its time limit ({}) 3 times in a row, so it is not tried again. `
         + 'Check the log group of its Lambda function in CloudWatch for where it stopped: usually an AWS endpoint the function cannot reach from its subnets '
         + '(a missing VPC endpoint or NAT route), or a database that does not answer. Fix that, then start a new restore.\', $.error.Error)');

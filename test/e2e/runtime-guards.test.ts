@@ -10,13 +10,13 @@
  * Step Functions redrives an execution from the state that did not succeed, under the same execution ARN and with
  * the state it had there; the harness's `resume` does the same with the local runner.
  */
-import * as kms from 'aws-cdk-lib/aws-kms';
 import {
   DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   StopDBClusterCommand,
 } from '@aws-sdk/client-rds';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { PipelineTag } from '../../src';
 import type { E2EHarness } from './support/harness';
 import { REDRIVE_STATE, seedCluster } from './support/harness';
@@ -83,7 +83,9 @@ async function targetRegion(h: E2EHarness) {
   const instances = (await rds.send(new DescribeDBInstancesCommand({}))).DBInstances ?? [];
   const snapshots = (await rds.send(new DescribeDBClusterSnapshotsCommand({}))).DBClusterSnapshots ?? [];
   return {
-    clusters: clusters.map((c) => ({ id: c.DBClusterIdentifier, status: c.Status, tags: c.TagList, members: c.DBClusterMembers?.map((m) => m.DBInstanceIdentifier) })),
+    clusters: clusters.map((c) => ({
+      id: c.DBClusterIdentifier, status: c.Status, tags: c.TagList, members: c.DBClusterMembers?.map((m) => m.DBInstanceIdentifier),
+    })),
     instances: instances.map((i) => ({ id: i.DBInstanceIdentifier, status: i.DBInstanceStatus, tags: i.TagList })),
     snapshots: snapshots.filter((x) => x.SnapshotType === 'manual').map((x) => ({ id: x.DBClusterSnapshotIdentifier, status: x.Status })),
   };

@@ -203,10 +203,12 @@ describe('delete-rds', () => {
     useConfig({ finalSnapshotOnDelete: true });
     describes(target());
     rdsMock.on(DeleteDBInstanceCommand).resolves({});
-    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: 'staging-db-final-op-1' }).resolves({ DBClusterSnapshots: [{
-      DBClusterSnapshotIdentifier: 'staging-db-final-op-1',
-      TagList: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: 'op-1' }],
-    }] });
+    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: 'staging-db-final-op-1' }).resolves({
+      DBClusterSnapshots: [{
+        DBClusterSnapshotIdentifier: 'staging-db-final-op-1',
+        TagList: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: 'op-1' }],
+      }],
+    });
     await expect(handler(makeState())).resolves.toMatchObject({ status: 'deleting-instances' });
   });
 

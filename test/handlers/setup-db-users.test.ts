@@ -156,7 +156,8 @@ describe('setup-db-users', () => {
     ['a malformed name', 'Robert"); DROP TABLE students;--'],
     ['a reserved name', 'rds_superuser_x'],
   ])('a name read from the secret is never repeated in the error (%s): the message names the secret and its key', async (_what, name) => {
-    smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ username: name, password: USER_PASSWORD }) });
+    smMock.on(GetSecretValueCommand, { SecretId: USER_SECRET_ARN })
+      .resolves({ SecretString: JSON.stringify({ username: name, password: USER_PASSWORD }) });
     users = [{ ...DEFAULT_DB_USERS[0], username: undefined }];
     const err = await run(makeState({ restore })).catch((e: Error) => e) as Error;
     expect(err.name).toBe(PipelineErrorName.INVALID_ROLE_NAME);

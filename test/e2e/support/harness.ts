@@ -173,7 +173,9 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
         Default: fromState,
       };
       return runPipeline({
-        definition: { ...machine.definition, StartAt: REDRIVE_STATE, States: { [REDRIVE_STATE]: redrive, ...machine.definition.States } } as typeof machine.definition,
+        definition: {
+          ...machine.definition, StartAt: REDRIVE_STATE, States: { [REDRIVE_STATE]: redrive, ...machine.definition.States },
+        } as typeof machine.definition,
         functions,
         resolver,
         stateMachineName: machine.name,
