@@ -34,7 +34,7 @@ const LAST = 'LAST#staging-aurora';
 let world: World;
 
 beforeAll(async () => {
-  world = await startWorld();
+  world = await startWorld({ postgres: true }); // the default unmanagedLogins DISABLE connects to the copy
 });
 afterAll(async () => {
   await world?.stop();
@@ -139,13 +139,13 @@ describe('runtime guards', () => {
   test('10b. a redriven execution when nothing newer ran: it re-takes its own lock and finishes', async () => {
     const s = await startScenario(world, pipelineStack().stack);
     const { h } = s;
-    await h.moto.holdClusterStatus('staging-aurora', 'creating', { region: TARGET_REGION });
+    await s.target!.hold('creating'); // keeps the stand-in's endpoint
     const first = await runAndStop(h, 'slow', 'CheckRestoreStatus');
     expect(first.status).toBe('ABORTED');
     expect(await settleAborted(h, first)).toMatchObject({ lockReleased: true });
     expect(await h.stateItem(LOCK)).toBeUndefined();
     expect(await h.stateItem('slow')).toMatchObject({ status: 'FAILED', error_name: 'ExecutionAborted' });
-    await h.moto.release('cluster', 'staging-aurora', { region: TARGET_REGION });
+    await s.target!.release();
 
     let lockWhileRunning: Record<string, any> | undefined;
     const redriven = await h.resume('slow', 'CheckRestoreStatus', stateAt(first, 'CheckRestoreStatus'), {

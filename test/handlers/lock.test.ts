@@ -28,7 +28,7 @@ import { handler as deleteRds } from '../../lambda-src/delete-rds';
 import { assertLockHeld, LockCheck } from '../../lambda-src/lib/lock';
 import { handler as restoreSnapshot } from '../../lambda-src/restore-snapshot';
 import { handler as setupDbUsers } from '../../lambda-src/setup-db-users';
-import { PipelineErrorName } from '../../src/contracts';
+import { PipelineErrorName, UnmanagedLogins } from '../../src/contracts';
 
 const rdsMock = mockClient(RDSClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -45,7 +45,7 @@ const steps: Array<[string, () => Promise<unknown>]> = [
   ['DeleteRds', () => deleteRds(state)],
   ['RestoreSnapshot', () => restoreSnapshot(state)],
   ['CheckRestoreStatus', () => checkRestoreStatus(state)],
-  ['SetupDbUsers', () => setupDbUsers({ state, users: DEFAULT_DB_USERS })],
+  ['SetupDbUsers', () => setupDbUsers({ state, users: DEFAULT_DB_USERS, unmanagedLogins: UnmanagedLogins.DISABLE })],
   ['ArchiveSnapshot', () => archiveSnapshot(state)],
 ];
 

@@ -182,6 +182,10 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
         input: state,
         executionName,
         ...runOptions,
+        beforeTask: async (stateName, event, attempt) => {
+          for (const hook of taskHooks) await hook(stateName, event, attempt);
+          await runOptions.beforeTask?.(stateName, event, attempt);
+        },
         awsEnv: { ...env, ...runOptions.awsEnv },
       });
     },
