@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -22,7 +22,7 @@ import { acknowledge, acknowledgeWildcardResource } from './nag';
 import { grantStepPermissions } from './permissions';
 import { HandlerPlacement } from './placement';
 import { PipelineDefinition } from './state-machine';
-import { validateProps } from './validation';
+import { normaliseIdentifier, validateProps } from './validation';
 
 /**
  * Properties of `AuroraRestorePipeline`.
@@ -403,6 +403,12 @@ export class AuroraRestorePipeline extends Construct {
     const stack = Stack.of(this);
     const targetRegion = stack.region;
     validateProps(this, props, targetRegion);
+    // One spelling from here on, in every ARN and in the handlers' configuration.
+    props = {
+      ...props,
+      sourceClusterIdentifier: normaliseIdentifier(this, 'sourceClusterIdentifier', props.sourceClusterIdentifier),
+      targetClusterIdentifier: normaliseIdentifier(this, 'targetClusterIdentifier', props.targetClusterIdentifier),
+    };
 
     const sourceRegion = props.sourceRegion ?? targetRegion;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
@@ -586,10 +592,17 @@ export class AuroraRestorePipeline extends Construct {
       handlers.dbUsersSecurityGroup.addEgressRule(sg, ec2.Port.tcp(port), 'PostgreSQL to the restored cluster');
     }
 
+    // Whether runs copy (the source region differs) or restore from the source snapshot: both when unknown.
+    const regionsKnown = props.sourceRegion === undefined || (!Token.isUnresolved(sourceRegion) && !Token.isUnresolved(targetRegion));
     grantStepPermissions(this, handlers.functions, {
+      pipelineId,
       sourceClusterIdentifier: props.sourceClusterIdentifier,
       targetClusterIdentifier: props.targetClusterIdentifier,
       sourceRegion,
+      mayCopy: !regionsKnown || sourceRegion !== targetRegion,
+      mayRestoreFromSource: !regionsKnown || sourceRegion === targetRegion,
+      assumeTargetOwned: props.assumeTargetOwned ?? false,
+      clusterParameterGroupName: config.restore.clusterParameterGroupName,
       writerInstanceIdentifier,
       subnetGroupName: subnetGroup.subnetGroupName,
       stateTable: this.stateTable,
