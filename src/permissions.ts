@@ -76,8 +76,9 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   const optionGroups = rdsArn(target, 'og', DEFAULT_OPTION_GROUPS);
 
   const owned = { StringEquals: { [`aws:ResourceTag/${PipelineTag.PIPELINE}`]: t.pipelineId } };
-  // Create (and tag on create) only with the ownership tag in the request.
+  // Create only with the ownership tag in the request; tag (on create) never over another owner's tag.
   const taggedOnCreate = { StringEquals: { [`aws:RequestTag/${PipelineTag.PIPELINE}`]: t.pipelineId } };
+  const tagAsOwn = { ...taggedOnCreate, StringEqualsIfExists: { [`aws:ResourceTag/${PipelineTag.PIPELINE}`]: t.pipelineId } };
 
   const allow = (fn: lambda.Function, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>) =>
     fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources, conditions }));
@@ -104,7 +105,7 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   // pipeline's, with the copy key.
   if (t.mayCopy) {
     allow(fns.copySnapshot, ['rds:CopyDBClusterSnapshot'], [sourceSnapshots, copies], taggedOnCreate);
-    allow(fns.copySnapshot, ['rds:AddTagsToResource'], [copies], taggedOnCreate);
+    allow(fns.copySnapshot, ['rds:AddTagsToResource'], [copies], tagAsOwn);
     allow(fns.copySnapshot, ['rds:DescribeDBClusterSnapshots', 'rds:ListTagsForResource'], [copies]);
     grantKeyForRds(fns.copySnapshot, t.snapshotCopyKey);
     grantSourceKey(fns.copySnapshot, t.sourceRegion, t.sourceSnapshotKey);
@@ -132,7 +133,7 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
     // it (validation refuses a source those names could cover), with its ownership tag only.
     const adoptedInstances = rdsArn(target, 'db', `${t.targetClusterIdentifier}*`);
     allow(fns.deleteRds, ['rds:AddTagsToResource'], [targetCluster, adoptedInstances], {
-      ...taggedOnCreate,
+      ...tagAsOwn,
       'ForAllValues:StringEquals': { 'aws:TagKeys': [PipelineTag.PIPELINE] },
     });
     ack(fns.deleteRds, adoptedInstances,
@@ -148,7 +149,7 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   allow(fns.restoreSnapshot, ['rds:RestoreDBClusterFromSnapshot'],
     [targetCluster, ...restoreSnapshots, subnetGroup, clusterParameterGroup, optionGroups], taggedOnCreate);
   allow(fns.restoreSnapshot, ['rds:CreateDBInstance'], [writer, targetCluster, subnetGroup, parameterGroups, optionGroups], taggedOnCreate);
-  allow(fns.restoreSnapshot, ['rds:AddTagsToResource'], [targetCluster, writer], taggedOnCreate);
+  allow(fns.restoreSnapshot, ['rds:AddTagsToResource'], [targetCluster, writer], tagAsOwn);
   allow(fns.restoreSnapshot, ['rds:ListTagsForResource', 'rds:DescribeDBClusters'], [targetCluster]);
   allow(fns.restoreSnapshot, ['rds:ListTagsForResource', 'rds:DescribeDBInstances'], [writer]);
   grantKeyForRds(fns.restoreSnapshot, t.snapshotCopyKey);
