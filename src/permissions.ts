@@ -8,8 +8,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { PipelineTag } from './contracts';
 import type { StepKey } from './handlers';
-import { copySnapshotNameStart, finalSnapshotNameStart } from './names';
 import { acknowledgeWildcardResource } from './nag';
+import { copySnapshotNameStart, finalSnapshotNameStart } from './names';
 
 /** What the permissions are granted on. */
 export interface PermissionTargets {

@@ -7,6 +7,7 @@
  */
 import { DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand, type DBClusterSnapshot } from '@aws-sdk/client-rds';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { DatabasePrivilege, PipelineTag, type AuroraRestorePipelineProps } from '../../src';
 import type { E2EHarness } from './support/harness';
 import { APP_DATABASE, MASTER_USERNAME, probeRole } from './support/local-cluster';
@@ -53,7 +54,7 @@ function tags(resource: { TagList?: Array<{ Key?: string; Value?: string }> } | 
  */
 async function runWithSlowCopy(s: Scenario) {
   const { h } = s;
-  const copyId = 'staging-aurora-dr-1';
+  const copyId = copySnapshotIdentifier('staging-aurora', 'dr-1');
   const scope = { region: TARGET_REGION };
   await h.moto.holdSnapshotStatus(copyId, 'copying', 10, scope);
   let inFlight: DBClusterSnapshot | undefined;
@@ -184,7 +185,7 @@ describe('cross-region restore', () => {
   ] as const)('6c. a restore that fails after the copy: the failure path settles the copy (%s) and says so', async (_what, props, action) => {
     const s = await scenario(props);
     const { h } = s;
-    const copyId = 'staging-aurora-dr-2';
+    const copyId = copySnapshotIdentifier('staging-aurora', 'dr-2');
     await h.moto.holdClusterStatus('staging-aurora', 'incompatible-restore', { region: TARGET_REGION });
     const run = await h.run({}, { executionName: 'dr-2' });
 

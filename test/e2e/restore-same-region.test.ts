@@ -16,6 +16,7 @@ import {
   type DBInstance,
 } from '@aws-sdk/client-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { finalSnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { DatabasePrivilege, PipelineTag } from '../../src';
 import type { E2EHarness } from './support/harness';
 import { APP_DATABASE, MASTER_USERNAME, PROD_APP, PROD_DBA, probeRole, type RoleAbilities } from './support/local-cluster';
@@ -228,7 +229,7 @@ describe('same-region restore', () => {
       .toEqual(['deleting-instances', 'deleting', 'deleted']);
 
     // The final snapshot of the old target exists; the new target is this operation's, without the old reader.
-    const finals = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'staging-aurora-final-refresh-2' }))).DBClusterSnapshots!;
+    const finals = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: finalSnapshotIdentifier('staging-aurora', 'refresh-2') }))).DBClusterSnapshots!;
     expect(finals).toEqual([expect.objectContaining({ DBClusterIdentifier: 'staging-aurora', Status: 'available', SnapshotType: 'manual' })]);
     const restored = await cluster(h, 'staging-aurora');
     expect(tagsOf(restored)).toMatchObject({ [PipelineTag.OPERATION_ID]: 'refresh-2', [PipelineTag.SOURCE_SNAPSHOT]: 'prod-aurora-new' });
@@ -244,7 +245,7 @@ describe('same-region restore', () => {
     ]));
     const deleteAudit = (await h.auditItems('refresh-2')).filter((i) => i.step === 'DeleteRds');
     expect(deleteAudit.map((i) => i.details.status)).toEqual(['deleting-instances', 'deleting', 'deleted']);
-    expect(deleteAudit[2].details.finalSnapshotIdentifier).toBe('staging-aurora-final-refresh-2');
+    expect(deleteAudit[2].details.finalSnapshotIdentifier).toBe(finalSnapshotIdentifier('staging-aurora', 'refresh-2'));
 
     const [message] = await notifications(h);
     expect(message).toMatchObject({ status: 'SUCCEEDED', operationId: 'refresh-2' });
@@ -277,7 +278,7 @@ describe('same-region restore', () => {
     // The target is the second run's; the first one's was kept as a final snapshot.
     expect(tagsOf(await cluster(h, 'staging-aurora'))).toMatchObject({ [PipelineTag.OPERATION_ID]: 'nightly-2' });
     const finals = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: 'staging-aurora' }))).DBClusterSnapshots!;
-    expect(finals.map((f) => f.DBClusterSnapshotIdentifier)).toContain('staging-aurora-final-nightly-2');
+    expect(finals.map((f) => f.DBClusterSnapshotIdentifier)).toContain(finalSnapshotIdentifier('staging-aurora', 'nightly-2'));
 
     await expectUsersAndMaster(s);
     expect(await probeRole(world.pg!, 'app_rw', oldRw)).toEqual(WRONG_PASSWORD);

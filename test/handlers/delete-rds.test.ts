@@ -9,7 +9,10 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { auditItems, awsError, DynamoDBDocumentClient, makeState, resetBetweenTests, secondsAgo, SOURCE_REGION, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/delete-rds';
+import { finalSnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { DeleteProgress, PipelineErrorName, PipelineTag } from '../../src/contracts';
+
+const FINAL_ID = finalSnapshotIdentifier('staging-db', 'op-1');
 
 const rdsMock = mockClient(RDSClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -53,14 +56,14 @@ describe('delete-rds', () => {
     describes(target(), target({ DBClusterMembers: [] }), target({ Status: 'deleting', DBClusterMembers: [] }), 'absent');
 
     const first = await handler(makeState());
-    expect(first).toMatchObject({ done: false, status: 'deleting-instances', attempt: 0, targetExisted: true, finalSnapshotIdentifier: 'staging-db-final-op-1' });
+    expect(first).toMatchObject({ done: false, status: 'deleting-instances', attempt: 0, targetExisted: true, finalSnapshotIdentifier: FINAL_ID });
     expect(rdsMock.commandCalls(DeleteDBInstanceCommand).map((c) => c.args[0].input.DBInstanceIdentifier)).toEqual(['staging-db-writer', 'staging-db-reader']);
     expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(0);
 
     const second = await handler(makeState({ delete: first }));
     expect(second).toMatchObject({ done: false, status: 'deleting', attempt: 1, waitStartedAt: first.waitStartedAt });
     expect(rdsMock.commandCalls(DeleteDBClusterCommand)[0].args[0].input).toEqual({
-      DBClusterIdentifier: 'staging-db', FinalDBSnapshotIdentifier: 'staging-db-final-op-1', SkipFinalSnapshot: false,
+      DBClusterIdentifier: 'staging-db', FinalDBSnapshotIdentifier: FINAL_ID, SkipFinalSnapshot: false,
     });
 
     const third = await handler(makeState({ delete: second }));
@@ -68,7 +71,7 @@ describe('delete-rds', () => {
     expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(1); // not requested again
 
     const fourth = await handler(makeState({ delete: third }));
-    expect(fourth).toMatchObject({ done: true, status: 'deleted', targetExisted: true, attempt: 3, finalSnapshotIdentifier: 'staging-db-final-op-1' });
+    expect(fourth).toMatchObject({ done: true, status: 'deleted', targetExisted: true, attempt: 3, finalSnapshotIdentifier: FINAL_ID });
     expect(auditItems(ddbMock).map((a) => a.outcome)).toEqual(['IN_PROGRESS', 'IN_PROGRESS', 'IN_PROGRESS', 'SUCCEEDED']);
   });
 
@@ -157,7 +160,7 @@ describe('delete-rds', () => {
     rdsMock.on(DeleteDBClusterCommand).rejects(awsError('DBClusterSnapshotAlreadyExistsFault'));
     const err = await handler(makeState()).catch((e) => e);
     expect(err.name).toBe(PipelineErrorName.INVALID_INPUT);
-    expect(err.message).toContain('staging-db-final-op-1');
+    expect(err.message).toContain(FINAL_ID);
   });
 
   test('SnapshotQuotaExceeded when the final snapshot exceeds the quota', async () => {

@@ -44,7 +44,7 @@ export interface FunctionRole {
 }
 
 function refOf(value: unknown): string | undefined {
-  const v = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] } | undefined;
+  const v = value as { 'Ref'?: string; 'Fn::GetAtt'?: [string, string] } | undefined;
   return v?.Ref ?? v?.['Fn::GetAtt']?.[0];
 }
 
