@@ -30,10 +30,17 @@ import { normaliseIdentifier, validateProps } from './validation';
 export interface AuroraRestorePipelineProps {
   // ----- what to restore, and where -----
 
-  /** The Aurora PostgreSQL cluster whose snapshots are restored. It is never modified or deleted. */
+  /**
+   * The Aurora PostgreSQL cluster whose snapshots are restored. It is never modified or deleted. Used in lower
+   * case, as RDS stores it (a synth warning says so when written otherwise); may not start with a prefix the
+   * pipeline reserves for what it makes (`arp-copy-`, `arp-final-`, `arp-tmp-`).
+   */
   readonly sourceClusterIdentifier: string;
 
-  /** The cluster this pipeline creates, or replaces when it owns it. */
+  /**
+   * The cluster this pipeline creates, or replaces when it owns it. Used in lower case, as RDS stores it; may not
+   * start with `arp-copy-`, `arp-final-` or `arp-tmp-`.
+   */
   readonly targetClusterIdentifier: string;
 
   /** The VPC of the restored cluster and of the pipeline's Lambda functions that run in a VPC (see `handlerPlacement`). */
@@ -213,7 +220,9 @@ export interface AuroraRestorePipelineProps {
 
   /**
    * Treat an existing target cluster without the pipeline's ownership tag as owned, so it may be replaced.
-   * For taking over a cluster made by hand; the pipeline's own restores carry the tag anyway.
+   * For taking over a cluster made by hand; the pipeline's own restores carry the tag anyway. IAM still allows
+   * deletes only under the ownership tag: the pipeline tags the target and its instances named after it
+   * (`<target>*`) first, so in the same region the source identifier may not start with the target's.
    *
    * @default false
    */

@@ -128,6 +128,21 @@ describe('cross-region restore', () => {
     expect(await snapshotIn(h, TARGET_REGION, copyId)).toBeUndefined();
     expect(await snapshotIn(h, SOURCE_REGION, 'prod-aurora-new')).toMatchObject({ Status: 'available' });
 
+    // IAM (the harness evaluated every call): the copy read the us-east-1 snapshot and granted RDS the copy key; the
+    // restore touched nothing in us-east-1.
+    const requestsOf = (id: string) => h.iamCalls.filter((c) => c.functionLogicalId.includes(`Handlers${id}`))
+      .flatMap((c) => c.requests.map((r) => `${r.action} ${r.resource}${r.context?.['kms:GrantIsForAWSResource'] ? ' for an AWS resource' : ''}`));
+    expect(requestsOf('CopySnapshot')).toEqual(expect.arrayContaining([
+      `rds:CopyDBClusterSnapshot arn:aws:rds:${SOURCE_REGION}:123456789012:cluster-snapshot:prod-aurora-new`,
+      `rds:CopyDBClusterSnapshot arn:aws:rds:${TARGET_REGION}:123456789012:cluster-snapshot:${copyId}`,
+      `kms:CreateGrant ${h.config.snapshotCopyKeyArn} for an AWS resource`,
+    ]));
+    expect(requestsOf('RestoreSnapshot')).toEqual(expect.arrayContaining([
+      `rds:RestoreDBClusterFromSnapshot arn:aws:rds:${TARGET_REGION}:123456789012:cluster-snapshot:${copyId}`,
+      `kms:CreateGrant ${h.config.snapshotCopyKeyArn} for an AWS resource`,
+    ]));
+    expect(requestsOf('RestoreSnapshot').filter((r) => r.includes(SOURCE_REGION))).toEqual([]);
+
     const master = (await h.secretJson(h.config.restore.masterSecretArn)).password;
     expect(await probeRole(world.pg!, MASTER_USERNAME, master)).toMatchObject({ login: 'ok' });
     const rw = (await h.secretJson(h.dbUsers[0].secretArn)).password;
