@@ -15,7 +15,7 @@ jest.setTimeout(120_000);
 let world: World;
 
 beforeAll(async () => {
-  world = await startWorld();
+  world = await startWorld({ postgres: true }); // the default unmanagedLogins DISABLE connects to the copy
 });
 afterAll(async () => {
   await world?.stop();
