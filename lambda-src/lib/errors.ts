@@ -102,10 +102,11 @@ export function mapAwsError(err: unknown, context: string): Error {
 }
 
 function permissionDenied(context: string, detail: string): PipelineError {
-  return errors.permissionDenied(`${context}: the pipeline's role is not allowed to do this (${detail}). The pipeline only acts on `
-    + 'the target cluster, instances whose names start with the target cluster identifier, snapshots named after the target, and '
-    + 'the configured keys and secrets: check that the resource is one of these (a key policy must also allow this account), '
-    + 'or that a permissions boundary or SCP does not deny the action.');
+  return errors.permissionDenied(`${context}: the pipeline's role is not allowed to do this (${detail}). The pipeline deletes, modifies `
+    + 'and tags only resources carrying its ownership tag (aurora-restore-pipeline:pipeline), creates only the target cluster and its '
+    + 'writer, and names its snapshots arp-copy-<target>-… and arp-final-<target>-…: check that the resource is one of these and carries '
+    + 'the tag (for a cluster made by hand, set assumeTargetOwned), that a key policy allows this account, and that no permissions '
+    + 'boundary or SCP denies the action.');
 }
 
 /** Runs an AWS call and maps its error with {@link mapAwsError}. */

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Tag } from '@aws-sdk/client-rds';
 import { errors } from './errors';
 import { PipelineConfig, PipelineTag, TagEntry } from '../../src/contracts';
+import { copySnapshotNameStart, finalSnapshotNameStart, TEMPORARY_CLUSTER_PREFIX } from '../../src/names';
 
 /** Longest cluster snapshot identifier RDS accepts. */
 export const MAX_SNAPSHOT_IDENTIFIER_LENGTH = 255;
@@ -22,14 +24,47 @@ export function sanitizeIdentifier(raw: string, maxLength = MAX_SNAPSHOT_IDENTIF
   return s;
 }
 
-/** Identifier of the snapshot copy in the target region: `<target>-<operationId>`, sanitized. */
-export function copySnapshotIdentifier(targetClusterIdentifier: string, operationId: string): string {
-  return sanitizeIdentifier(`${targetClusterIdentifier}-${operationId}`);
+/** Length of the operation hash in generated names: two operation IDs that sanitize alike still get different names. */
+const OPERATION_HASH_LENGTH = 8;
+
+/** A short hash of the raw operation ID (case and punctuation included), so `Nightly_1` and `nightly-1` differ. */
+export function operationHash(operationId: string): string {
+  return createHash('sha256').update(operationId, 'utf8').digest('hex').slice(0, OPERATION_HASH_LENGTH);
 }
 
-/** Identifier of the final snapshot taken before the target is deleted: `<target>-final-<operationId>`, sanitized. */
+/** `<start><operation>-<hash>`, sanitized, cut to `maxLength` without losing the hash. */
+function operationName(start: string, operationId: string, maxLength: number): string {
+  const hash = operationHash(operationId);
+  return `${sanitizeIdentifier(`${start}${operationId}`, maxLength - hash.length - 1)}-${hash}`;
+}
+
+/**
+ * Identifier of the snapshot copy in the target region: `arp-copy-<target>-<operationId>-<hash>`, sanitized.
+ * Its prefix differs from a final snapshot's, so a copy name never equals a final snapshot name.
+ */
+export function copySnapshotIdentifier(targetClusterIdentifier: string, operationId: string): string {
+  return operationName(copySnapshotNameStart(targetClusterIdentifier), operationId, MAX_SNAPSHOT_IDENTIFIER_LENGTH);
+}
+
+/**
+ * Identifier of the final snapshot taken before the target is deleted: `arp-final-<target>-<operationId>-<hash>`,
+ * sanitized; unique per operation ID.
+ */
 export function finalSnapshotIdentifier(targetClusterIdentifier: string, operationId: string): string {
-  return sanitizeIdentifier(`${targetClusterIdentifier}-final-${operationId}`);
+  return operationName(finalSnapshotNameStart(targetClusterIdentifier), operationId, MAX_SNAPSHOT_IDENTIFIER_LENGTH);
+}
+
+/** Longest DB cluster identifier RDS accepts. */
+export const MAX_CLUSTER_IDENTIFIER_LENGTH = 63;
+
+/**
+ * Identifier of a temporary cluster restored beside the target for an operation: `arp-tmp-<target>-<hash>`,
+ * the target cut so the whole fits RDS's 63 characters; unique per operation ID.
+ */
+export function temporaryClusterIdentifier(targetClusterIdentifier: string, operationId: string): string {
+  const hash = operationHash(operationId);
+  const start = sanitizeIdentifier(`${TEMPORARY_CLUSTER_PREFIX}${targetClusterIdentifier}`, MAX_CLUSTER_IDENTIFIER_LENGTH - hash.length - 1);
+  return `${start}-${hash}`;
 }
 
 /**

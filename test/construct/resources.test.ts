@@ -218,23 +218,33 @@ describe('least privilege', () => {
     }
   });
 
-  test('delete is scoped to the target cluster, its instances and its own snapshots', () => {
-    const deletes = statementsOf('DeleteRds').filter((s) => [s.Action].flat().some((a: string) => a.startsWith('rds:Delete')));
-    const resources = deletes.flatMap((s) => [s.Resource].flat()).map(str);
-    expect(resources.length).toBeGreaterThan(0);
-    for (const r of resources) expect(r).toMatch(/:cluster:staging-aurora"|:db:staging-aurora\*|:cluster-snapshot:staging-aurora-\*/);
+  const ownedCondition = { StringEquals: { 'aws:ResourceTag/aurora-restore-pipeline:pipeline': 'Restore' } };
+
+  test('every delete and modify requires the ownership tag, except naming the final snapshot a delete creates', () => {
+    const destructive = policies.flatMap(([id, p]) => (p.Properties.PolicyDocument.Statement as any[]).map((s) => ({ id, s })))
+      .filter(({ s }) => [s.Action].flat().some((a: string) => /^rds:(Delete|Modify|Reboot|Stop|Start|RemoveTags)/.test(a)));
+    expect(destructive.length).toBeGreaterThan(0);
+    for (const { id, s } of destructive) {
+      if (str(s.Resource).includes(':cluster-snapshot:arp-final-staging-aurora-*') && !str(s.Action).includes('DeleteDBClusterSnapshot')) {
+        // DeleteDBCluster names its final snapshot, which does not exist yet: the pipeline's prefix scopes it.
+        expect({ id, actions: [s.Action].flat().sort() }).toEqual({ id: expect.stringMatching(/DeleteRds/), actions: ['rds:CreateDBClusterSnapshot', 'rds:DeleteDBCluster'] });
+        continue;
+      }
+      expect({ id, condition: s.Condition }).toEqual({ id, condition: ownedCondition });
+    }
   });
 
-  test('only the delete and restore-status functions may modify the target; nobody deletes elsewhere', () => {
+  test('only the delete and restore-status functions may modify the target; snapshots are deleted only by prefix and tag', () => {
     for (const [id, p] of policies) {
       for (const s of p.Properties.PolicyDocument.Statement as any[]) {
         const actions = [s.Action].flat() as string[];
         if (actions.some((a) => a === 'rds:ModifyDBCluster')) expect(id).toMatch(/DeleteRds|CheckRestoreStatus/);
         if (actions.some((a) => a === 'rds:DeleteDBCluster' || a === 'rds:DeleteDBInstance')) expect(id).toMatch(/DeleteRds/);
         if (actions.some((a) => a === 'rds:DeleteDBClusterSnapshot')) {
-          // Archive on success, the failure notification on failure: only the pipeline's own copies.
-          expect(id).toMatch(/ArchiveSnapshot|SnsNotification/);
-          expect([s.Resource].flat().map(str)).toEqual([expect.stringMatching(/:cluster-snapshot:staging-aurora-\*/)]);
+          // Archive on success and the failure notification delete copies; DeleteRds the older final snapshots.
+          expect(id).toMatch(/ArchiveSnapshot|SnsNotification|DeleteRds/);
+          expect([s.Resource].flat().map(str)).toEqual([expect.stringMatching(/:cluster-snapshot:arp-(copy|final)-staging-aurora-\*/)]);
+          expect(s.Condition).toEqual(ownedCondition);
         }
         expect(actions).not.toContain('rds:*');
         expect(actions).not.toContain('*');
@@ -244,11 +254,30 @@ describe('least privilege', () => {
 
   test('the notification may settle only the pipeline\'s own snapshot copies (failure path), nothing else in RDS', () => {
     const rdsStatements = statementsOf('SnsNotification').filter((s) => [s.Action].flat().some((a: string) => a.startsWith('rds:')));
-    expect(rdsStatements).toHaveLength(1);
-    expect([rdsStatements[0].Action].flat().sort()).toEqual([
+    expect(rdsStatements.flatMap((s) => [s.Action].flat()).sort()).toEqual([
       'rds:AddTagsToResource', 'rds:DeleteDBClusterSnapshot', 'rds:DescribeDBClusterSnapshots', 'rds:ListTagsForResource',
     ]);
-    expect([rdsStatements[0].Resource].flat().map(str)).toEqual([expect.stringMatching(/:cluster-snapshot:staging-aurora-\*/)]);
+    for (const s of rdsStatements) expect([s.Resource].flat().map(str)).toEqual([expect.stringMatching(/:cluster-snapshot:arp-copy-staging-aurora-\*/)]);
+  });
+
+  test('KMS grants only for AWS resources (RDS), never to a principal', () => {
+    const grants = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]).filter((s) => str(s.Action).includes('kms:CreateGrant'));
+    expect(grants.length).toBeGreaterThan(0);
+    for (const s of grants) {
+      expect([s.Action].flat()).toEqual(['kms:CreateGrant']);
+      expect(s.Condition.Bool).toEqual({ 'kms:GrantIsForAWSResource': 'true' });
+    }
+  });
+
+  test('same region: no copy permissions, the engine\'s default parameter groups only', () => {
+    expect(statementsOf('CopySnapshot').filter((s) => str(s.Action).includes('rds:'))).toEqual([]);
+    const groups = statementsOf('RestoreSnapshot').flatMap((s) => [s.Resource].flat()).map(str).filter((r) => /:(cluster-pg|pg|og):/.test(r));
+    expect(groups.sort()).toEqual([
+      expect.stringContaining(':cluster-pg:default.aurora-postgresql*'),
+      expect.stringContaining(':og:default:aurora-postgresql*'),
+      expect.stringContaining(':og:default:aurora-postgresql*'),
+      expect.stringContaining(':pg:default.aurora-postgresql*'),
+    ]);
   });
 
   test('the notification may ask only about this state machine\'s executions (a late stopped event after a redrive), in its own policy', () => {
@@ -299,6 +328,13 @@ describe('fully configured, cross-region stack', () => {
     expect(s).toContain('arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555');
     expect(s).toContain('rds:us-east-1');
     expect(s).not.toContain('kms:ViaService');
+  });
+
+  test('cross-region, the restore reads only the copy: no source-region snapshot or key', () => {
+    const restore = JSON.stringify(Object.entries(t.findResources('AWS::IAM::Policy')).filter(([id]) => id.includes('RestoreSnapshot')));
+    expect(restore).not.toContain('us-east-1');
+    expect(restore).not.toContain('11111111-2222-3333-4444-555555555555');
+    expect(restore).toContain(':cluster-snapshot:arp-copy-staging-aurora-*');
   });
 
   test('generated user secrets only for users without one', () => {

@@ -1,5 +1,5 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { ENV, importedVpc } from './stacks';
 import { AuroraRestorePipeline, AuroraRestorePipelineProps } from '../../src';
@@ -42,8 +42,17 @@ describe('impossible combinations throw, saying what to fix', () => {
     ['bad email', { notificationEmails: ['not-an-email'] }, /not an e-mail address/],
     ['no final snapshot kept', { finalSnapshotsToKeep: 0 }, /finalSnapshotsToKeep is 0.*the final snapshot just taken is always kept/],
     ['fractional final snapshots', { finalSnapshotsToKeep: 2.5 }, /finalSnapshotsToKeep is 2.5/],
+    ['source under the copy prefix', { sourceClusterIdentifier: 'arp-copy-prod' }, /sourceClusterIdentifier 'arp-copy-prod' starts with 'arp-copy-', a prefix the pipeline reserves.*does not start with 'arp-copy-'/],
+    ['target under the final snapshot prefix', { targetClusterIdentifier: 'ARP-Final-x' }, /targetClusterIdentifier 'ARP-Final-x' starts with 'arp-final-'/],
+    ['target under the temporary cluster prefix', { targetClusterIdentifier: 'arp-tmp-staging' }, /starts with 'arp-tmp-'/],
+    ['adopting a target that prefixes the source', { targetClusterIdentifier: 'prod', assumeTargetOwned: true }, /with assumeTargetOwned, the target 'prod' is a prefix of the source 'prod-aurora'.*turn off assumeTargetOwned/],
   ])('%s', (_name, props, message) => {
     expect(() => build(props)).toThrow(message);
+  });
+
+  test('a target that prefixes the source is fine without assumeTargetOwned, or in another region', () => {
+    expect(() => build({ targetClusterIdentifier: 'prod' })).not.toThrow();
+    expect(() => build({ targetClusterIdentifier: 'prod', assumeTargetOwned: true, sourceRegion: 'us-east-1' })).not.toThrow();
   });
 
   test('a same identifier in another region is allowed (cross-region DR copy)', () => {
@@ -66,6 +75,17 @@ describe('risky combinations warn', () => {
   test('deletion protection that blocks the next replace', () => {
     expect(warned(build({ deletionProtection: true }), /will fail with DeletionProtected/)).toHaveLength(1);
     expect(warned(build({ deletionProtection: true, allowDisableDeletionProtection: true }), /DeletionProtected/)).toHaveLength(0);
+  });
+  test('a mixed-case identifier is used in lower case, everywhere, with a warning', () => {
+    const stack = build({ sourceClusterIdentifier: 'Prod-Aurora', targetClusterIdentifier: 'Staging-DB' });
+    expect(warned(stack, /targetClusterIdentifier 'Staging-DB' is used as 'staging-db': RDS stores identifiers in lower case/)).toHaveLength(1);
+    expect(warned(stack, /sourceClusterIdentifier 'Prod-Aurora' is used as 'prod-aurora'/)).toHaveLength(1);
+    const template = JSON.stringify(Template.fromStack(stack).toJSON());
+    expect(template).not.toMatch(/Staging-DB|Prod-Aurora/);
+    expect(template).toContain(':cluster:staging-db');
+    expect(template).toContain('\\"targetClusterIdentifier\\":\\"staging-db\\"');
+    expect(template).toContain('\\"instanceIdentifier\\":\\"staging-db-writer\\"');
+    expect(template).toContain('\\"sourceClusterIdentifier\\":\\"prod-aurora\\"');
   });
   test('an imported key whose policy cannot be extended', () => {
     const stack = new Stack(new App(), 'S', { env: ENV });

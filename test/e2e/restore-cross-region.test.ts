@@ -7,6 +7,7 @@
  */
 import { DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand, type DBClusterSnapshot } from '@aws-sdk/client-rds';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { DatabasePrivilege, PipelineTag, type AuroraRestorePipelineProps } from '../../src';
 import type { E2EHarness } from './support/harness';
 import { APP_DATABASE, MASTER_USERNAME, probeRole } from './support/local-cluster';
@@ -53,7 +54,7 @@ function tags(resource: { TagList?: Array<{ Key?: string; Value?: string }> } | 
  */
 async function runWithSlowCopy(s: Scenario) {
   const { h } = s;
-  const copyId = 'staging-aurora-dr-1';
+  const copyId = copySnapshotIdentifier('staging-aurora', 'dr-1');
   const scope = { region: TARGET_REGION };
   await h.moto.holdSnapshotStatus(copyId, 'copying', 10, scope);
   let inFlight: DBClusterSnapshot | undefined;
@@ -127,6 +128,21 @@ describe('cross-region restore', () => {
     expect(await snapshotIn(h, TARGET_REGION, copyId)).toBeUndefined();
     expect(await snapshotIn(h, SOURCE_REGION, 'prod-aurora-new')).toMatchObject({ Status: 'available' });
 
+    // IAM (the harness evaluated every call): the copy read the us-east-1 snapshot and granted RDS the copy key; the
+    // restore touched nothing in us-east-1.
+    const requestsOf = (id: string) => h.iamCalls.filter((c) => c.functionLogicalId.includes(`Handlers${id}`))
+      .flatMap((c) => c.requests.map((r) => `${r.action} ${r.resource}${r.context?.['kms:GrantIsForAWSResource'] ? ' for an AWS resource' : ''}`));
+    expect(requestsOf('CopySnapshot')).toEqual(expect.arrayContaining([
+      `rds:CopyDBClusterSnapshot arn:aws:rds:${SOURCE_REGION}:123456789012:cluster-snapshot:prod-aurora-new`,
+      `rds:CopyDBClusterSnapshot arn:aws:rds:${TARGET_REGION}:123456789012:cluster-snapshot:${copyId}`,
+      `kms:CreateGrant ${h.config.snapshotCopyKeyArn} for an AWS resource`,
+    ]));
+    expect(requestsOf('RestoreSnapshot')).toEqual(expect.arrayContaining([
+      `rds:RestoreDBClusterFromSnapshot arn:aws:rds:${TARGET_REGION}:123456789012:cluster-snapshot:${copyId}`,
+      `kms:CreateGrant ${h.config.snapshotCopyKeyArn} for an AWS resource`,
+    ]));
+    expect(requestsOf('RestoreSnapshot').filter((r) => r.includes(SOURCE_REGION))).toEqual([]);
+
     const master = (await h.secretJson(h.config.restore.masterSecretArn)).password;
     expect(await probeRole(world.pg!, MASTER_USERNAME, master)).toMatchObject({ login: 'ok' });
     const rw = (await h.secretJson(h.dbUsers[0].secretArn)).password;
@@ -184,7 +200,7 @@ describe('cross-region restore', () => {
   ] as const)('6c. a restore that fails after the copy: the failure path settles the copy (%s) and says so', async (_what, props, action) => {
     const s = await scenario(props);
     const { h } = s;
-    const copyId = 'staging-aurora-dr-2';
+    const copyId = copySnapshotIdentifier('staging-aurora', 'dr-2');
     await h.moto.holdClusterStatus('staging-aurora', 'incompatible-restore', { region: TARGET_REGION });
     const run = await h.run({}, { executionName: 'dr-2' });
 

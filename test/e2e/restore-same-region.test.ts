@@ -16,6 +16,7 @@ import {
   type DBInstance,
 } from '@aws-sdk/client-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { finalSnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { DatabasePrivilege, PipelineTag } from '../../src';
 import type { E2EHarness } from './support/harness';
 import { APP_DATABASE, MASTER_USERNAME, PROD_APP, PROD_DBA, probeRole, type RoleAbilities } from './support/local-cluster';
@@ -219,17 +220,21 @@ describe('same-region restore', () => {
     expectSucceeded(run);
 
     expect(run.invocations[0].result).toMatchObject({ replaceTarget: true, copyRequired: false });
+    // The seeded target does not copy its tags to snapshots: DeleteRds turns that on first, so the final snapshot
+    // carries the ownership tag that IAM requires to mark it and, later, to delete it.
     expect(seen).toEqual([
+      { cluster: true, members: ['staging-aurora-reader', 'staging-aurora-writer'] },
       { cluster: true, members: ['staging-aurora-reader', 'staging-aurora-writer'] },
       { cluster: true, members: [] },
       { cluster: false, members: [] },
     ]);
     expect(run.invocations.filter((i) => i.stateName === 'DeleteRds').map((i) => (i.result as any).status))
-      .toEqual(['deleting-instances', 'deleting', 'deleted']);
+      .toEqual(['copying-tags-to-final-snapshot', 'deleting-instances', 'deleting', 'deleted']);
 
     // The final snapshot of the old target exists; the new target is this operation's, without the old reader.
-    const finals = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'staging-aurora-final-refresh-2' }))).DBClusterSnapshots!;
+    const finals = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: finalSnapshotIdentifier('staging-aurora', 'refresh-2') }))).DBClusterSnapshots!;
     expect(finals).toEqual([expect.objectContaining({ DBClusterIdentifier: 'staging-aurora', Status: 'available', SnapshotType: 'manual' })]);
+    expect(tagsOf(finals[0] as any)).toMatchObject({ [PipelineTag.PIPELINE]: h.config.pipelineId, [PipelineTag.FINAL_SNAPSHOT]: 'refresh-2' });
     const restored = await cluster(h, 'staging-aurora');
     expect(tagsOf(restored)).toMatchObject({ [PipelineTag.OPERATION_ID]: 'refresh-2', [PipelineTag.SOURCE_SNAPSHOT]: 'prod-aurora-new' });
     expect(tagsOf(restored).generation).toBeUndefined();
@@ -243,8 +248,8 @@ describe('same-region restore', () => {
       'DeleteRds:IN_PROGRESS', 'DeleteRds:SUCCEEDED', 'RestoreSnapshot:IN_PROGRESS', 'SnsNotification:SUCCEEDED',
     ]));
     const deleteAudit = (await h.auditItems('refresh-2')).filter((i) => i.step === 'DeleteRds');
-    expect(deleteAudit.map((i) => i.details.status)).toEqual(['deleting-instances', 'deleting', 'deleted']);
-    expect(deleteAudit[2].details.finalSnapshotIdentifier).toBe('staging-aurora-final-refresh-2');
+    expect(deleteAudit.map((i) => i.details.status)).toEqual(['copying-tags-to-final-snapshot', 'deleting-instances', 'deleting', 'deleted']);
+    expect(deleteAudit[2].details.finalSnapshotIdentifier).toBe(finalSnapshotIdentifier('staging-aurora', 'refresh-2'));
 
     const [message] = await notifications(h);
     expect(message).toMatchObject({ status: 'SUCCEEDED', operationId: 'refresh-2' });
@@ -277,7 +282,7 @@ describe('same-region restore', () => {
     // The target is the second run's; the first one's was kept as a final snapshot.
     expect(tagsOf(await cluster(h, 'staging-aurora'))).toMatchObject({ [PipelineTag.OPERATION_ID]: 'nightly-2' });
     const finals = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: 'staging-aurora' }))).DBClusterSnapshots!;
-    expect(finals.map((f) => f.DBClusterSnapshotIdentifier)).toContain('staging-aurora-final-nightly-2');
+    expect(finals.map((f) => f.DBClusterSnapshotIdentifier)).toContain(finalSnapshotIdentifier('staging-aurora', 'nightly-2'));
 
     await expectUsersAndMaster(s);
     expect(await probeRole(world.pg!, 'app_rw', oldRw)).toEqual(WRONG_PASSWORD);

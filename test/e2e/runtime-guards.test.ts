@@ -24,6 +24,7 @@ import type { PipelineRun } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, expectSucceeded, notifications, seedTarget, startScenario, startWorld, type World } from './support/world';
 import { statusChangeEvent } from '../support/status-change-event';
+import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
 
 jest.setTimeout(120_000);
 
@@ -189,7 +190,7 @@ describe('runtime guards', () => {
     const { h } = s;
     const run = await h.run({}, { executionName: 'plain-1' });
     expectSucceeded(run);
-    const copy = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'staging-aurora-plain-1' }))).DBClusterSnapshots![0];
+    const copy = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: copySnapshotIdentifier('staging-aurora', 'plain-1') }))).DBClusterSnapshots![0];
     expect(copy).toMatchObject({ StorageEncrypted: false });
     const restored = (await h.rds(TARGET_REGION).send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'staging-aurora' }))).DBClusters![0];
     expect(restored).toMatchObject({ StorageEncrypted: true, KmsKeyId: h.config.snapshotCopyKeyArn });

@@ -14,6 +14,7 @@ import { findSecretLeaks, type E2EHarness } from './support/harness';
 import type { FunctionInvocation, PipelineRun } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, expectSucceeded, notifications, startScenario, startWorld, type Scenario, type World } from './support/world';
+import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { statusChangeEvent } from '../support/status-change-event';
 
 jest.setTimeout(120_000);
@@ -93,7 +94,7 @@ describe('stopped and timed-out executions', () => {
   test('9a. stopped while its cross-region copy is `copying`: lock released, FAILED/ExecutionAborted, copy deleted, notified; a repeat changes nothing; the next run succeeds', async () => {
     const s: Scenario = await startScenario(world, pipelineStack({ sourceRegion: SOURCE_REGION }).stack);
     const { h } = s;
-    const copyId = 'staging-aurora-stopped-1';
+    const copyId = copySnapshotIdentifier('staging-aurora', 'stopped-1');
     await h.moto.holdSnapshotStatus(copyId, 'copying', 40, { region: TARGET_REGION });
 
     const run = await runAndStop(h, 'stopped-1', 'CheckCopyStatus');

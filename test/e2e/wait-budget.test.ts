@@ -13,6 +13,7 @@ import { Duration } from 'aws-cdk-lib';
 import type { PipelineRun } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, notifications, startScenario, startWorld, type Scenario, type World } from './support/world';
+import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
 
 jest.setTimeout(120_000);
 
@@ -85,7 +86,7 @@ describe('wait budget', () => {
   test('8b. a cross-region copy that stays `copying` past the budget: OperationTimedOut naming the copy; the copy is deleted; nothing restored', async () => {
     const s = await startScenario(world, pipelineStack({ sourceRegion: 'us-east-1', waitBudget: Duration.seconds(1) }).stack);
     const { h } = s;
-    const copyId = 'staging-aurora-slow-copy';
+    const copyId = copySnapshotIdentifier('staging-aurora', 'slow-copy');
     await h.moto.holdSnapshotStatus(copyId, 'copying', 5, { region: TARGET_REGION });
     const run = await h.run({}, { executionName: 'slow-copy', waitMs: WAIT_MS });
 

@@ -114,7 +114,7 @@ describe('archive-snapshot', () => {
     copyExists();
     rdsMock.on(DeleteDBClusterSnapshotCommand).rejectsOnce(awsError('InvalidDBClusterSnapshotStateFault')).rejectsOnce(awsError('ThrottlingException'));
     await expect(handler(makeState({ copy: copyProgress() }))).rejects.toMatchObject({
-      name: PipelineErrorName.RESOURCE_BUSY, message: expect.stringMatching(/^Deleting snapshot copy staging-db-op-1 in eu-central-1 \(status 'available'\): /),
+      name: PipelineErrorName.RESOURCE_BUSY, message: expect.stringMatching(new RegExp(`^Deleting snapshot copy ${COPY_ID} in eu-central-1 \\(status 'available'\\): `)),
     });
     await expect(handler(makeState({ copy: copyProgress() }))).rejects.toMatchObject({ name: 'ThrottlingException' });
   });

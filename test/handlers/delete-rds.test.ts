@@ -14,7 +14,10 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { auditItems, awsError, DynamoDBDocumentClient, holdLock, makeState, resetBetweenTests, secondsAgo, SOURCE_REGION, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/delete-rds';
+import { finalSnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { DeleteProgress, PipelineErrorName, PipelineTag } from '../../src/contracts';
+
+const FINAL_ID = finalSnapshotIdentifier('staging-db', 'op-1');
 
 const rdsMock = mockClient(RDSClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -25,6 +28,8 @@ function target(overrides: Record<string, unknown> = {}) {
     DBClusterIdentifier: 'staging-db',
     Status: 'available',
     DeletionProtection: false,
+    // As the pipeline restores it: final snapshots carry the ownership tag.
+    CopyTagsToSnapshot: true,
     TagList: OWNED,
     DBClusterMembers: [{ DBInstanceIdentifier: 'staging-db-writer', IsClusterWriter: true }, { DBInstanceIdentifier: 'staging-db-reader', IsClusterWriter: false }],
     ...overrides,
@@ -69,14 +74,14 @@ describe('delete-rds', () => {
     describes(target(), target({ DBClusterMembers: [] }), target({ Status: 'deleting', DBClusterMembers: [] }), 'absent');
 
     const first = await handler(makeState());
-    expect(first).toMatchObject({ done: false, status: 'deleting-instances', attempt: 0, targetExisted: true, finalSnapshotIdentifier: 'staging-db-final-op-1' });
+    expect(first).toMatchObject({ done: false, status: 'deleting-instances', attempt: 0, targetExisted: true, finalSnapshotIdentifier: FINAL_ID });
     expect(rdsMock.commandCalls(DeleteDBInstanceCommand).map((c) => c.args[0].input.DBInstanceIdentifier)).toEqual(['staging-db-writer', 'staging-db-reader']);
     expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(0);
 
     const second = await handler(makeState({ delete: first }));
     expect(second).toMatchObject({ done: false, status: 'deleting', attempt: 1, waitStartedAt: first.waitStartedAt });
     expect(rdsMock.commandCalls(DeleteDBClusterCommand)[0].args[0].input).toEqual({
-      DBClusterIdentifier: 'staging-db', FinalDBSnapshotIdentifier: 'staging-db-final-op-1', SkipFinalSnapshot: false,
+      DBClusterIdentifier: 'staging-db', FinalDBSnapshotIdentifier: FINAL_ID, SkipFinalSnapshot: false,
     });
 
     const third = await handler(makeState({ delete: second }));
@@ -84,7 +89,7 @@ describe('delete-rds', () => {
     expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(1); // not requested again
 
     const fourth = await handler(makeState({ delete: third }));
-    expect(fourth).toMatchObject({ done: true, status: 'deleted', targetExisted: true, attempt: 3, finalSnapshotIdentifier: 'staging-db-final-op-1' });
+    expect(fourth).toMatchObject({ done: true, status: 'deleted', targetExisted: true, attempt: 3, finalSnapshotIdentifier: FINAL_ID });
     expect(auditItems(ddbMock).map((a) => a.outcome)).toEqual(['IN_PROGRESS', 'IN_PROGRESS', 'IN_PROGRESS', 'SUCCEEDED']);
   });
 
@@ -117,6 +122,25 @@ describe('delete-rds', () => {
     expect(rdsMock.commandCalls(ModifyDBClusterCommand)[0].args[0].input).toEqual({ DBClusterIdentifier: 'staging-db', DeletionProtection: false, ApplyImmediately: true });
     expect(rdsMock.commandCalls(DeleteDBInstanceCommand)).toHaveLength(0);
     expect(out).toMatchObject({ done: false, status: 'disabling-deletion-protection' });
+  });
+
+  test('a target that does not copy its tags to snapshots is told to first, so the final snapshot carries the ownership tag', async () => {
+    useConfig({ finalSnapshotOnDelete: true });
+    describes(target({ CopyTagsToSnapshot: false }));
+    rdsMock.on(ModifyDBClusterCommand).resolves({});
+    const out = await handler(makeState());
+    expect(rdsMock.commandCalls(ModifyDBClusterCommand)[0].args[0].input).toEqual({ DBClusterIdentifier: 'staging-db', CopyTagsToSnapshot: true, ApplyImmediately: true });
+    expect(rdsMock.commandCalls(DeleteDBInstanceCommand)).toHaveLength(0);
+    expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(0);
+    expect(out).toMatchObject({ done: false, status: 'copying-tags-to-final-snapshot' });
+  });
+
+  test('without a final snapshot, whether the target copies its tags does not matter', async () => {
+    useConfig({ finalSnapshotOnDelete: false });
+    describes(target({ CopyTagsToSnapshot: false }));
+    rdsMock.on(DeleteDBInstanceCommand).resolves({});
+    expect(await handler(makeState())).toMatchObject({ done: false, status: 'deleting-instances' });
+    expect(rdsMock.commandCalls(ModifyDBClusterCommand)).toHaveLength(0);
   });
 
   test('DeletionProtected when deletion protection is on and may not be turned off', async () => {
@@ -175,7 +199,7 @@ describe('delete-rds', () => {
     rdsMock.on(DeleteDBClusterCommand).rejects(awsError('DBClusterSnapshotAlreadyExistsFault'));
     const err = await handler(makeState()).catch((e) => e);
     expect(err.name).toBe(PipelineErrorName.INVALID_INPUT);
-    expect(err.message).toContain('staging-db-final-op-1');
+    expect(err.message).toContain(FINAL_ID);
   });
 
   test('SnapshotQuotaExceeded when the final snapshot exceeds the quota', async () => {
@@ -191,8 +215,8 @@ describe('delete-rds', () => {
   test('a final snapshot name taken by a snapshot that is not this operation\'s: refused before any instance is deleted', async () => {
     useConfig({ finalSnapshotOnDelete: true });
     describes(target());
-    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: 'staging-db-final-op-1' })
-      .resolves({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: 'staging-db-final-op-1', TagList: [{ Key: 'team', Value: 'dba' }] }] });
+    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: FINAL_ID })
+      .resolves({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: FINAL_ID, TagList: [{ Key: 'team', Value: 'dba' }] }] });
     const err = await handler(makeState()).catch((e: Error) => e) as Error;
     expect(err.name).toBe(PipelineErrorName.INVALID_INPUT);
     expect(err.message).toContain('Nothing was deleted');
@@ -203,9 +227,9 @@ describe('delete-rds', () => {
     useConfig({ finalSnapshotOnDelete: true });
     describes(target());
     rdsMock.on(DeleteDBInstanceCommand).resolves({});
-    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: 'staging-db-final-op-1' }).resolves({
+    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: FINAL_ID }).resolves({
       DBClusterSnapshots: [{
-        DBClusterSnapshotIdentifier: 'staging-db-final-op-1',
+        DBClusterSnapshotIdentifier: FINAL_ID,
         TagList: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: 'op-1' }],
       }],
     });
@@ -265,7 +289,7 @@ describe('delete-rds', () => {
     useConfig({ finalSnapshotOnDelete: true });
     describes('absent');
     const own = (op: string, day: number) => ({
-      DBClusterSnapshotIdentifier: `staging-db-final-${op}`,
+      DBClusterSnapshotIdentifier: finalSnapshotIdentifier('staging-db', op),
       SnapshotCreateTime: new Date(Date.UTC(2026, 10, day)),
       Status: 'available',
       TagList: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: op }],
@@ -283,13 +307,13 @@ describe('delete-rds', () => {
     rdsMock.on(AddTagsToResourceCommand).resolves({});
     rdsMock.on(DeleteDBClusterSnapshotCommand).resolves({});
     const out = await handler(makeState({ delete: previous() }));
-    expect(out).toMatchObject({ done: true, status: 'deleted', finalSnapshotIdentifier: 'staging-db-final-op-1', finalSnapshotsDeleted: ['staging-db-final-n1', 'staging-db-final-n0'] });
+    expect(out).toMatchObject({ done: true, status: 'deleted', finalSnapshotIdentifier: FINAL_ID, finalSnapshotsDeleted: [finalSnapshotIdentifier('staging-db', 'n1'), finalSnapshotIdentifier('staging-db', 'n0')] });
     expect(rdsMock.commandCalls(AddTagsToResourceCommand)[0].args[0].input).toEqual({
       ResourceName: 'arn:final-op-1', Tags: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: 'op-1' }],
     });
     expect(rdsMock.commandCalls(DescribeDBClusterSnapshotsCommand).map((c) => c.args[0].input).filter((i) => !i.DBClusterSnapshotIdentifier))
       .toEqual([{ DBClusterIdentifier: 'staging-db', SnapshotType: 'manual' }]);
-    expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand).map((c) => c.args[0].input.DBClusterSnapshotIdentifier)).toEqual(['staging-db-final-n1', 'staging-db-final-n0']);
+    expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand).map((c) => c.args[0].input.DBClusterSnapshotIdentifier)).toEqual([finalSnapshotIdentifier('staging-db', 'n1'), finalSnapshotIdentifier('staging-db', 'n0')]);
   });
 
   test('retention that fails does not fail the delete: the target is gone, the restore goes on', async () => {

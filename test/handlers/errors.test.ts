@@ -10,7 +10,7 @@ describe('mapAwsError', () => {
     ['SnapshotQuotaExceededFault', PipelineErrorName.SNAPSHOT_QUOTA_EXCEEDED, /Delete old manual snapshots/],
     ['KMSKeyNotAccessibleFault', PipelineErrorName.KMS_KEY_NOT_ACCESSIBLE, /key policy/],
     ['DBClusterAlreadyExistsFault', PipelineErrorName.TARGET_ALREADY_EXISTS, /replaceExistingTarget/],
-    ['AccessDenied', PipelineErrorName.PERMISSION_DENIED, /instances whose names start with the target cluster identifier/],
+    ['AccessDenied', PipelineErrorName.PERMISSION_DENIED, /deletes, modifies and tags only resources carrying its ownership tag \(aurora-restore-pipeline:pipeline\)/],
     ['AccessDeniedException', PipelineErrorName.PERMISSION_DENIED, /permissions boundary or SCP/],
   ])('%s → %s, saying what to do', (awsName, expected, message) => {
     const mapped = mapAwsError(awsError(awsName), 'Deleting instance staging-aurora-writer');

@@ -8,8 +8,10 @@ import {
   deriveOperationId,
   executionConsoleLink,
   finalSnapshotIdentifier,
+  operationHash,
   parseSnapshotArn,
   sanitizeIdentifier,
+  temporaryClusterIdentifier,
 } from '../../lambda-src/lib/naming';
 import { getSecretJson } from '../../lambda-src/lib/secrets';
 import { createLogger, runStep } from '../../lambda-src/lib/step';
@@ -61,8 +63,24 @@ describe('naming', () => {
     expect(id.length).toBeLessThanOrEqual(255);
     expect(id).toMatch(/^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$/);
     expect(sanitizeIdentifier('a'.repeat(300)).length).toBe(255);
-    expect(finalSnapshotIdentifier('staging-db', 'Op_7')).toBe('staging-db-final-op-7');
+    expect(finalSnapshotIdentifier('staging-db', 'Op_7')).toBe(`arp-final-staging-db-op-7-${operationHash('Op_7')}`);
     expect(() => sanitizeIdentifier('___')).toThrow(expect.objectContaining({ name: PipelineErrorName.INVALID_INPUT }));
+  });
+
+  test('final snapshot and copy names: one per operation ID, prefixed, never equal to each other', () => {
+    // These two sanitize alike; the hash of the raw ID keeps their names apart.
+    expect(finalSnapshotIdentifier('staging-db', 'Nightly_1')).not.toBe(finalSnapshotIdentifier('staging-db', 'nightly-1'));
+    expect(copySnapshotIdentifier('staging-db', 'Nightly_1')).not.toBe(copySnapshotIdentifier('staging-db', 'nightly-1'));
+    expect(copySnapshotIdentifier('staging-db', 'final-op')).not.toBe(finalSnapshotIdentifier('staging-db', 'op'));
+    expect(copySnapshotIdentifier('Staging-DB', 'op')).toMatch(/^arp-copy-staging-db-op-[0-9a-f]{8}$/);
+    expect(finalSnapshotIdentifier('staging-db', 'o'.repeat(64)).length).toBeLessThanOrEqual(255);
+  });
+
+  test('a temporary cluster name fits 63 characters and keeps its operation hash', () => {
+    const id = temporaryClusterIdentifier('t'.repeat(63), 'op-1');
+    expect(id).toHaveLength(63);
+    expect(id).toMatch(new RegExp(`^arp-tmp-t+-${operationHash('op-1')}$`));
+    expect(temporaryClusterIdentifier('staging-db', 'op-1')).not.toBe(temporaryClusterIdentifier('staging-db', 'op-2'));
   });
 
   test('deriveOperationId: a valid input operationId, else the execution name made to fit', () => {

@@ -15,6 +15,7 @@ import {
   TARGET_REGION,
   useConfig,
 } from './support/factories';
+import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { handler } from '../../lambda-src/snapshot-check';
 import { PipelineErrorName, PipelineTag, SnapshotCheckEvent } from '../../src/contracts';
 
@@ -67,7 +68,7 @@ describe('snapshot-check', () => {
       startedAt: '2026-11-22T10:00:00.000Z',
       copyRequired: true,
       replaceTarget: false,
-      restoreSnapshotIdentifier: 'staging-db-op-1',
+      restoreSnapshotIdentifier: copySnapshotIdentifier('staging-db', 'op-1'),
       snapshot: { identifier: SOURCE_SNAPSHOT_ID, arn: SOURCE_SNAPSHOT_ARN, region: SOURCE_REGION, engine: 'aurora-postgresql', storageEncrypted: true },
     });
     const puts = ddbMock.commandCalls(PutCommand).map((c) => c.args[0].input);
@@ -143,7 +144,7 @@ describe('snapshot-check', () => {
     targetAbsent();
     const state = await handler(event({ operationId: 'Nightly_2026' }));
     expect(state.operationId).toBe('Nightly_2026');
-    expect(state.restoreSnapshotIdentifier).toBe('staging-db-nightly-2026');
+    expect(state.restoreSnapshotIdentifier).toMatch(/^arp-copy-staging-db-nightly-2026-[0-9a-f]{8}$/);
   });
 
   describe('InvalidInput', () => {

@@ -374,7 +374,7 @@ describe('sns-notification: the snapshot copy on the failure path', () => {
     copyExists();
     rdsMock.on(AddTagsToResourceCommand).rejects(awsError('AccessDenied', 'no'));
     await handler(failedDuringCopy());
-    expect(published().body.snapshotCopy).toMatchObject({ action: 'failed', advice: expect.stringMatching(/^Tag snapshot staging-db-op-1 in eu-central-1 with aurora-restore-pipeline:retained=true by hand/) });
+    expect(published().body.snapshotCopy).toMatchObject({ action: 'failed', advice: expect.stringMatching(new RegExp(`^Tag snapshot ${COPY_ID} in eu-central-1 with aurora-restore-pipeline:retained=true by hand`)) });
   });
 
   test('called twice: the second call finds the copy being deleted (no second delete), then gone', async () => {

@@ -3,6 +3,7 @@
  * rendered, its nine functions ready to run from their bundles, and the readers a scenario needs to look
  * at what happened (state and audit items, notifications, every secret value for the leak scan).
  */
+import * as fs from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateDBClusterCommand,
@@ -20,6 +21,8 @@ import {
 } from './run-pipeline';
 import { PIPELINE_CONFIG_ENV, TABLE_KEYS, type DbUserSpec, type PipelineConfig } from '../../../src/contracts';
 import { renderStateMachine, type RenderedStateMachine } from '../../support/asl';
+import { contextOf, TemplateIam } from '../../support/iam-policies';
+import { functionAccessKey, startIamRecorder, type RecordedCall } from '../../support/iam-recorder';
 import { motoClientEnv, type MotoServer } from '../../support/moto';
 import { functionAssetSources, templateFunctions, type CfnTemplate, type TemplateResolver } from '../../support/template';
 import { MOTO_CREDENTIALS, provisionTemplate, type ProvisionedStack } from '../../support/template-provision';
@@ -50,6 +53,11 @@ export interface E2EHarness {
   readonly messages: string[];
   /** DynamoDB (document client) of the target region. */
   readonly ddb: DynamoDBDocumentClient;
+  /**
+   * Every AWS call the handlers made so far, as IAM authorizes it. After each run and invocation the new calls
+   * are evaluated against the functions' roles in the template: one IAM would refuse fails the run.
+   */
+  readonly iamCalls: RecordedCall[];
   /** RDS of a region. */
   rds(region: string): RDSClient;
   /** Secrets Manager of a region (default the target region). */
@@ -64,6 +72,8 @@ export interface E2EHarness {
    * (an EventBridge rule's target), with the function's environment: `id` is its construct id, e.g. `SnsNotification`.
    */
   invoke(id: string, event: unknown): Promise<FunctionInvocation>;
+  /** Evaluates the calls made since the last check; throws, listing them, if IAM would refuse any. */
+  checkIam(): Promise<void>;
   /** Runs the state machine once (options override the harness's defaults). */
   run(input: unknown, options?: Partial<Omit<RunPipelineOptions, 'definition' | 'functions' | 'resolver'>>): Promise<PipelineRun>;
   /**
@@ -103,7 +113,9 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
   const provisioned = await provisionTemplate(template, { endpoint: moto.endpoint, region, account: stack.account.startsWith('${') ? undefined : stack.account, stackName: stack.stackName });
   const resolver = provisioned.resolver;
   const machine = renderStateMachine(resolver);
-  const functions = localFunctions(templateFunctions(resolver), functionAssetSources(stack, template));
+  // Each function signs with its own access key, so the IAM recorder in front of moto knows whose call it sees.
+  const functions = localFunctions(templateFunctions(resolver), functionAssetSources(stack, template))
+    .map((f): LocalFunction => ({ ...f, environment: { ...f.environment, AWS_ACCESS_KEY_ID: functionAccessKey(f.logicalId) } }));
   const configText = functions.map((f) => f.environment[PIPELINE_CONFIG_ENV]).find((v) => v !== undefined);
   if (!configText) throw new Error(`No function has ${PIPELINE_CONFIG_ENV}`);
   const config = JSON.parse(configText) as PipelineConfig;
@@ -115,7 +127,38 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
   const secretClients = new Map<string, SecretsManagerClient>();
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig(region)));
   const messages: string[] = [];
-  const env = { ...motoClientEnv(moto), ...options.extraEnv };
+  const recorder = await startIamRecorder({ target: moto.endpoint, account: resolver.account, credentials: MOTO_CREDENTIALS });
+  const iam = new TemplateIam(template, resolver);
+  const { AWS_ACCESS_KEY_ID: _perFunction, ...motoEnv } = motoClientEnv(moto);
+  const env = { ...motoEnv, AWS_ENDPOINT_URL: recorder.endpoint, ...options.extraEnv };
+  let checkedCalls = 0;
+  // Evaluates the calls made since the last check against each function's role in the template.
+  const checkIam = async () => {
+    const fresh = recorder.calls.slice(checkedCalls);
+    checkedCalls += fresh.length;
+    const problems: string[] = [];
+    let requests = 0;
+    let allowed = 0;
+    for (const call of fresh) {
+      const who = call.functionLogicalId.replace(/^.*Handlers/, '').replace(/[0-9A-F]{8}$/, '');
+      if (call.unmapped || !iam.roles.has(call.functionLogicalId)) {
+        problems.push(`${who} ${call.action}: ${call.unmapped ?? 'signed by no function of the template'}`);
+        continue;
+      }
+      for (const request of call.requests) {
+        requests++;
+        const decision = await iam.decide(call.functionLogicalId, request);
+        if (decision === 'Allowed') allowed++;
+        else problems.push(`${who} ${call.action}: ${request.action} on ${request.resource} is ${decision} (${JSON.stringify(contextOf(request))})`);
+      }
+    }
+    if (process.env.IAM_REPORT && fresh.length > 0) {
+      fs.appendFileSync(process.env.IAM_REPORT, `${JSON.stringify({ suite: 'e2e', calls: fresh.length, requests, allowed, denied: requests - allowed })}\n`);
+    }
+    if (problems.length > 0) {
+      throw new Error(`IAM would refuse ${problems.length} of the handlers' calls (policies of the synthesized template, @cloud-copilot/iam-simulate):\n${problems.join('\n')}`);
+    }
+  };
   const taskHooks: TaskHook[] = [];
 
   const harness: E2EHarness = {
@@ -142,15 +185,19 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
     onTask(hook) {
       taskHooks.push(hook);
     },
-    invoke(id, event) {
+    iamCalls: recorder.calls,
+    checkIam,
+    async invoke(id, event) {
       const pattern = new RegExp(`Handlers${id}[0-9A-F]{8}$`);
       const matching = functions.filter((f) => pattern.test(f.logicalId));
       if (matching.length !== 1) throw new Error(`Expected one function ${id}, found ${matching.map((f) => f.logicalId).join(', ') || 'none'}`);
-      return invokeFunction(matching[0], event, { region, awsEnv: env });
+      const invocation = await invokeFunction(matching[0], event, { region, awsEnv: env });
+      await checkIam();
+      return invocation;
     },
-    run(input, runOptions = {}) {
+    async run(input, runOptions = {}) {
       const own = runOptions.beforeTask;
-      return runPipeline({
+      const run = await runPipeline({
         definition: machine.definition,
         functions,
         resolver,
@@ -163,6 +210,8 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
         },
         awsEnv: { ...env, ...runOptions.awsEnv },
       });
+      await checkIam();
+      return run;
     },
     resume(executionName, fromState, state, runOptions = {}) {
       if (!(fromState in machine.definition.States)) throw new Error(`No state ${fromState} to resume from`);

@@ -1,5 +1,6 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { AwsStub } from 'aws-sdk-client-mock';
+import { copySnapshotIdentifier } from '../../../lambda-src/lib/naming';
 import {
   CopyProgress,
   DatabasePrivilege,
@@ -223,8 +224,8 @@ export const DEFAULT_DB_USERS: DbUserSpec[] = [{
 }];
 
 /** This operation's copy in the target region (what copySnapshotIdentifier gives for the default state). */
-export const COPY_ID = 'staging-db-op-1';
-export const COPY_ARN = 'arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:staging-db-op-1';
+export const COPY_ID = copySnapshotIdentifier('staging-db', 'op-1');
+export const COPY_ARN = `arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:${COPY_ID}`;
 
 /** `$.copy` of this operation: a finished copy by default. */
 export function makeCopyProgress(overrides: Partial<CopyProgress> = {}): CopyProgress {

@@ -1,0 +1,34 @@
+/*
+ * The names of what the pipeline makes in RDS, shared by the construct (its IAM patterns, its synth checks)
+ * and the handlers (lambda-src/lib/naming.ts), so both spell them the same way.
+ *
+ * Every name starts with a prefix of its own, followed by the target cluster identifier: an IAM pattern such
+ * as `cluster-snapshot:arp-final-prod-*` then covers nothing of a source `prod-aurora` (its automated snapshots
+ * are `rds:prod-aurora-...`, its instances and manual snapshots are named by their owners), and the construct
+ * refuses a source or target identifier that starts with one of these prefixes.
+ */
+
+/** Prefix of the snapshot copies the pipeline makes in the target region: `arp-copy-<target>-<operation>-<hash>`. */
+export const COPY_SNAPSHOT_PREFIX = 'arp-copy-';
+/** Prefix of the final snapshots taken before the target is deleted: `arp-final-<target>-<operation>-<hash>`. */
+export const FINAL_SNAPSHOT_PREFIX = 'arp-final-';
+/** Prefix reserved for temporary clusters (a restore beside the target, swapped in later): `arp-tmp-<target>-<hash>`. */
+export const TEMPORARY_CLUSTER_PREFIX = 'arp-tmp-';
+
+/** The prefixes no source or target cluster identifier may start with. */
+export const RESERVED_NAME_PREFIXES = [COPY_SNAPSHOT_PREFIX, FINAL_SNAPSHOT_PREFIX, TEMPORARY_CLUSTER_PREFIX];
+
+/** The start every copy name of this target has (an IAM resource pattern adds `*`). */
+export function copySnapshotNameStart(targetClusterIdentifier: string): string {
+  return `${COPY_SNAPSHOT_PREFIX}${targetClusterIdentifier.toLowerCase()}-`;
+}
+
+/** The start every final snapshot name of this target has (an IAM resource pattern adds `*`). */
+export function finalSnapshotNameStart(targetClusterIdentifier: string): string {
+  return `${FINAL_SNAPSHOT_PREFIX}${targetClusterIdentifier.toLowerCase()}-`;
+}
+
+/** The reserved prefix a cluster identifier starts with, if any (RDS identifiers are case-insensitive). */
+export function reservedPrefixOf(identifier: string): string | undefined {
+  return RESERVED_NAME_PREFIXES.find((p) => identifier.toLowerCase().startsWith(p));
+}
