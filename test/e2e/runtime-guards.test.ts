@@ -23,8 +23,8 @@ import { REDRIVE_STATE, seedCluster } from './support/harness';
 import type { PipelineRun } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, expectSucceeded, notifications, seedTarget, startScenario, startWorld, type World } from './support/world';
-import { statusChangeEvent } from '../support/status-change-event';
 import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
+import { statusChangeEvent } from '../support/status-change-event';
 
 jest.setTimeout(120_000);
 
