@@ -22,7 +22,7 @@ import type { E2EHarness } from './support/harness';
 import { REDRIVE_STATE, seedCluster } from './support/harness';
 import type { PipelineRun } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
-import { auditTrail, expectSucceeded, notifications, seedTarget, startScenario, startWorld, type World } from './support/world';
+import { auditTrail, expectSucceeded, notifications, runAndStop, seedTarget, startScenario, startWorld, type World } from './support/world';
 import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { statusChangeEvent } from '../support/status-change-event';
 
@@ -40,18 +40,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await world?.stop();
 });
-
-/** Runs the pipeline and stops it right after the first call of `afterState`, as StopExecution would. */
-async function runAndStop(h: E2EHarness, executionName: string, afterState: string): Promise<PipelineRun> {
-  const stop = new AbortController();
-  return h.run({ requestedBy: 'nightly' }, {
-    executionName,
-    signal: stop.signal,
-    afterTask: (inv) => {
-      if (inv.stateName === afterState) stop.abort();
-    },
-  });
-}
 
 /** Delivers the ABORTED status change of a stopped run to the notification function, as the pipeline's rule does. */
 async function settleAborted(h: E2EHarness, run: PipelineRun): Promise<Record<string, unknown>> {

@@ -13,7 +13,7 @@ import { DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand } from '@a
 import { findSecretLeaks, type E2EHarness } from './support/harness';
 import type { FunctionInvocation, PipelineRun } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
-import { auditTrail, expectSucceeded, notifications, startScenario, startWorld, type Scenario, type World } from './support/world';
+import { auditTrail, expectSucceeded, notifications, runAndStop, startScenario, startWorld, type Scenario, type World } from './support/world';
 import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { statusChangeEvent } from '../support/status-change-event';
 
@@ -30,18 +30,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await world?.stop();
 });
-
-/** Runs the pipeline and stops it right after the first call of `afterState`, as StopExecution would. */
-async function runAndStop(h: E2EHarness, executionName: string, afterState: string): Promise<PipelineRun> {
-  const stop = new AbortController();
-  return h.run({ requestedBy: 'nightly' }, {
-    executionName,
-    signal: stop.signal,
-    afterTask: (inv) => {
-      if (inv.stateName === afterState) stop.abort();
-    },
-  });
-}
 
 /** The status change EventBridge sends for an execution of this state machine. */
 function statusChange(h: E2EHarness, run: PipelineRun, status: 'ABORTED' | 'TIMED_OUT') {

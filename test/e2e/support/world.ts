@@ -144,3 +144,15 @@ export function expectSucceeded(run: PipelineRun): void {
   const steps = run.invocations.map((i) => `${i.stateName}#${i.attempt}: ${i.error ? `${i.error.errorType}: ${i.error.errorMessage}` : 'ok'}`);
   throw new Error(`Execution ${run.executionName} ${run.status}: ${run.error?.Error}: ${run.error?.Cause}\n${steps.join('\n')}`);
 }
+
+/** Runs the pipeline and stops it right after the first call of `afterState`, as StopExecution would. */
+export async function runAndStop(h: E2EHarness, executionName: string, afterState: string): Promise<PipelineRun> {
+  const stop = new AbortController();
+  return h.run({ requestedBy: 'nightly' }, {
+    executionName,
+    signal: stop.signal,
+    afterTask: (inv) => {
+      if (inv.stateName === afterState) stop.abort();
+    },
+  });
+}
