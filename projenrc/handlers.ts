@@ -24,6 +24,44 @@ export const HANDLERS = [
 export const BUNDLE_TARGET = 'node22';
 
 /**
+ * The esbuild settings of every handler bundle: the `bundle` task and `bench/bundle-sizes.ts` both read them.
+ *
+ * `mainFields: ['module', 'main']` makes esbuild take the SDK's ES module builds (`dist-es`), which it can
+ * tree-shake, instead of the CommonJS builds (`dist-cjs`, one file per package, kept whole): the same SDK
+ * version and source, 35–45 % smaller bundles. The output stays CommonJS, loaded by Lambda as `index.handler`.
+ */
+export const BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: BUNDLE_TARGET,
+  minify: true,
+  mainFields: ['module', 'main'],
+  // pg's optional native binding: pg requires it in a try/catch and falls back to its JavaScript client.
+  external: ['pg-native'],
+  legalComments: 'none',
+  // The ES module builds load some Node built-ins lazily (`await import('node:http')`); as `require` they load
+  // the same module, as the CommonJS builds do, also in a host without ES module support for `import()` (jest's vm).
+  supported: { 'dynamic-import': false },
+} as const;
+
+/** The `esbuild` command-line flags equivalent to {@link BUNDLE_OPTIONS}. */
+export function bundleFlags(): string {
+  const o = BUNDLE_OPTIONS;
+  return [
+    '--bundle',
+    `--platform=${o.platform}`,
+    `--format=${o.format}`,
+    `--target=${o.target}`,
+    '--minify',
+    `--main-fields=${o.mainFields.join(',')}`,
+    ...o.external.map((e) => `--external:${e}`),
+    `--legal-comments=${o.legalComments}`,
+    ...Object.entries(o.supported).map(([feature, on]) => `--supported:${feature}=${on}`),
+  ].join(' ');
+}
+
+/**
  * Type-checks `lambda-src/` with its own tsconfig and bundles every handler with esbuild in `pre-compile`,
  * so `assets/` exists before jsii compiles, before tests run, and before `npm pack`.
  */
@@ -62,9 +100,7 @@ export function configureHandlerBuild(project: awscdk.AwsCdkConstructLibrary, ha
   });
   bundle.exec('rm -rf assets');
   bundle.exec(
-    `esbuild ${entries} --bundle --platform=node --format=cjs --target=${BUNDLE_TARGET} --minify `
-    + '--external:pg-native --legal-comments=none --log-level=warning '
-    + '--outdir=assets --entry-names=[name]/index',
+    `esbuild ${entries} ${bundleFlags()} --log-level=warning --outdir=assets --entry-names=[name]/index`,
   );
 
   project.preCompileTask.spawn(typecheck);

@@ -371,9 +371,12 @@ export interface AuroraRestorePipelineProps {
   readonly backupPlan?: backup.IBackupPlan;
 
   /**
-   * Reserved concurrency of each of the nine functions.
+   * Reserved concurrency of each of the nine functions: a positive integer, reserved for each function out of
+   * the account-region's concurrency (1,000 by default, shared by every function there). A pipeline needs little:
+   * one execution invokes one function at a time. Reserving caps a function and guarantees it capacity, but
+   * 9 functions × N pipelines come out of the same pool: at 2 each, 50 pipelines reserve the default 1,000.
    *
-   * @default 2
+   * @default - no reserved concurrency: the functions share the account's unreserved concurrency
    */
   readonly handlerReservedConcurrency?: number;
 }
@@ -600,7 +603,7 @@ export class AuroraRestorePipeline extends Construct {
       config: stack.toJsonString(config),
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       removalPolicy,
-      reservedConcurrency: props.handlerReservedConcurrency ?? 2,
+      reservedConcurrency: props.handlerReservedConcurrency,
     });
     this.dbUsersSecurityGroup = handlers.dbUsersSecurityGroup;
     // Undeliverable e-mails land in the pipeline's dead-letter queue.

@@ -68,7 +68,7 @@ export interface PipelineHandlersProps {
   readonly config: string;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
-  readonly reservedConcurrency: number;
+  readonly reservedConcurrency?: number;
 }
 
 /**
@@ -201,6 +201,11 @@ export class PipelineHandlers extends Construct {
       });
       // Lambda checks the network-interface permissions when it creates a function in a VPC.
       fn.node.addDependency(executionPolicy);
+      if (props.reservedConcurrency === undefined) {
+        const shared = 'Reserved concurrency is opt-in (handlerReservedConcurrency): one execution invokes one function at a time, '
+          + 'and reserving for each of 9 functions per pipeline would exhaust the account-region\'s 1,000 default concurrency at fleet scale (50 pipelines at 2 each).';
+        acknowledge(fn, { 'NIST.800.53.R5-LambdaConcurrency': shared, 'HIPAA.Security-LambdaConcurrency': shared });
+      }
       if (!securityGroup) {
         const outside = 'This function calls AWS APIs only, over TLS with IAM authentication, and holds no network path to data: '
           + 'it runs outside the VPC by design (handlerPlacement DATABASE_ONLY). Only the functions that connect to the database run in the VPC.';

@@ -80,6 +80,11 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
   if (props.finalSnapshotsToKeep !== undefined && (!Number.isInteger(props.finalSnapshotsToKeep) || props.finalSnapshotsToKeep < 1)) {
     fail(`finalSnapshotsToKeep is ${props.finalSnapshotsToKeep}`, 'Use a whole number of 1 or more: the final snapshot just taken is always kept (default 5).');
   }
+  const reserved = props.handlerReservedConcurrency;
+  if (reserved !== undefined && !Token.isUnresolved(reserved) && (!Number.isInteger(reserved) || reserved < 1)) {
+    fail(`handlerReservedConcurrency is ${reserved}, and each function needs a positive whole number (0 would throttle every invocation)`,
+      'Use a whole number of 1 or more (1 is enough: one execution invokes one function at a time), or leave it out to reserve none.');
+  }
 
   const poll = (props.pollInterval ?? Duration.seconds(30)).toSeconds();
   const maxPoll = (props.maxPollInterval ?? Duration.minutes(5)).toSeconds();

@@ -1,5 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { definitionOf, renderIntrinsics } from './definition';
 import { defaultStack, fullStack } from './stacks';
 
@@ -59,13 +60,22 @@ describe('default stack', () => {
       expect(p.TracingConfig).toEqual({ Mode: 'Active' });
       expect(p.MemorySize).toBeGreaterThanOrEqual(256);
       expect(p.Timeout).toBeGreaterThan(0);
-      expect(p.ReservedConcurrentExecutions).toBe(2);
+      expect(p.ReservedConcurrentExecutions).toBeUndefined();
       expect(p.DeadLetterConfig).toBeDefined();
       expect(p.KmsKeyArn).toBeDefined();
       expect(p.Environment.Variables.PIPELINE_CONFIG).toBeDefined();
       expect(p.LoggingConfig.LogGroup).toBeDefined();
     }
     t.resourceCountIs('AWS::Lambda::EventInvokeConfig', 9);
+  });
+
+  test('no reserved concurrency by default: each function acknowledges the concurrency rules with that reason', () => {
+    const fns = pipeline.node.findAll().filter((c) => c.node.defaultChild instanceof CfnFunction);
+    expect(fns).toHaveLength(9);
+    for (const fn of fns) {
+      const acks = Object.assign({}, ...fn.node.metadata.filter((m) => m.type === 'aws:cdk:acknowledged-rules').map((m) => m.data as object));
+      for (const id of ['Annotation::NIST.800.53.R5-LambdaConcurrency', 'Annotation::HIPAA.Security-LambdaConcurrency']) expect(acks[id]).toMatch(/opt-in \(handlerReservedConcurrency\).*1,000/);
+    }
   });
 
   test('the setup-db-users function trusts the Lambda runtime CA bundle', () => {
@@ -313,6 +323,15 @@ describe('least privilege', () => {
 describe('fully configured, cross-region stack', () => {
   const { stack } = fullStack('us-east-1');
   const t = Template.fromStack(stack);
+
+  test('handlerReservedConcurrency reserves that many for each function, and the concurrency rules are not acknowledged', () => {
+    const fns = Object.values(t.findResources('AWS::Lambda::Function'));
+    expect(fns).toHaveLength(9);
+    for (const fn of fns) expect(fn.Properties.ReservedConcurrentExecutions).toBe(3);
+    const acked = stack.node.findAll().filter((c) => c.node.metadata.some((m) => m.type === 'aws:cdk:acknowledged-rules'
+      && Object.keys(m.data as object).some((id) => id.endsWith('-LambdaConcurrency'))));
+    expect(acked).toEqual([]);
+  });
 
   test('uses the given security group, subnet group, key and email subscription', () => {
     t.resourceCountIs('AWS::KMS::Key', 1); // only the user's key
