@@ -140,8 +140,13 @@ ci.spawn(project.buildTask);
 ci.spawn(packageReport);
 
 project.addTask('bench:bundles', {
-  description: 'Print each handler bundle\'s size with the AWS SDK bundled and external, and esbuild\'s time',
+  description: 'Print each handler bundle\'s size as shipped and the alternatives measured (SDK CommonJS builds, SDK external, eager part, one shared split bundle)',
   exec: 'ts-node --transpile-only --project tsconfig.dev.json bench/bundle-sizes.ts',
+});
+
+project.addTask('bench:resources', {
+  description: 'Print the CloudFormation resources per pipeline (required props, every prop) and how many pipelines fit in one stack',
+  exec: 'ts-node --transpile-only --project tsconfig.dev.json bench/stack-resources.ts',
 });
 
 project.addTask('examples', {

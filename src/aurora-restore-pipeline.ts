@@ -374,7 +374,8 @@ export interface AuroraRestorePipelineProps {
    * Reserved concurrency of each of the nine functions: a positive integer, reserved for each function out of
    * the account-region's concurrency (1,000 by default, shared by every function there). A pipeline needs little:
    * one execution invokes one function at a time. Reserving caps a function and guarantees it capacity, but
-   * 9 functions × N pipelines come out of the same pool: at 2 each, 50 pipelines reserve the default 1,000.
+   * 9 functions × N pipelines come out of the same pool: at 2 each, 50 pipelines reserve 900 of the default 1,000,
+   * the most Lambda allows. See docs/fleet.md.
    *
    * @default - no reserved concurrency: the functions share the account's unreserved concurrency
    */
