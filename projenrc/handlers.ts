@@ -2,7 +2,7 @@ import { JsonFile } from 'projen';
 import type { awscdk } from 'projen';
 
 /**
- * The nine Lambda handlers, one per step of the state machine. Each lives in
+ * The ten Lambda handlers, one per step of the state machine. Each lives in
  * `lambda-src/<name>.ts` and is bundled to `assets/<name>/index.js`.
  */
 export const HANDLERS = [
@@ -13,6 +13,7 @@ export const HANDLERS = [
   'restore-snapshot',
   'check-restore-status',
   'setup-db-users',
+  'validate-restore',
   'archive-snapshot',
   'sns-notification',
 ];

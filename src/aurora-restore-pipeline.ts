@@ -23,6 +23,7 @@ import { grantDescribeOwnExecutions, grantStepPermissions } from './permissions'
 import { HandlerPlacement } from './placement';
 import { PipelineDefinition } from './state-machine';
 import { normaliseIdentifier, validateProps } from './validation';
+import type { ValidationQuery } from './validation-query';
 
 /**
  * Properties of `AuroraRestorePipeline`.
@@ -208,6 +209,33 @@ export interface AuroraRestorePipelineProps {
    */
   readonly unmanagedLogins?: UnmanagedLogins;
 
+  // ----- validation -----
+
+  /**
+   * Queries that must pass on every restored cluster before the pipeline relies on it (ValidateRestore, after
+   * the database users): each runs as the master user in a READ ONLY transaction under
+   * `validationStatementTimeout`, and passes when it returns a row whose first column is true or a number > 0.
+   * A failing one fails the run with `ValidationFailed`, naming the query. Built in, always, with or without
+   * queries: the master user logs in with `masterSecret`, and every configured database exists.
+   *
+   * @example
+   * validationQueries: [
+   *   { name: 'orders-present', database: 'app', sql: 'SELECT count(*) FROM orders' },
+   *   { name: 'fresh', database: 'app', sql: "SELECT max(created_at) > now() - interval '2 days' FROM orders" },
+   * ]
+   *
+   * @default - no queries: the built-in checks only
+   */
+  readonly validationQueries?: ValidationQuery[];
+
+  /**
+   * `statement_timeout` (and `lock_timeout`) of each validation query. A query that runs longer fails the run
+   * with `ValidationFailed`. At least 1 second, at most 4 minutes (the validation function's own limit is 5).
+   *
+   * @default Duration.seconds(30)
+   */
+  readonly validationStatementTimeout?: Duration;
+
   // ----- replacing an existing target -----
 
   /**
@@ -371,10 +399,10 @@ export interface AuroraRestorePipelineProps {
   readonly backupPlan?: backup.IBackupPlan;
 
   /**
-   * Reserved concurrency of each of the nine functions: a positive integer, reserved for each function out of
+   * Reserved concurrency of each of the ten functions: a positive integer, reserved for each function out of
    * the account-region's concurrency (1,000 by default, shared by every function there). A pipeline needs little:
    * one execution invokes one function at a time. Reserving caps a function and guarantees it capacity, but
-   * 9 functions × N pipelines come out of the same pool: at 2 each, 50 pipelines reserve 900 of the default 1,000,
+   * 10 functions × N pipelines come out of the same pool: at 2 each, 45 pipelines reserve 900 of the default 1,000,
    * the most Lambda allows. See docs/fleet.md.
    *
    * @default - no reserved concurrency: the functions share the account's unreserved concurrency
@@ -644,6 +672,7 @@ export class AuroraRestorePipeline extends Construct {
       functions: handlers.functions,
       dbUsers: userSpecs,
       unmanagedLogins: props.unmanagedLogins ?? UnmanagedLogins.DISABLE,
+      validation: validationTaskInput(props, databaseNames, userSpecs),
     });
     const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -829,4 +858,18 @@ function acknowledgeFindings(scope: AuroraRestorePipeline, handlers: PipelineHan
     }
   }
   void props;
+}
+
+/**
+ * What ValidateRestore checks: every configured database (`databaseNames` and the users' databases) must exist, and
+ * the queries run in their database (default: the first of `databaseNames`).
+ */
+function validationTaskInput(props: AuroraRestorePipelineProps, databaseNames: string[], users: DbUserSpec[]) {
+  const databases: string[] = [];
+  for (const db of [...databaseNames, ...users.flatMap((u) => u.databases)]) if (!databases.includes(db)) databases.push(db);
+  return {
+    databases,
+    queries: (props.validationQueries ?? []).map((q) => ({ name: q.name, database: q.database ?? databaseNames[0], sql: q.sql })),
+    statementTimeoutSeconds: (props.validationStatementTimeout ?? Duration.seconds(30)).toSeconds(),
+  };
 }

@@ -101,6 +101,12 @@ export enum PipelineErrorName {
   SNAPSHOT_NOT_FROM_SOURCE = 'SnapshotNotFromSource',
   /** A step's Lambda function ran past its timeout more often than the state machine retries it. */
   STEP_TIMED_OUT = 'StepTimedOut',
+  /**
+   * The restored cluster failed a validation check: the master secret's login, a configured database, or a
+   * validation query (no rows, false, 0, null, an SQL error or the statement timeout). The message names the
+   * check and why, never the data a query returned.
+   */
+  VALIDATION_FAILED = 'ValidationFailed',
 }
 
 /** The error names the state machine retries with backoff: transient faults and AWS throttling. */
@@ -262,6 +268,39 @@ export interface DbUsersResult {
   readonly revokedMemberships: string[];
 }
 
+/** Output of validate-restore (`$.validation`): every check passed, or the step failed with ValidationFailed. */
+export interface ValidationResult {
+  /** How many checks passed (all of them). */
+  readonly passed: number;
+  /** The checks' names, in the order they ran: the built-in ones (`built-in:…`), then the configured queries. */
+  readonly checks: string[];
+}
+
+/** A validation query as validate-restore receives it: its database resolved. */
+export interface ValidationQuerySpec {
+  /** The query's name, used in messages and in {@link ValidationResult.checks}. */
+  readonly name: string;
+  /** The database it runs in. */
+  readonly database: string;
+  /** One SQL statement; it passes when a row's first column is true or a number > 0. */
+  readonly sql: string;
+}
+
+/**
+ * Payload of the validate-restore task: the state (whose `restore` names the cluster to validate, as
+ * RestoreSnapshot and CheckRestoreStatus reported it), the databases that must exist and the queries to run.
+ */
+export interface ValidateRestoreEvent {
+  /** The pipeline state (`$`). */
+  readonly state: PipelineState;
+  /** Databases that must accept the master user's connection (built-in check). */
+  readonly databases: string[];
+  /** The configured queries, in order. */
+  readonly queries: ValidationQuerySpec[];
+  /** `statement_timeout` (and `lock_timeout`) of each query, in seconds. */
+  readonly statementTimeoutSeconds: number;
+}
+
 /** Output of archive-snapshot (`$.archive`). */
 export interface ArchiveResult {
   /** `deleted`, `retained` or `none` (nothing was copied). */
@@ -328,6 +367,11 @@ export interface PipelineState {
    * @default - not run
    */
   readonly dbUsers?: DbUsersResult;
+  /**
+   * Validation summary.
+   * @default - not run
+   */
+  readonly validation?: ValidationResult;
   /**
    * Archive result.
    * @default - not run
@@ -633,6 +677,7 @@ export const STEP_NAMES = {
   restoreSnapshot: 'RestoreSnapshot',
   checkRestoreStatus: 'CheckRestoreStatus',
   setupDbUsers: 'SetupDbUsers',
+  validateRestore: 'ValidateRestore',
   archiveSnapshot: 'ArchiveSnapshot',
   snsNotification: 'SnsNotification',
 };

@@ -13,10 +13,10 @@ import { acknowledge, acknowledgeWildcardResource } from './nag';
 import { HandlerPlacement } from './placement';
 
 /**
- * The nine steps, their asset folders and their construct IDs (a public contract: do not rename). A step with
+ * The ten steps, their asset folders and their construct IDs (a public contract: do not rename). A step with
  * `database: true` opens connections to the restored cluster: it runs in the VPC under every placement, with the
  * database security group, and trusts the RDS CA bundle. A later step that connects (say, a validation) joins
- * by the same flag.
+ * by the same flag, as ValidateRestore does.
  */
 export const HANDLER_SPECS = [
   { key: 'snapshotCheck', id: 'SnapshotCheck', asset: 'snapshot-check', memory: 256, timeoutSeconds: 60, description: 'Resolves and checks the snapshot, locks the target' },
@@ -26,6 +26,7 @@ export const HANDLER_SPECS = [
   { key: 'restoreSnapshot', id: 'RestoreSnapshot', asset: 'restore-snapshot', memory: 256, timeoutSeconds: 60, description: 'Restores the cluster and creates its writer' },
   { key: 'checkRestoreStatus', id: 'CheckRestoreStatus', asset: 'check-restore-status', memory: 256, timeoutSeconds: 60, description: 'Waits for the restored cluster and resets its master password' },
   { key: 'setupDbUsers', id: 'SetupDbUsers', asset: 'setup-db-users', memory: 512, timeoutSeconds: 300, description: 'Reconciles PostgreSQL roles and grants', database: true },
+  { key: 'validateRestore', id: 'ValidateRestore', asset: 'validate-restore', memory: 256, timeoutSeconds: 300, description: 'Validates the restored cluster: master login, databases, queries', database: true },
   { key: 'archiveSnapshot', id: 'ArchiveSnapshot', asset: 'archive-snapshot', memory: 256, timeoutSeconds: 60, description: 'Deletes or retains the snapshot copy' },
   { key: 'snsNotification', id: 'SnsNotification', asset: 'sns-notification', memory: 256, timeoutSeconds: 60, description: 'Records the outcome and notifies' },
 ] as const;
@@ -72,7 +73,7 @@ export interface PipelineHandlersProps {
 }
 
 /**
- * The nine Lambda functions, one per step, loaded from the bundles in `assets/`.
+ * The ten Lambda functions, one per step, loaded from the bundles in `assets/`.
  *
  * The functions that connect to the database run in the VPC. With `HandlerPlacement.ALL_IN_VPC` the others do
  * too, so that their traffic to AWS APIs stays on the network the user chose (VPC endpoints or NAT); with

@@ -1,5 +1,6 @@
 export * from './aurora-restore-pipeline';
 export * from './database-user';
 export * from './placement';
+export * from './validation-query';
 export { PipelineErrorName, DatabasePrivilege, OperationStatus, PipelineTag, UnmanagedLogins } from './contracts';
 export type { RestoreExecutionInput } from './contracts';

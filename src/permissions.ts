@@ -176,6 +176,9 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   t.masterSecret.grantRead(fns.setupDbUsers);
   for (const secret of t.userSecrets) secret.grantRead(fns.setupDbUsers);
 
+  // 7b. validation: the master secret only (read-only queries over the network, as the master user).
+  t.masterSecret.grantRead(fns.validateRestore);
+
   // 8. archive: only the copies this pipeline made: delete, or tag as retained, under the ownership tag.
   if (t.mayCopy) grantSettleCopy(fns.archiveSnapshot, copies, owned, copyNames);
 

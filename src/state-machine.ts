@@ -3,7 +3,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { DbUserSpec, PipelineErrorName, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES, UnmanagedLogins } from './contracts';
+import { DbUserSpec, PipelineErrorName, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES, UnmanagedLogins, ValidationQuerySpec } from './contracts';
 import type { StepKey } from './handlers';
 
 /** Inputs of {@link PipelineDefinition}. */
@@ -13,6 +13,12 @@ export interface PipelineDefinitionProps {
   readonly dbUsers: DbUserSpec[];
   /** What SetupDbUsers does with the other login roles (task input too). */
   readonly unmanagedLogins: UnmanagedLogins;
+  /** What ValidateRestore checks (task input too): the databases that must exist, the queries, their timeout. */
+  readonly validation: {
+    readonly databases: string[];
+    readonly queries: ValidationQuerySpec[];
+    readonly statementTimeoutSeconds: number;
+  };
 }
 
 /** State names of the Wait and Choice states (construct IDs and state names: a public contract). */
@@ -44,7 +50,7 @@ export function timedOutStateName(step: string): string {
 }
 
 /**
- * The ASL flow: SnapshotCheck → [copy ⟲] → [delete ⟲] → restore ⟲ → users → archive → notify.
+ * The ASL flow: SnapshotCheck → [copy ⟲] → [delete ⟲] → restore ⟲ → users → validation → archive → notify.
  * Every task catches every error into `$.error` and goes to NotifyFailure, which ends in a Fail state
  * that carries the original error name and cause.
  */
@@ -126,6 +132,17 @@ export class PipelineDefinition extends Construct {
       resultPath: '$.dbUsers',
     });
     catchAll(setupUsers, STEP_NAMES.setupDbUsers);
+    // The cluster to validate is the one $.restore names, whatever its identifier.
+    const validate = this.invoke(STEP_NAMES.validateRestore, fns.validateRestore, {
+      payload: sfn.TaskInput.fromObject({
+        'state.$': '$',
+        'databases': props.validation.databases,
+        'queries': props.validation.queries,
+        'statementTimeoutSeconds': props.validation.statementTimeoutSeconds,
+      }),
+      resultPath: '$.validation',
+    });
+    catchAll(validate, STEP_NAMES.validateRestore);
     const archive = task(STEP_NAMES.archiveSnapshot, fns.archiveSnapshot, '$.archive');
     const notifySuccess = this.invoke(FLOW_STATE_NAMES.notifySuccess, fns.snsNotification, {
       payload: sfn.TaskInput.fromObject(notificationPayload('SUCCEEDED')),
@@ -137,7 +154,7 @@ export class PipelineDefinition extends Construct {
     const restoreChain = restore.next(waitForRestore).next(checkRestore).next(
       new sfn.Choice(this, FLOW_STATE_NAMES.restoreDone, { stateName: FLOW_STATE_NAMES.restoreDone })
         .when(sfn.Condition.booleanEquals('$.restore.done', true),
-          setupUsers.next(archive).next(notifySuccess).next(succeeded))
+          setupUsers.next(validate).next(archive).next(notifySuccess).next(succeeded))
         .otherwise(waitForRestore),
     );
 

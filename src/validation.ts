@@ -125,6 +125,8 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
   if (props.databaseNames !== undefined && props.databaseNames.length === 0) {
     fail('databaseNames is empty', 'List at least one database, or leave it out to use [\'postgres\'].');
   }
+  validateValidationQueries(scope, props);
+
   for (const email of props.notificationEmails ?? []) {
     if (known(email) && !EMAIL.test(email)) fail(`notification e-mail '${email}' is not an e-mail address`, 'Fix or remove it.');
   }
@@ -147,5 +149,52 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
   }
   if (!replace) {
     warn('noReplace', 'replaceExistingTarget is off: a restore fails with TargetAlreadyExists while the target cluster exists.');
+  }
+}
+
+/** Validation query names: they appear in messages and in the run's summary. */
+const QUERY_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/;
+/** Bounds that keep the queries, which are task input, well inside the state machine's and the payloads' limits. */
+export const MAX_VALIDATION_SQL_CHARS = 8192;
+export const MAX_VALIDATION_QUERIES = 50;
+/** The validation function runs for at most 300 s: one query may take at most this much of it. */
+export const MAX_VALIDATION_TIMEOUT_SECONDS = 240;
+
+function validateValidationQueries(scope: IConstruct, props: AuroraRestorePipelineProps): void {
+  const timeout = props.validationStatementTimeout?.toSeconds() ?? 30;
+  if (timeout < 1 || timeout > MAX_VALIDATION_TIMEOUT_SECONDS) {
+    fail(`validationStatementTimeout is ${timeout}s`, `Use 1 second to ${MAX_VALIDATION_TIMEOUT_SECONDS / 60} minutes (default 30 seconds).`);
+  }
+  const queries = props.validationQueries ?? [];
+  if (queries.length > MAX_VALIDATION_QUERIES) {
+    fail(`validationQueries lists ${queries.length} queries`, `Use at most ${MAX_VALIDATION_QUERIES}; combine checks into one query (SELECT a AND b AND c).`);
+  }
+  const databaseNames = props.databaseNames ?? ['postgres'];
+  const configured = new Set([...databaseNames, ...(props.databaseUsers ?? []).flatMap((u) => u.databases ?? [])]);
+  const names = new Set<string>();
+  for (const [i, query] of queries.entries()) {
+    const name = query.name;
+    if (known(name)) {
+      if (!QUERY_NAME.test(name)) {
+        fail(`validation query #${i + 1} is named '${name}'`, 'Name it with 1 to 64 letters, digits, spaces, _, . or -, starting with a letter or digit.');
+      }
+      if (names.has(name)) fail(`validation query '${name}' is listed twice`, 'Give each validation query its own name.');
+      names.add(name);
+    }
+    if (known(query.sql)) {
+      if (query.sql.trim() === '') fail(`validation query '${name}' has no SQL`, 'Give it one SQL statement returning a row whose first column is true or a number > 0.');
+      if (query.sql.length > MAX_VALIDATION_SQL_CHARS) {
+        fail(`validation query '${name}' has ${query.sql.length} characters of SQL`, `Keep it to ${MAX_VALIDATION_SQL_CHARS}: put a long check into a view or function in the source database and select from that.`);
+      }
+    }
+    if (known(query.database) && !configured.has(query.database) && [...configured].every(known)) {
+      fail(`validation query '${name}' runs in database '${query.database}', which is not configured`,
+        `Use one of ${[...configured].map((d) => `'${d}'`).join(', ')}, or add '${query.database}' to databaseNames (every configured database must exist in the restored cluster).`);
+    }
+  }
+  if (queries.length * timeout > MAX_VALIDATION_TIMEOUT_SECONDS) {
+    Annotations.of(scope).addWarningV2('cdk-aurora-restore-pipeline:validationMayTimeOut',
+      `${queries.length} validation queries of up to ${timeout}s each may together exceed the validation function's 300 s limit, and the run then fails with StepTimedOut. `
+      + 'Lower validationStatementTimeout or combine queries.');
   }
 }

@@ -120,6 +120,24 @@ export function validateDbUserSpecs(users: unknown): asserts users is DbUserSpec
   });
 }
 
+const VALIDATION_QUERY: Record<string, Kind> = { name: 'string', database: 'string', sql: 'string' };
+
+/**
+ * Checks the ValidateRestore task input the state machine passes to validate-restore (databases, queries,
+ * statement timeout); the construct checked the same at synth time.
+ */
+export function validateValidationInput(event: { databases?: unknown; queries?: unknown; statementTimeoutSeconds?: unknown }): void {
+  const source = 'The ValidateRestore task input';
+  const fix = 'The AuroraRestorePipeline construct writes the validation queries into the state machine: redeploy the stack rather than editing the definition.';
+  checkFields(event as Record<string, unknown>, { databases: 'string[]', queries: 'array', statementTimeoutSeconds: 'number' }, '', source, fix);
+  const timeout = event.statementTimeoutSeconds as number;
+  if (!(timeout >= 1)) throw errors.invalidInput(`${source} is invalid: 'statementTimeoutSeconds' must be at least 1. ${fix}`);
+  (event.queries as unknown[]).forEach((q, i) => {
+    if (!matches(q, 'object')) throw errors.invalidInput(`${source} is invalid: 'queries[${i}]' must be an object. ${fix}`);
+    checkFields(q as Record<string, unknown>, VALIDATION_QUERY, `queries[${i}].`, source, fix);
+  });
+}
+
 function validateConfig(value: unknown): asserts value is PipelineConfig {
   if (!matches(value, 'object')) {
     throw errors.invalidInput(`${PIPELINE_CONFIG_ENV} must be a JSON object. ${FIX}`);

@@ -36,6 +36,7 @@ export const errors = {
   permissionDenied: (msg: string) => new PipelineError(PipelineErrorName.PERMISSION_DENIED, msg),
   lockLost: (msg: string) => new PipelineError(PipelineErrorName.LOCK_LOST, msg),
   snapshotNotFromSource: (msg: string) => new PipelineError(PipelineErrorName.SNAPSHOT_NOT_FROM_SOURCE, msg),
+  validationFailed: (msg: string) => new PipelineError(PipelineErrorName.VALIDATION_FAILED, msg),
 };
 
 interface AwsLikeError {

@@ -58,7 +58,8 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_STATEMENT_TIMEOUT_MS = 60_000;
 const SCRAM_ITERATIONS = 4096;
 
-function describe(name: unknown): string {
+/** A name quoted for a message, cut at 80 characters. */
+export function describe(name: unknown): string {
   const text = typeof name === 'string' ? name : String(name);
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
 }
@@ -268,8 +269,8 @@ function revokeSteps(db: string, users: ResolvedDbUser[], held: HeldPrivilege[])
 }
 
 /** SQLSTATEs (and classes) a retry can fix: the server is starting, shutting down, overloaded, or contended. */
-const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '55P03', '57014', '40001', '40P01', '42710', '53300']);
-const TRANSIENT_SQLSTATE_CLASSES = ['08'];
+export const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '55P03', '57014', '40001', '40P01', '42710', '53300']);
+export const TRANSIENT_SQLSTATE_CLASSES = ['08'];
 const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'EPIPE']);
 const TLS_ERROR_CODE = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/;
 
@@ -291,7 +292,7 @@ function redact(text: string, secrets: string[]): string {
  * Turns a connection or SQL error into a named pipeline error whose message says what failed and what to
  * do. Passwords and verifiers are stripped from the server's text.
  */
-function mapDbError(err: unknown, what: string, conn: DbConnection, secrets: string[], hints: Step['hints'] = {}): PipelineError {
+export function mapDbError(err: unknown, what: string, conn: DbConnection, secrets: string[], hints: Step['hints'] = {}): PipelineError {
   if (err instanceof PipelineError) return err;
   const e = (err ?? {}) as PgLikeError;
   const code = typeof e.code === 'string' ? e.code : '';
@@ -325,7 +326,11 @@ function mapDbError(err: unknown, what: string, conn: DbConnection, secrets: str
   return errors.databaseSetupFailed(`${what}: ${code ? `${code}: ` : ''}${detail}. Check the cluster and the user configuration, then start the restore again.`);
 }
 
-function clientFor(conn: DbConnection, database: string): Client {
+/**
+ * A client (not yet connected) for `database` at `conn`: verified TLS ({@link tlsOptions}), connection timeout,
+ * and `statement_timeout`/`lock_timeout` from `conn` on every statement.
+ */
+export function clientFor(conn: DbConnection, database: string): Client {
   const timeout = conn.statementTimeoutMillis ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   return new Client({
     host: conn.host,
