@@ -88,4 +88,29 @@ describe('the state machine, run locally', () => {
     expect(out.calls.map((c) => c.state)).toEqual(['SnapshotCheck', 'SnapshotCheck', 'SnapshotCheck', 'NotifyFailure']);
     expect(out.error).toMatchObject({ name: 'StepTimedOut', cause: expect.stringContaining('Step SnapshotCheck ran past its time limit (States.Timeout)') });
   });
+
+  /** A run that reaches the restored cluster: no copy, no target to replace, restore done at once. */
+  const restored = (state: string, validate: () => unknown) => {
+    if (state === 'SnapshotCheck') return { operationId: 'op', replaceTarget: false, copyRequired: false };
+    if (state === 'RestoreSnapshot' || state === 'CheckRestoreStatus') return { done: true, nextWaitSeconds: 0, clusterIdentifier: 'staging-db' };
+    if (state === 'ValidateRestore') return validate();
+    return {};
+  };
+
+  test('ValidateRestore runs after SetupDbUsers on the restored cluster; its summary reaches the success notification at $.validation', async () => {
+    const out = await run({}, (state) => restored(state, () => ({ passed: 2, checks: ['built-in:master-login', 'built-in:database:postgres'] })));
+    expect(out.error).toBeUndefined();
+    expect(out.calls.map((c) => c.state)).toEqual(['SnapshotCheck', 'RestoreSnapshot', 'CheckRestoreStatus', 'SetupDbUsers', 'ValidateRestore', 'ArchiveSnapshot', 'NotifySuccess']);
+    expect(out.calls[4].input.state.restore).toMatchObject({ clusterIdentifier: 'staging-db' });
+    expect(out.calls[6].input.state.validation).toEqual({ passed: 2, checks: ['built-in:master-login', 'built-in:database:postgres'] });
+  });
+
+  test('a failed validation is not retried: ValidationFailed through NotifyFailure, nothing archived', async () => {
+    const out = await run({}, (state) => restored(state, () => {
+      throw lambdaError('ValidationFailed', 'Validation query "orders" (database "app") failed: it returned no rows.');
+    }));
+    expect(out.calls.map((c) => c.state)).toEqual(['SnapshotCheck', 'RestoreSnapshot', 'CheckRestoreStatus', 'SetupDbUsers', 'ValidateRestore', 'NotifyFailure']);
+    expect(out.calls[5].input.state.error).toEqual({ Error: 'ValidationFailed', Cause: expect.stringContaining('orders') });
+    expect(out.error?.name).toBe('ValidationFailed');
+  });
 });

@@ -1,13 +1,14 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { definitionOf } from './definition';
 import { defaultStack } from './stacks';
-import { UnmanagedLogins } from '../../src';
+import { DatabasePrivilege, UnmanagedLogins } from '../../src';
+import { Duration } from 'aws-cdk-lib';
 
 // asl-validator is CommonJS without types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const aslValidator = require('asl-validator');
 
-const TASKS = ['SnapshotCheck', 'CopySnapshot', 'CheckCopyStatus', 'DeleteRds', 'RestoreSnapshot', 'CheckRestoreStatus', 'SetupDbUsers', 'ArchiveSnapshot', 'NotifySuccess'];
+const TASKS = ['SnapshotCheck', 'CopySnapshot', 'CheckCopyStatus', 'DeleteRds', 'RestoreSnapshot', 'CheckRestoreStatus', 'SetupDbUsers', 'ValidateRestore', 'ArchiveSnapshot', 'NotifySuccess'];
 
 describe('state machine definition', () => {
   const asl = definitionOf(Template.fromStack(defaultStack().stack));
@@ -64,6 +65,29 @@ describe('state machine definition', () => {
     }]);
   });
 
+  test('ValidateRestore gets the state, the databases that must exist, the queries and their timeout (task input), and writes $.validation', () => {
+    expect(states.ValidateRestore.Parameters).toEqual({ 'state.$': '$', 'databases': ['postgres'], 'queries': [], 'statementTimeoutSeconds': 30 });
+    expect(states.ValidateRestore.ResultPath).toBe('$.validation');
+    const configured = definitionOf(Template.fromStack(defaultStack({
+      databaseNames: ['app', 'reports'],
+      databaseUsers: [{ username: 'etl', privilege: DatabasePrivilege.READ_WRITE, databases: ['warehouse'] }],
+      validationQueries: [
+        { name: 'orders', sql: 'SELECT count(*) FROM orders' },
+        { name: 'warehouse-fresh', database: 'warehouse', sql: "SELECT max(loaded_at) > now() - interval '1 day' FROM loads" },
+      ],
+      validationStatementTimeout: Duration.minutes(2),
+    }).stack));
+    expect(configured.States.ValidateRestore.Parameters).toEqual({
+      'state.$': '$',
+      'databases': ['app', 'reports', 'warehouse'],
+      'queries': [
+        { name: 'orders', database: 'app', sql: 'SELECT count(*) FROM orders' },
+        { name: 'warehouse-fresh', database: 'warehouse', sql: "SELECT max(loaded_at) > now() - interval '1 day' FROM loads" },
+      ],
+      'statementTimeoutSeconds': 120,
+    });
+  });
+
   test.each(TASKS)('%s retries Lambda errors, throttling and the transient errors only, and catches everything', (name) => {
     const retry = states[name].Retry as any[];
     const retried = retry.flatMap((r) => r.ErrorEquals);
@@ -73,7 +97,7 @@ describe('state machine definition', () => {
       'ResourceBusy', 'DatabaseUnavailable', 'AwsServiceUnavailable',
     ]));
     // Never a permanent error, never States.ALL.
-    for (const permanent of ['States.ALL', 'TargetNotOwned', 'SnapshotNotFound', 'DeletionProtected', 'InvalidInput', 'OperationTimedOut', 'RestoreAlreadyInProgress']) {
+    for (const permanent of ['States.ALL', 'TargetNotOwned', 'SnapshotNotFound', 'DeletionProtected', 'InvalidInput', 'OperationTimedOut', 'RestoreAlreadyInProgress', 'ValidationFailed']) {
       expect(retried).not.toContain(permanent);
     }
     for (const r of retry) {
@@ -122,12 +146,13 @@ describe('state machine definition', () => {
     expect(states.WaitForDelete).toMatchObject({ Type: 'Wait', SecondsPath: '$.delete.nextWaitSeconds', Next: 'DeleteRds' });
   });
 
-  test('restore loops until the cluster is ready, then users, archive, success notification', () => {
+  test('restore loops until the cluster is ready, then users, validation, archive, success notification', () => {
     expect(states.RestoreSnapshot.Next).toBe('WaitForRestore');
     expect(states.WaitForRestore).toMatchObject({ Type: 'Wait', SecondsPath: '$.restore.nextWaitSeconds', Next: 'CheckRestoreStatus' });
     expect(states['RestoreDone?'].Choices).toEqual([{ Variable: '$.restore.done', BooleanEquals: true, Next: 'SetupDbUsers' }]);
     expect(states['RestoreDone?'].Default).toBe('WaitForRestore');
-    expect(states.SetupDbUsers.Next).toBe('ArchiveSnapshot');
+    expect(states.SetupDbUsers.Next).toBe('ValidateRestore');
+    expect(states.ValidateRestore.Next).toBe('ArchiveSnapshot');
     expect(states.ArchiveSnapshot.Next).toBe('NotifySuccess');
     expect(states.NotifySuccess.Parameters).toMatchObject({ 'status': 'SUCCEEDED', 'state.$': '$', 'executionArn.$': '$$.Execution.Id' });
     expect(states.NotifySuccess.ResultPath).toBeNull();

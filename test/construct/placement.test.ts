@@ -20,6 +20,8 @@ function roleStatements(t: Template, fnId: string): any[] {
 const ec2Statements = (statements: any[]) => statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('ec2:')));
 const sgRef = (name: string) => ({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^RestoreHandlers${name}[0-9A-F]{8}$`)), 'GroupId'] });
 const API_FUNCTIONS = ['SnapshotCheck', 'CopySnapshot', 'CheckCopyStatus', 'DeleteRds', 'RestoreSnapshot', 'CheckRestoreStatus', 'ArchiveSnapshot', 'SnsNotification'];
+/** The functions that connect to the restored cluster (`database: true`). */
+const DB_FUNCTIONS = ['SetupDbUsers', 'ValidateRestore'];
 
 /** The statements Lambda's VPC attachment needs, scoped to the imported VPC's two subnets and `sg`. */
 function expectScopedNetworkInterfaceStatements(statements: any[], sg: string) {
@@ -57,12 +59,14 @@ describe('handlerPlacement DATABASE_ONLY (the default)', () => {
   const t = Template.fromStack(defaultStack().stack);
   const fns = functionsById(t);
 
-  test('only setup-db-users runs in the VPC, with its own security group', () => {
-    expect(Object.keys(fns).sort()).toEqual([...API_FUNCTIONS, 'SetupDbUsers'].sort());
-    expect(fns.SetupDbUsers.Properties.VpcConfig).toEqual({
-      SubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0aaaaaaaaaaaaaaa2'],
-      SecurityGroupIds: [sgRef('DbUsersSecurityGroup')],
-    });
+  test('only the database functions (setup-db-users, validate-restore) run in the VPC, with their own security group', () => {
+    expect(Object.keys(fns).sort()).toEqual([...API_FUNCTIONS, ...DB_FUNCTIONS].sort());
+    for (const id of DB_FUNCTIONS) {
+      expect(fns[id].Properties.VpcConfig).toEqual({
+        SubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0aaaaaaaaaaaaaaa2'],
+        SecurityGroupIds: [sgRef('DbUsersSecurityGroup')],
+      });
+    }
     for (const id of API_FUNCTIONS) expect(fns[id].Properties.VpcConfig).toBeUndefined();
   });
 
@@ -70,7 +74,7 @@ describe('handlerPlacement DATABASE_ONLY (the default)', () => {
     for (const id of API_FUNCTIONS) {
       expect(fns[id].Metadata.checkov).toEqual({ skip: [{ id: 'CKV_AWS_117', comment: expect.stringMatching(/calls AWS APIs only.*no network path to data/) }] });
     }
-    expect(fns.SetupDbUsers.Metadata?.checkov).toBeUndefined();
+    for (const id of DB_FUNCTIONS) expect(fns[id].Metadata?.checkov).toBeUndefined();
   });
 
   test('no security group for the AWS-API functions: only the database functions\' and the cluster\'s', () => {
@@ -86,8 +90,8 @@ describe('handlerPlacement DATABASE_ONLY (the default)', () => {
     }
   });
 
-  test('setup-db-users may manage network interfaces only in its subnets, security group and VPC; its code may not', () => {
-    expectScopedNetworkInterfaceStatements(roleStatements(t, 'SetupDbUsers'), 'DbUsersSecurityGroup');
+  test('the database functions may manage network interfaces only in their subnets, security group and VPC; their code may not', () => {
+    for (const id of DB_FUNCTIONS) expectScopedNetworkInterfaceStatements(roleStatements(t, id), 'DbUsersSecurityGroup');
   });
 
   test('no write action of EC2 is allowed on every resource (checkov CKV_AWS_111)', () => {
@@ -112,7 +116,7 @@ describe('handlerPlacement ALL_IN_VPC', () => {
     for (const id of API_FUNCTIONS) {
       expect(fns[id].Properties.VpcConfig).toEqual({ SubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0aaaaaaaaaaaaaaa2'], SecurityGroupIds: [sgRef('ApiSecurityGroup')] });
     }
-    expect(fns.SetupDbUsers.Properties.VpcConfig.SecurityGroupIds).toEqual([sgRef('DbUsersSecurityGroup')]);
+    for (const id of DB_FUNCTIONS) expect(fns[id].Properties.VpcConfig.SecurityGroupIds).toEqual([sgRef('DbUsersSecurityGroup')]);
     t.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: 'Aurora restore pipeline handlers: HTTPS to AWS APIs only',
       SecurityGroupEgress: [Match.objectLike({ FromPort: 443, ToPort: 443, CidrIp: '0.0.0.0/0' })],
@@ -125,7 +129,7 @@ describe('handlerPlacement ALL_IN_VPC', () => {
 
   test('each function\'s network-interface permissions name its own security group', () => {
     for (const id of API_FUNCTIONS) expectScopedNetworkInterfaceStatements(roleStatements(t, id), 'ApiSecurityGroup');
-    expectScopedNetworkInterfaceStatements(roleStatements(t, 'SetupDbUsers'), 'DbUsersSecurityGroup');
+    for (const id of DB_FUNCTIONS) expectScopedNetworkInterfaceStatements(roleStatements(t, id), 'DbUsersSecurityGroup');
   });
 
   test('a cross-region restore warns that the VPC needs a NAT path', () => {

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { definitionOf, renderIntrinsics } from './definition';
 import { defaultStack, fullStack } from './stacks';
+import { HANDLER_SPECS } from '../../src/handlers';
 
 describe('default stack', () => {
   const { stack, pipeline } = defaultStack();
@@ -50,9 +51,9 @@ describe('default stack', () => {
     });
   });
 
-  test('nine functions from the bundled assets, newest Node runtime, X-Ray, explicit memory and timeout', () => {
+  test('one function per step (HANDLER_SPECS) from the bundled assets, newest Node runtime, X-Ray, explicit memory and timeout', () => {
     const fns = t.findResources('AWS::Lambda::Function');
-    expect(Object.keys(fns)).toHaveLength(9);
+    expect(Object.keys(fns)).toHaveLength(HANDLER_SPECS.length);
     for (const fn of Object.values(fns)) {
       const p = fn.Properties;
       expect(p.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
@@ -66,7 +67,7 @@ describe('default stack', () => {
       expect(p.Environment.Variables.PIPELINE_CONFIG).toBeDefined();
       expect(p.LoggingConfig.LogGroup).toBeDefined();
     }
-    t.resourceCountIs('AWS::Lambda::EventInvokeConfig', 9);
+    t.resourceCountIs('AWS::Lambda::EventInvokeConfig', HANDLER_SPECS.length);
   });
 
   test('no reserved concurrency by default: each function acknowledges the concurrency rules with that reason', () => {
@@ -87,7 +88,7 @@ describe('default stack', () => {
 
   test('log groups: retention and KMS', () => {
     const groups = Object.values(t.findResources('AWS::Logs::LogGroup'));
-    expect(groups).toHaveLength(10);
+    expect(groups).toHaveLength(HANDLER_SPECS.length + 1);
     for (const g of groups) {
       expect(g.Properties.RetentionInDays).toBe(365);
       expect(g.Properties.KmsKeyId).toBeDefined();
@@ -122,7 +123,7 @@ describe('default stack', () => {
     const metricNames = alarms.map((a) => a.Properties.MetricName).filter(Boolean).sort();
     expect(metricNames).toEqual(['ExecutionThrottled', 'ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
     const math = alarms.find((a) => a.Properties.Metrics);
-    expect(math!.Properties.Metrics.filter((m: any) => m.MetricStat?.Metric.MetricName === 'Errors')).toHaveLength(9);
+    expect(math!.Properties.Metrics.filter((m: any) => m.MetricStat?.Metric.MetricName === 'Errors')).toHaveLength(HANDLER_SPECS.length);
     for (const a of alarms) {
       expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^RestoreTopic/) }]);
       expect(a.Properties.TreatMissingData).toBe('notBreaching');
@@ -183,7 +184,7 @@ describe('default stack', () => {
     // invocations are synchronous, so the other functions keep no retries.
     const configs = Object.values(t.findResources('AWS::Lambda::EventInvokeConfig')).map((c) => c.Properties);
     expect(configs.filter((c) => c.MaximumRetryAttempts === 2).map((c) => c.FunctionName)).toEqual([{ Ref: fnId }]);
-    expect(configs.filter((c) => c.MaximumRetryAttempts === 0)).toHaveLength(8);
+    expect(configs.filter((c) => c.MaximumRetryAttempts === 0)).toHaveLength(HANDLER_SPECS.length - 1);
   });
 
   test('a generated master secret, encrypted with the key', () => {
@@ -304,8 +305,8 @@ describe('least privilege', () => {
 
   test('only the functions that need a secret can read one', () => {
     const readers = policies.filter(([, p]) => str(p).includes('secretsmanager:GetSecretValue')).map(([id]) => id);
-    expect(readers.every((id) => /CheckRestoreStatus|SetupDbUsers/.test(id))).toBe(true);
-    expect(readers.length).toBe(2);
+    expect(readers.every((id) => /CheckRestoreStatus|SetupDbUsers|ValidateRestore/.test(id))).toBe(true);
+    expect(readers.length).toBe(3);
   });
 
   test('logs go only to the function\'s own log group', () => {
