@@ -870,6 +870,6 @@ function validationTaskInput(props: AuroraRestorePipelineProps, databaseNames: s
   return {
     databases,
     queries: (props.validationQueries ?? []).map((q) => ({ name: q.name, database: q.database ?? databaseNames[0], sql: q.sql })),
-    statementTimeoutSeconds: (props.validationStatementTimeout ?? Duration.seconds(30)).toSeconds(),
+    statementTimeoutSeconds: (props.validationStatementTimeout ?? Duration.seconds(30)).toSeconds({ integral: false }),
   };
 }

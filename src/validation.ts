@@ -161,7 +161,7 @@ export const MAX_VALIDATION_QUERIES = 50;
 export const MAX_VALIDATION_TIMEOUT_SECONDS = 240;
 
 function validateValidationQueries(scope: IConstruct, props: AuroraRestorePipelineProps): void {
-  const timeout = props.validationStatementTimeout?.toSeconds() ?? 30;
+  const timeout = props.validationStatementTimeout?.toSeconds({ integral: false }) ?? 30;
   if (timeout < 1 || timeout > MAX_VALIDATION_TIMEOUT_SECONDS) {
     fail(`validationStatementTimeout is ${timeout}s`, `Use 1 second to ${MAX_VALIDATION_TIMEOUT_SECONDS / 60} minutes (default 30 seconds).`);
   }

@@ -49,8 +49,25 @@ describe('impossible combinations throw, saying what to fix', () => {
     ['target under the final snapshot prefix', { targetClusterIdentifier: 'ARP-Final-x' }, /targetClusterIdentifier 'ARP-Final-x' starts with 'arp-final-'/],
     ['target under the temporary cluster prefix', { targetClusterIdentifier: 'arp-tmp-staging' }, /starts with 'arp-tmp-'/],
     ['adopting a target that prefixes the source', { targetClusterIdentifier: 'prod', assumeTargetOwned: true }, /with assumeTargetOwned, the target 'prod' is a prefix of the source 'prod-aurora'.*turn off assumeTargetOwned/],
+    ['validation query in an unconfigured database', { validationQueries: [{ name: 'orders', database: 'app', sql: 'SELECT true' }] },
+      /validation query 'orders' runs in database 'app', which is not configured.*Use one of 'postgres', or add 'app' to databaseNames/],
+    ['validation query without SQL', { validationQueries: [{ name: 'orders', sql: '  ' }] }, /validation query 'orders' has no SQL/],
+    ['validation query with too much SQL', { validationQueries: [{ name: 'big', sql: `SELECT ${'1+'.repeat(4100)}1` }] }, /validation query 'big' has 8208 characters of SQL.*Keep it to 8192/],
+    ['validation queries with one name', { validationQueries: [{ name: 'a', sql: 'SELECT 1' }, { name: 'a', sql: 'SELECT 2' }] }, /validation query 'a' is listed twice/],
+    ['validation query with a bad name', { validationQueries: [{ name: 'built-in:master-login', sql: 'SELECT 1' }] }, /validation query #1 is named 'built-in:master-login'.*letters, digits, spaces/],
+    ['too many validation queries', { validationQueries: Array.from({ length: 51 }, (_, i) => ({ name: `q${i}`, sql: 'SELECT 1' })) }, /validationQueries lists 51 queries.*at most 50/],
+    ['validation timeout under a second', { validationStatementTimeout: Duration.millis(500) }, /validationStatementTimeout is 0.5s/],
+    ['validation timeout over 4 minutes', { validationStatementTimeout: Duration.minutes(5) }, /validationStatementTimeout is 300s.*1 second to 4 minutes/],
   ])('%s', (_name, props, message) => {
     expect(() => build(props)).toThrow(message);
+  });
+
+  test('a validation query may use databaseNames, a user\'s database, or by default the first of databaseNames', () => {
+    expect(() => build({
+      databaseNames: ['app'],
+      databaseUsers: [{ username: 'etl', databases: ['warehouse'] }],
+      validationQueries: [{ name: 'a', sql: 'SELECT 1' }, { name: 'b b.c-d_e', database: 'warehouse', sql: 'SELECT 1' }, { name: 'c', database: 'app', sql: 'SELECT 1' }],
+    })).not.toThrow();
   });
 
   test('a target that prefixes the source is fine without assumeTargetOwned, or in another region', () => {
@@ -71,6 +88,11 @@ describe('risky combinations warn', () => {
   });
   test('replacing without a final snapshot', () => {
     expect(warned(build({ finalSnapshotOnReplace: false }), /without a final snapshot/)).toHaveLength(1);
+  });
+  test('validation queries that may together outrun the validation function', () => {
+    const queries = Array.from({ length: 9 }, (_, i) => ({ name: `q${i}`, sql: 'SELECT 1' }));
+    expect(warned(build({ validationQueries: queries }), /9 validation queries of up to 30s each may together exceed/)).toHaveLength(1);
+    expect(warned(build({ validationQueries: queries.slice(0, 8) }), /validation queries/)).toHaveLength(0);
   });
   test('assuming ownership', () => {
     expect(warned(build({ assumeTargetOwned: true }), /even if it did not create it/)).toHaveLength(1);
