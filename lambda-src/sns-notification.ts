@@ -163,6 +163,7 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
         }
         : undefined,
       dbUsers: state.dbUsers,
+      validation: state.validation,
       archive: state.archive,
       snapshotCopy,
       startedAt: event.executionStartTime,

@@ -28,8 +28,9 @@ test('the demo runs the pipeline to SUCCEEDED, step by step, checks the result a
   expect(steps.map(([s]) => s)).toEqual([
     'SnapshotCheck', 'CopySnapshot', 'CheckCopyStatus', 'CheckCopyStatus', 'CheckCopyStatus',
     'RestoreSnapshot', 'CheckRestoreStatus', 'CheckRestoreStatus', 'CheckRestoreStatus', 'CheckRestoreStatus',
-    'SetupDbUsers', 'ArchiveSnapshot', 'NotifySuccess',
+    'SetupDbUsers', 'ValidateRestore', 'ArchiveSnapshot', 'NotifySuccess',
   ]);
+  expect(steps.find(([s]) => s === 'ValidateRestore')![1]).toBe('3 checks passed: built-in:master-login, built-in:database:app, accounts-present');
   expect(steps.filter(([s]) => /Copy/.test(s)).map(([, text]) => /: (\w+) (\d+)%/.exec(text)!.slice(1).join(' ')))
     .toEqual(['copying 0', 'copying 35', 'copying 80', 'available 100']);
   expect(stdout).toContain('Result: SUCCEEDED');

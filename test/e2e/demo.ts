@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { APP_DATABASE, MASTER_USERNAME, probeRole, type RoleAbilities } from './support/local-cluster';
+import { APP_DATABASE, APP_TABLE, MASTER_USERNAME, probeRole, type RoleAbilities } from './support/local-cluster';
 import type { Invocation } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { notifications, startScenario, startWorld, type World } from './support/world';
@@ -116,6 +116,8 @@ function describeResult(state: string, r: any): string {
     case 'SetupDbUsers':
       return `created [${r.created.join(', ')}], updated [${r.updated.join(', ')}] in ${r.databases.join(', ')}; `
         + `disabled ${r.disabledLogins.length} production logins, revoked ${r.revokedMemberships.length} memberships`;
+    case 'ValidateRestore':
+      return `${r.passed} checks passed: ${r.checks.join(', ')}`;
     case 'ArchiveSnapshot':
       return `${r.action}${r.snapshotIdentifier ? ` ${r.snapshotIdentifier}` : ''}`;
     default:
@@ -148,6 +150,7 @@ async function main(): Promise<number> {
       sourceRegion: SOURCE_REGION,
       databaseNames: [APP_DATABASE],
       databaseUsers: USERS,
+      validationQueries: [{ name: 'accounts-present', sql: `SELECT count(*) FROM public.${APP_TABLE}` }],
     }, { app: new App({ outdir }), stackName: 'AuroraRestoreDemo' });
     return startScenario(world, stack, { snapshots });
   });

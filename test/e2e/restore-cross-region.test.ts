@@ -153,7 +153,7 @@ describe('cross-region restore', () => {
       'SnapshotCheck:SUCCEEDED', 'CopySnapshot:IN_PROGRESS', 'CheckCopyStatus:IN_PROGRESS', 'CheckCopyStatus:SUCCEEDED',
       // moto reports `creating` only in the restore's answer: the first check finds it available and resets the password.
       'RestoreSnapshot:IN_PROGRESS', 'CheckRestoreStatus:IN_PROGRESS', 'CheckRestoreStatus:SUCCEEDED',
-      'SetupDbUsers:SUCCEEDED', 'ArchiveSnapshot:SUCCEEDED', 'SnsNotification:SUCCEEDED',
+      'SetupDbUsers:SUCCEEDED', 'ValidateRestore:SUCCEEDED', 'ArchiveSnapshot:SUCCEEDED', 'SnsNotification:SUCCEEDED',
     ]);
     const copyChecks = (await h.auditItems('dr-1')).filter((i) => i.step === 'CheckCopyStatus').map((i) => i.details.percentProgress);
     expect(copyChecks).toEqual([55, 100]);

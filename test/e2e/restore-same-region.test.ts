@@ -127,7 +127,7 @@ describe('same-region restore', () => {
       'WaitForRestore', 'CheckRestoreStatus', 'RestoreDone?', // creating (moto's own first report)
       'WaitForRestore', 'CheckRestoreStatus', 'RestoreDone?', // available: master password reset requested
       'WaitForRestore', 'CheckRestoreStatus', 'RestoreDone?', // reset applied
-      'SetupDbUsers', 'ArchiveSnapshot', 'NotifySuccess', 'Succeeded',
+      'SetupDbUsers', 'ValidateRestore', 'ArchiveSnapshot', 'NotifySuccess', 'Succeeded',
     ]);
     expect(run.invocations.filter((i) => i.stateName === 'CheckRestoreStatus').map((i) => (i.result as any).status))
       .toEqual(['creating', 'creating', 'resetting-master-password', 'available']);
@@ -169,7 +169,7 @@ describe('same-region restore', () => {
     expect(await auditTrail(h, 'nightly-1')).toEqual([
       'SnapshotCheck:SUCCEEDED', 'RestoreSnapshot:IN_PROGRESS',
       'CheckRestoreStatus:IN_PROGRESS', 'CheckRestoreStatus:IN_PROGRESS', 'CheckRestoreStatus:IN_PROGRESS', 'CheckRestoreStatus:SUCCEEDED',
-      'SetupDbUsers:SUCCEEDED', 'ArchiveSnapshot:SKIPPED', 'SnsNotification:SUCCEEDED',
+      'SetupDbUsers:SUCCEEDED', 'ValidateRestore:SUCCEEDED', 'ArchiveSnapshot:SKIPPED', 'SnsNotification:SUCCEEDED',
     ]);
     const audit = await h.auditItems('nightly-1');
     expect(audit[0]).toMatchObject({ step: 'SnapshotCheck', requested_by: 'e2e', details: { snapshotIdentifier: 'prod-aurora-new', replaceTarget: false } });
@@ -190,7 +190,7 @@ describe('same-region restore', () => {
     });
     expect([...message.dbUsers.created].sort()).toEqual(NEW_USERS);
     expect(message.dbUsers).toMatchObject(PRODUCTION_CHANGES);
-    expect(Object.keys(message.stepDurationsMs)).toEqual(['SnapshotCheck', 'RestoreSnapshot', 'CheckRestoreStatus', 'SetupDbUsers', 'ArchiveSnapshot']);
+    expect(Object.keys(message.stepDurationsMs)).toEqual(['SnapshotCheck', 'RestoreSnapshot', 'CheckRestoreStatus', 'SetupDbUsers', 'ValidateRestore', 'ArchiveSnapshot']);
     expect(message.error).toBeUndefined();
 
     expect(await s.leaks([run])).toEqual([]);

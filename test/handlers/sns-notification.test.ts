@@ -53,6 +53,7 @@ const successState = makeState({
   restore: makeRestoreProgress(),
 
   dbUsers: { created: ['app_user'], updated: [], databases: ['app'], disabledLogins: ['prod_app'], revokedMemberships: [] },
+  validation: { passed: 3, checks: ['built-in:master-login', 'built-in:database:app', 'orders'] },
   archive: { action: 'deleted', snapshotIdentifier: 'staging-db-op-1' },
 });
 
@@ -101,6 +102,7 @@ describe('sns-notification', () => {
       snapshot: { identifier: 'prod-db-2026-11-01' },
       target: { endpoint: 'staging-db.cluster-abc.eu-central-1.rds.amazonaws.com', port: 5432 },
       stepDurationsMs: { SnapshotCheck: 800, CheckCopyStatus: 250 },
+      validation: { passed: 3, checks: ['built-in:master-login', 'built-in:database:app', 'orders'] },
     });
     expect(msg.body.error).toBeUndefined();
     // Only this execution's audit entries count.
