@@ -28,6 +28,7 @@ import { handler as deleteRds } from '../../lambda-src/delete-rds';
 import { assertLockHeld, LockCheck } from '../../lambda-src/lib/lock';
 import { handler as restoreSnapshot } from '../../lambda-src/restore-snapshot';
 import { handler as setupDbUsers } from '../../lambda-src/setup-db-users';
+import { handler as validateRestore } from '../../lambda-src/validate-restore';
 import { PipelineErrorName, UnmanagedLogins } from '../../src/contracts';
 
 const rdsMock = mockClient(RDSClient);
@@ -46,6 +47,7 @@ const steps: Array<[string, () => Promise<unknown>]> = [
   ['RestoreSnapshot', () => restoreSnapshot(state)],
   ['CheckRestoreStatus', () => checkRestoreStatus(state)],
   ['SetupDbUsers', () => setupDbUsers({ state, users: DEFAULT_DB_USERS, unmanagedLogins: UnmanagedLogins.DISABLE })],
+  ['ValidateRestore', () => validateRestore({ state, databases: ['app'], queries: [], statementTimeoutSeconds: 30 })],
   ['ArchiveSnapshot', () => archiveSnapshot(state)],
 ];
 

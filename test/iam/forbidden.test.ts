@@ -135,6 +135,9 @@ function controls(p: Pipeline, crossRegion: boolean, assumeTargetOwned: boolean)
     ['RestoreSnapshot', 'grants RDS the copy key', keyGrant, 'Allowed'],
     ['CheckRestoreStatus', 'resets the master password of the owned target', { action: 'rds:ModifyDBCluster', resource: rds(t, 'cluster', 'prod'), resourceTags: ours }, 'Allowed'],
     ['CheckRestoreStatus', 'not of an unowned target', { action: 'rds:ModifyDBCluster', resource: rds(t, 'cluster', 'prod'), resourceTags: {} }, 'ImplicitlyDenied'],
+    ['ValidateRestore', 'reads the master secret', { action: 'secretsmanager:GetSecretValue', resource: p.config.restore.masterSecretArn }, 'Allowed'],
+    ['ValidateRestore', 'changes no cluster, not even an owned one', { action: 'rds:ModifyDBCluster', resource: rds(t, 'cluster', 'prod'), resourceTags: ours }, 'ImplicitlyDenied'],
+    ['ValidateRestore', 'deletes no cluster', { action: 'rds:DeleteDBCluster', resource: rds(t, 'cluster', 'prod'), resourceTags: ours }, 'ImplicitlyDenied'],
     ['SnsNotification', 'deletes this pipeline\'s copy', { action: 'rds:DeleteDBClusterSnapshot', resource: rds(t, 'cluster-snapshot', copySnapshotIdentifier('prod', 'op-1')), resourceTags: ours }, 'Allowed'],
     ['SnsNotification', 'tags it as retained', {
       action: 'rds:AddTagsToResource', resource: rds(t, 'cluster-snapshot', copySnapshotIdentifier('prod', 'op-1')), resourceTags: ours, requestTags: { [PipelineTag.RETAINED]: 'true' },
