@@ -64,6 +64,8 @@ export class RestoreTestStack extends Stack {
       unmanagedLogins: UnmanagedLogins.DISABLE,
       combinedUsersSecret: legacyUsers,
       databaseNames: ['app'],
+      validationQueries: [{ name: 'accounts-present', database: 'app', sql: 'SELECT count(*) FROM public.accounts' }],
+      validationStatementTimeout: Duration.seconds(60),
       replaceExistingTarget: true,
       assumeTargetOwned: false,
       finalSnapshotOnReplace: false,

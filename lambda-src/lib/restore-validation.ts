@@ -132,7 +132,9 @@ function connectionFailure(err: unknown, db: string, conn: DbConnection, where: 
   return errors.validationFailed(`${mapped.message} ${AFTER}`);
 }
 
-async function runQuery(client: Client, query: ValidationQuerySpec, timeoutMillis: number, conn: DbConnection, where: string, secrets: string[]): Promise<void> {
+async function runQuery(
+  client: Client, query: ValidationQuerySpec, timeoutMillis: number, conn: DbConnection, where: string, secrets: string[],
+): Promise<void> {
   const label = `Validation query ${describe(query.name)} (database ${describe(query.database)})`;
   const internal = async (sql: string) => {
     try {

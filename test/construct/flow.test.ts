@@ -1,8 +1,8 @@
+import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { definitionOf } from './definition';
 import { defaultStack } from './stacks';
 import { DatabasePrivilege, UnmanagedLogins } from '../../src';
-import { Duration } from 'aws-cdk-lib';
 
 // asl-validator is CommonJS without types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

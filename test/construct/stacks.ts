@@ -82,6 +82,8 @@ export function fullStack(sourceRegion = 'us-east-1', handlerPlacement = Handler
     ],
     combinedUsersSecret: combined,
     databaseNames: ['app'],
+    validationQueries: [{ name: 'orders-present', sql: 'SELECT count(*) FROM billing.orders' }],
+    validationStatementTimeout: Duration.seconds(45),
     replaceExistingTarget: true,
     assumeTargetOwned: true,
     finalSnapshotOnReplace: true,

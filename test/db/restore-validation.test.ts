@@ -45,7 +45,9 @@ beforeEach(() => {
 const q = (name: string, sql: string, database = 'app'): ValidationQuerySpec => ({ name, database, sql });
 const plan = (queries: ValidationQuerySpec[], databases = ['app'], statementTimeoutMillis = 5_000): ValidationPlan => ({ databases, queries, statementTimeoutMillis });
 
-async function failure(queries: ValidationQuerySpec[], options: { databases?: string[]; timeoutMs?: number; conn?: DbConnection } = {}): Promise<Error> {
+type FailureOptions = { databases?: string[]; timeoutMs?: number; conn?: DbConnection };
+
+async function failure(queries: ValidationQuerySpec[], options: FailureOptions = {}): Promise<Error> {
   const c = options.conn ?? conn;
   const err = await validateRestoredCluster(c, plan(queries, options.databases, options.timeoutMs), CLUSTER).then(() => undefined, (e: Error) => e);
   expect(err).toBeInstanceOf(Error);
