@@ -74,7 +74,8 @@ function isTransient(code: string): boolean {
   return code !== '57014' && (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2)));
 }
 
-const AFTER = 'Nothing was changed: the current target is as it was.';
+// Said of the validation only: what happened to the target before it depends on the flow (today's DELETE_FIRST order replaced it).
+const AFTER = 'The validation changed nothing in the cluster.';
 
 /**
  * Runs the built-in checks, then each query. Returns the names of the checks that ran (all passed); the first

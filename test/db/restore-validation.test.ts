@@ -106,7 +106,7 @@ describe('failing queries: ValidationFailed naming the query, its database and w
     expect(err.message).toMatch(/^Validation query "customers-check" \(database "app"\) failed on the restored cluster arp-tmp-staging-db-op-1/);
     expect(err.message).toMatch(why);
     expect(err.message).toMatch(/true or a number greater than 0.*validationQueries/);
-    expect(err.message).toMatch(/Nothing was changed/);
+    expect(err.message).toMatch(/The validation changed nothing in the cluster/);
   });
 
   test('an SQL error names its SQLSTATE and class, with the server\'s text for syntax and access errors', async () => {
@@ -183,6 +183,6 @@ describe('built-in checks', () => {
     delete process.env.NODE_EXTRA_CA_CERTS;
     const err = await failure([]);
     expect(err.name).toBe(PipelineErrorName.VALIDATION_FAILED);
-    expect(err.message).toMatch(/TLS connection.*NODE_EXTRA_CA_CERTS.*Nothing was changed/);
+    expect(err.message).toMatch(/TLS connection.*NODE_EXTRA_CA_CERTS.*The validation changed nothing/);
   });
 });
