@@ -5,14 +5,15 @@
  */
 import { Template } from 'aws-cdk-lib/assertions';
 import { pipelineStack } from './stacks';
+import { HANDLER_SPECS } from '../../../src/handlers';
 
 test.each([
   ['same region', {}],
   ['cross-region', { sourceRegion: 'us-east-1' }],
-])('the e2e stack (%s) places only setup-db-users in the VPC (DATABASE_ONLY)', (_name, props) => {
+])('the e2e stack (%s) places only the database functions (setup-db-users, validate-restore) in the VPC (DATABASE_ONLY)', (_name, props) => {
   const { stack } = pipelineStack(props);
   const fns = Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function'));
-  expect(fns).toHaveLength(9);
+  expect(fns).toHaveLength(HANDLER_SPECS.length);
   const inVpc = fns.filter(([, f]) => f.Properties.VpcConfig !== undefined).map(([id]) => id);
-  expect(inVpc).toEqual([expect.stringMatching(/^RestoreHandlersSetupDbUsers[0-9A-F]{8}$/)]);
+  expect(inVpc).toEqual([expect.stringMatching(/^RestoreHandlersSetupDbUsers[0-9A-F]{8}$/), expect.stringMatching(/^RestoreHandlersValidateRestore[0-9A-F]{8}$/)]);
 });
