@@ -204,7 +204,8 @@ export class PipelineHandlers extends Construct {
       fn.node.addDependency(executionPolicy);
       if (props.reservedConcurrency === undefined) {
         const shared = 'Reserved concurrency is opt-in (handlerReservedConcurrency): one execution invokes one function at a time, '
-          + 'and reserving for each of 9 functions per pipeline would use up the account-region\'s default 1,000 at fleet scale (at 2 each, 50 pipelines reserve the 900 Lambda allows).';
+          + `and reserving for each of ${HANDLER_SPECS.length} functions per pipeline would use up the account-region's default 1,000 at fleet scale `
+          + `(at 2 each, ${Math.floor(900 / (2 * HANDLER_SPECS.length))} pipelines reserve up to the 900 Lambda allows).`;
         acknowledge(fn, { 'NIST.800.53.R5-LambdaConcurrency': shared, 'HIPAA.Security-LambdaConcurrency': shared });
       }
       if (!securityGroup) {

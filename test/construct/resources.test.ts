@@ -72,7 +72,7 @@ describe('default stack', () => {
 
   test('no reserved concurrency by default: each function acknowledges the concurrency rules with that reason', () => {
     const fns = pipeline.node.findAll().filter((c) => c.node.defaultChild instanceof CfnFunction);
-    expect(fns).toHaveLength(9);
+    expect(fns).toHaveLength(HANDLER_SPECS.length);
     for (const fn of fns) {
       const acks = Object.assign({}, ...fn.node.metadata.filter((m) => m.type === 'aws:cdk:acknowledged-rules').map((m) => m.data as object));
       for (const id of ['Annotation::NIST.800.53.R5-LambdaConcurrency', 'Annotation::HIPAA.Security-LambdaConcurrency']) expect(acks[id]).toMatch(/opt-in \(handlerReservedConcurrency\).*1,000/);
@@ -327,7 +327,7 @@ describe('fully configured, cross-region stack', () => {
 
   test('handlerReservedConcurrency reserves that many for each function, and the concurrency rules are not acknowledged', () => {
     const fns = Object.values(t.findResources('AWS::Lambda::Function'));
-    expect(fns).toHaveLength(9);
+    expect(fns).toHaveLength(HANDLER_SPECS.length);
     for (const fn of fns) expect(fn.Properties.ReservedConcurrentExecutions).toBe(3);
     const acked = stack.node.findAll().filter((c) => c.node.metadata.some((m) => m.type === 'aws:cdk:acknowledged-rules'
       && Object.keys(m.data as object).some((id) => id.endsWith('-LambdaConcurrency'))));
