@@ -53,9 +53,12 @@ export class PipelineDashboard extends Construct {
       [RunPhase.RESTORE]: 'Restore (cluster and writer)',
       [RunPhase.USERS]: 'Database users',
     };
+    // Ids unique within the graph: both expressions share it.
     const fnMetric = (kind: 'Errors' | 'Throttles') => new cloudwatch.MathExpression({
-      expression: props.functions.map((_, i) => `m${i}`).join(' + '),
-      usingMetrics: Object.fromEntries(props.functions.map((fn, i) => [`m${i}`, kind === 'Errors' ? fn.metricErrors(sum) : fn.metricThrottles(sum)])),
+      expression: props.functions.map((_, i) => `${kind[0].toLowerCase()}${i}`).join(' + '),
+      usingMetrics: Object.fromEntries(props.functions.map((fn, i) => [
+        `${kind[0].toLowerCase()}${i}`, kind === 'Errors' ? fn.metricErrors(sum) : fn.metricThrottles(sum),
+      ])),
       period: hour,
       label: `${kind} of the pipeline's functions`,
     });
