@@ -199,7 +199,9 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
     // After the publish: a retry of a failed publish would otherwise count the run twice.
     if (figures) console.log(embeddedMetricLine(figures, config.targetClusterIdentifier, operationId));
     return {
-      result: { status, operationId, messageId: out.MessageId, lockReleased, ...(snapshotCopy ? { snapshotCopy } : {}), ...(figures ? { figures } : {}) },
+      result: {
+        status, operationId, messageId: out.MessageId, lockReleased, ...(snapshotCopy ? { snapshotCopy } : {}), ...(figures ? { figures } : {}),
+      },
       details: {
         status,
         messageId: out.MessageId,

@@ -36,7 +36,9 @@ describe('schedule', () => {
     t.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
         Statement: [{
-          Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'scheduler.amazonaws.com' },
+          Effect: 'Allow',
+          Action: 'sts:AssumeRole',
+          Principal: { Service: 'scheduler.amazonaws.com' },
           Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
         }],
       },
@@ -146,8 +148,13 @@ describe('run figures as metrics', () => {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
     Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AuroraRestorePipeline', MetricName: 'SnapshotAge', Dimensions: [{ Name: 'TargetCluster', Value: 'staging-aurora' }],
-      Statistic: 'Maximum', Period: 86400, Threshold: 86400, TreatMissingData: 'breaching',
+      Namespace: 'AuroraRestorePipeline',
+      MetricName: 'SnapshotAge',
+      Dimensions: [{ Name: 'TargetCluster', Value: 'staging-aurora' }],
+      Statistic: 'Maximum',
+      Period: 86400,
+      Threshold: 86400,
+      TreatMissingData: 'breaching',
     });
   });
 });

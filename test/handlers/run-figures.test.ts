@@ -85,8 +85,15 @@ describe('run figures', () => {
       }],
     });
     expect(emf).toMatchObject({
-      TargetCluster: 'staging-aurora', operationId: 'op-1', RestoreTime: 2110, SnapshotAge: 30910, TargetUnavailableTime: 1509.5,
-      CopyTime: 597, DeleteTime: 299.5, RestorePhaseTime: 1199, UsersTime: 8,
+      TargetCluster: 'staging-aurora',
+      operationId: 'op-1',
+      RestoreTime: 2110,
+      SnapshotAge: 30910,
+      TargetUnavailableTime: 1509.5,
+      CopyTime: 597,
+      DeleteTime: 299.5,
+      RestorePhaseTime: 1199,
+      UsersTime: 8,
     });
     // Every metric the directive names has its value on the line.
     for (const m of emf._aws.CloudWatchMetrics[0].Metrics) expect(typeof emf[m.Name]).toBe('number');
