@@ -6,9 +6,9 @@
  * An audit entry is written when its step ends (`time`) and records how long the step ran (`durationMs`), so a step
  * started at `time - durationMs`. Only the entries of this execution count (the caller reads those since its start).
  */
+import type { AuditEntry } from './store';
 import { STEP_NAMES } from '../../src/contracts';
 import { RUN_METRICS, RunPhase } from '../../src/run-metrics';
-import type { AuditEntry } from './store';
 
 /** The steps that make up each phase, first to last. */
 const PHASE_STEPS: Record<RunPhase, string[]> = {
