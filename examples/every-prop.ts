@@ -6,12 +6,13 @@
  *
  * Run: `npx cdk synth -c example=every-prop` in examples/ (writes examples/cdk.out/).
  */
-import { App, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, StackProps, TimeZone } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -85,6 +86,9 @@ export class RestoreTestStack extends Stack {
       stateRetention: Duration.days(30),
       backupPlan: plan,
       handlerReservedConcurrency: 1,
+      // Restore testing: every Sunday at 06:00 Berlin time, with the dashboard (on by default) showing the figures.
+      schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '6', weekDay: 'SUN', timeZone: TimeZone.EUROPE_BERLIN }),
+      dashboard: true,
     });
   }
 }

@@ -1,15 +1,17 @@
 /**
  * Example (a): nightly refresh of staging from production in the same region, with every default.
  *
+ * - every night at 02:00 London time, an EventBridge Scheduler schedule starts a restore (`requestedBy: schedule`);
  * - restores the latest available snapshot of `prod-aurora` into `staging-aurora`;
  * - replaces the previous `staging-aurora` only because the pipeline created it (ownership tag), after a
  *   final snapshot;
- * - a generated master secret, a new KMS key, an encrypted topic, alarms.
+ * - a generated master secret, a new KMS key, an encrypted topic, alarms and a dashboard.
  *
  * Run: `npx cdk synth` in examples/ (cdk.json; the CDK CLI writes the cloud assembly to examples/cdk.out/).
  */
-import { App, Stack, StackProps } from 'aws-cdk-lib';
+import { App, Stack, StackProps, TimeZone } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import { AuroraRestorePipeline } from 'cdk-aurora-restore-pipeline';
 
@@ -30,6 +32,7 @@ export class StagingRefreshStack extends Stack {
       sourceClusterIdentifier: 'prod-aurora',
       targetClusterIdentifier: 'staging-aurora',
       vpc,
+      schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '2', timeZone: TimeZone.EUROPE_LONDON }),
     });
   }
 }

@@ -40,6 +40,7 @@ import { loadConfig } from './lib/config';
 import { aws, errors, isThrottling, mapAwsError } from './lib/errors';
 import { lockHeldBy } from './lib/lock';
 import { clusterConsoleLink, copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN } from './lib/naming';
+import { computeRunFigures, embeddedMetricLine, RunFigures } from './lib/run-figures';
 import { awsCause, settleSnapshotCopy } from './lib/snapshot-copy';
 import { Logger, runStep } from './lib/step';
 import { AuditEntry, AuditOutcome, getOperation, listAudit, lockKey, releaseLock, updateOperation } from './lib/store';
@@ -55,6 +56,11 @@ export interface NotificationResult {
   readonly operationId: string;
   readonly messageId?: string;
   readonly lockReleased: boolean;
+  /**
+   * RTO/RPO of the run (lib/run-figures).
+   * @default - none: a failed run, or an audit trail without what they need
+   */
+  readonly figures?: RunFigures;
   /**
    * What the failure path did with this operation's snapshot copy.
    * @default - nothing to do: the success path, or no copy was required
@@ -125,6 +131,13 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
     const started = Date.parse(event.executionStartTime);
     const since = Number.isNaN(started) ? undefined : new Date(started).toISOString();
     const audit = await bookkeeping('reading the audit trail', () => listAudit(operationId, since), true);
+    // RTO/RPO of a successful run; a trail that lacks what they need is logged, never fatal.
+    let figures: RunFigures | undefined;
+    if (succeeded && audit) {
+      const computed = computeRunFigures(audit, state, event.executionStartTime);
+      figures = computed.figures;
+      if (!figures) log.warn('no run figures: ' + computed.missing);
+    }
     const lockReleased = (await bookkeeping('releasing the lock', () => releaseLock(config.targetClusterIdentifier, operationId, executionArn))) ?? false;
     const recorded = await bookkeeping('writing the final state', () => updateOperation(operationId, executionArn, {
       status,
@@ -137,6 +150,7 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
       sourceClusterIdentifier: config.sourceClusterIdentifier,
       targetClusterIdentifier: config.targetClusterIdentifier,
       requestedBy,
+      runFigures: figures,
     }));
     if (recorded === false) {
       log.warn('the state item belongs to another execution; left unchanged', { executionArn });
@@ -169,6 +183,7 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
       startedAt: event.executionStartTime,
       finishedAt: finishedAt.toISOString(),
       stepDurationsMs: audit ? stepDurations(audit) : undefined,
+      figures,
       error,
     };
     const subject = subjectLine(`Aurora restore ${status}: ${config.targetClusterIdentifier} (${operationId})`);
@@ -182,8 +197,12 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
       },
     })));
     logOutcome(log, status, error);
+    // After the publish: a retry of a failed publish would otherwise count the run twice.
+    if (figures) console.log(embeddedMetricLine(figures, config.targetClusterIdentifier, operationId));
     return {
-      result: { status, operationId, messageId: out.MessageId, lockReleased, ...(snapshotCopy ? { snapshotCopy } : {}) },
+      result: {
+        status, operationId, messageId: out.MessageId, lockReleased, ...(snapshotCopy ? { snapshotCopy } : {}), ...(figures ? { figures } : {}),
+      },
       details: {
         status,
         messageId: out.MessageId,

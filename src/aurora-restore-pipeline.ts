@@ -10,6 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -18,9 +19,12 @@ import { Construct } from 'constructs';
 import { DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, TABLE_KEYS, UnmanagedLogins } from './contracts';
 import type { DatabaseUser } from './database-user';
 import { PipelineHandlers } from './handlers';
+import { PipelineDashboard, runMetric } from './monitoring';
 import { acknowledge, acknowledgeWildcardResource } from './nag';
 import { grantDescribeOwnExecutions, grantStepPermissions } from './permissions';
 import { HandlerPlacement } from './placement';
+import { RUN_METRICS, RunPhase } from './run-metrics';
+import { PipelineSchedule } from './schedule';
 import { PipelineDefinition } from './state-machine';
 import { normaliseIdentifier, validateProps } from './validation';
 import type { ValidationQuery } from './validation-query';
@@ -408,6 +412,26 @@ export interface AuroraRestorePipelineProps {
    * @default - no reserved concurrency: the functions share the account's unreserved concurrency
    */
   readonly handlerReservedConcurrency?: number;
+
+  // ----- operations -----
+
+  /**
+   * When to run a restore on its own: an EventBridge Scheduler schedule starts the state machine with
+   * `{"requestedBy": "schedule"}` (no flexible time window; failed starts are retried for an hour, then land in a
+   * dead-letter queue). The time zone is part of the expression.
+   *
+   * @example scheduler.ScheduleExpression.cron({ hour: '2', minute: '0', timeZone: TimeZone.EUROPE_BERLIN })
+   * @default - no schedule: start restores yourself
+   */
+  readonly schedule?: scheduler.ScheduleExpression;
+
+  /**
+   * Whether to create a CloudWatch dashboard: runs by outcome, restore time and snapshot age, phase durations, the
+   * functions' errors and throttles, the alarms.
+   *
+   * @default true
+   */
+  readonly dashboard?: boolean;
 }
 
 /**
@@ -448,6 +472,17 @@ export class AuroraRestorePipeline extends Construct {
    * snapshot copy and notifies.
    */
   public readonly executionStoppedRule: events.Rule;
+  /**
+   * The schedule that starts restores, with its role and dead-letter queue.
+   * @default - none: the `schedule` prop is not set
+   */
+  public readonly schedule?: PipelineSchedule;
+  /**
+   * The pipeline's CloudWatch dashboard.
+   * @default - none: the `dashboard` prop is false
+   */
+  public readonly dashboard?: cloudwatch.Dashboard;
+  private readonly targetClusterIdentifier: string;
 
   constructor(scope: Construct, id: string, props: AuroraRestorePipelineProps) {
     super(scope, id);
@@ -465,6 +500,7 @@ export class AuroraRestorePipeline extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const timeout = props.timeout ?? Duration.hours(24);
     const writerInstanceIdentifier = `${props.targetClusterIdentifier}-writer`;
+    this.targetClusterIdentifier = props.targetClusterIdentifier;
 
     // ----- key -----
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'EncryptionKey', {
@@ -742,6 +778,25 @@ export class AuroraRestorePipeline extends Construct {
       }), 'A pipeline function raised an error (each error is also routed to the failure notification).'),
     ];
 
+    // ----- operations -----
+    if (props.schedule) {
+      this.schedule = new PipelineSchedule(this, 'Schedule', {
+        schedule: props.schedule,
+        stateMachine: this.stateMachine,
+        encryptionKey: this.encryptionKey,
+        removalPolicy,
+        description: `Aurora restore pipeline: restores ${props.targetClusterIdentifier} from ${props.sourceClusterIdentifier}`,
+      });
+    }
+    if (props.dashboard ?? true) {
+      this.dashboard = new PipelineDashboard(this, 'Dashboard', {
+        stateMachine: this.stateMachine,
+        functions: Object.values(handlers.functions),
+        alarms: this.alarms,
+        targetClusterIdentifier: props.targetClusterIdentifier,
+      }).dashboard;
+    }
+
     if (props.backupPlan) {
       const selection = new backup.BackupSelection(this, 'BackupSelection', {
         backupPlan: props.backupPlan,
@@ -784,6 +839,67 @@ export class AuroraRestorePipeline extends Construct {
   /** Executions that timed out. */
   public metricTimedOut(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricTimedOut(props);
+  }
+
+  /**
+   * Restore time of each successful run (its RTO), in seconds: from the execution's start to the target ready with
+   * its users. Maximum over a day by default.
+   *
+   * @example
+   * new cloudwatch.Alarm(this, 'SlowRestore', {
+   *   metric: pipeline.metricRestoreTime(),
+   *   threshold: Duration.hours(4).toSeconds(),
+   *   evaluationPeriods: 1,
+   * });
+   */
+  public metricRestoreTime(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return runMetric(this.targetClusterIdentifier, RUN_METRICS.restoreTime, props);
+  }
+
+  /**
+   * Age of the restored snapshot when the target became ready (the run's RPO), in seconds. Maximum over a day by
+   * default. Alarm on it, with missing data breaching, to learn that the nightly refresh did not happen.
+   */
+  public metricSnapshotAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return runMetric(this.targetClusterIdentifier, RUN_METRICS.snapshotAge, props);
+  }
+
+  /**
+   * How long the target was unusable during a run that replaced it, in seconds: from the start of the previous
+   * target's delete to the new target ready with its users. Runs that replaced nothing emit no datapoint.
+   */
+  public metricTargetUnavailableTime(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return runMetric(this.targetClusterIdentifier, RUN_METRICS.targetUnavailableTime, props);
+  }
+
+  /** Duration of one phase of each successful run that went through it, in seconds. */
+  public metricPhaseTime(phase: RunPhase, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return runMetric(this.targetClusterIdentifier, RUN_METRICS.phases[phase], props);
+  }
+
+  /** Duration of the cross-region snapshot copy, in seconds (runs that copied). */
+  public metricCopyTime(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricPhaseTime(RunPhase.COPY, props);
+  }
+
+  /** Duration of the previous target's delete, in seconds (runs that replaced a target). */
+  public metricDeleteTime(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricPhaseTime(RunPhase.DELETE, props);
+  }
+
+  /** Duration of the restore of the cluster and its writer, in seconds. */
+  public metricRestorePhaseTime(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricPhaseTime(RunPhase.RESTORE, props);
+  }
+
+  /** Duration of the database users' setup, in seconds. */
+  public metricUsersTime(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricPhaseTime(RunPhase.USERS, props);
+  }
+
+  /** Duration of the restored cluster's validation (ValidateRestore), in seconds. */
+  public metricValidationTime(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricPhaseTime(RunPhase.VALIDATION, props);
   }
 }
 

@@ -2,5 +2,8 @@ export * from './aurora-restore-pipeline';
 export * from './database-user';
 export * from './placement';
 export * from './validation-query';
+export { RunPhase } from './run-metrics';
+export { PipelineSchedule } from './schedule';
+export type { PipelineScheduleProps } from './schedule';
 export { PipelineErrorName, DatabasePrivilege, OperationStatus, PipelineTag, UnmanagedLogins } from './contracts';
 export type { RestoreExecutionInput } from './contracts';

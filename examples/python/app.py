@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Example (a) in Python: nightly refresh of staging from production in the same region, with every default.
+Every night at 02:00 London time, an EventBridge Scheduler schedule starts a restore.
 
 The same stack as examples/same-region-defaults.ts. Run `cdk synth` in this folder, with the package installed in
 the active venv: the CDK CLI runs `python3 app.py` (cdk.json) and writes the cloud assembly to cdk.out/.
@@ -7,6 +8,7 @@ the active venv: the CDK CLI runs `python3 app.py` (cdk.json) and writes the clo
 """
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from cdk_aurora_restore_pipeline import AuroraRestorePipeline
@@ -31,6 +33,7 @@ class StagingRefreshStack(cdk.Stack):
             source_cluster_identifier="prod-aurora",
             target_cluster_identifier="staging-aurora",
             vpc=vpc,
+            schedule=scheduler.ScheduleExpression.cron(minute="0", hour="2", time_zone=cdk.TimeZone.EUROPE_LONDON),
         )
 
 

@@ -2,6 +2,7 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } fr
 import { ddb } from './clients';
 import { loadConfig } from './config';
 import { aws, errors, mapAwsError } from './errors';
+import type { RunFigures } from './run-figures';
 import { OperationStatus, TABLE_KEYS } from '../../src/contracts';
 
 /** Outcome of one step invocation, as recorded in the audit table. */
@@ -111,6 +112,8 @@ export interface OperationUpdate {
   readonly sourceClusterIdentifier?: string;
   readonly targetClusterIdentifier?: string;
   readonly requestedBy?: string;
+  /** RTO/RPO of a successful run (lib/run-figures). */
+  readonly runFigures?: RunFigures;
 }
 
 const UPDATE_ATTRIBUTES: Record<keyof OperationUpdate, string> = {
@@ -123,6 +126,7 @@ const UPDATE_ATTRIBUTES: Record<keyof OperationUpdate, string> = {
   sourceClusterIdentifier: 'source_cluster_identifier',
   targetClusterIdentifier: 'target_cluster_identifier',
   requestedBy: 'requested_by',
+  runFigures: 'run_figures',
 };
 
 /**

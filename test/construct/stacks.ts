@@ -1,9 +1,10 @@
-import { App, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AuroraRestorePipeline, AuroraRestorePipelineProps, DatabasePrivilege, HandlerPlacement } from '../../src';
 
@@ -105,6 +106,8 @@ export function fullStack(sourceRegion = 'us-east-1', handlerPlacement = Handler
     handlerReservedConcurrency: 3,
     handlerPlacement,
     endpointSecurityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'SecretsEndpointSg', 'sg-0eeeeeeeeeeeeeee1')],
+    schedule: scheduler.ScheduleExpression.cron({ minute: '30', hour: '1', weekDay: 'MON-FRI', timeZone: TimeZone.EUROPE_BERLIN }),
+    dashboard: true,
   });
   return { app, stack, pipeline };
 }

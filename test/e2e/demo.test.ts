@@ -42,6 +42,10 @@ test('the demo runs the pipeline to SUCCEEDED, step by step, checks the result a
   expect(stdout).toMatch(/clusteradmin with the source's password +cannot log in \(28P01\)/);
   expect(stdout).toContain('secret scan      no password in any');
   expect(stdout).toMatch(/aws dynamodb get-item --table-name AuroraRestoreDemo-RestoreStateTable[0-9A-F]+-[0-9A-F]+ --key/);
+  expect(stdout).toMatch(/restore time \(RTO\) +[\d.]+ s {2}from /);
+  expect(stdout).toMatch(/snapshot age \(RPO\) +[\d.]+ s {2}the snapshot was taken at /);
+  expect(stdout).toMatch(/phases +copy [\d.]+ s, restore [\d.]+ s, users [\d.]+ s/);
+  expect(stdout).toMatch(/metrics +one embedded-metric-format line in NotifySuccess's log: RestoreTime, SnapshotAge, CopyTime, RestorePhaseTime, UsersTime/);
   expect(stdout).toMatch(/Stopped moto and PostgreSQL, removed the temp files/);
   expect([...demoDirs()].filter((d) => !before.has(d))).toEqual([]);
 });

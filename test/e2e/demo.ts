@@ -243,6 +243,20 @@ async function main(): Promise<number> {
   out(`  aws dynamodb query --table-name ${config.auditTableName} \\`);
   out(`    --key-condition-expression 'operation_id = :o' --expression-attribute-values '{":o": {"S": "${operationId}"}}'`);
   out();
+  const figures = state?.run_figures as Record<string, any> | undefined;
+  if (figures) {
+    const notify = run.invocations.find((i) => i.stateName === 'NotifySuccess');
+    const emf = notify?.logs.find((l) => l.includes('"_aws"'));
+    const phases = Object.entries(figures.phaseSeconds as Record<string, number>).map(([p, v]) => `${p.toLowerCase()} ${v} s`).join(', ');
+    out('Run figures (state item run_figures; the notification\'s figures; CloudWatch metrics in namespace AuroraRestorePipeline):');
+    out(`  restore time (RTO)   ${figures.restoreSeconds} s  from ${figures.startedAt} to the target ready with its users at ${figures.readyAt}`);
+    out(`  snapshot age (RPO)   ${figures.snapshotAgeSeconds} s  the snapshot was taken at ${figures.snapshotCreatedAt}`);
+    out(`  target unavailable   ${figures.targetUnavailableSeconds === undefined ? 'none: there was no previous target to replace' : `${figures.targetUnavailableSeconds} s`}`);
+    out(`  phases               ${phases}`);
+    out(`  metrics              ${emf ? `one embedded-metric-format line in NotifySuccess's log: ${JSON.parse(emf)._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name).join(', ')}` : 'NONE emitted'}`);
+    out(`  (moto took the snapshot just now and the Waits are ${WAIT_MS / 1000} s here: on AWS these are minutes and hours)`);
+    out();
+  }
 
   if (keep) {
     out(`moto keeps running at ${h.moto.endpoint}: add --endpoint-url ${h.moto.endpoint} --region ${TARGET_REGION} to the commands above `

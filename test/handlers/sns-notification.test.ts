@@ -117,6 +117,51 @@ describe('sns-notification', () => {
     expect(auditItems(ddbMock)[0]).toMatchObject({ step: 'SnsNotification', outcome: 'SUCCEEDED', details: { status: 'SUCCEEDED', messageId: 'msg-1' } });
   });
 
+  test('success with a full audit trail: the run figures go to the state item, the message and, after the publish, one EMF line', async () => {
+    const logs = captureLogs();
+    ddbMock.on(QueryCommand).resolves({
+      Items: [
+        { operation_id: OPERATION_ID, time_step: '2026-11-22T10:00:01.000Z#SnapshotCheck', step: 'SnapshotCheck', outcome: 'SUCCEEDED', duration_ms: 800 },
+        { operation_id: OPERATION_ID, time_step: '2026-11-22T10:00:03.000Z#RestoreSnapshot', step: 'RestoreSnapshot', outcome: 'IN_PROGRESS', duration_ms: 1000 },
+        { operation_id: OPERATION_ID, time_step: '2026-11-22T10:20:00.000Z#CheckRestoreStatus', step: 'CheckRestoreStatus', outcome: 'SUCCEEDED', duration_ms: 500 },
+        { operation_id: OPERATION_ID, time_step: '2026-11-22T10:20:10.000Z#SetupDbUsers', step: 'SetupDbUsers', outcome: 'SUCCEEDED', duration_ms: 9000 },
+      ],
+    });
+    const out = await handler(event('SUCCEEDED', successState));
+    const figures = {
+      startedAt: '2026-11-22T10:00:00.000Z',
+      readyAt: '2026-11-22T10:20:10.000Z',
+      restoreSeconds: 1210,
+      snapshotCreatedAt: '2026-11-01T00:00:00.000Z',
+      snapshotAgeSeconds: 21 * 86400 + 10 * 3600 + 1210,
+      phaseSeconds: { RESTORE: 1198, USERS: 9 },
+    };
+    expect(out.figures).toEqual(figures);
+    expect(published().body.figures).toEqual(figures);
+    expect(ddbMock.commandCalls(UpdateCommand)[0].args[0].input.ExpressionAttributeValues).toMatchObject({ ':runFigures': figures });
+    const emf = logs.lines.filter((l) => l.includes('"_aws"'));
+    expect(emf).toHaveLength(1);
+    expect(JSON.parse(emf[0])).toMatchObject({ TargetCluster: 'staging-db', operationId: OPERATION_ID, RestoreTime: 1210, RestorePhaseTime: 1198, UsersTime: 9 });
+  });
+
+  test('success without a SetupDbUsers entry: no figures and no metrics, a warning says why, still notified', async () => {
+    const logs = captureLogs();
+    const out = await handler(event('SUCCEEDED', successState));
+    expect(out.figures).toBeUndefined();
+    expect(logs.lines.some((l) => l.includes('"_aws"'))).toBe(false);
+    expect(logs.lines.some((l) => l.includes('no run figures: the audit trail has no SetupDbUsers entry'))).toBe(true);
+  });
+
+  test('a failed publish emits no metric (the retry would count the run twice)', async () => {
+    const logs = captureLogs();
+    ddbMock.on(QueryCommand).resolves({
+      Items: [{ operation_id: OPERATION_ID, time_step: '2026-11-22T10:20:10.000Z#SetupDbUsers', step: 'SetupDbUsers', outcome: 'SUCCEEDED', duration_ms: 9000 }],
+    });
+    snsMock.on(PublishCommand).rejects(awsError('ThrottlingException'));
+    await expect(handler(event('SUCCEEDED', successState))).rejects.toMatchObject({ name: 'ThrottlingException' });
+    expect(logs.lines.some((l) => l.includes('"_aws"'))).toBe(false);
+  });
+
   test('failure: the error name and the Lambda errorMessage extracted from the Cause', async () => {
     const cause = JSON.stringify({ errorType: 'TargetNotOwned', errorMessage: 'Refusing to delete cluster staging-db: tag missing. Tag it.', trace: ['at x'] });
     await handler(event('FAILED', { ...successState, error: { Error: 'TargetNotOwned', Cause: cause } }));

@@ -1,10 +1,11 @@
-// Example (a) in Go: nightly refresh of staging from production in the same region, with every default.
+// Example (a) in Go: nightly refresh of staging from production in the same region (02:00 London time), with every default.
 // The same stack as examples/same-region-defaults.ts; `cdk synth` runs it (cdk.json) into cdk.out/, as test/consumers/go.ts does.
 package main
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	restore "github.com/cdk-aurora-restore-pipeline/cdk-aurora-restore-pipeline-go/cdkaurorarestorepipeline"
@@ -29,6 +30,9 @@ func NewStagingRefreshStack(scope constructs.Construct, id string, props *awscdk
 		SourceClusterIdentifier: jsii.String("prod-aurora"),
 		TargetClusterIdentifier: jsii.String("staging-aurora"),
 		Vpc:                     vpc,
+		Schedule: awsscheduler.ScheduleExpression_Cron(&awsscheduler.CronOptionsWithTimezone{
+			Minute: jsii.String("0"), Hour: jsii.String("2"), TimeZone: awscdk.TimeZone_EUROPE_LONDON(),
+		}),
 	})
 	return stack
 }

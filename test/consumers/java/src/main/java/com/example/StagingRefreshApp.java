@@ -7,12 +7,15 @@ import software.amazon.awscdk.App;
 import software.amazon.awscdk.Environment;
 import software.amazon.awscdk.Stack;
 import software.amazon.awscdk.StackProps;
+import software.amazon.awscdk.TimeZone;
 import software.amazon.awscdk.services.ec2.IVpc;
 import software.amazon.awscdk.services.ec2.Vpc;
 import software.amazon.awscdk.services.ec2.VpcAttributes;
+import software.amazon.awscdk.services.scheduler.CronOptionsWithTimezone;
+import software.amazon.awscdk.services.scheduler.ScheduleExpression;
 import software.constructs.Construct;
 
-/** Example (a) in Java: nightly refresh of staging from production in the same region, with every default. */
+/** Example (a) in Java: nightly refresh of staging from production in the same region (02:00 London time), with every default. */
 public final class StagingRefreshApp {
     /** The same stack as examples/same-region-defaults.ts. */
     public static final class StagingRefreshStack extends Stack {
@@ -33,6 +36,8 @@ public final class StagingRefreshApp {
                     .sourceClusterIdentifier("prod-aurora")
                     .targetClusterIdentifier("staging-aurora")
                     .vpc(vpc)
+                    .schedule(ScheduleExpression.cron(CronOptionsWithTimezone.builder()
+                            .minute("0").hour("2").timeZone(TimeZone.EUROPE_LONDON).build()))
                     .build();
         }
 
