@@ -16,8 +16,18 @@ import {
   useConfig,
 } from './support/factories';
 import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
-import { handler } from '../../lambda-src/snapshot-check';
-import { PipelineErrorName, PipelineTag, SnapshotCheckEvent } from '../../src/contracts';
+import { handler as snapshotCheck } from '../../lambda-src/snapshot-check';
+import { PipelineErrorName, PipelineState, PipelineTag, SnapshotCheckEvent } from '../../src/contracts';
+
+// The preflight's checks have their own tests (preflight.test.ts); here it passes, unless a test says otherwise.
+const runPreflight = jest.fn();
+jest.mock('../../lambda-src/lib/preflight', () => ({
+  ...jest.requireActual('../../lambda-src/lib/preflight'),
+  runPreflight: (...args: unknown[]) => runPreflight(...args),
+}));
+
+/** A restore run's state (these tests run no dry run). */
+const handler = async (e: SnapshotCheckEvent) => await snapshotCheck(e) as PipelineState;
 
 const rdsMock = mockClient(RDSClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -46,6 +56,8 @@ const targetAbsent = () => rdsMock.on(DescribeDBClustersCommand).rejects(awsErro
 
 let logs: ReturnType<typeof captureLogs>;
 beforeEach(() => {
+  runPreflight.mockReset();
+  runPreflight.mockResolvedValue({ report: { passed: true, checks: [], summary: 'All 0 applicable preflight checks passed.' } });
   rdsMock.reset();
   ddbMock.reset();
   ddbMock.onAnyCommand().resolves({});
@@ -262,12 +274,13 @@ describe('snapshot-check', () => {
     ddbMock.on(PutCommand, { Item: { operation_id: 'LOCK#staging-db' } as any }).rejects(awsError('ConditionalCheckFailedException'));
     ddbMock.on(GetCommand).resolves({ Item: { operation_id: 'LOCK#staging-db', holder_operation_id: 'other-op', holder_execution_arn: 'arn:exec:other', expires_at: 1_900_000_000 } });
     rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z')] });
+    targetAbsent();
     const err = await handler(event()).catch((e) => e);
     expect(err.name).toBe(PipelineErrorName.RESTORE_ALREADY_IN_PROGRESS);
     expect(err.message).toContain('other-op');
     expect(err.message).toContain('arn:exec:other');
-    // Only the source's snapshots were read; the target was not even described.
-    expect(rdsMock.commandCalls(DescribeDBClustersCommand)).toHaveLength(0);
+    // The target was described once, read-only, by the preflight before the lock; not again under it.
+    expect(rdsMock.commandCalls(DescribeDBClustersCommand)).toHaveLength(1);
     expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(0); // never releases someone else's lock
   });
 
