@@ -87,7 +87,7 @@ describe('cross-region restore', () => {
       snapshot: { identifier: 'prod-aurora-new', region: SOURCE_REGION, arn: `arn:aws:rds:${SOURCE_REGION}:123456789012:cluster-snapshot:prod-aurora-new` },
     });
     expect(run.path.slice(0, 12)).toEqual([
-      'SnapshotCheck', 'CopyNeeded?', 'CopySnapshot',
+      'SnapshotCheck', 'DryRun?', 'CopyNeeded?', 'CopySnapshot',
       'WaitForCopy', 'CheckCopyStatus', 'CopyDone?',
       'WaitForCopy', 'CheckCopyStatus', 'CopyDone?',
       'ReplaceTarget?', 'RestoreSnapshot', 'WaitForRestore',

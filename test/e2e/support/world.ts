@@ -98,7 +98,7 @@ export async function startScenario(world: World, stack: Stack, options: Scenari
  */
 export async function seedSource(h: E2EHarness, world: World, snapshots: string[], storageEncrypted = true): Promise<void> {
   const key = storageEncrypted
-    ? (await awsJsonCall({ endpoint: world.moto.endpoint, region: h.config.sourceRegion }, 'kms', 'CreateKey', { Description: 'source cluster key' })).KeyMetadata
+    ? (await awsJsonCall({ endpoint: world.moto.endpoint, region: h.config.sourceRegion }, 'kms', 'CreateKey', { Description: 'source cluster key', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' })).KeyMetadata
     : undefined;
   await seedCluster(h, {
     storageEncrypted,
