@@ -263,6 +263,21 @@ describe('least privilege', () => {
     }
   });
 
+  test('the preflight reads only: "*" solely for the three actions without a resource type; the subnet group and keys by ARN', () => {
+    const all = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]);
+    const onStar = all.filter((s) => [s.Resource].flat().includes('*'));
+    expect(onStar.map((s) => [s.Action].flat().sort())).toEqual([['ec2:DescribeSecurityGroups', 'rds:DescribeAccountAttributes', 'rds:DescribeDBEngineVersions']]);
+    expect(onStar[0].Effect).toBe('Allow');
+    const check = statementsOf('SnapshotCheck');
+    const subnets = check.find((s) => str(s.Action).includes('rds:DescribeDBSubnetGroups'));
+    expect([subnets.Action].flat()).toEqual(['rds:DescribeDBSubnetGroups']);
+    expect(str(subnets.Resource)).toMatch(/:subgrp:/);
+    expect(check.some((s) => str(s.Action).includes('kms:DescribeKey') && str(s.Resource).includes('Fn::GetAtt'))).toBe(true);
+    expect(check.some((s) => str(s.Action).includes('secretsmanager:GetSecretValue'))).toBe(true);
+    expect(check.flatMap((s) => [s.Action].flat()).filter((a: string) => !/^(rds|ec2|kms|secretsmanager|dynamodb):(Describe|List|Get|Query|Decrypt|Encrypt|GenerateDataKey|PutItem|UpdateItem|DeleteItem|ConditionCheckItem)/.test(a)))
+      .toEqual([]);
+  });
+
   test('the notification may settle only the pipeline\'s own snapshot copies (failure path), nothing else in RDS', () => {
     const rdsStatements = statementsOf('SnsNotification').filter((s) => [s.Action].flat().some((a: string) => a.startsWith('rds:')));
     expect(rdsStatements.flatMap((s) => [s.Action].flat()).sort()).toEqual([
