@@ -16,6 +16,11 @@ import {
   paginateDescribeDBClusterSnapshots,
   Tag,
 } from '@aws-sdk/client-rds';
+import { ec2, kms, rds } from './clients';
+import { errors, isThrottling, mapAwsError, PipelineError } from './errors';
+import { isOwnedByPipeline, tagValue } from './naming';
+import { isFault } from './rds';
+import { getSecretJson, requireSecretKey } from './secrets';
 import {
   DbUserSpec,
   PipelineConfig,
@@ -28,11 +33,6 @@ import {
   SnapshotInfo,
   TRANSIENT_ERROR_NAMES,
 } from '../../src/contracts';
-import { ec2, kms, rds } from './clients';
-import { errors, isThrottling, mapAwsError, PipelineError } from './errors';
-import { isOwnedByPipeline, tagValue } from './naming';
-import { isFault } from './rds';
-import { getSecretJson, requireSecretKey } from './secrets';
 
 const ENGINE = 'aurora-postgresql';
 

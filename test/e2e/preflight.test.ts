@@ -7,8 +7,8 @@
  *    secret each fail a restore at SnapshotCheck with PreflightFailed naming the check, before any change, with no
  *    lock left; a dry run of a broken configuration ends FAILED (PreflightFailed) with its checklist notified.
  */
-import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';

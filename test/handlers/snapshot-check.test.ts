@@ -16,10 +16,10 @@ import {
   TARGET_REGION,
   useConfig,
 } from './support/factories';
-import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
-import { handler as snapshotCheck } from '../../lambda-src/snapshot-check';
 import { errors } from '../../lambda-src/lib/errors';
+import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
 import type { PreflightInput } from '../../lambda-src/lib/preflight';
+import { handler as snapshotCheck } from '../../lambda-src/snapshot-check';
 import { DryRunState, PipelineErrorName, PipelineState, PipelineTag, PreflightCheckId, PreflightCheckStatus, SnapshotCheckEvent } from '../../src/contracts';
 
 // The preflight's checks have their own tests (preflight.test.ts); here it passes, unless a test says otherwise.

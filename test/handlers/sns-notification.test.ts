@@ -123,8 +123,13 @@ describe('sns-notification', () => {
       { id: 'network.subnet-group', status: 'FAILED', reason: 'DB subnet group g does not exist.', fix: 'Create it.' },
     ];
     const state = {
-      dryRun: true, operationId: OPERATION_ID, executionArn: EXECUTION_ARN, targetClusterIdentifier: 'staging-db', targetRegion: TARGET_REGION,
-      snapshot: makeState().snapshot, preflight: { passed: false, checks, summary: '1 of 2 preflight checks failed' },
+      dryRun: true,
+      operationId: OPERATION_ID,
+      executionArn: EXECUTION_ARN,
+      targetClusterIdentifier: 'staging-db',
+      targetRegion: TARGET_REGION,
+      snapshot: makeState().snapshot,
+      preflight: { passed: false, checks, summary: '1 of 2 preflight checks failed' },
     };
     const out = await handler(event('DRY_RUN', state, { dryRun: true, requestedBy: 'ops' }));
     expect(out).toEqual({ status: 'DRY_RUN', operationId: OPERATION_ID, messageId: 'msg-1', lockReleased: false });
@@ -132,8 +137,12 @@ describe('sns-notification', () => {
     expect(msg.Subject).toBe('Aurora restore dry run FAILED: staging-db (op-1)');
     expect(msg.MessageAttributes?.status).toEqual({ DataType: 'String', StringValue: 'DRY_RUN' });
     expect(msg.body).toMatchObject({
-      status: 'DRY_RUN', dryRun: { passed: false, summary: '1 of 2 preflight checks failed' }, operationId: OPERATION_ID, requestedBy: 'ops',
-      snapshot: { identifier: SOURCE_SNAPSHOT_ID }, checks,
+      status: 'DRY_RUN',
+      dryRun: { passed: false, summary: '1 of 2 preflight checks failed' },
+      operationId: OPERATION_ID,
+      requestedBy: 'ops',
+      snapshot: { identifier: SOURCE_SNAPSHOT_ID },
+      checks,
     });
     expect(ddbMock.calls()).toEqual([]);
     expect(rdsMock.calls()).toEqual([]);

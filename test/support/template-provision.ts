@@ -111,7 +111,9 @@ async function provisionNetwork(
   }
   const rds = new RDSClient(client);
   for (const [id] of subnetGroups) {
-    await rds.send(new CreateDBSubnetGroupCommand({ DBSubnetGroupName: resolver.physical(id).ref, DBSubnetGroupDescription: id, SubnetIds: subnetIds }));
+    await rds.send(new CreateDBSubnetGroupCommand({
+      DBSubnetGroupName: resolver.physical(id).ref, DBSubnetGroupDescription: id, SubnetIds: subnetIds,
+    }));
   }
 }
 
