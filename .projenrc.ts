@@ -66,6 +66,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-sns@^3',
     '@aws-sdk/client-secrets-manager@^3',
     '@aws-sdk/client-sfn@^3',
+    '@aws-sdk/client-kms@^3',
+    '@aws-sdk/client-ec2@^3',
     'pg@^8',
     '@types/pg@^8',
     '@types/aws-lambda@^8',

@@ -6,13 +6,18 @@
  * is this operation and execution), the state item is rewritten for the same execution, and the same
  * snapshot is resolved (for "latest", a newer snapshot that appeared in between would be picked, which is
  * harmless as nothing was copied yet). On a failure after the lock was taken, the lock is released again.
+ *
+ * The preflight (lib/preflight.ts) runs before the lock: a failed check fails the run with PreflightFailed (or, for
+ * a target it may not replace, TargetAlreadyExists / TargetNotOwned) with no lock kept and nothing changed. A dry
+ * run (`{"dryRun": true}`) runs only the preflight and returns its checklist: no lock, no state item, no audit entry.
  */
-import { DBClusterSnapshot, paginateDescribeDBClusterSnapshots } from '@aws-sdk/client-rds';
+import { DBCluster, DBClusterSnapshot, paginateDescribeDBClusterSnapshots, Tag } from '@aws-sdk/client-rds';
 import {
+  DbUserSpec,
+  DryRunState,
   OperationStatus,
   PipelineConfig,
   PipelineState,
-  PipelineTag,
   RestoreExecutionInput,
   SnapshotCheckEvent,
   SnapshotInfo,
@@ -20,40 +25,48 @@ import {
 } from '../src/contracts';
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
-import { errors, mapAwsError } from './lib/errors';
+import { errors, isThrottling, mapAwsError, PipelineError } from './lib/errors';
 import {
   copySnapshotIdentifier,
   deriveOperationId,
-  isOwnedByPipeline,
   OPERATION_ID_PATTERN,
   parseSnapshotArn,
   sameRdsIdentifier,
-  tagValue,
 } from './lib/naming';
+import { preflightError, runPreflight, targetOwnershipError } from './lib/preflight';
 import { describeCluster, describeClusterSnapshot, tagsOf } from './lib/rds';
-import { Logger, runStep } from './lib/step';
+import { Logger, runStep, StepOutcome } from './lib/step';
 import { acquireLock, putOperation, releaseLock } from './lib/store';
 
 const ENGINE = 'aurora-postgresql';
-const INPUT_FIELDS = ['snapshotIdentifier', 'operationId', 'requestedBy'];
+const INPUT_FIELDS = ['snapshotIdentifier', 'operationId', 'requestedBy', 'dryRun'];
 const SNAPSHOT_ID_PATTERN = /^[A-Za-z][A-Za-z0-9:-]{0,254}$/;
 const TRANSIENT_SNAPSHOT_STATES = new Set(['creating', 'copying']);
 
-export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState> => {
+export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState | DryRunState> => {
   const config = loadConfig();
   const operationId = deriveOperationId(event?.input, event?.executionName);
   const rawInput = event?.input;
   // Audited even when the input is refused: never more of it than a valid requestedBy can hold.
   const requestedBy = typeof rawInput?.requestedBy === 'string' ? rawInput.requestedBy.slice(0, 256) : undefined;
+  const users: DbUserSpec[] = Array.isArray(event?.users) ? event.users : [];
+  // A dry run writes nothing, not even its audit entry: its record is the notification and the execution history.
+  const dryRun = rawInput?.dryRun === true;
 
-  return runStep({ step: STEP_NAMES.snapshotCheck, operationId, requestedBy }, async ({ log }) => {
+  return runStep<PipelineState | DryRunState>({ step: STEP_NAMES.snapshotCheck, operationId, requestedBy, audit: !dryRun }, async ({ log }) => {
     const input = validateInput(rawInput);
     if (sameRdsIdentifier(config.targetClusterIdentifier, config.sourceClusterIdentifier) && config.targetRegion === config.sourceRegion) {
       throw errors.sourceClusterProtected(`The target cluster ${config.targetClusterIdentifier} is the source cluster (same identifier, same region ${config.sourceRegion}); the pipeline never replaces its source. Configure a different target cluster identifier or target region.`);
     }
+    if (input.dryRun) return dryRunChecks(config, event, operationId, input, users, log);
 
     // Resolved before the lock: a snapshot that cannot be restored (or is not the source's) never blocks a target.
     const snapshot = await resolveSnapshot(config, input.snapshotIdentifier, log);
+    // The preflight, also before the lock: a run that cannot succeed fails with nothing kept or changed.
+    const { report, targetError } = await runPreflight({ config, snapshot, users, ...await readTarget(config) });
+    if (targetError) throw targetError;
+    if (!report.passed) throw preflightError(report);
+    log.info('preflight passed', { checks: report.checks.map((c) => `${c.id}:${c.status}`) });
     await acquireLock(config.targetClusterIdentifier, operationId, event.executionArn);
     try {
       const replaceTarget = await preflightTarget(config);
@@ -106,6 +119,43 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState>
   });
 };
 
+/** A dry run: the preflight alone, its checklist as the result. A snapshot that cannot be resolved is a failed check. */
+async function dryRunChecks(
+  config: PipelineConfig, event: SnapshotCheckEvent, operationId: string, input: RestoreExecutionInput, users: DbUserSpec[], log: Logger,
+): Promise<StepOutcome<DryRunState>> {
+  let snapshot: SnapshotInfo | undefined;
+  let snapshotError: Error | undefined;
+  try {
+    snapshot = await resolveSnapshot(config, input.snapshotIdentifier, log);
+  } catch (err) {
+    // Transient faults are retried by the state machine; anything else is what the checklist reports.
+    if (isThrottling(err) || !(err instanceof PipelineError) || err.name === 'ResourceBusy' || err.name === 'AwsServiceUnavailable') throw err;
+    snapshotError = err;
+  }
+  const { report } = await runPreflight({ config, snapshot, snapshotError, users, ...await readTarget(config) });
+  log.info('dry run: preflight done', { passed: report.passed, checks: report.checks.map((c) => `${c.id}:${c.status}`) });
+  return {
+    result: {
+      dryRun: true,
+      operationId,
+      executionArn: event.executionArn,
+      targetClusterIdentifier: config.targetClusterIdentifier,
+      targetRegion: config.targetRegion,
+      ...(snapshot ? { snapshot } : {}),
+      preflight: report,
+    },
+    details: { dryRun: true, passed: report.passed },
+  };
+}
+
+/** The target cluster and its tags, as the preflight checks them (nothing when it does not exist). */
+async function readTarget(config: PipelineConfig): Promise<{ target?: DBCluster; targetTags?: Tag[] }> {
+  const client = rds(config.targetRegion);
+  const target = await describeCluster(client, config.targetClusterIdentifier, config.targetRegion);
+  if (!target) return {};
+  return { target, targetTags: await tagsOf(client, target, target.DBClusterArn, config.targetRegion) };
+}
+
 /** Validates the execution input: an object with only the known fields, each well-formed. */
 function validateInput(raw: unknown): RestoreExecutionInput {
   if (raw === undefined || raw === null) return {};
@@ -118,7 +168,10 @@ function validateInput(raw: unknown): RestoreExecutionInput {
       throw errors.invalidInput(`The execution input has an unknown field '${field}'. Allowed fields: ${INPUT_FIELDS.join(', ')}. Remove it and start the execution again.`);
     }
   }
-  const { snapshotIdentifier, operationId, requestedBy } = input;
+  const { snapshotIdentifier, operationId, requestedBy, dryRun } = input;
+  if (dryRun !== undefined && typeof dryRun !== 'boolean') {
+    throw errors.invalidInput('The execution input field \'dryRun\' must be true or false. Fix it, or leave it out to run a restore.');
+  }
   if (snapshotIdentifier !== undefined) {
     if (typeof snapshotIdentifier !== 'string' || snapshotIdentifier === ''
       || (!snapshotIdentifier.startsWith('arn:') && !SNAPSHOT_ID_PATTERN.test(snapshotIdentifier))
@@ -209,13 +262,8 @@ async function latestSnapshot(config: PipelineConfig): Promise<DBClusterSnapshot
 async function preflightTarget(config: PipelineConfig): Promise<boolean> {
   const target = await describeCluster(rds(config.targetRegion), config.targetClusterIdentifier, config.targetRegion);
   if (!target) return false;
-  if (!config.replaceExistingTarget) {
-    throw errors.targetAlreadyExists(`Target cluster ${config.targetClusterIdentifier} already exists in ${config.targetRegion} and the pipeline is not allowed to replace it. Delete or rename it, or set replaceExistingTarget on the pipeline.`);
-  }
   const tags = await tagsOf(rds(config.targetRegion), target, target.DBClusterArn, config.targetRegion);
-  if (!isOwnedByPipeline(tags, config)) {
-    const owner = tagValue(tags, PipelineTag.PIPELINE);
-    throw errors.targetNotOwned(`Target cluster ${config.targetClusterIdentifier} in ${config.targetRegion} was not created by this pipeline (tag ${PipelineTag.PIPELINE} is ${owner ? `'${owner}'` : 'missing'}, expected '${config.pipelineId}'), so it is not replaced. Tag it with ${PipelineTag.PIPELINE}=${config.pipelineId} if the pipeline may replace it, set assumeTargetOwned, or choose another target.`);
-  }
+  const notOwned = targetOwnershipError(config, tags);
+  if (notOwned) throw notOwned;
   return true;
 }

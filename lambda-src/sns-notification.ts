@@ -26,6 +26,8 @@ import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import {
   CaughtError,
+  DRY_RUN_STATUS,
+  DryRunState,
   EXECUTION_STATUS_CHANGE,
   ExecutionStatusChangeEvent,
   NotificationEvent,
@@ -96,6 +98,7 @@ export interface SnapshotCopyReport {
 
 export const handler = async (event: NotificationEvent | ExecutionStatusChangeEvent): Promise<NotificationResult> => {
   if (isFromEventBridge(event)) return settleStoppedExecution(parseStatusChange(event));
+  if ((event as NotificationEvent)?.status === DRY_RUN_STATUS) return notifyDryRun(event as NotificationEvent);
   return notifyOutcome(event as NotificationEvent);
 };
 
@@ -214,6 +217,51 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
         snapshotCopyError: snapshotCopy?.errorName,
       },
     };
+  });
+}
+
+/**
+ * NotifyDryRun: publishes the preflight's checklist. A dry run holds no lock and has no state item, so nothing is
+ * released or recorded, and no audit entry is written: the message and the execution history are its record.
+ */
+async function notifyDryRun(event: NotificationEvent): Promise<NotificationResult> {
+  const config = loadConfig();
+  const state = (event?.state && typeof event.state === 'object' ? event.state : {}) as DryRunState;
+  const operationId = typeof state.operationId === 'string' && OPERATION_ID_PATTERN.test(state.operationId)
+    ? state.operationId
+    : deriveOperationId(event?.input, event?.executionName);
+  const executionArn = String(event?.executionArn ?? state.executionArn ?? '');
+  const requestedBy = typeof event?.input?.requestedBy === 'string' ? truncate(event.input.requestedBy, MAX_ECHO) : undefined;
+  return runStep({ step: STEP_NAMES.snsNotification, operationId, requestedBy, audit: false }, async ({ log }) => {
+    const preflight = state.preflight;
+    const verdict = preflight?.passed ? 'PASSED' : 'FAILED';
+    const body = {
+      status: DRY_RUN_STATUS,
+      dryRun: { passed: preflight?.passed === true, summary: preflight?.summary },
+      operationId,
+      executionArn,
+      executionName: event.executionName,
+      consoleLink: executionConsoleLink(executionArn, config.targetRegion),
+      requestedBy,
+      sourceCluster: { identifier: config.sourceClusterIdentifier, region: config.sourceRegion },
+      targetCluster: { identifier: config.targetClusterIdentifier, region: config.targetRegion },
+      snapshot: state.snapshot ? { identifier: state.snapshot.identifier, arn: state.snapshot.arn, createdAt: state.snapshot.createdAt } : undefined,
+      checks: preflight?.checks ?? [],
+      startedAt: event.executionStartTime,
+      finishedAt: new Date().toISOString(),
+    };
+    const subject = subjectLine(`Aurora restore dry run ${verdict}: ${config.targetClusterIdentifier} (${operationId})`);
+    const out = await aws(`Publishing the dry run's checklist to ${config.topicArn}`, () => sns().send(new PublishCommand({
+      TopicArn: config.topicArn,
+      Subject: subject,
+      Message: JSON.stringify(body, null, 2),
+      MessageAttributes: {
+        status: { DataType: 'String', StringValue: DRY_RUN_STATUS },
+        operationId: { DataType: 'String', StringValue: operationId },
+      },
+    })));
+    log.info('dry run notified', { passed: preflight?.passed === true, messageId: out.MessageId });
+    return { result: { status: DRY_RUN_STATUS, operationId, messageId: out.MessageId, lockReleased: false }, details: { dryRun: true } };
   });
 }
 

@@ -34,6 +34,15 @@ export interface RestoreExecutionInput {
    * @default - none
    */
   readonly requestedBy?: string;
+
+  /**
+   * Run the preflight only: check the snapshot, keys, network, quotas, target and secrets, notify the checklist,
+   * and end (SUCCEEDED when every check passed, FAILED with `PreflightFailed` when not). Takes no lock and writes
+   * nothing: no state item, no audit entry, no AWS resource.
+   *
+   * @default false
+   */
+  readonly dryRun?: boolean;
 }
 
 /**
@@ -107,6 +116,104 @@ export enum PipelineErrorName {
    * check and why, never the data a query returned.
    */
   VALIDATION_FAILED = 'ValidationFailed',
+  /**
+   * One or more preflight checks failed (SnapshotCheck, before the lock and before any change). The message lists
+   * every failed check by its {@link PreflightCheckId} with what to fix; never a secret value.
+   */
+  PREFLIGHT_FAILED = 'PreflightFailed',
+}
+
+/** The checks of the preflight, run at the start of every execution (and alone by a dry run). */
+export enum PreflightCheckId {
+  /** The snapshot exists in the source region, is `available` and is a snapshot of the source cluster. */
+  SNAPSHOT_AVAILABLE = 'snapshot.available',
+  /** The snapshot's engine is `aurora-postgresql`. */
+  SNAPSHOT_ENGINE = 'snapshot.engine',
+  /** The configured `engineVersion`, if any, is the snapshot's version or a valid upgrade target of it (DescribeDBEngineVersions). */
+  SNAPSHOT_ENGINE_VERSION = 'snapshot.engine-version',
+  /** The copy/restore key exists in the target region, is enabled, and is a symmetric encryption key (DescribeKey). */
+  COPY_KEY = 'kms.copy-key',
+  /** The snapshot's key, when customer managed, can be described by the pipeline in the source region and is enabled. */
+  SOURCE_KEY = 'kms.source-key',
+  /** The DB subnet group exists in the target region with subnets in at least two Availability Zones. */
+  SUBNET_GROUP = 'network.subnet-group',
+  /** Every security group of the restored cluster exists in the target region. */
+  SECURITY_GROUPS = 'network.security-groups',
+  /** The account's manual cluster snapshot quota (target region) has room for the snapshots this run takes. */
+  SNAPSHOT_QUOTA = 'quota.cluster-snapshots',
+  /** The account's DB cluster quota (target region) has room for the cluster this run creates. */
+  CLUSTER_QUOTA = 'quota.clusters',
+  /** Fewer than 5 cluster snapshot copies are in flight into the target region (when this run copies). */
+  COPIES_IN_FLIGHT = 'quota.copies-in-flight',
+  /** The target, when present, may be replaced: replaceExistingTarget, and owned by this pipeline. */
+  TARGET_OWNERSHIP = 'target.ownership',
+  /** The target's deletion protection is off, or the pipeline may turn it off (allowDisableDeletionProtection). */
+  TARGET_DELETION_PROTECTION = 'target.deletion-protection',
+  /** Reports a stopped target (the pipeline starts it before deleting it); never fails. */
+  TARGET_STOPPED = 'target.stopped',
+  /** The master secret is readable and holds the key `password`. */
+  MASTER_SECRET = 'secrets.master',
+  /** Every database user's secret is readable and holds its password key (and user name key when needed). */
+  USER_SECRETS = 'secrets.users',
+}
+
+/** The outcome of one preflight check. */
+export enum PreflightCheckStatus {
+  /** The check passed. */
+  PASSED = 'PASSED',
+  /** The check failed: see `reason` and `fix`. */
+  FAILED = 'FAILED',
+  /** Not applicable to this configuration or run, or not checkable because an earlier check failed (see `reason`). */
+  SKIPPED = 'SKIPPED',
+}
+
+/** The result of one preflight check. Never holds a secret value. */
+export interface PreflightCheckResult {
+  /** The check. */
+  readonly id: PreflightCheckId;
+  /** Whether it passed, failed or was skipped. */
+  readonly status: PreflightCheckStatus;
+  /** What was found, in a sentence. */
+  readonly reason: string;
+  /**
+   * What to do to make the check pass.
+   * @default - nothing to do (passed or skipped)
+   */
+  readonly fix?: string;
+}
+
+/** The preflight's checklist. */
+export interface PreflightReport {
+  /** Whether no check failed. */
+  readonly passed: boolean;
+  /** Every check, in order. */
+  readonly checks: PreflightCheckResult[];
+  /** One paragraph: the failed checks with what to fix, or that every check passed. */
+  readonly summary: string;
+}
+
+/**
+ * The state of a dry run after SnapshotCheck (`{"dryRun": true}`): the checklist, and what it was checked for.
+ * No lock is taken and nothing is written.
+ */
+export interface DryRunState {
+  /** Always true: the DryRun? choice routes on it. */
+  readonly dryRun: boolean;
+  /** The operation's identifier (the execution's name unless the input names one). */
+  readonly operationId: string;
+  /** The execution's ARN. */
+  readonly executionArn: string;
+  /** The target cluster. */
+  readonly targetClusterIdentifier: string;
+  /** The target region. */
+  readonly targetRegion: string;
+  /**
+   * The snapshot a run would restore.
+   * @default - none resolved (see the `snapshot.available` check)
+   */
+  readonly snapshot?: SnapshotInfo;
+  /** The checklist. */
+  readonly preflight: PreflightReport;
 }
 
 /** The error names the state machine retries with backoff: transient faults and AWS throttling. */
@@ -394,6 +501,11 @@ export interface SnapshotCheckEvent {
   readonly executionName: string;
   /** `$$.Execution.StartTime`. */
   readonly executionStartTime: string;
+  /**
+   * The database users (names, secret ARNs, keys; never a value): the preflight checks their secrets.
+   * @default - none
+   */
+  readonly users?: DbUserSpec[];
 }
 
 /**
@@ -409,9 +521,9 @@ export interface SetupDbUsersEvent {
   readonly unmanagedLogins: UnmanagedLogins;
 }
 
-/** Payload of the sns-notification task, on both paths. */
+/** Payload of the sns-notification task, on both paths and for a dry run. */
 export interface NotificationEvent {
-  /** `SUCCEEDED` or `FAILED`. */
+  /** `SUCCEEDED`, `FAILED` or `DRY_RUN` (the state is then a {@link DryRunState}). */
   readonly status: string;
   /** The state as it was when the pipeline finished or failed. It may lack fields when an early step failed. */
   readonly state: any;
@@ -681,3 +793,6 @@ export const STEP_NAMES = {
   archiveSnapshot: 'ArchiveSnapshot',
   snsNotification: 'SnsNotification',
 };
+
+/** The `status` of a dry run's notification (and its SNS message attribute). */
+export const DRY_RUN_STATUS = 'DRY_RUN';

@@ -101,6 +101,7 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   t.stateTable.grant(fns.snapshotCheck, 'dynamodb:DeleteItem');
   ack(fns.snapshotCheck, sourceSnapshots,
     'Snapshot names of the source cluster are unknown at deploy time (automated snapshots are dated); read-only access, scoped to the source region and account.');
+  grantPreflight(fns.snapshotCheck, t, { subnetGroup, targetSnapshots: rdsArn(target, 'cluster-snapshot', '*') });
 
   // 2. copy (only when the source region can differ): read the source snapshot, create the copy, tagged as the
   // pipeline's, with the copy key.
@@ -191,6 +192,40 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   t.stateTable.grant(fns.snsNotification, 'dynamodb:DeleteItem');
   // A stopped execution's state may not say whether a copy was made: settling looks for one by name.
   grantSettleCopy(fns.snsNotification, copies, owned, copyNames);
+}
+
+/**
+ * The preflight's reads (lambda-src/lib/preflight.ts), all read-only: the subnet group, the keys, the secrets, the
+ * snapshots copying into the target region; and three actions IAM cannot scope to a resource.
+ */
+function grantPreflight(fn: lambda.Function, t: PermissionTargets, arns: { subnetGroup: string; targetSnapshots: string }) {
+  const stack = Stack.of(fn);
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:DescribeDBSubnetGroups'], resources: [arns.subnetGroup] }));
+  // Copies in flight into the target region: any manual snapshot there may be one (other pipelines', by hand).
+  if (t.mayCopy) {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:DescribeDBClusterSnapshots'], resources: [arns.targetSnapshots] }));
+    acknowledgeWildcardResource(fn.role!, arns.targetSnapshots,
+      'The preflight counts the cluster snapshot copies in flight into the target region (at most 5 per region and account), whoever made them; read-only, scoped to the target region and account.');
+  }
+  // DescribeAccountAttributes (quotas), DescribeDBEngineVersions and ec2:DescribeSecurityGroups have no resource type.
+  fn.addToRolePolicy(new iam.PolicyStatement({
+    actions: ['rds:DescribeAccountAttributes', 'rds:DescribeDBEngineVersions', 'ec2:DescribeSecurityGroups'],
+    resources: ['*'],
+  }));
+  acknowledgeWildcardResource(fn.role!, '*',
+    'rds:DescribeAccountAttributes, rds:DescribeDBEngineVersions and ec2:DescribeSecurityGroups support no resource-level permissions (resource "*" only); all three are read-only, used by the preflight.');
+  t.snapshotCopyKey.grant(fn, 'kms:DescribeKey');
+  if (t.sourceSnapshotKey) {
+    t.sourceSnapshotKey.grant(fn, 'kms:DescribeKey');
+  } else {
+    // The source snapshot's key is only known at run time; describing a key reveals only its metadata.
+    const keys = stack.formatArn({ service: 'kms', region: t.sourceRegion, resource: 'key', resourceName: '*' });
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:DescribeKey'], resources: [keys] }));
+    acknowledgeWildcardResource(fn.role!, keys,
+      'The preflight describes the source snapshot\'s KMS key, only known at run time (kms:DescribeKey: metadata only), in the source region. Set sourceSnapshotKey to scope it to one key.');
+  }
+  t.masterSecret.grantRead(fn);
+  for (const secret of t.userSecrets) secret.grantRead(fn);
 }
 
 /** Engine default parameter groups of Aurora PostgreSQL (`default.aurora-postgresql16`). */

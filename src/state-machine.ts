@@ -3,7 +3,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { DbUserSpec, PipelineErrorName, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES, UnmanagedLogins, ValidationQuerySpec } from './contracts';
+import { DbUserSpec, DRY_RUN_STATUS, PipelineErrorName, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES, UnmanagedLogins, ValidationQuerySpec } from './contracts';
 import type { StepKey } from './handlers';
 
 /** Inputs of {@link PipelineDefinition}. */
@@ -37,6 +37,14 @@ export const FLOW_STATE_NAMES = {
   failed: 'Failed',
   /** SnapshotCheck's catch: the state becomes `{ error }`, whatever the execution input was (not an object, too large). */
   snapshotCheckFailed: 'SnapshotCheckFailed',
+  /** After SnapshotCheck: a dry run (`{"dryRun": true}`) goes to NotifyDryRun, a restore on. */
+  dryRunChoice: 'DryRun?',
+  /** Publishes a dry run's checklist. */
+  notifyDryRun: 'NotifyDryRun',
+  /** After NotifyDryRun: Succeeded when every preflight check passed. */
+  dryRunPassed: 'DryRunPassed?',
+  /** A dry run with a failed preflight check ends here, with PreflightFailed and the failed checks as the cause. */
+  dryRunFailed: 'DryRunFailed',
 };
 
 /** The errors of a function that ran past its time limit (Lambda's own, and the task's `TimeoutSeconds`). */
@@ -50,7 +58,8 @@ export function timedOutStateName(step: string): string {
 }
 
 /**
- * The ASL flow: SnapshotCheck → [copy ⟲] → [delete ⟲] → restore ⟲ → users → validation → archive → notify.
+ * The ASL flow: SnapshotCheck (preflight) → [dry run: notify the checklist, end] → [copy ⟲] → [delete ⟲] → restore ⟲
+ * → users → validation → archive → notify.
  * Every task catches every error into `$.error` and goes to NotifyFailure, which ends in a Fail state
  * that carries the original error name and cause.
  */
@@ -92,6 +101,8 @@ export class PipelineDefinition extends Construct {
         'executionArn.$': '$$.Execution.Id',
         'executionName.$': '$$.Execution.Name',
         'executionStartTime.$': '$$.Execution.StartTime',
+        // The preflight checks the users' secrets (ARNs and key names only).
+        'users': props.dbUsers,
       }),
       resultPath: '$',
     });
@@ -176,7 +187,25 @@ export class PipelineDefinition extends Construct {
         ))
       .otherwise(replaceChoice);
 
-    this.definition = snapshotCheck.next(copyChoice);
+    // A dry run: the checklist is notified, and the execution ends as the preflight did. Nothing was locked or written.
+    const notifyDryRun = this.invoke(FLOW_STATE_NAMES.notifyDryRun, fns.snsNotification, {
+      payload: sfn.TaskInput.fromObject(notificationPayload(DRY_RUN_STATUS)),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    catchAll(notifyDryRun, FLOW_STATE_NAMES.notifyDryRun);
+    const dryRunFailed = new sfn.Fail(this, FLOW_STATE_NAMES.dryRunFailed, {
+      stateName: FLOW_STATE_NAMES.dryRunFailed,
+      error: PipelineErrorName.PREFLIGHT_FAILED,
+      causePath: sfn.JsonPath.stringAt('$.preflight.summary'),
+    });
+    const dryRunChoice = new sfn.Choice(this, FLOW_STATE_NAMES.dryRunChoice, { stateName: FLOW_STATE_NAMES.dryRunChoice })
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.dryRun'), sfn.Condition.booleanEquals('$.dryRun', true)),
+        notifyDryRun.next(new sfn.Choice(this, FLOW_STATE_NAMES.dryRunPassed, { stateName: FLOW_STATE_NAMES.dryRunPassed })
+          .when(sfn.Condition.booleanEquals('$.preflight.passed', true), succeeded)
+          .otherwise(dryRunFailed)))
+      .otherwise(copyChoice);
+
+    this.definition = snapshotCheck.next(dryRunChoice);
   }
 
   /**

@@ -1,4 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -14,6 +16,8 @@ import { loadConfig } from './config';
 const MAX_ATTEMPTS = 3;
 
 const rdsClients = new Map<string, RDSClient>();
+const kmsClients = new Map<string, KMSClient>();
+const ec2Clients = new Map<string, EC2Client>();
 let ddbClient: { region: string; client: DynamoDBDocumentClient } | undefined;
 let snsClient: { region: string; client: SNSClient } | undefined;
 let secretsClient: { region: string; client: SecretsManagerClient } | undefined;
@@ -25,6 +29,26 @@ export function rds(region: string): RDSClient {
   if (!client) {
     client = new RDSClient({ region, maxAttempts: MAX_ATTEMPTS });
     rdsClients.set(region, client);
+  }
+  return client;
+}
+
+/** The KMS client of a region (the preflight describes the copy key and the source snapshot's key). */
+export function kms(region: string): KMSClient {
+  let client = kmsClients.get(region);
+  if (!client) {
+    client = new KMSClient({ region, maxAttempts: MAX_ATTEMPTS });
+    kmsClients.set(region, client);
+  }
+  return client;
+}
+
+/** The EC2 client of a region (the preflight looks up the restored cluster's security groups). */
+export function ec2(region: string): EC2Client {
+  let client = ec2Clients.get(region);
+  if (!client) {
+    client = new EC2Client({ region, maxAttempts: MAX_ATTEMPTS });
+    ec2Clients.set(region, client);
   }
   return client;
 }

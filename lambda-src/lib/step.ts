@@ -73,6 +73,11 @@ export interface StepOptions {
    * @default false
    */
   readonly changesTarget?: boolean;
+  /**
+   * Record an audit entry. False for a dry run, which writes nothing to the pipeline's tables.
+   * @default true
+   */
+  readonly audit?: boolean;
 }
 
 /** Context given to a step's body. */
@@ -103,7 +108,7 @@ export async function runStep<T>(opts: StepOptions, body: (ctx: StepContext) => 
     log.error('step failed', { errorName: mapped.name, errorMessage: mapped.message, durationMs });
     try {
       const details = { errorName: mapped.name, errorMessage: mapped.message };
-      await appendAudit(opts.operationId, opts.step, AuditOutcome.FAILED, details, durationMs, opts.requestedBy);
+      if (opts.audit !== false) await appendAudit(opts.operationId, opts.step, AuditOutcome.FAILED, details, durationMs, opts.requestedBy);
     } catch (auditErr) {
       log.error('could not write the audit entry of the failure', { errorName: (auditErr as Error)?.name, errorMessage: (auditErr as Error)?.message });
     }
@@ -113,7 +118,7 @@ export async function runStep<T>(opts: StepOptions, body: (ctx: StepContext) => 
   const durationMs = Date.now() - started;
   const auditOutcome = outcome.outcome ?? AuditOutcome.SUCCEEDED;
   try {
-    await appendAudit(opts.operationId, opts.step, auditOutcome, outcome.details ?? {}, durationMs, opts.requestedBy);
+    if (opts.audit !== false) await appendAudit(opts.operationId, opts.step, auditOutcome, outcome.details ?? {}, durationMs, opts.requestedBy);
   } catch (err) {
     const mapped = mapAwsError(err, `${opts.step}: writing the audit entry`);
     log.error('could not write the audit entry', { errorName: mapped.name, errorMessage: mapped.message });

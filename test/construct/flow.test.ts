@@ -28,9 +28,28 @@ describe('state machine definition', () => {
       'executionArn.$': '$$.Execution.Id',
       'executionName.$': '$$.Execution.Name',
       'executionStartTime.$': '$$.Execution.StartTime',
+      'users': [],
     });
     expect(s.ResultPath).toBe('$');
-    expect(s.Next).toBe('CopyNeeded?');
+    expect(s.Next).toBe('DryRun?');
+  });
+
+  test('a dry run goes from DryRun? to NotifyDryRun, then Succeeded or DryRunFailed (PreflightFailed); a restore to CopyNeeded?', () => {
+    const choice = states['DryRun?'];
+    expect(choice.Type).toBe('Choice');
+    expect(choice.Choices).toEqual([{
+      And: [{ Variable: '$.dryRun', IsPresent: true }, { Variable: '$.dryRun', BooleanEquals: true }],
+      Next: 'NotifyDryRun',
+    }]);
+    expect(choice.Default).toBe('CopyNeeded?');
+    const notify = states.NotifyDryRun;
+    expect(notify.Parameters).toMatchObject({ 'status': 'DRY_RUN', 'state.$': '$' });
+    expect(notify.ResultPath).toBeNull();
+    expect(notify.Next).toBe('DryRunPassed?');
+    expect(notify.Catch.at(-1)).toMatchObject({ ErrorEquals: ['States.ALL'], Next: 'NotifyFailure' });
+    expect(states['DryRunPassed?'].Choices).toEqual([{ Variable: '$.preflight.passed', BooleanEquals: true, Next: 'Succeeded' }]);
+    expect(states['DryRunPassed?'].Default).toBe('DryRunFailed');
+    expect(states.DryRunFailed).toMatchObject({ Type: 'Fail', Error: 'PreflightFailed', CausePath: '$.preflight.summary' });
   });
 
   test.each([

@@ -17,7 +17,10 @@ function roleStatements(t: Template, fnId: string): any[] {
   return [...byPrefix('AWS::IAM::ManagedPolicy', `RestoreHandlers${fnId}ExecutionPolicy`), ...byPrefix('AWS::IAM::Policy', `RestoreHandlers${fnId}Role`)];
 }
 
-const ec2Statements = (statements: any[]) => statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('ec2:')));
+/** The preflight's one EC2 action (SnapshotCheck: do the restored cluster's security groups exist?), not about placement. */
+const PREFLIGHT_EC2 = 'ec2:DescribeSecurityGroups';
+/** Statements with EC2 actions that concern the function's own network placement. */
+const ec2Statements = (statements: any[]) => statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('ec2:') && a !== PREFLIGHT_EC2));
 const sgRef = (name: string) => ({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^RestoreHandlers${name}[0-9A-F]{8}$`)), 'GroupId'] });
 const API_FUNCTIONS = ['SnapshotCheck', 'CopySnapshot', 'CheckCopyStatus', 'DeleteRds', 'RestoreSnapshot', 'CheckRestoreStatus', 'ArchiveSnapshot', 'SnsNotification'];
 /** The functions that connect to the restored cluster (`database: true`). */
@@ -83,10 +86,12 @@ describe('handlerPlacement DATABASE_ONLY (the default)', () => {
     expect(groups.some((id) => id.includes('ApiSecurityGroup'))).toBe(false);
   });
 
-  test('functions outside the VPC have no EC2 permission at all', () => {
+  test('functions outside the VPC have no EC2 permission but the preflight\'s read of security groups', () => {
     for (const id of API_FUNCTIONS) {
       expect(roleStatements(t, id).length).toBeGreaterThan(0);
       expect(ec2Statements(roleStatements(t, id))).toEqual([]);
+      const ec2Actions = roleStatements(t, id).flatMap((s) => [s.Action].flat()).filter((a: string) => a.startsWith('ec2:'));
+      expect(ec2Actions).toEqual(id === 'SnapshotCheck' ? [PREFLIGHT_EC2] : []);
     }
   });
 

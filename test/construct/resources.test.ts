@@ -263,6 +263,24 @@ describe('least privilege', () => {
     }
   });
 
+  test('the preflight reads only: "*" solely for the three actions without a resource type; the subnet group and keys by ARN', () => {
+    // X-Ray's PutTraceSegments/PutTelemetryRecords (tracing) are on "*" for every function too.
+    const onStar = statementsOf('SnapshotCheck').filter((s) => [s.Resource].flat().includes('*') && ![s.Action].flat().every((a: string) => a.startsWith('xray:')));
+    const elsewhere = policies.filter(([id]) => !id.includes('SnapshotCheck')).flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]);
+    expect(elsewhere.filter((s) => /DescribeAccountAttributes|DescribeDBEngineVersions|DescribeSecurityGroups/.test(str(s.Action)))).toEqual([]);
+    expect(onStar.map((s) => [s.Action].flat().sort())).toEqual([['ec2:DescribeSecurityGroups', 'rds:DescribeAccountAttributes', 'rds:DescribeDBEngineVersions']]);
+    expect(onStar[0].Effect).toBe('Allow');
+    const check = statementsOf('SnapshotCheck');
+    const subnets = check.find((s) => str(s.Action).includes('rds:DescribeDBSubnetGroups'));
+    expect([subnets.Action].flat()).toEqual(['rds:DescribeDBSubnetGroups']);
+    expect(str(subnets.Resource)).toMatch(/:subgrp:/);
+    expect(check.some((s) => str(s.Action).includes('kms:DescribeKey') && str(s.Resource).includes('Fn::GetAtt'))).toBe(true);
+    expect(check.some((s) => str(s.Action).includes('secretsmanager:GetSecretValue'))).toBe(true);
+    // In RDS, EC2, KMS and Secrets Manager, SnapshotCheck only reads (the KMS encryption actions are for its own tables and queue).
+    expect(check.flatMap((s) => [s.Action].flat()).filter((a: string) => /^(rds|ec2|kms|secretsmanager):/.test(a) && !/^\w+:(Describe|List|Get|Decrypt|Encrypt|ReEncrypt|GenerateDataKey)/.test(a)))
+      .toEqual([]);
+  });
+
   test('the notification may settle only the pipeline\'s own snapshot copies (failure path), nothing else in RDS', () => {
     const rdsStatements = statementsOf('SnsNotification').filter((s) => [s.Action].flat().some((a: string) => a.startsWith('rds:')));
     expect(rdsStatements.flatMap((s) => [s.Action].flat()).sort()).toEqual([
@@ -305,8 +323,9 @@ describe('least privilege', () => {
 
   test('only the functions that need a secret can read one', () => {
     const readers = policies.filter(([, p]) => str(p).includes('secretsmanager:GetSecretValue')).map(([id]) => id);
-    expect(readers.every((id) => /CheckRestoreStatus|SetupDbUsers|ValidateRestore/.test(id))).toBe(true);
-    expect(readers.length).toBe(3);
+    // SnapshotCheck: the preflight checks that each secret is readable and has its keys (never passing a value on).
+    expect(readers.every((id) => /SnapshotCheck|CheckRestoreStatus|SetupDbUsers|ValidateRestore/.test(id))).toBe(true);
+    expect(readers.length).toBe(4);
   });
 
   test('logs go only to the function\'s own log group', () => {

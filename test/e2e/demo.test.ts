@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { PreflightCheckId } from '../../src';
 import { REPO_ROOT } from '../support/venv';
 
 jest.setTimeout(180_000);
@@ -23,6 +24,12 @@ test('the demo runs the pipeline to SUCCEEDED, step by step, checks the result a
       (err, out) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: out }));
   });
   if (code !== 0) throw new Error(`the demo exited with ${code}:\n${stdout}`);
+
+  // The dry run first: every check passed or not applicable, the execution SUCCEEDED.
+  const checks = [...stdout.matchAll(/^ {2}(PASSED|FAILED|SKIPPED) +([a-z]+\.[a-z-]+) /gm)].map((m) => [m[2], m[1]]);
+  expect(checks.map(([id]) => id)).toEqual(Object.values(PreflightCheckId));
+  expect(checks.filter(([, status]) => status === 'FAILED')).toEqual([]);
+  expect(stdout).toMatch(/^Dry run dry-run-[\d-]+ .*\n(?: {2}(?:PASSED|SKIPPED) .*\n)+ {2}SUCCEEDED\n/m);
 
   const steps = [...stdout.matchAll(/^ +\+[\d.]+ s {2}(\w+)(?: #\d+)? +\d+ ms {2}(.*)$/gm)].map((m) => [m[1], m[2]]);
   expect(steps.map(([s]) => s)).toEqual([

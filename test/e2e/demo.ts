@@ -1,6 +1,7 @@
 /*
  * `npx projen demo`: one restore, end to end, on this machine.
  *
+ * First a dry run (the preflight alone: its checklist is printed), then the restore.
  * The pipeline's synthesized state machine runs with aws-local-stepfunctions; every step runs its bundled
  * handler (assets/<step>/index.js, the code that ships) against moto, which emulates RDS, DynamoDB, SNS,
  * SQS, KMS and Secrets Manager, and a real PostgreSQL 18 (TLS, SCRAM) standing in for the restored cluster.
@@ -160,6 +161,18 @@ async function main(): Promise<number> {
     + `users ${USERS.map((u) => `${u.username} (${u.privilege})`).join(', ')} in database ${APP_DATABASE}`);
   out(`  source snapshots: ${snapshots.join(', ')}`);
   out();
+
+  // The first thing to run after deploying: the preflight alone, which changes nothing and notifies its checklist.
+  const dryRunName = `dry-run-${now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
+  out(`Dry run ${dryRunName} ({"dryRun": true}: the preflight only; no lock, nothing written):`);
+  const dryRun = await h.run({ dryRun: true, requestedBy: 'npx projen demo' }, { executionName: dryRunName, waitMs: WAIT_MS });
+  const [checklist] = await notifications(h);
+  for (const c of (checklist?.checks ?? []) as Array<{ id: string; status: string; reason: string; fix?: string }>) {
+    out(`  ${c.status.padEnd(7)} ${c.id.padEnd(26)} ${c.reason}${c.fix ? ` Fix: ${c.fix}` : ''}`);
+  }
+  out(`  ${dryRun.status}${dryRun.status === 'SUCCEEDED' ? '' : `: ${dryRun.error?.Error}: ${dryRun.error?.Cause}`}`);
+  out();
+  if (dryRun.status !== 'SUCCEEDED') return 1;
 
   const executionName = `demo-${now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
   const copyId = copySnapshotIdentifier(config.targetClusterIdentifier, executionName);

@@ -95,7 +95,7 @@ describe('guards', () => {
       },
     });
     expect(run.invocations[0].result).toMatchObject({ replaceTarget: true });
-    expect(run.path).toEqual(['SnapshotCheck', 'CopyNeeded?', 'ReplaceTarget?', 'DeleteRds', 'NotifyFailure', 'Failed']);
+    expect(run.path).toEqual(['SnapshotCheck', 'DryRun?', 'CopyNeeded?', 'ReplaceTarget?', 'DeleteRds', 'NotifyFailure', 'Failed']);
     await expectFailure(s, run, 'TargetNotOwned', 'refresh-taken-over');
     expect(run.error!.Cause).toContain('Refusing to delete cluster staging-aurora');
 

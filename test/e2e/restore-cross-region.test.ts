@@ -86,8 +86,8 @@ describe('cross-region restore', () => {
       restoreSnapshotIdentifier: copyId,
       snapshot: { identifier: 'prod-aurora-new', region: SOURCE_REGION, arn: `arn:aws:rds:${SOURCE_REGION}:123456789012:cluster-snapshot:prod-aurora-new` },
     });
-    expect(run.path.slice(0, 12)).toEqual([
-      'SnapshotCheck', 'CopyNeeded?', 'CopySnapshot',
+    expect(run.path.slice(0, 13)).toEqual([
+      'SnapshotCheck', 'DryRun?', 'CopyNeeded?', 'CopySnapshot',
       'WaitForCopy', 'CheckCopyStatus', 'CopyDone?',
       'WaitForCopy', 'CheckCopyStatus', 'CopyDone?',
       'ReplaceTarget?', 'RestoreSnapshot', 'WaitForRestore',

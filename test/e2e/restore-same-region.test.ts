@@ -122,7 +122,7 @@ describe('same-region restore', () => {
     expectSucceeded(run);
 
     expect(run.path).toEqual([
-      'SnapshotCheck', 'CopyNeeded?', 'ReplaceTarget?', 'RestoreSnapshot',
+      'SnapshotCheck', 'DryRun?', 'CopyNeeded?', 'ReplaceTarget?', 'RestoreSnapshot',
       'WaitForRestore', 'CheckRestoreStatus', 'RestoreDone?', // creating (held)
       'WaitForRestore', 'CheckRestoreStatus', 'RestoreDone?', // creating (moto's own first report)
       'WaitForRestore', 'CheckRestoreStatus', 'RestoreDone?', // available: master password reset requested

@@ -12,6 +12,11 @@ const ASSETS = path.join(__dirname, '..', '..', 'assets');
  * protocol and credential code), which esbuild settings alone cannot drop.
  */
 const BUDGET_KIB = 540;
+/**
+ * SnapshotCheck's budget: its preflight also carries the KMS client and the EC2 client (for one call,
+ * DescribeSecurityGroups), whose models alone add about 540 KiB: 1,081 KiB measured on 2026-12-04.
+ */
+const BUDGET_KIB_BY_HANDLER: Record<string, number> = { 'snapshot-check': 1100 };
 
 describe('handler bundles (what ships in assets/)', () => {
   test('the construct loads exactly the bundles the build produces', () => {
@@ -33,8 +38,8 @@ describe('handler bundles (what ships in assets/)', () => {
     expect(typeof mod.handler).toBe('function');
   });
 
-  test.each(HANDLERS)(`%s: within the size budget of ${BUDGET_KIB} KiB`, (name) => {
-    expect(fs.statSync(path.join(ASSETS, name, 'index.js')).size).toBeLessThanOrEqual(BUDGET_KIB * 1024);
+  test.each(HANDLERS)(`%s: within the size budget (${BUDGET_KIB} KiB unless named)`, (name) => {
+    expect(fs.statSync(path.join(ASSETS, name, 'index.js')).size).toBeLessThanOrEqual((BUDGET_KIB_BY_HANDLER[name] ?? BUDGET_KIB) * 1024);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   auditItems,
   awsError,
   captureLogs,
+  DEFAULT_DB_USERS,
   DynamoDBDocumentClient,
   EXECUTION_ARN,
   OPERATION_ID,
@@ -15,9 +16,21 @@ import {
   TARGET_REGION,
   useConfig,
 } from './support/factories';
+import { errors } from '../../lambda-src/lib/errors';
 import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
-import { handler } from '../../lambda-src/snapshot-check';
-import { PipelineErrorName, PipelineTag, SnapshotCheckEvent } from '../../src/contracts';
+import type { PreflightInput } from '../../lambda-src/lib/preflight';
+import { handler as snapshotCheck } from '../../lambda-src/snapshot-check';
+import { DryRunState, PipelineErrorName, PipelineState, PipelineTag, PreflightCheckId, PreflightCheckStatus, SnapshotCheckEvent } from '../../src/contracts';
+
+// The preflight's checks have their own tests (preflight.test.ts); here it passes, unless a test says otherwise.
+const runPreflight = jest.fn();
+jest.mock('../../lambda-src/lib/preflight', () => ({
+  ...jest.requireActual('../../lambda-src/lib/preflight'),
+  runPreflight: (...args: unknown[]) => runPreflight(...args),
+}));
+
+/** A restore run's state (these tests run no dry run). */
+const handler = async (e: SnapshotCheckEvent) => await snapshotCheck(e) as PipelineState;
 
 const rdsMock = mockClient(RDSClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -46,6 +59,8 @@ const targetAbsent = () => rdsMock.on(DescribeDBClustersCommand).rejects(awsErro
 
 let logs: ReturnType<typeof captureLogs>;
 beforeEach(() => {
+  runPreflight.mockReset();
+  runPreflight.mockResolvedValue({ report: { passed: true, checks: [], summary: 'All 0 applicable preflight checks passed.' } });
   rdsMock.reset();
   ddbMock.reset();
   ddbMock.onAnyCommand().resolves({});
@@ -262,12 +277,13 @@ describe('snapshot-check', () => {
     ddbMock.on(PutCommand, { Item: { operation_id: 'LOCK#staging-db' } as any }).rejects(awsError('ConditionalCheckFailedException'));
     ddbMock.on(GetCommand).resolves({ Item: { operation_id: 'LOCK#staging-db', holder_operation_id: 'other-op', holder_execution_arn: 'arn:exec:other', expires_at: 1_900_000_000 } });
     rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z')] });
+    targetAbsent();
     const err = await handler(event()).catch((e) => e);
     expect(err.name).toBe(PipelineErrorName.RESTORE_ALREADY_IN_PROGRESS);
     expect(err.message).toContain('other-op');
     expect(err.message).toContain('arn:exec:other');
-    // Only the source's snapshots were read; the target was not even described.
-    expect(rdsMock.commandCalls(DescribeDBClustersCommand)).toHaveLength(0);
+    // The target was described once, read-only, by the preflight before the lock; not again under it.
+    expect(rdsMock.commandCalls(DescribeDBClustersCommand)).toHaveLength(1);
     expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(0); // never releases someone else's lock
   });
 
@@ -304,5 +320,85 @@ describe('snapshot-check', () => {
     };
     expect(await regionOf(DescribeDBClusterSnapshotsCommand)).toBe(SOURCE_REGION);
     expect(await regionOf(DescribeDBClustersCommand)).toBe(TARGET_REGION);
+  });
+
+  describe('preflight and dry run', () => {
+    const failedReport = {
+      passed: false,
+      checks: [{ id: PreflightCheckId.COPY_KEY, status: PreflightCheckStatus.FAILED, reason: 'KMS key k does not exist.', fix: 'Create it.' }],
+      summary: '1 of 15 preflight checks failed, before anything was changed: [kms.copy-key] KMS key k does not exist. Fix: Create it.',
+    };
+
+    test('a restore runs the preflight with the snapshot, the target and the users, before the lock', async () => {
+      rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z')] });
+      targetAbsent();
+      let writesBefore = -1;
+      runPreflight.mockImplementation(async () => {
+        writesBefore = ddbMock.commandCalls(PutCommand).length;
+        return { report: { passed: true, checks: [], summary: 'ok' } };
+      });
+      await handler({ ...event(), users: DEFAULT_DB_USERS });
+      expect(runPreflight).toHaveBeenCalledTimes(1);
+      expect(runPreflight.mock.calls[0][0]).toMatchObject({ snapshot: { identifier: 'm' }, users: DEFAULT_DB_USERS });
+      expect(runPreflight.mock.calls[0][0].target).toBeUndefined();
+      expect(writesBefore).toBe(0);
+      expect(ddbMock.commandCalls(PutCommand).length).toBeGreaterThan(0);
+    });
+
+    test('a failed preflight fails with PreflightFailed before the lock: nothing locked, nothing to release', async () => {
+      rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z')] });
+      targetAbsent();
+      runPreflight.mockResolvedValue({ report: failedReport });
+      const err = await handler(event()).catch((e) => e);
+      expect(err.name).toBe(PipelineErrorName.PREFLIGHT_FAILED);
+      expect(err.message).toBe(failedReport.summary);
+      expect(ddbMock.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === 'state-table')).toEqual([]);
+      expect(ddbMock.commandCalls(DeleteCommand)).toEqual([]);
+      expect(auditItems(ddbMock)[0]).toMatchObject({ step: 'SnapshotCheck', outcome: 'FAILED', details: { errorName: 'PreflightFailed' } });
+    });
+
+    test('a target the run may not replace fails with its own error (TargetNotOwned), before the lock', async () => {
+      rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z')] });
+      rdsMock.on(DescribeDBClustersCommand).resolves({ DBClusters: [{ DBClusterIdentifier: 'staging-db', TagList: [{ Key: PipelineTag.PIPELINE, Value: 'other' }] }] });
+      runPreflight.mockImplementation(async (inp: PreflightInput) => {
+        expect(inp.targetTags).toEqual([{ Key: PipelineTag.PIPELINE, Value: 'other' }]);
+        return { report: failedReport, targetError: errors.targetNotOwned('not ours') };
+      });
+      await expect(handler(event())).rejects.toMatchObject({ name: PipelineErrorName.TARGET_NOT_OWNED, message: 'not ours' });
+      expect(ddbMock.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === 'state-table')).toEqual([]);
+    });
+
+    test('a dry run returns the checklist: no lock, no state item, no audit entry', async () => {
+      rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [snapshot('m', '2026-11-01T00:00:00Z')] });
+      targetAbsent();
+      runPreflight.mockResolvedValue({ report: failedReport });
+      const state = await snapshotCheck(event({ dryRun: true, requestedBy: 'ops' })) as DryRunState;
+      expect(state).toEqual({
+        dryRun: true,
+        operationId: OPERATION_ID,
+        executionArn: EXECUTION_ARN,
+        targetClusterIdentifier: 'staging-db',
+        targetRegion: TARGET_REGION,
+        snapshot: expect.objectContaining({ identifier: 'm' }),
+        preflight: failedReport,
+      });
+      expect(ddbMock.calls()).toEqual([]);
+    });
+
+    test('a dry run reports a snapshot that cannot be resolved as a check; transient faults are still retried', async () => {
+      rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [] });
+      targetAbsent();
+      const state = await snapshotCheck(event({ dryRun: true })) as DryRunState;
+      expect(state.snapshot).toBeUndefined();
+      expect(runPreflight.mock.calls[0][0].snapshotError).toMatchObject({ name: PipelineErrorName.SNAPSHOT_NOT_FOUND });
+      rdsMock.on(DescribeDBClusterSnapshotsCommand).rejects(awsError('ThrottlingException'));
+      await expect(snapshotCheck(event({ dryRun: true }))).rejects.toMatchObject({ name: 'ThrottlingException' });
+      rdsMock.on(DescribeDBClusterSnapshotsCommand).rejects(awsError('InternalFailure', 'boom', 'server'));
+      await expect(snapshotCheck(event({ dryRun: true }))).rejects.toMatchObject({ name: PipelineErrorName.AWS_SERVICE_UNAVAILABLE });
+    });
+
+    test('dryRun must be a boolean', async () => {
+      await expect(handler(event({ dryRun: 'yes' }))).rejects.toMatchObject({ name: PipelineErrorName.INVALID_INPUT, message: expect.stringContaining('dryRun') });
+    });
   });
 });

@@ -162,6 +162,42 @@ describe('sns-notification', () => {
     expect(logs.lines.some((l) => l.includes('"_aws"'))).toBe(false);
   });
 
+  test('dry run: publishes the checklist; no lock, state item, audit entry or snapshot copy is touched', async () => {
+    const checks = [
+      { id: 'kms.copy-key', status: 'PASSED', reason: 'KMS key k exists.' },
+      { id: 'network.subnet-group', status: 'FAILED', reason: 'DB subnet group g does not exist.', fix: 'Create it.' },
+    ];
+    const state = {
+      dryRun: true,
+      operationId: OPERATION_ID,
+      executionArn: EXECUTION_ARN,
+      targetClusterIdentifier: 'staging-db',
+      targetRegion: TARGET_REGION,
+      snapshot: makeState().snapshot,
+      preflight: { passed: false, checks, summary: '1 of 2 preflight checks failed' },
+    };
+    const out = await handler(event('DRY_RUN', state, { dryRun: true, requestedBy: 'ops' }));
+    expect(out).toEqual({ status: 'DRY_RUN', operationId: OPERATION_ID, messageId: 'msg-1', lockReleased: false });
+    const msg = published();
+    expect(msg.Subject).toBe('Aurora restore dry run FAILED: staging-db (op-1)');
+    expect(msg.MessageAttributes?.status).toEqual({ DataType: 'String', StringValue: 'DRY_RUN' });
+    expect(msg.body).toMatchObject({
+      status: 'DRY_RUN',
+      dryRun: { passed: false, summary: '1 of 2 preflight checks failed' },
+      operationId: OPERATION_ID,
+      requestedBy: 'ops',
+      snapshot: { identifier: SOURCE_SNAPSHOT_ID },
+      checks,
+    });
+    expect(ddbMock.calls()).toEqual([]);
+    expect(rdsMock.calls()).toEqual([]);
+
+    snsMock.resetHistory();
+    await handler(event('DRY_RUN', { ...state, snapshot: undefined, preflight: { passed: true, checks: [], summary: 'All passed' } }, { dryRun: true }));
+    expect(published().Subject).toBe('Aurora restore dry run PASSED: staging-db (op-1)');
+    expect(published().body.snapshot).toBeUndefined();
+  });
+
   test('failure: the error name and the Lambda errorMessage extracted from the Cause', async () => {
     const cause = JSON.stringify({ errorType: 'TargetNotOwned', errorMessage: 'Refusing to delete cluster staging-db: tag missing. Tag it.', trace: ['at x'] });
     await handler(event('FAILED', { ...successState, error: { Error: 'TargetNotOwned', Cause: cause } }));

@@ -138,6 +138,12 @@ function controls(p: Pipeline, crossRegion: boolean, assumeTargetOwned: boolean)
     ['ValidateRestore', 'reads the master secret', { action: 'secretsmanager:GetSecretValue', resource: p.config.restore.masterSecretArn }, 'Allowed'],
     ['ValidateRestore', 'changes no cluster, not even an owned one', { action: 'rds:ModifyDBCluster', resource: rds(t, 'cluster', 'prod'), resourceTags: ours }, 'ImplicitlyDenied'],
     ['ValidateRestore', 'deletes no cluster', { action: 'rds:DeleteDBCluster', resource: rds(t, 'cluster', 'prod'), resourceTags: ours }, 'ImplicitlyDenied'],
+    ['SnapshotCheck', 'preflight: describes the subnet group', { action: 'rds:DescribeDBSubnetGroups', resource: rds(t, 'subgrp', p.config.restore.subnetGroupName.toLowerCase()) }, 'Allowed'],
+    ['SnapshotCheck', 'preflight: no other subnet group', { action: 'rds:DescribeDBSubnetGroups', resource: rds(t, 'subgrp', 'billing') }, 'ImplicitlyDenied'],
+    ['SnapshotCheck', 'preflight: reads the account\'s quotas', { action: 'rds:DescribeAccountAttributes', resource: '*' }, 'Allowed'],
+    ['SnapshotCheck', 'preflight: describes the copy key', { action: 'kms:DescribeKey', resource: p.config.snapshotCopyKeyArn }, 'Allowed'],
+    ['SnapshotCheck', 'preflight: reads the master secret', { action: 'secretsmanager:GetSecretValue', resource: p.config.restore.masterSecretArn }, 'Allowed'],
+    ['CopySnapshot', 'cannot read the account\'s quotas (only the preflight does)', { action: 'rds:DescribeAccountAttributes', resource: '*' }, 'ImplicitlyDenied'],
     ['SnsNotification', 'deletes this pipeline\'s copy', { action: 'rds:DeleteDBClusterSnapshot', resource: rds(t, 'cluster-snapshot', copySnapshotIdentifier('prod', 'op-1')), resourceTags: ours }, 'Allowed'],
     ['SnsNotification', 'tags it as retained', {
       action: 'rds:AddTagsToResource', resource: rds(t, 'cluster-snapshot', copySnapshotIdentifier('prod', 'op-1')), resourceTags: ours, requestTags: { [PipelineTag.RETAINED]: 'true' },

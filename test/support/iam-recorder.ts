@@ -332,6 +332,15 @@ const MAPPERS: Record<string, Mapper> = {
       action: `dynamodb:${kind === 'ConditionCheck' ? 'ConditionCheckItem' : `${kind}Item`}`,
       resource: `arn:aws:dynamodb:${ctx.region}:${ctx.account}:table/${op.TableName}`,
     }))),
+  'rds:DescribeDBSubnetGroups': async (p: Params, ctx) => [await rdsResource(ctx, 'rds:DescribeDBSubnetGroups', 'subgrp', p.DBSubnetGroupName ?? '*')],
+  // No resource type: IAM authorizes these on "*".
+  'rds:DescribeAccountAttributes': async () => [{ action: 'rds:DescribeAccountAttributes', resource: '*' }],
+  'rds:DescribeDBEngineVersions': async () => [{ action: 'rds:DescribeDBEngineVersions', resource: '*' }],
+  'ec2:DescribeSecurityGroups': async () => [{ action: 'ec2:DescribeSecurityGroups', resource: '*' }],
+  'kms:DescribeKey': async (p: { KeyId: string }, ctx) => [{
+    action: 'kms:DescribeKey',
+    resource: p.KeyId.startsWith('arn:') ? p.KeyId : `arn:aws:kms:${ctx.region}:${ctx.account}:${p.KeyId.startsWith('alias/') ? p.KeyId : `key/${p.KeyId}`}`,
+  }],
   'states:DescribeExecution': async (p: { executionArn: string }) => [{ action: 'states:DescribeExecution', resource: p.executionArn }],
   'sns:Publish': async (p: { TopicArn: string }) => [{ action: 'sns:Publish', resource: p.TopicArn }],
   'secretsmanager:GetSecretValue': async (p: { SecretId: string }, ctx) => [

@@ -8,6 +8,7 @@ import {
   CreateDBClusterSnapshotCommand,
   CreateDBInstanceCommand,
   DeleteDBClusterCommand,
+  DescribeAccountAttributesCommand,
   DeleteDBInstanceCommand,
   DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
@@ -77,10 +78,24 @@ describe('moto launcher', () => {
     expect(moto.endpoint).toBe(`http://127.0.0.1:${moto.port}`);
     expect(moto.port).toBeGreaterThan(0);
     expect([...moto.fixes].sort()).toEqual([
-      'automated-snapshot-name-collision', 'copy-kms-key-of-unencrypted-snapshot', 'failed-modify-keeps-cluster', 'restore-deletion-protection',
+      'account-attributes', 'automated-snapshot-name-collision', 'copy-kms-key-of-unencrypted-snapshot', 'failed-modify-keeps-cluster', 'restore-deletion-protection',
       'restore-with-kms-key-encrypts', 'snapshot-arn-as-identifier', 'stopped-cluster-cannot-be-deleted',
     ]);
     expect(motoClientEnv(moto)).toEqual({ AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
+  });
+
+  test('DescribeAccountAttributes reports the default quotas with real usage, or the quota a test holds (fix account-attributes)', async () => {
+    const quotaOf = async (client: RDSClient, name: string) =>
+      (await client.send(new DescribeAccountAttributesCommand({}))).AccountQuotas!.find((q) => q.AccountQuotaName === name);
+    await createSourceCluster(src, 'q1');
+    await src.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'q1', DBClusterSnapshotIdentifier: 'q1-snap' }));
+    expect(await quotaOf(src, 'DBClusters')).toEqual({ AccountQuotaName: 'DBClusters', Used: 1, Max: 40 });
+    expect(await quotaOf(src, 'ManualClusterSnapshots')).toEqual({ AccountQuotaName: 'ManualClusterSnapshots', Used: 1, Max: 100 });
+    await moto.holdQuota('ManualClusterSnapshots', { used: 100 }, { region: TARGET });
+    expect(await quotaOf(tgt, 'ManualClusterSnapshots')).toEqual({ AccountQuotaName: 'ManualClusterSnapshots', Used: 100, Max: 100 });
+    expect(await quotaOf(src, 'ManualClusterSnapshots')).toMatchObject({ Used: 1 });
+    await moto.releaseAll();
+    expect(await quotaOf(tgt, 'ManualClusterSnapshots')).toMatchObject({ Used: 0, Max: 100 });
   });
 
   test('one server serves every region, separately; reset forgets everything', async () => {
@@ -361,7 +376,7 @@ describe('moto without the launcher fixes (shows each fix is still needed)', () 
 
   beforeAll(async () => {
     moto = await startMoto({
-      withoutFixes: ['snapshot-arn-as-identifier', 'automated-snapshot-name-collision', 'failed-modify-keeps-cluster', 'restore-deletion-protection',
+      withoutFixes: ['account-attributes', 'snapshot-arn-as-identifier', 'automated-snapshot-name-collision', 'failed-modify-keeps-cluster', 'restore-deletion-protection',
         'copy-kms-key-of-unencrypted-snapshot', 'stopped-cluster-cannot-be-deleted', 'restore-with-kms-key-encrypts'],
     });
     rds = rdsClient(moto, SOURCE);
@@ -419,6 +434,10 @@ describe('moto without the launcher fixes (shows each fix is still needed)', () 
     const key = (await awsJsonCall({ endpoint: moto.endpoint, region: SOURCE }, 'kms', 'CreateKey', {})).KeyMetadata;
     const restored = await rds.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'r', SnapshotIdentifier: 'plain2-snap', Engine: 'aurora-postgresql', KmsKeyId: key.Arn }));
     expect(restored.DBCluster!.StorageEncrypted).toBe(false);
+  });
+
+  test('DescribeAccountAttributes is not implemented: no quota to read, none to hold', async () => {
+    await expect(rds.send(new DescribeAccountAttributesCommand({}))).rejects.toThrow();
   });
 
   test('a stopped cluster is deleted (RDS refuses)', async () => {

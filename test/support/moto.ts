@@ -13,6 +13,7 @@ import { ensureVenv } from './venv';
 
 /** The launcher's emulator fixes, by name (see EMULATOR_FIXES in test/support/moto/launcher.py). */
 export type MotoFix =
+  | 'account-attributes'
   | 'snapshot-arn-as-identifier'
   | 'restore-deletion-protection'
   | 'automated-snapshot-name-collision'
@@ -64,6 +65,11 @@ export interface MotoServer {
   holdSnapshotStatus(id: string, status: string, percent?: number, scope?: OverrideScope): Promise<void>;
   /** Makes describe calls report `status` for the DB instance `id`. */
   holdInstanceStatus(id: string, status: string, scope?: OverrideScope): Promise<void>;
+  /**
+   * Pins what RDS DescribeAccountAttributes reports for an account quota (e.g. `ManualClusterSnapshots`), in one region or
+   * all; released with the overrides.
+   */
+  holdQuota(name: string, quota: { used?: number; max?: number }, scope?: OverrideScope): Promise<void>;
   /** Overrides what the cluster `id` reports (replaces any earlier override of that cluster). */
   overrideCluster(id: string, override: ClusterOverride, scope?: OverrideScope): Promise<void>;
   /**
@@ -185,6 +191,10 @@ class MotoHandle implements MotoServer {
 
   async release(kind: 'cluster' | 'snapshot' | 'instance', id: string, scope: OverrideScope = {}): Promise<void> {
     await this.control('POST', '/_harness/release', { kind, id, ...scope });
+  }
+
+  async holdQuota(name: string, quota: { used?: number; max?: number }, scope: OverrideScope = {}): Promise<void> {
+    await this.control('POST', '/_harness/quota', { name, ...quota, ...scope });
   }
 
   async releaseAll(): Promise<void> {

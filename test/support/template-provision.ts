@@ -4,11 +4,14 @@
  * tables (key schema, TTL) and SNS topics, each topic with an SQS queue subscribed (raw delivery) so a test
  * can read what was published. Real ids are fed back into the resolver, so rendered values name them.
  *
- * Networking (VPC, subnets, security groups, DB subnet groups) is not created: moto's RDS does not check
- * those references, and the resolver's fake ids stand in for them.
+ * Networking stands in for what the template references: one VPC with a subnet in each of two Availability Zones,
+ * the template's security groups (in that VPC, whatever VPC the template names) and DB subnet groups (over those
+ * subnets, under the template's names), so the preflight finds them. Other references keep the resolver's fake ids.
  */
 import { randomInt } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateDBSubnetGroupCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { awsJsonCall, type JsonCallTarget } from './moto-json-api';
@@ -84,6 +87,36 @@ export function generateSecretString(spec: GenerateSecretString): string {
   return JSON.stringify(value);
 }
 
+/** The stand-in VPC, subnets, security groups and DB subnet groups (see the file comment). */
+async function provisionNetwork(
+  template: CfnTemplate, resolver: TemplateResolver, client: { endpoint: string; region: string; credentials: typeof MOTO_CREDENTIALS },
+): Promise<void> {
+  const groups = byType(template, 'AWS::EC2::SecurityGroup');
+  const subnetGroups = byType(template, 'AWS::RDS::DBSubnetGroup');
+  if (groups.length === 0 && subnetGroups.length === 0) return;
+  const ec2 = new EC2Client(client);
+  const { Vpc } = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }));
+  const vpcId = Vpc!.VpcId!;
+  const subnetIds: string[] = [];
+  for (const [i, zone] of ['a', 'b'].entries()) {
+    const { Subnet } = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i}.0/24`, AvailabilityZone: `${client.region}${zone}` }));
+    subnetIds.push(Subnet!.SubnetId!);
+  }
+  for (const [id, r] of groups) {
+    const props = resolver.resolve(r.Properties ?? {});
+    const { GroupId } = await ec2.send(new CreateSecurityGroupCommand({
+      GroupName: `${id}-${randomInt(1e9)}`, Description: String(props.GroupDescription ?? id).slice(0, 255), VpcId: vpcId,
+    }));
+    resolver.setPhysical(id, { ref: GroupId!, attributes: { ...resolver.physical(id).attributes, GroupId: GroupId!, VpcId: vpcId } });
+  }
+  const rds = new RDSClient(client);
+  for (const [id] of subnetGroups) {
+    await rds.send(new CreateDBSubnetGroupCommand({
+      DBSubnetGroupName: resolver.physical(id).ref, DBSubnetGroupDescription: id, SubnetIds: subnetIds,
+    }));
+  }
+}
+
 function byType(template: CfnTemplate, ...types: string[]) {
   return Object.entries(template.Resources).filter(([, r]) => types.includes(r.Type));
 }
@@ -112,6 +145,8 @@ export async function provisionTemplate(template: CfnTemplate, options: Provisio
     await awsJsonCall(json, 'kms', 'CreateAlias', { AliasName: props.AliasName, TargetKeyId: props.TargetKeyId });
     resolver.setPhysical(id, { ref: props.AliasName, attributes: {} });
   }
+
+  await provisionNetwork(template, resolver, client);
 
   const secrets: ProvisionedStack['secrets'] = {};
   const sm = new SecretsManagerClient(client);

@@ -357,6 +357,8 @@ export interface SeedClusterOptions {
   readonly snapshots?: string[];
   /** Whether the cluster (and so its snapshots) is encrypted. Default true. */
   readonly storageEncrypted?: boolean;
+  /** The KMS key of an encrypted cluster. Default: moto's placeholder id, which names no key. */
+  readonly kmsKeyId?: string;
 }
 
 /**
@@ -372,6 +374,7 @@ export async function seedCluster(h: E2EHarness, options: SeedClusterOptions): P
     MasterUsername: options.masterUsername ?? 'postgres',
     MasterUserPassword: options.masterPassword ?? 'seed-password-16',
     StorageEncrypted: options.storageEncrypted ?? true,
+    ...(options.kmsKeyId ? { KmsKeyId: options.kmsKeyId } : {}),
     DeletionProtection: options.deletionProtection ?? false,
     Tags: options.tags,
   }));

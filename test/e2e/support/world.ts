@@ -11,6 +11,7 @@ import { createHarness, findSecretLeaks, seedCluster, type E2EHarness, type Secr
 import { MASTER_USERNAME, resetSourceDatabase, standInForCluster, type ClusterStandIn, type RestoredProduction } from './local-cluster';
 import type { PipelineRun } from './run-pipeline';
 import { startMoto, type MotoServer } from '../../support/moto';
+import { awsJsonCall } from '../../support/moto-json-api';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
 
 /** The servers of one test file. */
@@ -91,10 +92,17 @@ export async function startScenario(world: World, stack: Stack, options: Scenari
   };
 }
 
-/** Creates the source cluster `prod-aurora` (master user {@link MASTER_USERNAME}) with `snapshots`, oldest first. */
+/**
+ * Creates the source cluster `prod-aurora` (master user {@link MASTER_USERNAME}) with `snapshots`, oldest first. An
+ * encrypted one gets a customer managed key of the source region, as in AWS, which the preflight describes.
+ */
 export async function seedSource(h: E2EHarness, world: World, snapshots: string[], storageEncrypted = true): Promise<void> {
+  const key = storageEncrypted
+    ? (await awsJsonCall({ endpoint: world.moto.endpoint, region: h.config.sourceRegion }, 'kms', 'CreateKey', { Description: 'source cluster key', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' })).KeyMetadata
+    : undefined;
   await seedCluster(h, {
     storageEncrypted,
+    ...(key ? { kmsKeyId: key.Arn } : {}),
     region: h.config.sourceRegion,
     identifier: h.config.sourceClusterIdentifier,
     masterUsername: MASTER_USERNAME,

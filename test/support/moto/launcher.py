@@ -13,6 +13,9 @@ moto's RDS models report a cluster as `creating` exactly once and everything els
                              "pendingModifiedValues": {...}?}                              (cluster)
   POST /_harness/release    {"kind": ..., "id": ..., "region": ...?}  or {} to release everything
   GET  /_harness/overrides  the overrides in force
+  POST /_harness/quota      {"name": "ManualClusterSnapshots"|"DBClusters"|..., "region": "..."?, "used": 3?, "max": 3?}
+                            pins what DescribeAccountAttributes reports for an account quota (fix account-attributes);
+                            released with the overrides ({} to /_harness/release)
   POST /_harness/cluster-credentials  {"id": "...", "region": "...", "account": "..."?}
                             the cluster's master user name and current master password, as the last
                             create/restore/modify set them, or {"found": false}. RDS never tells; the
@@ -42,6 +45,10 @@ from moto.rds import models as rds_models
 from werkzeug.serving import make_server
 
 KINDS = ("cluster", "snapshot", "instance")
+
+# RDS's default account quotas (Service Quotas, per region) that DescribeAccountAttributes reports.
+DEFAULT_QUOTAS = {"DBClusters": 40, "DBInstances": 40, "ManualClusterSnapshots": 100, "ManualSnapshots": 100}
+_quotas: Dict[Tuple[str, Optional[str]], Dict[str, int]] = {}
 
 _lock = threading.Lock()
 _overrides: Dict[str, Dict[Tuple[str, Optional[str]], Dict[str, Any]]] = {kind: {} for kind in KINDS}
@@ -255,7 +262,32 @@ def _fix_stopped_cluster_cannot_be_deleted() -> None:
     rds_models.RDSBackend.delete_db_instance = delete_db_instance
 
 
+def _fix_account_attributes() -> None:
+    """moto does not implement RDS DescribeAccountAttributes (the account's quotas). Report RDS's default maximums
+    and the backend's real usage, unless a test pins a quota through /_harness/quota (how a full quota is held)."""
+    from moto.core.responses import ActionResult
+    from moto.rds.responses import RDSResponse
+
+    def describe_account_attributes(self: Any) -> Any:
+        backend = self.backend
+        used = {
+            "DBClusters": len(backend.clusters),
+            "DBInstances": len(backend.databases),
+            "ManualClusterSnapshots": sum(1 for s in backend.cluster_snapshots.values() if s.snapshot_type == "manual"),
+            "ManualSnapshots": sum(1 for s in backend.database_snapshots.values() if getattr(s, "snapshot_type", "manual") == "manual"),
+        }
+        quotas = []
+        for name, maximum in DEFAULT_QUOTAS.items():
+            with _lock:
+                held = _quotas.get((name, self.region)) or _quotas.get((name, None)) or {}
+            quotas.append({"AccountQuotaName": name, "Used": held.get("used", used[name]), "Max": held.get("max", maximum)})
+        return ActionResult({"AccountQuotas": quotas})
+
+    RDSResponse.describe_account_attributes = describe_account_attributes
+
+
 EMULATOR_FIXES = {
+    "account-attributes": _fix_account_attributes,
     "snapshot-arn-as-identifier": _fix_snapshot_arn_as_identifier,
     "restore-deletion-protection": _fix_restore_deletion_protection,
     "automated-snapshot-name-collision": _fix_automated_snapshot_collision,
@@ -328,6 +360,16 @@ class ControlApp:
             with _lock:
                 _overrides[kind][(identifier.lower(), body.get("region"))] = fields
             return _json_response(start_response, "200 OK", _list_overrides())
+        if method == "POST" and path == "/_harness/quota":
+            name = body.get("name")
+            if name not in DEFAULT_QUOTAS:
+                raise ValueError(f"name must be one of {sorted(DEFAULT_QUOTAS)}, got {name!r}")
+            values = {k: int(body[k]) for k in ("used", "max") if body.get(k) is not None}
+            if not values:
+                raise ValueError("give used and/or max")
+            with _lock:
+                _quotas[(name, body.get("region"))] = values
+            return _json_response(start_response, "200 OK", {"quotas": [dict(v, name=k[0], region=k[1]) for k, v in _quotas.items()]})
         if method == "POST" and path == "/_harness/cluster-credentials":
             return _json_response(start_response, "200 OK", _cluster_credentials(body))
         if method == "POST" and path == "/_harness/release":
@@ -335,6 +377,7 @@ class ControlApp:
                 if body.get("kind") is None:
                     for table in _overrides.values():
                         table.clear()
+                    _quotas.clear()
                 else:
                     if body["kind"] not in KINDS:
                         raise ValueError(f"kind must be one of {KINDS}")
