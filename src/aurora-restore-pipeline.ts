@@ -336,13 +336,13 @@ export interface AuroraRestorePipelineProps {
    * The shortest wait of a wait loop (copy, delete, restore, password reset): the interval near an expected completion,
    * and the first wait of a backoff. See docs/timing.md.
    *
-   * @default Duration.seconds(30)
+   * @default Duration.seconds(20)
    */
   readonly pollInterval?: Duration;
 
   /**
    * The longest wait of a wait loop: the step of the long waits towards an expected completion (from RDS's progress
-   * or the target's previous runs). A backoff with nothing to go on stops at 2 minutes (or this, if shorter).
+   * or the target's previous runs). A backoff with nothing to go on stops at 90 seconds (or this, if shorter).
    *
    * @default Duration.minutes(5)
    */

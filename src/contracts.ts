@@ -251,7 +251,7 @@ export const WAIT_BASIS = {
  */
 export const WAIT_POLICY = {
   /** Cap of the waits when nothing predicts the completion, in seconds (never above maxPollInterval, never below pollInterval). */
-  fallbackCapSeconds: 120,
+  fallbackCapSeconds: 90,
   /** Each wait is multiplied by a random factor within 1 ± this, then kept within [pollInterval, maxPollInterval]. */
   jitter: 0.03,
   /** Records kept per phase and target; the expected duration is the median of the last {@link WAIT_POLICY.historyMedianOf}. */

@@ -71,7 +71,9 @@ export function planWait(settings: WaitSettings, rampStep: number | undefined, w
     return { seconds: Math.min(cap, poll * Math.pow(settings.backoffRate, step)), basis, rampStep: step };
   };
   if (!window) return backoff(WAIT_BASIS.backoff);
-  const approach = window.earliest - poll / 2;
+  // Start checking often a little before the earliest expected completion: half a poll, or half the spread of the
+  // expectation (a run can be quicker than any recorded one).
+  const approach = window.earliest - Math.max(poll / 2, (window.latest - window.earliest) / 2);
   if (approach > 0) return { seconds: Math.min(settings.maxPollIntervalSeconds, Math.max(poll, approach)), basis: window.basis };
   if (window.latest >= 0) return { seconds: poll, basis: window.basis };
   return backoff(window.basis);

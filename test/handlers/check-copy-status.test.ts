@@ -51,7 +51,7 @@ describe('check-copy-status', () => {
     reportStatus('copying', 1);
     expect((await handler(makeState({ copy: previous({ attempt: 20 }) }))).nextWaitSeconds).toBe(300);
     reportStatus('copying');
-    expect((await handler(makeState({ copy: previous({ attempt: 20, rampStep: 8 }) }))).nextWaitSeconds).toBe(120);
+    expect((await handler(makeState({ copy: previous({ attempt: 20, rampStep: 8 }) }))).nextWaitSeconds).toBe(90);
   });
 
   test('a finished copy goes into the target\'s history once', async () => {

@@ -59,11 +59,11 @@ describe('waits', () => {
     expect(progress({ done: true, status: 'available' }, first, { ...settings, budgetSeconds: 600 }, 'x', at(601)).done).toBe(true);
   });
 
-  test('fallback: with nothing to go on, waits back off from pollInterval to the fallback cap (120 s), not to maxPollInterval', () => {
+  test('fallback: with nothing to go on, waits back off from pollInterval to the fallback cap (90 s), not to maxPollInterval', () => {
     const { waits } = loop((t) => ({ done: t >= 3600 }));
-    expect(waits.slice(0, 6)).toEqual([30, 45, 68, 101, 120, 120]);
-    expect(Math.max(...waits)).toBe(120);
-    expect(fallbackCapSeconds(settings)).toBe(120);
+    expect(waits.slice(0, 6)).toEqual([30, 45, 68, 90, 90, 90]);
+    expect(Math.max(...waits)).toBe(90);
+    expect(fallbackCapSeconds(settings)).toBe(90);
     // The cap stays within [poll, max].
     expect(fallbackCapSeconds({ ...settings, maxPollIntervalSeconds: 60 })).toBe(60);
     expect(fallbackCapSeconds({ ...settings, pollIntervalSeconds: 200 })).toBe(200);
@@ -90,20 +90,20 @@ describe('waits', () => {
 
   test('ETA from history, running late: the short waits grow to the fallback cap, never to maxPollInterval', () => {
     const { waits } = loop((t) => ({ done: t >= 1800 + 1000 }), { expected: expect1800 });
-    expect(waits.slice(6, 12)).toEqual([30, 30, 45, 68, 101, 120]);
-    expect(Math.max(...waits.slice(6))).toBe(120);
+    expect(waits.slice(6, 12)).toEqual([30, 30, 45, 68, 90, 90]);
+    expect(Math.max(...waits.slice(6))).toBe(90);
   });
 
-  test('ETA from history with spread: waits for the shortest run, checks at pollInterval until the longest, then backs off', () => {
+  test('ETA from history with spread: waits until shortly before the shortest run, checks at pollInterval until the longest, then backs off', () => {
     const expected = { seconds: 3600, earliest: 3000, latest: 4200 };
     const { waits, seenAt } = loop((t) => ({ done: t >= 4000 }), { expected });
-    // 2985 s (15 s before the earliest) in waits of at most 300 s, then every 30 s.
-    expect(waits.slice(0, 10).reduce((a, b) => a + b, 0)).toBe(2985);
-    expect(new Set(waits.slice(10))).toEqual(new Set([30]));
+    // Until half the spread (600 s) before the earliest, in waits of at most 300 s; then every 30 s.
+    expect(waits.slice(0, 8).reduce((a, b) => a + b, 0)).toBe(2400);
+    expect(new Set(waits.slice(8))).toEqual(new Set([30]));
     expect(seenAt - 4000).toBeLessThan(30);
     const late = loop((t) => ({ done: t >= 4600 }), { expected });
     const afterWindow = late.waits.slice(late.waits.lastIndexOf(30) + 1);
-    expect(afterWindow).toEqual([45, 68, 101, 120, 120]);
+    expect(afterWindow).toEqual([45, 68, 90, 90, 90, 90]);
   });
 
   test('history floor: a loop that used most of its checks waits longer, so the rest reach the end of its budget at maxPollInterval', () => {
