@@ -4,7 +4,10 @@
  * fake RDS (bench/support/): copy C minutes, restore R minutes, master password reset 60 s; each duration varies by
  * up to ±3 % from run to run, and each run starts at a random second of the hour.
  *
- *   npx projen bench:detection [-- --alignments 100 --seed 1]
+ *   npx projen bench:detection [-- --alignments 100] [--case 60,120] [--seed 1] [--phases]
+ *
+ * Every check runs the real bundles (about 5 ms of CPU each), so by default the long cases run fewer alignments
+ * (50, 30, 15, 5, 2: about 10 minutes on a busy 2-core machine); `--alignments` sets one count for all.
  *
  * Per case it prints, over the alignments: detection lag (the sum over the copy, restore and password reset of the
  * time between RDS finishing and a check seeing it; mean and max), state transitions and history events per
@@ -20,7 +23,8 @@ import { realNow, VirtualClock } from './support/virtual-clock';
 import { WAIT_PHASES, WAIT_POLICY } from '../src/contracts';
 import { pipelineStack } from '../test/e2e/support/stacks';
 
-const CASES: Array<[number, number]> = [[0, 10], [10, 30], [60, 120], [240, 480], [1440, 1440]];
+/** Copy and restore minutes, and how many alignments each runs by default (every check runs the real bundles: long cases are slow). */
+const CASES: Array<[number, number, number]> = [[0, 10, 50], [10, 30, 30], [60, 120, 15], [240, 480, 5], [1440, 1440, 2]];
 const VARIATION = 0.03;
 const RESET_SECONDS = 60;
 const FLEET = 100;
@@ -30,6 +34,7 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
+/* eslint-disable no-bitwise -- mulberry32 is bit arithmetic */
 /** mulberry32: a small seeded generator, so a run of the benchmark can be repeated. */
 function seeded(seed: number): () => number {
   let a = seed >>> 0;
@@ -41,6 +46,7 @@ function seeded(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+/* eslint-enable no-bitwise */
 
 interface Summary {
   readonly mode: string;
@@ -48,10 +54,14 @@ interface Summary {
   readonly fleet: { sustained: number; peak: number };
 }
 
+/**
+ * RDS requests per second of {@link FLEET} pipelines started by one schedule, each within 10 s of it: the runs of the
+ * case taken in turn (a run stands for several pipelines when there are fewer runs than pipelines).
+ */
 function fleetRates(runs: RunResult[], random: () => number): { sustained: number; peak: number } {
   const perSecond = new Map<number, number>();
   let end = 0;
-  runs.slice(0, FLEET).forEach((r) => {
+  Array.from({ length: FLEET }, (_, i) => runs[i % runs.length]).forEach((r) => {
     const offset = random() * 10_000;
     for (const c of r.rdsCalls) {
       const s = Math.floor((c.at + offset) / 1000);
@@ -75,7 +85,7 @@ const fmt = (n: number, digits = 0) => n.toFixed(digits);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 async function main(): Promise<void> {
-  const alignments = arg('alignments', 100);
+  const alignmentsArg = arg('alignments', 0);
   const seed = arg('seed', 1);
   const began = realNow();
   const random = seeded(seed);
@@ -95,24 +105,25 @@ async function main(): Promise<void> {
       pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60), pollBackoffRate: 1,
     }, { stackName: 'Fixed60' }).stack, fake, clock, endpoint);
 
-    print(`Detection benchmark: ${alignments} alignments per case and mode, durations ±${VARIATION * 100} %, password reset ${RESET_SECONDS} s, seed ${seed}.`);
+    print(`Detection benchmark: ${alignmentsArg || 'the default number of'} alignments per case and mode, durations ±${VARIATION * 100} %, password reset ${RESET_SECONDS} s, seed ${seed}.`);
     print(`Defaults: pollInterval ${eta.config.waits.pollIntervalSeconds} s, maxPollInterval ${eta.config.waits.maxPollIntervalSeconds} s, `
       + `waitBudget ${eta.config.waits.budgetSeconds / 3600} h, timeout ${eta.config.lockTtlSeconds / 3600} h, jitter ±${WAIT_POLICY.jitter * 100} %.`);
     print('');
-    print('| copy, restore (min) | mode | succeeded | lag mean (s) | lag max (s) | transitions | history events (max) | RDS calls / h waiting | 100 pipelines: sustained req/s | peak req/s |');
+    print('| copy, restore (min) | mode | runs succeeded | lag mean (s) | lag max (s) | transitions | history events (max) | RDS calls / h waiting | 100 pipelines: sustained req/s | peak req/s |');
     print('|---|---|---|---|---|---|---|---|---|---|');
     const only = process.argv.indexOf('--case');
-    const cases = only >= 0 ? [process.argv[only + 1].split(',').map(Number) as [number, number]] : CASES;
-    for (const [c, r] of cases) {
+    const cases = only >= 0 ? CASES.filter(([c, r]) => `${c},${r}` === process.argv[only + 1]) : CASES;
+    for (const [c, r, defaultAlignments] of cases) {
+      const alignments = alignmentsArg || defaultAlignments;
       const vary = (seconds: number) => seconds * (1 + VARIATION * (2 * random() - 1));
       const scenarios = Array.from({ length: alignments }, (_, i) => ({
         i,
         startAt: Date.parse('2026-12-01T02:00:00Z') + Math.floor(random() * 3600) * 1000,
         durations: { copySeconds: c > 0 ? vary(c * 60) : 0, restoreSeconds: vary(r * 60), passwordResetSeconds: vary(RESET_SECONDS) },
         history: {
-          ...(c > 0 ? { [WAIT_PHASES.copy]: Array.from({ length: 5 }, (_, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(c * 60)), at: '' })) } : {}),
-          [WAIT_PHASES.restore]: Array.from({ length: 5 }, (_, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(r * 60)), at: '' })),
-          [WAIT_PHASES.passwordReset]: Array.from({ length: 5 }, (_, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(RESET_SECONDS)), at: '' })),
+          ...(c > 0 ? { [WAIT_PHASES.copy]: Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(c * 60)), at: '' })) } : {}),
+          [WAIT_PHASES.restore]: Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(r * 60)), at: '' })),
+          [WAIT_PHASES.passwordReset]: Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(RESET_SECONDS)), at: '' })),
         },
       }));
       const summaries: Summary[] = [];

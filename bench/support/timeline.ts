@@ -37,7 +37,9 @@ export const WAIT_BEFORE_TASK: Record<string, (state: PipelineState) => number |
 };
 
 /** The steps whose real bundles run; the others are stubbed. */
-export const REAL_STEPS = new Set<string>([STEP_NAMES.copySnapshot, STEP_NAMES.checkCopyStatus, STEP_NAMES.deleteRds, STEP_NAMES.restoreSnapshot, STEP_NAMES.checkRestoreStatus]);
+export const REAL_STEPS = new Set<string>([
+  STEP_NAMES.copySnapshot, STEP_NAMES.checkCopyStatus, STEP_NAMES.deleteRds, STEP_NAMES.restoreSnapshot, STEP_NAMES.checkRestoreStatus,
+]);
 
 /** Execution history events Step Functions writes per state entered, by type (a Lambda task: entered, scheduled, started, succeeded, exited). */
 const EVENTS_PER_STATE: Record<string, number> = { Task: 5, Wait: 2, Choice: 2, Pass: 2, Succeed: 2, Fail: 2 };
@@ -111,6 +113,8 @@ export class PipelineTimeline {
     return new PipelineTimeline(definition, byState, JSON.parse(configText) as PipelineConfig, fake, clock, endpoint, resolver);
   }
 
+  private readonly machine: LocalStepFunctions.StateMachine;
+
   private constructor(
     readonly definition: AslDefinition,
     private readonly byState: Map<string, LoadedFunction>,
@@ -120,7 +124,9 @@ export class PipelineTimeline {
     private readonly clock: VirtualClock,
     private readonly endpoint: string,
     private readonly resolver: TemplateResolver,
-  ) {}
+  ) {
+    this.machine = new StateMachine(forLocalRun(definition) as any, { validationOptions: { checkArn: true, checkPaths: true } });
+  }
 
   /** Runs one execution of `scenario`, starting at the clock's current time. */
   async run(scenario: RunScenario): Promise<RunResult> {
@@ -198,8 +204,7 @@ export class PipelineTimeline {
       };
     }
 
-    const machine = new StateMachine(forLocalRun(this.definition) as any, { validationOptions: { checkArn: true, checkPaths: true } });
-    const execution = machine.run({}, {
+    const execution = this.machine.run({}, {
       overrides: {
         taskResourceLocalHandlers: localHandlers,
         waitTimeOverrides: Object.fromEntries(waitStates(this.definition).map((s) => [s, 0])),

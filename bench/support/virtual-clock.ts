@@ -34,12 +34,12 @@ export class VirtualClock {
     if (this.installed) return;
     const clock = this;
     class VirtualDate extends RealDate {
+      static now(): number {
+        return clock.nowMs;
+      }
       constructor(...args: unknown[]) {
         if (args.length === 0) super(clock.nowMs);
         else super(...(args as [string]));
-      }
-      static now(): number {
-        return clock.nowMs;
       }
     }
     (globalThis as { Date: DateConstructor }).Date = VirtualDate as unknown as DateConstructor;
