@@ -151,6 +151,12 @@ project.addTask('bench:resources', {
   exec: 'ts-node --transpile-only --project tsconfig.dev.json bench/stack-resources.ts',
 });
 
+project.addTask('bench:detection', {
+  description: 'Print how late the wait loops notice finished AWS work, and what waiting costs, next to a fixed 60 s poll (virtual clock, real bundles)',
+  exec: 'ts-node --transpile-only --project tsconfig.dev.json bench/detection.ts',
+  receiveArgs: true,
+});
+
 project.addTask('examples', {
   description: 'Synthesize every example app under the five cdk-nag packs and print the report',
   exec: 'ts-node --transpile-only --project tsconfig.dev.json examples/synth.ts',

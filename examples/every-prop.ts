@@ -80,7 +80,7 @@ export class RestoreTestStack extends Stack {
       maxPollInterval: Duration.minutes(2),
       pollBackoffRate: 1.5,
       waitBudget: Duration.hours(4),
-      timeout: Duration.hours(6),
+      timeout: Duration.hours(14),
       logRetention: logs.RetentionDays.ONE_YEAR,
       removalPolicy: RemovalPolicy.DESTROY,
       stateRetention: Duration.days(30),

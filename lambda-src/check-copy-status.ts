@@ -4,19 +4,20 @@
  * Called twice: it only reads, so a second call reports the same status (with the attempt counter one
  * higher, which only lengthens the next wait). Past the wait budget it throws OperationTimedOut.
  */
-import { CopyProgress, PipelineState, STEP_NAMES } from '../src/contracts';
+import { CopyProgress, PipelineState, STEP_NAMES, WAIT_PHASES } from '../src/contracts';
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors } from './lib/errors';
+import { recordPhase } from './lib/phase-history';
 import { describeClusterSnapshot, percent } from './lib/rds';
 import { runStep, waitOutcome } from './lib/step';
-import { progress } from './lib/waits';
+import { phaseSeconds, progress } from './lib/waits';
 
 const IN_PROGRESS = new Set(['creating', 'copying', 'pending']);
 
 export const handler = async (state: PipelineState): Promise<CopyProgress> => {
   const config = loadConfig();
-  return runStep({ step: STEP_NAMES.checkCopyStatus, operationId: state.operationId, executionArn: state.executionArn }, async () => {
+  return runStep({ step: STEP_NAMES.checkCopyStatus, operationId: state.operationId, executionArn: state.executionArn }, async ({ log }) => {
     const previous = state.copy;
     if (!previous?.snapshotIdentifier) {
       throw errors.invalidInput(`Operation ${state.operationId} has no snapshot copy to check ($.copy is missing). The state machine definition is inconsistent: redeploy the pipeline and start the restore again.`);
@@ -31,8 +32,11 @@ export const handler = async (state: PipelineState): Promise<CopyProgress> => {
     if (!done && !IN_PROGRESS.has(status)) {
       throw errors.snapshotCopyFailed(`Snapshot copy ${copyId} in ${config.targetRegion} is '${status}'. Check the RDS events for the reason (often the KMS key ${config.snapshotCopyKeyArn} or its grants), delete the copy if it remains, then start the restore again.`);
     }
+    const now = new Date();
+    const seconds = done ? phaseSeconds(previous, now) : undefined;
+    if (seconds !== undefined) await recordPhase(WAIT_PHASES.copy, state.operationId, seconds, log, now);
     const result: CopyProgress = {
-      ...progress({ done, status, percentProgress: percent(copy.PercentProgress) }, previous, config.waits, `the copy of ${state.snapshot.identifier} to ${copyId} in ${config.targetRegion}`),
+      ...progress({ done, status, percentProgress: percent(copy.PercentProgress) }, previous, config.waits, `the copy of ${state.snapshot.identifier} to ${copyId} in ${config.targetRegion}`, now),
       snapshotIdentifier: copyId,
       snapshotArn: copy.DBClusterSnapshotArn ?? previous.snapshotArn,
       kmsKeyId: copy.KmsKeyId ?? previous.kmsKeyId,

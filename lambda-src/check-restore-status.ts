@@ -9,15 +9,16 @@
  * reads. A failed cluster or writer state is RestoreFailed; past the wait budget, OperationTimedOut.
  */
 import { DBCluster, DBInstance, ModifyDBClusterCommand } from '@aws-sdk/client-rds';
-import { PipelineState, RestoreProgress, STEP_NAMES } from '../src/contracts';
+import { PipelineState, RestoreProgress, STEP_NAMES, WAIT_PHASES } from '../src/contracts';
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors, mapAwsError } from './lib/errors';
 import { clusterConsoleLink } from './lib/naming';
+import { expectedPhase, recordPhase } from './lib/phase-history';
 import { describeCluster, describeInstance, isFault, percent } from './lib/rds';
 import { getSecretJson, requireSecretKey } from './lib/secrets';
 import { runStep, waitOutcome } from './lib/step';
-import { progress } from './lib/waits';
+import { phaseSeconds, progress, WaitHint } from './lib/waits';
 
 /** Cluster and instance states a restore does not come back from without someone's help. */
 export const FAILED_STATES = new Set([
@@ -70,20 +71,32 @@ export const handler = async (state: PipelineState): Promise<RestoreProgress> =>
     let done = false;
     let status = clusterStatus !== 'available' ? clusterStatus : instanceStatus;
     let requestedAt = previous.masterPasswordResetRequestedAt;
+    let hint: WaitHint = {};
+    const now = new Date();
     const available = clusterStatus === 'available' && instanceStatus === 'available';
+    // Each phase's duration goes into the target's history once it is seen over (once per operation, retries included).
+    const record = async (phase: string) => {
+      const seconds = phaseSeconds(previous, now);
+      if (seconds !== undefined) await recordPhase(phase, state.operationId, seconds, log, now);
+    };
     if (available && !requestedAt) {
+      await record(WAIT_PHASES.restore);
       if (await resetMasterPassword(cluster, config.restore.masterSecretArn)) {
-        requestedAt = new Date().toISOString();
+        requestedAt = now.toISOString();
         status = RESETTING;
         log.info('master password reset requested', { clusterIdentifier: clusterId });
+        // The reset takes about a minute: check again soon, not after the restore's long waits.
+        hint = { restart: true, expected: await expectedPhase(WAIT_PHASES.passwordReset, log) };
       }
     } else if (available) {
-      if (cluster.PendingModifiedValues?.MasterUserPassword) status = RESETTING;
-      else done = true;
+      if (cluster.PendingModifiedValues?.MasterUserPassword) {status = RESETTING;} else {
+        done = true;
+        await record(WAIT_PHASES.passwordReset);
+      }
     }
 
     const result: RestoreProgress = {
-      ...progress({ done, status, percentProgress: percent(cluster.PercentProgress) }, previous, config.waits, `the restore of cluster ${clusterId} (${link})`),
+      ...progress({ done, status, percentProgress: percent(cluster.PercentProgress) }, previous, config.waits, `the restore of cluster ${clusterId} (${link})`, now, hint),
       clusterIdentifier: clusterId,
       clusterArn: cluster.DBClusterArn ?? previous.clusterArn,
       instanceIdentifier: instanceId,

@@ -7,11 +7,12 @@
  * with that name that is not this operation's (or not of this snapshot) is never adopted.
  */
 import { CopyDBClusterSnapshotCommand, DBClusterSnapshot } from '@aws-sdk/client-rds';
-import { CopyProgress, PipelineConfig, PipelineState, PipelineTag, STEP_NAMES } from '../src/contracts';
+import { CopyProgress, PipelineConfig, PipelineState, PipelineTag, STEP_NAMES, WAIT_PHASES } from '../src/contracts';
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors, mapAwsError } from './lib/errors';
 import { copySnapshotIdentifier, isFromOperation, mergeTags, ownershipTags, tagValue, toRdsTags } from './lib/naming';
+import { expectedPhase } from './lib/phase-history';
 import { describeClusterSnapshot, isFault, percent, tagsOf } from './lib/rds';
 import { runStep, waitOutcome } from './lib/step';
 import { progress } from './lib/waits';
@@ -60,8 +61,10 @@ export const handler = async (state: PipelineState): Promise<CopyProgress> => {
       throw errors.snapshotCopyFailed(`Snapshot copy ${copyId} in ${config.targetRegion} is '${status}'. Delete it if it remains, check the copy key ${config.snapshotCopyKeyArn} and the source snapshot, then start the restore again.`);
     }
     const done = status === 'available';
+    const expected = done ? undefined : await expectedPhase(WAIT_PHASES.copy, log);
+    const what = `the copy of ${state.snapshot.identifier} to ${copyId}`;
     const result: CopyProgress = {
-      ...progress({ done, status, percentProgress: percent(copy?.PercentProgress) }, undefined, config.waits, `the copy of ${state.snapshot.identifier} to ${copyId}`),
+      ...progress({ done, status, percentProgress: percent(copy?.PercentProgress) }, undefined, config.waits, what, new Date(), { expected }),
       snapshotIdentifier: copyId,
       snapshotArn: copy?.DBClusterSnapshotArn ?? '',
       kmsKeyId: copy?.KmsKeyId ?? (state.snapshot.storageEncrypted ? config.snapshotCopyKeyArn : ''),

@@ -24,15 +24,16 @@ import {
   StartDBClusterCommand,
   Tag,
 } from '@aws-sdk/client-rds';
-import { DeleteProgress, PipelineState, PipelineTag, STEP_NAMES } from '../src/contracts';
+import { DeleteProgress, PipelineState, PipelineTag, STEP_NAMES, WAIT_PHASES } from '../src/contracts';
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors, mapAwsError } from './lib/errors';
 import { isOwnFinalSnapshot, pruneFinalSnapshots, tagFinalSnapshot } from './lib/final-snapshots';
 import { finalSnapshotIdentifier, isOwnedByPipeline, sameRdsIdentifier, tagValue } from './lib/naming';
+import { expectedPhase, recordPhase } from './lib/phase-history';
 import { describeCluster, describeClusterSnapshot, describeInstance, isFault, tagsOf } from './lib/rds';
 import { Logger, runStep, waitOutcome } from './lib/step';
-import { progress } from './lib/waits';
+import { phaseSeconds, progress } from './lib/waits';
 
 export const handler = async (state: PipelineState): Promise<DeleteProgress> => {
   const config = loadConfig();
@@ -46,9 +47,16 @@ export const handler = async (state: PipelineState): Promise<DeleteProgress> => 
     }
     const finalSnapshot = config.finalSnapshotOnDelete ? finalSnapshotIdentifier(target, state.operationId) : undefined;
     const what = `the deletion of cluster ${target} in ${region}`;
+    const now = new Date();
+    const expected = previous ? undefined : await expectedPhase(WAIT_PHASES.delete, log);
+    // A deletion the loop waited for goes into the target's history (once per operation).
+    const recordDeleted = async () => {
+      const seconds = previous?.targetExisted ? phaseSeconds(previous, now) : undefined;
+      if (seconds !== undefined) await recordPhase(WAIT_PHASES.delete, state.operationId, seconds, log, now);
+    };
     const report = (done: boolean, status: string, existed: boolean) => {
       const result: DeleteProgress = {
-        ...progress({ done, status }, previous, config.waits, what),
+        ...progress({ done, status }, previous, config.waits, what, now, { expected }),
         targetExisted: existed || (previous?.targetExisted ?? false),
         ...(finalSnapshot && (existed || previous?.targetExisted) ? { finalSnapshotIdentifier: finalSnapshot } : {}),
       };
@@ -70,6 +78,7 @@ export const handler = async (state: PipelineState): Promise<DeleteProgress> => 
     if (!cluster) {
       const existed = previous?.targetExisted ?? false;
       const deletedOld = existed && finalSnapshot ? await settleFinalSnapshots(client, state.operationId, region, log) : [];
+      await recordDeleted();
       const done = report(true, previous ? 'deleted' : 'absent', false);
       return deletedOld.length > 0
         ? { ...done, result: { ...done.result, finalSnapshotsDeleted: deletedOld }, details: { ...done.details, finalSnapshotsDeleted: deletedOld } }
@@ -126,7 +135,10 @@ export const handler = async (state: PipelineState): Promise<DeleteProgress> => 
         ...(finalSnapshot ? { FinalDBSnapshotIdentifier: finalSnapshot, SkipFinalSnapshot: false } : { SkipFinalSnapshot: true }),
       }));
     } catch (err) {
-      if (isFault(err, 'DBClusterNotFoundFault')) return report(true, 'deleted', true);
+      if (isFault(err, 'DBClusterNotFoundFault')) {
+        await recordDeleted();
+        return report(true, 'deleted', true);
+      }
       if (isFault(err, 'InvalidDBClusterStateFault')) {
         log.info('cluster busy; deleting it on the next check', { status, errorMessage: (err as Error).message });
         return report(false, status, true);

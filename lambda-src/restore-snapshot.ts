@@ -15,11 +15,12 @@ import {
   RestoreDBClusterFromSnapshotCommand,
   Tag,
 } from '@aws-sdk/client-rds';
-import { PipelineConfig, PipelineState, RestoreProgress, STEP_NAMES } from '../src/contracts';
+import { PipelineConfig, PipelineState, RestoreProgress, STEP_NAMES, WAIT_PHASES } from '../src/contracts';
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors, mapAwsError, PipelineError } from './lib/errors';
 import { isFromOperation, mergeTags, ownershipTags, sameRdsIdentifier, toRdsTags } from './lib/naming';
+import { expectedPhase } from './lib/phase-history';
 import { describeCluster, describeInstance, isFault, tagsOf } from './lib/rds';
 import { Logger, runStep, waitOutcome } from './lib/step';
 import { progress } from './lib/waits';
@@ -55,8 +56,9 @@ export const handler = async (state: PipelineState): Promise<RestoreProgress> =>
     const cluster = await ensureCluster(client, config, state, tags, log);
     const instance = await ensureInstance(client, config, state, tags, log);
     const status = cluster.Status ?? 'creating';
+    const expected = await expectedPhase(WAIT_PHASES.restore, log);
     const result: RestoreProgress = {
-      ...progress({ done: false, status }, undefined, config.waits, `the restore of cluster ${config.targetClusterIdentifier}`),
+      ...progress({ done: false, status }, undefined, config.waits, `the restore of cluster ${config.targetClusterIdentifier}`, new Date(), { expected }),
       clusterIdentifier: config.targetClusterIdentifier,
       clusterArn: cluster.DBClusterArn ?? '',
       instanceIdentifier: config.restore.instanceIdentifier,

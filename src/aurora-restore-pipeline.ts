@@ -26,7 +26,7 @@ import { HandlerPlacement } from './placement';
 import { RUN_METRICS, RunPhase } from './run-metrics';
 import { PipelineSchedule } from './schedule';
 import { PipelineDefinition } from './state-machine';
-import { normaliseIdentifier, validateProps } from './validation';
+import { normaliseIdentifier, TIMING_DEFAULTS, validateProps } from './validation';
 import type { ValidationQuery } from './validation-query';
 
 /**
@@ -337,21 +337,23 @@ export interface AuroraRestorePipelineProps {
   // ----- timing -----
 
   /**
-   * The first wait of a wait loop (copy, delete, restore).
+   * The shortest wait of a wait loop (copy, delete, restore, password reset): the interval near an expected completion,
+   * and the first wait of a backoff. See docs/timing.md.
    *
-   * @default Duration.seconds(30)
+   * @default Duration.seconds(20)
    */
   readonly pollInterval?: Duration;
 
   /**
-   * The longest wait of a wait loop: waits grow by `pollBackoffRate` up to it.
+   * The longest wait of a wait loop: the step of the long waits towards an expected completion (from RDS's progress
+   * or the target's previous runs). A backoff with nothing to go on stops at 90 seconds (or this, if shorter).
    *
    * @default Duration.minutes(5)
    */
   readonly maxPollInterval?: Duration;
 
   /**
-   * How much each wait grows.
+   * How much each wait of a backoff grows.
    *
    * @default 1.5
    */
@@ -359,16 +361,18 @@ export interface AuroraRestorePipelineProps {
 
   /**
    * The time budget of each long operation (copy, delete, restore); past it the pipeline fails with
-   * `OperationTimedOut`.
+   * `OperationTimedOut`. The default lets a 24-hour copy or restore finish.
    *
-   * @default Duration.hours(12)
+   * @default Duration.hours(26)
    */
   readonly waitBudget?: Duration;
 
   /**
-   * The overall timeout of one execution. A lock older than this is considered stale.
+   * The overall timeout of one execution. A lock older than this is considered stale. Keep it above three
+   * `waitBudget`s (copy, delete, restore) so that a slow operation ends in `OperationTimedOut`, not in an execution
+   * timeout: the construct warns otherwise.
    *
-   * @default Duration.hours(24)
+   * @default Duration.hours(80)
    */
   readonly timeout?: Duration;
 
@@ -498,7 +502,7 @@ export class AuroraRestorePipeline extends Construct {
 
     const sourceRegion = props.sourceRegion ?? targetRegion;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const timeout = props.timeout ?? Duration.hours(24);
+    const timeout = props.timeout ?? TIMING_DEFAULTS.timeout;
     const writerInstanceIdentifier = `${props.targetClusterIdentifier}-writer`;
     this.targetClusterIdentifier = props.targetClusterIdentifier;
 
@@ -612,7 +616,7 @@ export class AuroraRestorePipeline extends Construct {
 
     // ----- configuration for the handlers -----
     const instanceClass = props.writerInstanceType ? `db.${props.writerInstanceType.toString()}` : 'db.serverless';
-    const waitBudget = props.waitBudget ?? Duration.hours(12);
+    const waitBudget = props.waitBudget ?? TIMING_DEFAULTS.waitBudget;
     const pipelineId = `${Names.uniqueId(this)}`.slice(-200);
     const tags = Object.entries(props.clusterTags ?? {}).map(([key, value]) => ({ key, value }));
     const config: PipelineConfig = {
@@ -648,9 +652,9 @@ export class AuroraRestorePipeline extends Construct {
         masterSecretArn: this.masterSecret.secretArn,
       },
       waits: {
-        pollIntervalSeconds: (props.pollInterval ?? Duration.seconds(30)).toSeconds(),
-        maxPollIntervalSeconds: (props.maxPollInterval ?? Duration.minutes(5)).toSeconds(),
-        backoffRate: props.pollBackoffRate ?? 1.5,
+        pollIntervalSeconds: (props.pollInterval ?? TIMING_DEFAULTS.pollInterval).toSeconds(),
+        maxPollIntervalSeconds: (props.maxPollInterval ?? TIMING_DEFAULTS.maxPollInterval).toSeconds(),
+        backoffRate: props.pollBackoffRate ?? TIMING_DEFAULTS.pollBackoffRate,
         budgetSeconds: waitBudget.toSeconds(),
       },
       stateTtlSeconds: (props.stateRetention ?? Duration.days(90)).toSeconds(),

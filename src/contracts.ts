@@ -288,9 +288,102 @@ export interface WaitProgress {
   readonly attempt: number;
   /** When the wait began (ISO 8601); the time budget counts from here. */
   readonly waitStartedAt: string;
-  /** Seconds the next Wait state waits (exponential backoff, capped). */
+  /** Seconds the next Wait state waits: guided by an expected completion where there is one, else backoff; jittered. */
   readonly nextWaitSeconds: number;
+  /**
+   * When this check ran (ISO 8601): the last unfinished check bounds when the operation finished.
+   * @default - not recorded (a state from an older version)
+   */
+  readonly checkedAt?: string;
+  /**
+   * When the current phase began (ISO 8601): the wait's start, or the password reset's request.
+   * @default - `waitStartedAt`
+   */
+  readonly phaseStartedAt?: string;
+  /**
+   * Expected duration of the current phase in seconds: the median of this target's last successful runs.
+   * @default - no history
+   */
+  readonly expectedSeconds?: number;
+  /**
+   * The shortest of those runs, in seconds: from shortly before it the loop checks at pollInterval.
+   * @default - `expectedSeconds`
+   */
+  readonly expectedEarliestSeconds?: number;
+  /**
+   * The longest of those runs, in seconds: past it the phase is late and the waits back off to the fallback cap.
+   * @default - `expectedSeconds`
+   */
+  readonly expectedLatestSeconds?: number;
+  /**
+   * Position in the backoff of a phase that is late or unpredictable (0 = pollInterval); absent otherwise.
+   * @default - not backing off
+   */
+  readonly rampStep?: number;
+  /**
+   * What set the next wait: one of {@link WAIT_BASIS}.
+   * @default - backoff
+   */
+  readonly waitBasis?: string;
 }
+
+/**
+ * The phases of the wait loops whose durations the pipeline records per target (the `HISTORY#<target>` item of the
+ * state table) to schedule the next run's checks. A new wait loop adds its phase here.
+ */
+export const WAIT_PHASES = {
+  /** The snapshot copy (CopySnapshot → CheckCopyStatus). */
+  copy: 'copy',
+  /** The deletion of the previous target (DeleteRds). */
+  delete: 'delete',
+  /** The restore, until the cluster and its writer are available (RestoreSnapshot → CheckRestoreStatus). */
+  restore: 'restore',
+  /** The master password reset after the restore (CheckRestoreStatus). */
+  passwordReset: 'passwordReset',
+};
+
+/** What set a wait ({@link WaitProgress.waitBasis}). */
+export const WAIT_BASIS = {
+  /** Extrapolated from RDS's `PercentProgress` and its rate so far. */
+  progress: 'progress',
+  /** From the durations of this target's previous successful runs. */
+  history: 'history',
+  /** Nothing to go on: backoff from pollInterval to the fallback cap. */
+  backoff: 'backoff',
+};
+
+/**
+ * Fixed parts of the wait policy (lambda-src/lib/waits.ts), shared with the synth-time check of the execution history
+ * (src/validation.ts) so both count the same worst case.
+ */
+export const WAIT_POLICY = {
+  /** Cap of the waits when nothing predicts the completion, in seconds (never above maxPollInterval, never below pollInterval). */
+  fallbackCapSeconds: 90,
+  /** Each wait is multiplied by a random factor within 1 ± this, then kept within [pollInterval, maxPollInterval]. */
+  jitter: 0.03,
+  /** Records kept per phase and target; the expected duration is the median of the last {@link WAIT_POLICY.historyMedianOf}. */
+  historyKept: 10,
+  /** How many of the latest records the median takes. */
+  historyMedianOf: 5,
+  /**
+   * Wait loops one execution can go through (copy, delete, restore): the checks allowed per loop divide the history
+   * by it. A flow that adds a loop raises it.
+   */
+  loopsPerExecution: 3,
+  /** Step Functions' limit of events in one execution's history. */
+  historyEventLimit: 25_000,
+  /** Execution history events of one check of a loop: Wait (2), Lambda task (5), Choice (2). */
+  eventsPerCheck: 9,
+  /** Events of the rest of an execution (the steps outside the loops, their retries, the notification), with margin. */
+  eventsOutsideLoops: 300,
+};
+
+/**
+ * Checks one wait loop may make, so that every loop at its limit still fits the execution history: a loop that has
+ * used many of them waits longer, so that the rest, at maxPollInterval, still reach the end of its budget.
+ */
+export const MAX_CHECKS_PER_LOOP = Math.floor(
+  (WAIT_POLICY.historyEventLimit - WAIT_POLICY.eventsOutsideLoops) / (WAIT_POLICY.eventsPerCheck * WAIT_POLICY.loopsPerExecution));
 
 /** Output of copy-snapshot and check-copy-status (`$.copy`). */
 export interface CopyProgress extends WaitProgress {
@@ -778,6 +871,8 @@ export const TABLE_KEYS = {
    * A redriven execution re-takes its lock only when this still names it.
    */
   lastOperationPrefix: 'LAST#',
+  /** Prefix of the items that record how long each wait phase of a target's last successful runs took: `HISTORY#<target cluster>`. */
+  historyPrefix: 'HISTORY#',
 };
 
 /** The pipeline's steps: the name of each step's state, which is also the audit entry's step. */

@@ -1,6 +1,7 @@
 import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { AuroraRestorePipelineProps } from './aurora-restore-pipeline';
+import { MAX_CHECKS_PER_LOOP, WAIT_POLICY } from './contracts';
 import { NAME_RULE, objectNameProblem, roleNameProblem } from './db-names';
 import { reservedPrefixOf } from './names';
 import { HandlerPlacement } from './placement';
@@ -9,6 +10,39 @@ import { HandlerPlacement } from './placement';
 const CLUSTER_ID = /^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** The timing props' defaults: a 24-hour copy and a 24-hour restore fit, each loop within its share of the history. */
+export const TIMING_DEFAULTS = {
+  pollInterval: Duration.seconds(20),
+  maxPollInterval: Duration.minutes(5),
+  pollBackoffRate: 1.5,
+  waitBudget: Duration.hours(26),
+  /** Every loop's budget, and two hours for the rest. */
+  timeout: Duration.hours(26 * WAIT_POLICY.loopsPerExecution + 2),
+};
+
+/** The worst case of one execution's history for the timing settings (seconds), and what bounds it. */
+export interface HistoryWorstCase {
+  /** Checks one wait loop can make within its budget. */
+  readonly checksPerLoop: number;
+  /** Events of an execution whose every loop uses its whole budget. */
+  readonly events: number;
+  /** Whether the per-loop limit holds: its checks, at maxPollInterval, cover the budget. */
+  readonly bounded: boolean;
+}
+
+/**
+ * The most events one execution can write to its history: each wait loop checks at most every pollInterval, and at
+ * most {@link MAX_CHECKS_PER_LOOP} times when those checks at maxPollInterval can cover its budget (the waits then
+ * lengthen as a loop uses them up; lambda-src/lib/waits.ts).
+ */
+export function historyWorstCase(pollSeconds: number, maxPollSeconds: number, budgetSeconds: number): HistoryWorstCase {
+  const bounded = MAX_CHECKS_PER_LOOP * maxPollSeconds >= budgetSeconds;
+  const atPoll = Math.ceil(budgetSeconds / pollSeconds) + 1;
+  const checksPerLoop = bounded ? Math.min(MAX_CHECKS_PER_LOOP, atPoll) : atPoll;
+  const events = WAIT_POLICY.loopsPerExecution * WAIT_POLICY.eventsPerCheck * checksPerLoop + WAIT_POLICY.eventsOutsideLoops;
+  return { checksPerLoop, events, bounded };
+}
 
 function known(value: string | undefined): value is string {
   return value !== undefined && !Token.isUnresolved(value);
@@ -86,10 +120,10 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
       'Use a whole number of 1 or more (1 is enough: one execution invokes one function at a time), or leave it out to reserve none.');
   }
 
-  const poll = (props.pollInterval ?? Duration.seconds(30)).toSeconds();
-  const maxPoll = (props.maxPollInterval ?? Duration.minutes(5)).toSeconds();
-  const budget = (props.waitBudget ?? Duration.hours(12)).toSeconds();
-  const timeout = (props.timeout ?? Duration.hours(24)).toSeconds();
+  const poll = (props.pollInterval ?? TIMING_DEFAULTS.pollInterval).toSeconds();
+  const maxPoll = (props.maxPollInterval ?? TIMING_DEFAULTS.maxPollInterval).toSeconds();
+  const budget = (props.waitBudget ?? TIMING_DEFAULTS.waitBudget).toSeconds();
+  const timeout = (props.timeout ?? TIMING_DEFAULTS.timeout).toSeconds();
   if (poll < 1) fail(`pollInterval is ${poll}s`, 'Use at least 1 second.');
   if (maxPoll < poll) fail(`maxPollInterval (${maxPoll}s) is shorter than pollInterval (${poll}s)`, 'Make maxPollInterval at least pollInterval.');
   if (props.pollBackoffRate !== undefined && (props.pollBackoffRate < 1 || props.pollBackoffRate > 10)) {
@@ -146,6 +180,19 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
     warn('allInVpcCrossRegion', `handlerPlacement is ALL_IN_VPC and the source region (${props.sourceRegion}) ${Token.isUnresolved(targetRegion) ? 'may differ from' : 'differs from'} the stack's region: `
       + `SnapshotCheck and CopySnapshot call RDS in ${props.sourceRegion}, which VPC interface endpoints cannot reach (they serve their own region only). `
       + 'Give the functions\' subnets (vpcSubnets) a NAT path, or use HandlerPlacement.DATABASE_ONLY, or every cross-region restore times out.');
+  }
+  const worst = historyWorstCase(poll, maxPoll, budget);
+  if (worst.events > WAIT_POLICY.historyEventLimit) {
+    warn('historyEvents', `With pollInterval ${poll}s, maxPollInterval ${maxPoll}s and waitBudget ${budget}s, an execution whose ${WAIT_POLICY.loopsPerExecution} wait loops `
+      + `(copy, delete, restore) each run to the budget can write ${worst.events} history events, over Step Functions' limit of ${WAIT_POLICY.historyEventLimit}: `
+      + 'such an execution fails with a bare history-limit error instead of OperationTimedOut. '
+      + `Raise maxPollInterval to at least ${Math.ceil(budget / MAX_CHECKS_PER_LOOP)}s or shorten waitBudget to at most ${MAX_CHECKS_PER_LOOP * maxPoll}s.`);
+  }
+  const needed = WAIT_POLICY.loopsPerExecution * budget;
+  if (timeout < needed) {
+    warn('timeoutBelowBudgets', `timeout (${timeout}s) is shorter than ${WAIT_POLICY.loopsPerExecution} waitBudgets (${needed}s, one each for the copy, the delete and the restore): `
+      + 'slow operations can end in a bare execution timeout instead of OperationTimedOut naming the operation. '
+      + `Set timeout to at least ${needed + 2 * 3600}s (the budgets and two hours for the other steps), or shorten waitBudget.`);
   }
   if (!replace) {
     warn('noReplace', 'replaceExistingTarget is off: a restore fails with TargetAlreadyExists while the target cluster exists.');

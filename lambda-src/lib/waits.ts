@@ -1,10 +1,15 @@
 import { errors } from './errors';
-import { WaitProgress, WaitSettings } from '../../src/contracts';
+import { MAX_CHECKS_PER_LOOP, WAIT_BASIS, WAIT_POLICY, WaitProgress, WaitSettings } from '../../src/contracts';
 
-/** Seconds of the Wait after check number `attempt`: `min(max, round(poll * rate^attempt))`. */
+/** Seconds of the Wait after check number `attempt` of a plain backoff: `min(max, round(poll * rate^attempt))`. */
 export function nextWaitSeconds(settings: WaitSettings, attempt: number): number {
   const raw = Math.round(settings.pollIntervalSeconds * Math.pow(settings.backoffRate, attempt));
   return Math.max(1, Math.min(settings.maxPollIntervalSeconds, raw));
+}
+
+/** The cap of the waits when nothing predicts the completion: {@link WAIT_POLICY.fallbackCapSeconds} within [poll, max]. */
+export function fallbackCapSeconds(settings: WaitSettings): number {
+  return Math.min(settings.maxPollIntervalSeconds, Math.max(settings.pollIntervalSeconds, WAIT_POLICY.fallbackCapSeconds));
 }
 
 /** What a check reports, before the wait bookkeeping is added. */
@@ -14,6 +19,104 @@ export interface Observation {
   readonly percentProgress?: number;
 }
 
+/** A phase's expected duration from the target's history (lib/phase-history.ts), in seconds. */
+export interface PhaseExpectation {
+  /** The median of the last runs. */
+  readonly seconds: number;
+  /** The shortest of them. */
+  readonly earliest: number;
+  /** The longest of them. */
+  readonly latest: number;
+}
+
+/** What a handler knows beyond the observation, to schedule the next check. All optional. */
+export interface WaitHint {
+  /** The current phase's expected duration (from the phase history). Kept from the previous check when not given. */
+  readonly expected?: PhaseExpectation;
+  /** A new phase begins at `now` (the password reset): its expectation is `expected`, and the backoff starts again. */
+  readonly restart?: boolean;
+  /** Random source in [0, 1) for the jitter. Default `Math.random`; tests inject a fixed one. */
+  readonly random?: () => number;
+}
+
+/** When the operation is expected to finish, in seconds from now: not before `earliest`, by `latest`. */
+export interface CompletionWindow {
+  readonly earliest: number;
+  readonly latest: number;
+  /** What the window comes from: one of {@link WAIT_BASIS}. */
+  readonly basis: string;
+}
+
+/** A planned wait. */
+export interface PlannedWait {
+  readonly seconds: number;
+  readonly basis: string;
+  /** Position in the backoff of a late or unpredictable phase; undefined otherwise. */
+  readonly rampStep?: number;
+}
+
+/**
+ * The next wait, before jitter and the history floor.
+ *
+ * - Completion expected (a window): until shortly (half a pollInterval) before its start, wait for it, at most
+ *   maxPollInterval at a time; within the window check every pollInterval; once past it the phase is late: back off
+ *   from pollInterval to the fallback cap.
+ * - Nothing known: the same backoff from pollInterval to the fallback cap.
+ */
+export function planWait(settings: WaitSettings, rampStep: number | undefined, window: CompletionWindow | undefined): PlannedWait {
+  const poll = settings.pollIntervalSeconds;
+  const cap = fallbackCapSeconds(settings);
+  const backoff = (basis: string): PlannedWait => {
+    const step = rampStep === undefined ? 0 : rampStep + 1;
+    return { seconds: Math.min(cap, poll * Math.pow(settings.backoffRate, step)), basis, rampStep: step };
+  };
+  if (!window) return backoff(WAIT_BASIS.backoff);
+  // Start checking often a little before the earliest expected completion: half a poll, or half the spread of the
+  // expectation (a run can be quicker than any recorded one).
+  const approach = window.earliest - Math.max(poll / 2, (window.latest - window.earliest) / 2);
+  if (approach > 0) return { seconds: Math.min(settings.maxPollIntervalSeconds, Math.max(poll, approach)), basis: window.basis };
+  if (window.latest >= 0) return { seconds: poll, basis: window.basis };
+  return backoff(window.basis);
+}
+
+/**
+ * The shortest next wait that keeps the loop within {@link MAX_CHECKS_PER_LOOP} checks for its whole budget: the
+ * checks left, at maxPollInterval, must still reach the end of the budget. Zero until the loop has used most of them.
+ */
+export function historyFloorSeconds(settings: WaitSettings, attempt: number, elapsedSeconds: number): number {
+  const checksLeftAfterThis = MAX_CHECKS_PER_LOOP - attempt - 1;
+  return Math.max(0, settings.budgetSeconds - elapsedSeconds - checksLeftAfterThis * settings.maxPollIntervalSeconds);
+}
+
+/**
+ * `seconds` times a random factor within 1 ± {@link WAIT_POLICY.jitter}, rounded, kept within [pollInterval,
+ * maxPollInterval]: pipelines started by one schedule drift apart instead of calling RDS in the same second.
+ */
+export function jitter(settings: WaitSettings, seconds: number, random: () => number = Math.random): number {
+  const factor = 1 + WAIT_POLICY.jitter * (2 * random() - 1);
+  const jittered = Math.round(seconds * factor);
+  return Math.max(settings.pollIntervalSeconds, Math.min(settings.maxPollIntervalSeconds, jittered));
+}
+
+/**
+ * When the operation is expected to finish. From `PercentProgress` and its rate since the phase began when RDS reports
+ * progress (RDS truncates the percentage, so the window spans one percent), else from the phase's history.
+ */
+export function completionWindow(
+  percentProgress: number | undefined,
+  elapsedSeconds: number,
+  expected: PhaseExpectation | undefined,
+): CompletionWindow | undefined {
+  if (percentProgress !== undefined && percentProgress > 0 && percentProgress < 100 && elapsedSeconds > 0) {
+    const at = (p: number) => (elapsedSeconds * (100 - p)) / p;
+    return { earliest: at(Math.min(100, percentProgress + 1)), latest: at(percentProgress), basis: WAIT_BASIS.progress };
+  }
+  if (expected && expected.seconds > 0) {
+    return { earliest: expected.earliest - elapsedSeconds, latest: expected.latest - elapsedSeconds, basis: WAIT_BASIS.history };
+  }
+  return undefined;
+}
+
 /**
  * The next {@link WaitProgress} of a wait loop.
  *
@@ -21,7 +124,12 @@ export interface Observation {
  * counter goes up, the start time stays, and an unfinished operation past its budget throws
  * `OperationTimedOut`. A finished one never times out.
  *
+ * The next wait comes from what the loop knows (see {@link planWait}): RDS's progress, the phase's history
+ * (`hint.expected`, kept across checks), or a backoff; jittered, never outside [pollInterval, maxPollInterval], and
+ * never so short that the loop could outgrow its share of the execution history ({@link historyFloorSeconds}).
+ *
  * @param what a description of the operation for the timeout message, e.g. `the copy of snapshot X`
+ * @param hint what else the handler knows; `restart` begins a new phase (the password reset)
  */
 export function progress(
   observation: Observation,
@@ -29,20 +137,51 @@ export function progress(
   settings: WaitSettings,
   what: string,
   now: Date = new Date(),
+  hint: WaitHint = {},
 ): WaitProgress {
   const attempt = previous ? previous.attempt + 1 : 0;
   const waitStartedAt = previous?.waitStartedAt ?? now.toISOString();
   if (!observation.done && previous) {
     checkBudget(waitStartedAt, settings, what, observation.status, now);
   }
+  const checkedAt = now.toISOString();
+  const phaseStartedAt = hint.restart ? checkedAt : previous?.phaseStartedAt ?? waitStartedAt;
+  const expected = hint.expected ?? (hint.restart || previous?.expectedSeconds === undefined ? undefined : {
+    seconds: previous.expectedSeconds,
+    earliest: previous.expectedEarliestSeconds ?? previous.expectedSeconds,
+    latest: previous.expectedLatestSeconds ?? previous.expectedSeconds,
+  });
+  const secondsSince = (iso: string) => (now.getTime() - Date.parse(iso)) / 1000;
+  const window = completionWindow(hint.restart ? undefined : observation.percentProgress, secondsSince(phaseStartedAt), expected);
+  const planned = planWait(settings, hint.restart ? undefined : previous?.rampStep, window);
+  const floor = historyFloorSeconds(settings, attempt, secondsSince(waitStartedAt));
+  const seconds = Math.min(settings.maxPollIntervalSeconds, Math.max(floor, jitter(settings, planned.seconds, hint.random)));
   return {
     done: observation.done,
     status: observation.status,
     ...(observation.percentProgress !== undefined ? { percentProgress: observation.percentProgress } : {}),
     attempt,
     waitStartedAt,
-    nextWaitSeconds: nextWaitSeconds(settings, attempt),
+    nextWaitSeconds: Math.ceil(seconds),
+    checkedAt,
+    phaseStartedAt,
+    ...(expected ? { expectedSeconds: expected.seconds, expectedEarliestSeconds: expected.earliest, expectedLatestSeconds: expected.latest } : {}),
+    ...(planned.rampStep !== undefined ? { rampStep: planned.rampStep } : {}),
+    waitBasis: planned.basis,
   };
+}
+
+/**
+ * Seconds the finished phase took, for the history: from its start to the middle of the interval in which it finished
+ * (between the last unfinished check and `now`), so the lag of the detecting check does not stretch the next estimate.
+ */
+export function phaseSeconds(previous: WaitProgress | undefined, now: Date): number | undefined {
+  if (!previous) return undefined;
+  const started = Date.parse(previous.phaseStartedAt ?? previous.waitStartedAt);
+  const lastOpen = Date.parse(previous.checkedAt ?? previous.phaseStartedAt ?? previous.waitStartedAt);
+  if (Number.isNaN(started) || Number.isNaN(lastOpen)) return undefined;
+  const finished = (lastOpen + now.getTime()) / 2;
+  return Math.max(0, Math.round((finished - started) / 1000));
 }
 
 /** Throws `OperationTimedOut` once more than `budgetSeconds` have passed since `waitStartedAt`. */

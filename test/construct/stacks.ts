@@ -98,7 +98,7 @@ export function fullStack(sourceRegion = 'us-east-1', handlerPlacement = Handler
     maxPollInterval: Duration.minutes(2),
     pollBackoffRate: 2,
     waitBudget: Duration.hours(6),
-    timeout: Duration.hours(8),
+    timeout: Duration.hours(20),
     logRetention: logs.RetentionDays.TWO_YEARS,
     removalPolicy: RemovalPolicy.DESTROY,
     stateRetention: Duration.days(30),

@@ -3,6 +3,8 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { ENV, importedVpc } from './stacks';
 import { AuroraRestorePipeline, AuroraRestorePipelineProps } from '../../src';
+import { MAX_CHECKS_PER_LOOP } from '../../src/contracts';
+import { historyWorstCase, TIMING_DEFAULTS } from '../../src/validation';
 
 function build(props: Partial<AuroraRestorePipelineProps>) {
   const stack = new Stack(new App(), 'S', { env: ENV });
@@ -26,7 +28,7 @@ describe('impossible combinations throw, saying what to fix', () => {
     ['bad region', { sourceRegion: 'mars-1' }, /sourceRegion 'mars-1' is not an AWS region name/],
     ['bad capacity', { serverlessV2MinCapacity: 8, serverlessV2MaxCapacity: 4 }, /Serverless v2 capacity 8–4 ACU is not valid/],
     ['bad port', { port: 80 }, /port 80 is not allowed/],
-    ['budget over timeout', { waitBudget: Duration.hours(30) }, /waitBudget .* is longer than the pipeline's timeout/],
+    ['budget over timeout', { waitBudget: Duration.hours(90) }, /waitBudget .* is longer than the pipeline's timeout/],
     ['max poll under poll', { pollInterval: Duration.minutes(10), maxPollInterval: Duration.minutes(1) }, /maxPollInterval .* is shorter than pollInterval/],
     ['hostile role name', { databaseUsers: [{ username: 'x"; DROP ROLE postgres; --' }] }, /database user .* contains characters other than/],
     ['reserved prefix', { databaseUsers: [{ username: 'pg_monitor2' }] }, /reserved prefix/],
@@ -85,6 +87,24 @@ describe('risky combinations warn', () => {
 
   test('no warning on defaults', () => {
     expect(Annotations.fromStack(build({})).findWarning('*', Match.anyValue())).toEqual([]);
+  });
+  test('timing: the defaults fit a 24 h copy and a 24 h restore, and the history of an execution whose loops all run to the budget', () => {
+    const worst = historyWorstCase(30, 300, 26 * 3600);
+    expect(worst).toEqual({ checksPerLoop: MAX_CHECKS_PER_LOOP, events: expect.any(Number), bounded: true });
+    expect(worst.events).toBeLessThanOrEqual(25_000);
+    expect(TIMING_DEFAULTS.waitBudget.toHours()).toBeGreaterThan(24);
+    expect(TIMING_DEFAULTS.timeout.toSeconds()).toBeGreaterThanOrEqual(3 * TIMING_DEFAULTS.waitBudget.toSeconds());
+    // A short budget is bounded by its checks at pollInterval.
+    expect(historyWorstCase(30, 300, 3600).checksPerLoop).toBe(121);
+  });
+  test('timing: a history that can pass 25,000 events, and a timeout below three budgets', () => {
+    // A fixed 60 s poll cannot cover 26 h in its share of the history.
+    expect(historyWorstCase(60, 60, 26 * 3600)).toMatchObject({ bounded: false, checksPerLoop: 1561, events: 42_447 });
+    const fixed = build({ pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60) });
+    expect(warned(fixed, /can write 42447 history events, over Step Functions' limit of 25000.*Raise maxPollInterval to at least 103s or shorten waitBudget to at most 54840s/)).toHaveLength(1);
+    const short = build({ waitBudget: Duration.hours(10), timeout: Duration.hours(20) });
+    expect(warned(short, /timeout \(72000s\) is shorter than 3 waitBudgets \(108000s.*bare execution timeout.*at least 115200s/)).toHaveLength(1);
+    expect(Annotations.fromStack(build({ waitBudget: Duration.hours(10), timeout: Duration.hours(32) })).findWarning('*', Match.anyValue())).toEqual([]);
   });
   test('replacing without a final snapshot', () => {
     expect(warned(build({ finalSnapshotOnReplace: false }), /without a final snapshot/)).toHaveLength(1);

@@ -153,7 +153,7 @@ describe('stopped and timed-out executions', () => {
     expect(await h.stateItem(LOCK)).toBeUndefined();
     const state = await h.stateItem('slow-1');
     expect(state).toMatchObject({ status: 'FAILED', error_name: 'ExecutionTimedOut' });
-    expect(state!.error_message).toMatch(/^Execution slow-1 ran past the pipeline's timeout of 86400s \(TIMED_OUT\) at .+ during CheckRestoreStatus/);
+    expect(state!.error_message).toMatch(/^Execution slow-1 ran past the pipeline's timeout of 288000s \(TIMED_OUT\) at .+ during CheckRestoreStatus/);
     expect(state!.error_message).toContain('A cluster being restored or deleted is NOT deleted');
     // A restore in progress is left as it is.
     const cluster = (await h.rds(TARGET_REGION).send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'staging-aurora' }))).DBClusters![0];

@@ -1,4 +1,5 @@
 import { DescribeDBClusterSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { auditItems, awsError, COPY_ID, DynamoDBDocumentClient, makeState, resetBetweenTests, secondsAgo } from './support/factories';
 import { handler } from '../../lambda-src/check-copy-status';
@@ -27,18 +28,38 @@ const reportStatus = (Status: string, PercentProgress?: number) =>
 resetBetweenTests(rdsMock, ddbMock);
 
 describe('check-copy-status', () => {
-  test('in progress: keeps the start time, counts the attempt and backs off', async () => {
+  test('in progress: keeps the start time, counts the attempt and waits for the completion its progress predicts', async () => {
     reportStatus('copying', 55);
     const prev = previous({ attempt: 2 });
     const out = await handler(makeState({ copy: prev }));
-    // 30 * 1.5^3 = 101.25 → 101
-    expect(out).toEqual({ ...prev, done: false, status: 'copying', percentProgress: 55, attempt: 3, nextWaitSeconds: 101 });
+    // 55-56 % in 60 s: done in 47 to 49 s; the check comes 15 s (half a poll) before the earliest.
+    expect(out).toEqual({
+      ...prev,
+      done: false,
+      status: 'copying',
+      percentProgress: 55,
+      attempt: 3,
+      nextWaitSeconds: 32,
+      checkedAt: expect.any(String),
+      phaseStartedAt: prev.waitStartedAt,
+      waitBasis: 'progress',
+    });
     expect(auditItems(ddbMock)[0]).toMatchObject({ step: 'CheckCopyStatus', outcome: 'IN_PROGRESS', details: { status: 'copying', attempt: 3 } });
   });
 
-  test('the wait is capped at maxPollIntervalSeconds', async () => {
-    reportStatus('copying');
+  test('the wait is capped at maxPollIntervalSeconds; without progress the backoff stops at the fallback cap', async () => {
+    reportStatus('copying', 1);
     expect((await handler(makeState({ copy: previous({ attempt: 20 }) }))).nextWaitSeconds).toBe(300);
+    reportStatus('copying');
+    expect((await handler(makeState({ copy: previous({ attempt: 20, rampStep: 8 }) }))).nextWaitSeconds).toBe(90);
+  });
+
+  test('a finished copy goes into the target\'s history once', async () => {
+    reportStatus('available', 100);
+    await handler(makeState({ copy: previous({ checkedAt: secondsAgo(20) }) }));
+    const put = ddbMock.commandCalls(PutCommand).map((c) => c.args[0].input).find((i) => String(i.Item?.operation_id).startsWith('HISTORY#'));
+    // Finished between the last check (20 s ago) and now: recorded as 50 s after the start (60 s ago).
+    expect(put?.Item).toMatchObject({ operation_id: 'HISTORY#staging-db', phases: { copy: [{ operationId: 'op-1', seconds: 50 }] } });
   });
 
   test('available: done', async () => {
@@ -51,7 +72,9 @@ describe('check-copy-status', () => {
   test('a second call with the same state reports the same thing (read only)', async () => {
     reportStatus('copying', 10);
     const state = makeState({ copy: previous() });
-    expect(await handler(state)).toEqual(await handler(state));
+    const { checkedAt: _a, ...first } = await handler(state);
+    const { checkedAt: _b, ...second } = await handler(state);
+    expect(first).toEqual(second);
     expect(rdsMock.calls().every((c) => c.args[0] instanceof DescribeDBClusterSnapshotsCommand)).toBe(true);
   });
 

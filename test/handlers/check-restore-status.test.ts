@@ -1,5 +1,6 @@
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, ModifyDBClusterCommand, RDSClient } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   auditItems,
@@ -63,6 +64,7 @@ beforeEach(() => {
   rdsMock.on(ModifyDBClusterCommand).resolves({});
   logs = captureLogs();
   useConfig();
+  jest.spyOn(Math, 'random').mockReturnValue(0.5);
 });
 afterEach(() => jest.restoreAllMocks());
 
@@ -70,7 +72,7 @@ describe('check-restore-status', () => {
   test('still creating: in progress, nothing modified, no secret read', async () => {
     rdsReports('creating', 'creating');
     const out = await handler(makeState({ restore: previous() }));
-    expect(out).toMatchObject({ done: false, status: 'creating', attempt: 1, nextWaitSeconds: 45, masterPasswordReset: false });
+    expect(out).toMatchObject({ done: false, status: 'creating', attempt: 1, nextWaitSeconds: 30, waitBasis: 'backoff', masterPasswordReset: false });
     expect(rdsMock.commandCalls(ModifyDBClusterCommand)).toHaveLength(0);
     expect(smMock.calls()).toHaveLength(0);
     expect(auditItems(ddbMock)[0]).toMatchObject({ step: 'CheckRestoreStatus', outcome: 'IN_PROGRESS' });
@@ -80,6 +82,37 @@ describe('check-restore-status', () => {
     rdsReports('available', 'configuring-enhanced-monitoring');
     expect(await handler(makeState({ restore: previous() }))).toMatchObject({ done: false, status: 'configuring-enhanced-monitoring' });
     expect(rdsMock.commandCalls(ModifyDBClusterCommand)).toHaveLength(0);
+  });
+
+  test('history: the restore and the password reset are recorded once each; the reset restarts the waits from its own history', async () => {
+    const history: Record<string, unknown>[] = [];
+    ddbMock.on(GetCommand, { Key: { operation_id: 'HISTORY#staging-db' } }).callsFake(() => ({ Item: history.at(-1) }));
+    ddbMock.on(PutCommand).callsFake((input: { Item: Record<string, unknown> }) => {
+      if (String(input.Item.operation_id).startsWith('HISTORY#')) history.push(input.Item);
+      return {};
+    });
+    rdsReports('available', 'available');
+    // The restore's long waits: 300 s since the start, the last open check 20 s ago.
+    const expected = { expectedSeconds: 3600, expectedEarliestSeconds: 3600, expectedLatestSeconds: 3600 };
+    const restoring = previous({ checkedAt: secondsAgo(20), ...expected, nextWaitSeconds: 300 });
+    const first = await handler(makeState({ restore: restoring }));
+    expect(first).toMatchObject({ status: 'resetting-master-password', nextWaitSeconds: 30, waitBasis: 'backoff', rampStep: 0 });
+    expect(first.expectedSeconds).toBeUndefined();
+    expect(history).toHaveLength(1);
+    expect(history[0]).toMatchObject({ phases: { restore: [{ operationId: 'op-1', seconds: 290 }] } });
+    // A retried check after the reset was requested records nothing again.
+    await handler(makeState({ restore: restoring }));
+    expect(history).toHaveLength(1);
+
+    rdsReports('available', 'available');
+    await handler(makeState({ restore: { ...first, checkedAt: secondsAgo(0) } }));
+    expect(history.at(-1)).toMatchObject({ phases: { passwordReset: [{ operationId: 'op-1' }], restore: [{ seconds: 290 }] } });
+
+    // With a recorded reset, the reset is expected to take its recorded time.
+    history.push({ ...history.at(-1), phases: { passwordReset: [{ operationId: 'op-0', seconds: 60, at: '' }] } });
+    rdsMock.on(ModifyDBClusterCommand).resolves({});
+    const next = await handler(makeState({ restore: previous() }));
+    expect(next).toMatchObject({ waitBasis: 'history', expectedSeconds: 60, nextWaitSeconds: 45 });
   });
 
   test('both available: resets the master password from the secret, then reports done once applied', async () => {

@@ -11,6 +11,7 @@ import {
   RDSClient,
   StartDBClusterCommand,
 } from '@aws-sdk/client-rds';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { auditItems, awsError, DynamoDBDocumentClient, holdLock, makeState, resetBetweenTests, secondsAgo, SOURCE_REGION, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/delete-rds';
@@ -91,6 +92,10 @@ describe('delete-rds', () => {
     const fourth = await handler(makeState({ delete: third }));
     expect(fourth).toMatchObject({ done: true, status: 'deleted', targetExisted: true, attempt: 3, finalSnapshotIdentifier: FINAL_ID });
     expect(auditItems(ddbMock).map((a) => a.outcome)).toEqual(['IN_PROGRESS', 'IN_PROGRESS', 'IN_PROGRESS', 'SUCCEEDED']);
+    // The deletion it waited for goes into the target's history, once.
+    const history = ddbMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item).filter((i) => String(i?.operation_id).startsWith('HISTORY#'));
+    expect(history).toHaveLength(1);
+    expect(history[0]).toMatchObject({ operation_id: 'HISTORY#staging-db', phases: { delete: [{ operationId: 'op-1', seconds: expect.any(Number) }] } });
   });
 
   test('without a final snapshot the cluster is deleted with SkipFinalSnapshot', async () => {

@@ -16,7 +16,6 @@ import {
 import { getSecretJson } from '../../lambda-src/lib/secrets';
 import { createLogger, runStep } from '../../lambda-src/lib/step';
 import { acquireLock, AuditOutcome, listAudit } from '../../lambda-src/lib/store';
-import { nextWaitSeconds, progress } from '../../lambda-src/lib/waits';
 import { PipelineErrorName } from '../../src/contracts';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -97,28 +96,6 @@ describe('naming', () => {
     expect(executionConsoleLink('arn:aws:states:us-east-2:1:execution:sm:e', 'eu-west-1'))
       .toBe('https://us-east-2.console.aws.amazon.com/states/home?region=us-east-2#/v2/executions/details/arn:aws:states:us-east-2:1:execution:sm:e');
     expect(executionConsoleLink('arn:aws-cn:states:cn-north-1:1:execution:sm:e', 'x')).toMatch(/^https:\/\/cn-north-1\.console\.amazonaws\.cn\//);
-  });
-});
-
-describe('waits', () => {
-  const settings = { pollIntervalSeconds: 30, maxPollIntervalSeconds: 300, backoffRate: 2, budgetSeconds: 600 };
-
-  test('nextWaitSeconds = min(max, round(poll * rate^attempt))', () => {
-    expect([0, 1, 2, 3, 4, 10].map((a) => nextWaitSeconds(settings, a))).toEqual([30, 60, 120, 240, 300, 300]);
-    expect(nextWaitSeconds({ ...settings, backoffRate: 1.5 }, 1)).toBe(45);
-  });
-
-  test('the first task starts the wait; checks keep its start and count attempts; a finished one never times out', () => {
-    const now = new Date('2026-11-22T10:00:00Z');
-    const first = progress({ done: false, status: 'creating' }, undefined, settings, 'x', now);
-    expect(first).toEqual({ done: false, status: 'creating', attempt: 0, waitStartedAt: '2026-11-22T10:00:00.000Z', nextWaitSeconds: 30 });
-    const later = new Date('2026-11-22T10:09:00Z');
-    expect(progress({ done: false, status: 'copying', percentProgress: 50 }, first, settings, 'x', later))
-      .toEqual({ done: false, status: 'copying', percentProgress: 50, attempt: 1, waitStartedAt: first.waitStartedAt, nextWaitSeconds: 60 });
-    const tooLate = new Date('2026-11-22T10:10:01Z');
-    expect(() => progress({ done: false, status: 'copying' }, first, settings, 'the copy of s', tooLate))
-      .toThrow(expect.objectContaining({ name: PipelineErrorName.OPERATION_TIMED_OUT, message: expect.stringContaining('Waited 601s for the copy of s, over the budget of 600s') }));
-    expect(progress({ done: true, status: 'available' }, first, settings, 'x', tooLate).done).toBe(true);
   });
 });
 

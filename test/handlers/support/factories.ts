@@ -175,8 +175,8 @@ export function sentText(...mocks: AwsStub<any, any, any>[]): string {
 export { DynamoDBDocumentClient };
 
 /**
- * The usual per-test setup of a handler test: fresh SDK mocks (DynamoDB writes succeed), captured logs and
- * the default configuration; spies restored after each test.
+ * The usual per-test setup of a handler test: fresh SDK mocks (DynamoDB writes succeed), captured logs,
+ * the default configuration and no jitter on the waits (`Math.random` 0.5); spies restored after each test.
  */
 export function resetBetweenTests(rdsMock: AwsStub<any, any, any>, ddbMock: AwsStub<any, any, any>): void {
   beforeEach(() => {
@@ -186,6 +186,7 @@ export function resetBetweenTests(rdsMock: AwsStub<any, any, any>, ddbMock: AwsS
     holdLock(ddbMock);
     captureLogs();
     useConfig();
+    jest.spyOn(Math, 'random').mockReturnValue(0.5);
   });
   afterEach(() => jest.restoreAllMocks());
 }

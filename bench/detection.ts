@@ -1,0 +1,166 @@
+/*
+ * Detection benchmark: how late a pipeline notices finished AWS work, and what its waiting costs, against a fixed
+ * 60 s poll. Runs the synthesized state machine with the real wait-loop bundles on a virtual clock against a held
+ * fake RDS (bench/support/): copy C minutes, restore R minutes, master password reset 60 s; each duration varies by
+ * up to ±3 % from run to run, and each run starts at a random second of the hour.
+ *
+ *   npx projen bench:detection [-- --alignments 100] [--case 60,120] [--seed 1] [--phases]
+ *
+ * Every check runs the real bundles (about 5 ms of CPU each), so by default the long cases run fewer alignments
+ * (50, 30, 15, 4, 2: about 10 minutes on a busy 2-core machine); `--alignments` sets one count for all.
+ *
+ * Per case it prints, over the alignments: detection lag (the sum over the copy, restore and password reset of the
+ * time between RDS finishing and a check seeing it; mean and max), state transitions and history events per
+ * execution, RDS calls per hour of waiting, and for 100 pipelines started by one schedule (within 10 s) the RDS
+ * requests per second: the mean over a run, the median minute while all of them wait, and the busiest second.
+ * Modes: `first` (no history), `nightly` (five earlier runs recorded), `fixed 60 s` (pollInterval = maxPollInterval = 60 s).
+ */
+import '../test/setup/polyfills';
+import { Duration } from 'aws-cdk-lib';
+import { FakeAws } from './support/fake-aws';
+import { PipelineTimeline, type RunResult } from './support/timeline';
+import { realNow, VirtualClock } from './support/virtual-clock';
+import { WAIT_PHASES, WAIT_POLICY } from '../src/contracts';
+import { pipelineStack } from '../test/e2e/support/stacks';
+
+/** Copy and restore minutes, and how many alignments each runs by default (every check runs the real bundles: long cases are slow). */
+const CASES: Array<[number, number, number]> = [[0, 10, 50], [10, 30, 30], [60, 120, 15], [240, 480, 4], [1440, 1440, 2]];
+const VARIATION = 0.03;
+const RESET_SECONDS = 60;
+const FLEET = 100;
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/* eslint-disable no-bitwise -- mulberry32 is bit arithmetic */
+/** mulberry32: a small seeded generator, so a run of the benchmark can be repeated. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+/* eslint-enable no-bitwise */
+
+interface Summary {
+  readonly mode: string;
+  readonly runs: RunResult[];
+  readonly fleet: { sustained: number; peak: number };
+}
+
+/**
+ * RDS requests per second of {@link FLEET} pipelines started by one schedule, each within 10 s of it (the runs of the
+ * case taken in turn: a run stands for several pipelines when there are fewer runs than pipelines): the median of the
+ * per-minute rates while all of them are waiting, and the busiest second.
+ */
+function fleetRates(runs: RunResult[], random: () => number): { sustained: number; peak: number } {
+  const perSecond = new Map<number, number>();
+  let allRunning = Infinity;
+  Array.from({ length: FLEET }, (_, i) => runs[i % runs.length]).forEach((r) => {
+    const offset = random() * 10_000;
+    allRunning = Math.min(allRunning, Math.floor((r.seconds * 1000 + offset) / 1000));
+    for (const c of r.rdsCalls) {
+      const s = Math.floor((c.at + offset) / 1000);
+      perSecond.set(s, (perSecond.get(s) ?? 0) + 1);
+    }
+  });
+  const peak = Math.max(0, ...perSecond.values());
+  const perMinute: number[] = [];
+  for (let m = 0; (m + 1) * 60 <= allRunning; m++) {
+    let sum = 0;
+    for (let s = m * 60; s < (m + 1) * 60; s++) sum += perSecond.get(s) ?? 0;
+    perMinute.push(sum / 60);
+  }
+  perMinute.sort((a, b) => a - b);
+  return { sustained: perMinute.length ? perMinute[Math.floor(perMinute.length / 2)] : 0, peak };
+}
+
+const fmt = (n: number, digits = 0) => n.toFixed(digits);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+async function main(): Promise<void> {
+  const alignmentsArg = arg('alignments', 0);
+  const seed = arg('seed', 1);
+  const began = realNow();
+  const random = seeded(seed);
+  // The handlers' jitter reads Math.random: seeded too, so the figures repeat.
+  Math.random = seeded(seed + 1);
+  // The handlers log a JSON line per step: not here.
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  for (const m of ['log', 'info', 'warn', 'error', 'debug'] as const) console[m] = () => undefined;
+
+  const clock = new VirtualClock(new Date('2026-12-01T00:00:00Z'));
+  clock.install();
+  const fake = new FakeAws(clock, { copySeconds: 0, restoreSeconds: 0, passwordResetSeconds: RESET_SECONDS }, 'eu-west-1');
+  const endpoint = await fake.start();
+  try {
+    const eta = PipelineTimeline.fromStack(pipelineStack({}, { stackName: 'Eta' }).stack, fake, clock, endpoint);
+    const fixed = PipelineTimeline.fromStack(pipelineStack({
+      pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60), pollBackoffRate: 1,
+    }, { stackName: 'Fixed60' }).stack, fake, clock, endpoint);
+
+    print(`Detection benchmark: ${alignmentsArg || 'the default number of'} alignments per case and mode, durations ±${VARIATION * 100} %, password reset ${RESET_SECONDS} s, seed ${seed}.`);
+    print(`Defaults: pollInterval ${eta.config.waits.pollIntervalSeconds} s, maxPollInterval ${eta.config.waits.maxPollIntervalSeconds} s, `
+      + `waitBudget ${eta.config.waits.budgetSeconds / 3600} h, timeout ${eta.config.lockTtlSeconds / 3600} h, jitter ±${WAIT_POLICY.jitter * 100} %.`);
+    print('');
+    print('| copy, restore (min) | mode | runs succeeded | lag mean (s) | lag max (s) | transitions | history events (max) | RDS calls / h waiting '
+      + '| 100 pipelines: mean req/s | median minute req/s | peak req/s |');
+    print('|---|---|---|---|---|---|---|---|---|---|---|');
+    const only = process.argv.indexOf('--case');
+    const cases = only >= 0 ? CASES.filter(([c, r]) => `${c},${r}` === process.argv[only + 1]) : CASES;
+    for (const [c, r, defaultAlignments] of cases) {
+      const alignments = alignmentsArg || defaultAlignments;
+      const vary = (seconds: number) => seconds * (1 + VARIATION * (2 * random() - 1));
+      const scenarios = Array.from({ length: alignments }, (_, i) => ({
+        i,
+        startAt: Date.parse('2026-12-01T02:00:00Z') + Math.floor(random() * 3600) * 1000,
+        durations: { copySeconds: c > 0 ? vary(c * 60) : 0, restoreSeconds: vary(r * 60), passwordResetSeconds: vary(RESET_SECONDS) },
+        history: {
+          ...(c > 0 ? { [WAIT_PHASES.copy]: Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(c * 60)), at: '' })) } : {}),
+          [WAIT_PHASES.restore]: Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(r * 60)), at: '' })),
+          [WAIT_PHASES.passwordReset]: Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(RESET_SECONDS)), at: '' })),
+        },
+      }));
+      const summaries: Summary[] = [];
+      for (const [mode, timeline, withHistory] of [['first run', eta, false], ['nightly', eta, true], ['fixed 60 s', fixed, false]] as const) {
+        const runs: RunResult[] = [];
+        for (const s of scenarios) {
+          clock.set(s.startAt);
+          runs.push(await timeline.run({ durations: s.durations, name: `${mode.replace(/\W/g, '')}-${c}-${r}-${s.i}`, history: withHistory ? s.history : undefined }));
+        }
+        summaries.push({ mode, runs, fleet: fleetRates(runs, random) });
+      }
+      for (const { mode, runs, fleet } of summaries) {
+        const ok = runs.filter((x) => x.status === 'SUCCEEDED');
+        const lags = ok.map((x) => (x.lag.copy ?? 0) + (x.lag.restore ?? 0) + (x.lag.passwordReset ?? 0));
+        const perHour = ok.map((x) => x.rdsCalls.length / (x.seconds / 3600));
+        const events = Math.max(...runs.map((x) => x.historyEvents));
+        const failures = runs.filter((x) => x.status !== 'SUCCEEDED').map((x) => x.error);
+        print(`| ${c}, ${r} | ${mode} | ${ok.length}/${runs.length} | ${fmt(mean(lags))} | ${fmt(Math.max(0, ...lags))} | ${fmt(mean(ok.map((x) => x.transitions)))} | `
+          + `${events}${events > WAIT_POLICY.historyEventLimit ? ' (over 25,000: fails on AWS)' : ''} | ${fmt(mean(perHour), 1)} | ${fmt((mean(perHour) * FLEET) / 3600, 2)} `
+          + `| ${fmt(fleet.sustained, 2)} | ${fleet.peak} |`);
+        if (process.argv.includes('--phases')) {
+          const phase = (k: 'copy' | 'restore' | 'passwordReset') => fmt(mean(ok.map((x) => x.lag[k] ?? 0)));
+          print(`|   | ${mode}: lag by phase (copy, restore, password reset) | ${phase('copy')}, ${phase('restore')}, ${phase('passwordReset')} | | | | | | | | |`);
+        }
+        if (failures.length > 0) print(`|   | ${mode}: first failure | ${failures[0]} | | | | | | | | |`);
+      }
+    }
+    print('');
+    print(`Took ${fmt((realNow() - began) / 1000, 1)} s.`);
+  } finally {
+    await fake.stop();
+    clock.uninstall();
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,219 @@
+/*
+ * The wait rules of lambda-src/lib/waits.ts and the phase history (lambda-src/lib/phase-history.ts), on fixed clocks
+ * and a fixed random source.
+ */
+import { RDSClient } from '@aws-sdk/client-rds';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { awsError, DynamoDBDocumentClient, resetBetweenTests } from './support/factories';
+import { expectationOf, expectedPhase, historyKey, PhaseRecord, recordPhase } from '../../lambda-src/lib/phase-history';
+import { fallbackCapSeconds, historyFloorSeconds, jitter, nextWaitSeconds, phaseSeconds, progress, WaitHint } from '../../lambda-src/lib/waits';
+import { MAX_CHECKS_PER_LOOP, PipelineErrorName, WAIT_POLICY, WaitProgress, WaitSettings } from '../../src/contracts';
+
+const rdsMock = mockClient(RDSClient);
+const ddbMock = mockClient(DynamoDBDocumentClient);
+resetBetweenTests(rdsMock, ddbMock);
+
+const settings: WaitSettings = { pollIntervalSeconds: 30, maxPollIntervalSeconds: 300, backoffRate: 1.5, budgetSeconds: 26 * 3600 };
+const T0 = Date.parse('2026-12-01T02:00:00Z');
+const at = (seconds: number) => new Date(T0 + seconds * 1000);
+const noJitter: WaitHint = { random: () => 0.5 };
+const expect1800 = { seconds: 1800, earliest: 1800, latest: 1800 };
+
+/** Runs a loop of checks on a virtual clock: `observe(t)` says what RDS reports at t; returns the waits and when it saw done. */
+function loop(observe: (t: number) => { done: boolean; status?: string; percentProgress?: number }, hint: WaitHint = {}, s = settings) {
+  const waits: number[] = [];
+  let t = 0;
+  let state: WaitProgress = progress({ done: false, status: 'creating' }, undefined, s, 'x', at(0), { ...noJitter, ...hint });
+  while (!state.done) {
+    waits.push(state.nextWaitSeconds);
+    t += state.nextWaitSeconds;
+    const o = observe(t);
+    state = progress({ status: 'creating', ...o }, state, s, 'x', at(t), noJitter);
+  }
+  return { waits, seenAt: t };
+}
+
+describe('waits', () => {
+  test('the plain backoff formula is still min(max, round(poll * rate^attempt))', () => {
+    expect([0, 1, 2, 3, 4, 10].map((a) => nextWaitSeconds({ ...settings, backoffRate: 2 }, a))).toEqual([30, 60, 120, 240, 300, 300]);
+  });
+
+  test('the first task starts the wait; checks keep its start and count attempts; a finished one never times out', () => {
+    const first = progress({ done: false, status: 'creating' }, undefined, { ...settings, budgetSeconds: 600 }, 'x', at(0), noJitter);
+    expect(first).toEqual({
+      done: false,
+      status: 'creating',
+      attempt: 0,
+      waitStartedAt: at(0).toISOString(),
+      nextWaitSeconds: 30,
+      checkedAt: at(0).toISOString(),
+      phaseStartedAt: at(0).toISOString(),
+      rampStep: 0,
+      waitBasis: 'backoff',
+    });
+    const later = progress({ done: false, status: 'copying' }, first, { ...settings, budgetSeconds: 600 }, 'x', at(30), noJitter);
+    expect(later).toMatchObject({ attempt: 1, waitStartedAt: first.waitStartedAt, checkedAt: at(30).toISOString() });
+    expect(() => progress({ done: false, status: 'copying' }, first, { ...settings, budgetSeconds: 600 }, 'the copy of s', at(601)))
+      .toThrow(expect.objectContaining({ name: PipelineErrorName.OPERATION_TIMED_OUT, message: expect.stringContaining('Waited 601s for the copy of s, over the budget of 600s') }));
+    expect(progress({ done: true, status: 'available' }, first, { ...settings, budgetSeconds: 600 }, 'x', at(601)).done).toBe(true);
+  });
+
+  test('fallback: with nothing to go on, waits back off from pollInterval to the fallback cap (90 s), not to maxPollInterval', () => {
+    const { waits } = loop((t) => ({ done: t >= 3600 }));
+    expect(waits.slice(0, 6)).toEqual([30, 45, 68, 90, 90, 90]);
+    expect(Math.max(...waits)).toBe(90);
+    expect(fallbackCapSeconds(settings)).toBe(90);
+    // The cap stays within [poll, max].
+    expect(fallbackCapSeconds({ ...settings, maxPollIntervalSeconds: 60 })).toBe(60);
+    expect(fallbackCapSeconds({ ...settings, pollIntervalSeconds: 200 })).toBe(200);
+  });
+
+  test('ETA from progress: extrapolates PercentProgress and its rate, checks shortly before, then at a short interval', () => {
+    // A copy of 2 h, progressing linearly.
+    const { waits, seenAt } = loop((t) => ({ done: t >= 7200, percentProgress: Math.min(99, Math.floor((t / 7200) * 100)) }));
+    // Until RDS reports progress the loop backs off; then long waits at maxPollInterval.
+    expect(waits.slice(0, 2)).toEqual([30, 45]);
+    expect(waits.filter((w) => w === 300).length).toBeGreaterThan(15);
+    expect(seenAt - 7200).toBeLessThanOrEqual(30);
+    expect(waits.length).toBeLessThan(7200 / 60 / 3);
+  });
+
+  test('ETA from history: waits until shortly before the expected completion, then checks at pollInterval', () => {
+    // Restore expected to take 30 min (history); it does.
+    const { waits, seenAt } = loop((t) => ({ done: t >= 1800 }), { expected: expect1800 });
+    expect(waits.slice(0, 5)).toEqual([300, 300, 300, 300, 300]);
+    // 1500 s passed: 300 s left, the next check 15 s before the expected end, then one at pollInterval.
+    expect(waits.slice(5)).toEqual([285, 30]);
+    expect(seenAt).toBe(1815);
+  });
+
+  test('ETA from history, running late: the short waits grow to the fallback cap, never to maxPollInterval', () => {
+    const { waits } = loop((t) => ({ done: t >= 1800 + 1000 }), { expected: expect1800 });
+    expect(waits.slice(6, 12)).toEqual([30, 30, 45, 68, 90, 90]);
+    expect(Math.max(...waits.slice(6))).toBe(90);
+  });
+
+  test('ETA from history with spread: waits until shortly before the shortest run, checks at pollInterval until the longest, then backs off', () => {
+    const expected = { seconds: 3600, earliest: 3000, latest: 4200 };
+    const { waits, seenAt } = loop((t) => ({ done: t >= 4000 }), { expected });
+    // Until half the spread (600 s) before the earliest, in waits of at most 300 s; then every 30 s.
+    expect(waits.slice(0, 8).reduce((a, b) => a + b, 0)).toBe(2400);
+    expect(new Set(waits.slice(8))).toEqual(new Set([30]));
+    expect(seenAt - 4000).toBeLessThan(30);
+    const late = loop((t) => ({ done: t >= 4600 }), { expected });
+    const afterWindow = late.waits.slice(late.waits.lastIndexOf(30) + 1);
+    expect(afterWindow).toEqual([45, 68, 90, 90, 90]);
+  });
+
+  test('history floor: a loop that used most of its checks waits longer, so the rest reach the end of its budget at maxPollInterval', () => {
+    const s = { ...settings, budgetSeconds: 26 * 3600 };
+    expect(historyFloorSeconds(s, 0, 0)).toBe(0);
+    expect(historyFloorSeconds(s, 600, 3600)).toBe(0);
+    const attempt = MAX_CHECKS_PER_LOOP - 100;
+    // 99 checks left at 300 s cover 29,700 s; 20 h remain.
+    expect(historyFloorSeconds(s, attempt, 6 * 3600)).toBe(20 * 3600 - 99 * 300);
+    const prev = { ...progress({ done: false, status: 'x' }, undefined, s, 'x', at(0), noJitter), attempt: attempt - 1 };
+    expect(progress({ done: false, status: 'x' }, prev, s, 'x', at(6 * 3600), noJitter).nextWaitSeconds).toBe(300);
+    // Every loop at its limit fits the history.
+    const events = MAX_CHECKS_PER_LOOP * WAIT_POLICY.eventsPerCheck * WAIT_POLICY.loopsPerExecution + WAIT_POLICY.eventsOutsideLoops;
+    expect(events).toBeLessThanOrEqual(25_000);
+  });
+
+  test('caps: never longer than maxPollInterval, never shorter than pollInterval, whatever the estimate', () => {
+    const far = progress({ done: false, status: 'copying', percentProgress: 1 }, { ...progress({ done: false, status: 'copying' }, undefined, settings, 'x', at(0)), rampStep: undefined }, settings, 'x', at(3600), noJitter);
+    expect(far.nextWaitSeconds).toBe(300);
+    const overdue = progress({ done: false, status: 'x' }, undefined, settings, 'x', at(0), { expected: { seconds: 1, earliest: 1, latest: 1 }, random: () => 0 });
+    expect(overdue.nextWaitSeconds).toBe(30);
+  });
+
+  test('jitter: within ±3 % of the planned wait, kept within [pollInterval, maxPollInterval], deterministic for a given random source', () => {
+    expect(jitter(settings, 200, () => 0)).toBe(194);
+    expect(jitter(settings, 200, () => 0.999999)).toBe(206);
+    expect(jitter(settings, 200, () => 0.5)).toBe(200);
+    expect(jitter(settings, 300, () => 0.999999)).toBe(300);
+    expect(jitter(settings, 30, () => 0)).toBe(30);
+    for (let i = 0; i < 200; i++) {
+      const r = i / 200;
+      const w = jitter(settings, 150, () => r);
+      expect(w).toBeGreaterThanOrEqual(Math.floor(150 * (1 - WAIT_POLICY.jitter)));
+      expect(w).toBeLessThanOrEqual(Math.ceil(150 * (1 + WAIT_POLICY.jitter)));
+    }
+  });
+
+  test('password reset: restarts from the short interval (or its own expected duration), not the restore\'s long waits', () => {
+    const before: WaitProgress = { ...progress({ done: false, status: 'creating' }, undefined, settings, 'x', at(0), { expected: expect1800 }), rampStep: 6, attempt: 40 };
+    const reset = progress({ done: false, status: 'resetting-master-password' }, before, settings, 'x', at(1815), { ...noJitter, restart: true });
+    expect(reset).toMatchObject({ nextWaitSeconds: 30, phaseStartedAt: at(1815).toISOString(), waitBasis: 'backoff', rampStep: 0 });
+    expect(reset.expectedSeconds).toBeUndefined();
+    const withHistory = progress({ done: false, status: 'resetting-master-password' }, before, settings, 'x', at(1815), { ...noJitter, restart: true, expected: { seconds: 60, earliest: 60, latest: 60 } });
+    // Expected in 60 s: check 15 s before.
+    expect(withHistory).toMatchObject({ nextWaitSeconds: 45, waitBasis: 'history', expectedSeconds: 60 });
+  });
+
+  test('a finished phase lasted until the middle of the interval in which it finished', () => {
+    const prev = { ...progress({ done: false, status: 'x' }, undefined, settings, 'x', at(0)), checkedAt: at(100).toISOString() };
+    expect(phaseSeconds(prev, at(160))).toBe(130);
+    expect(phaseSeconds(undefined, at(160))).toBeUndefined();
+    expect(phaseSeconds({ ...prev, phaseStartedAt: 'garbage' }, at(160))).toBeUndefined();
+  });
+});
+
+describe('phase history', () => {
+  const records = (...seconds: number[]): PhaseRecord[] => seconds.map((s, i) => ({ operationId: `op-${i}`, seconds: s, at: at(i).toISOString() }));
+
+  test('the expectation is the median of the last five, with their shortest and longest', () => {
+    expect(expectationOf([])).toBeUndefined();
+    expect(expectationOf(records(100))).toEqual({ seconds: 100, earliest: 100, latest: 100 });
+    expect(expectationOf(records(100, 300))).toEqual({ seconds: 200, earliest: 100, latest: 300 });
+    expect(expectationOf(records(9999, 9999, 100, 500, 200, 300, 400))).toEqual({ seconds: 300, earliest: 100, latest: 500 });
+  });
+
+  test('reads the HISTORY#<target> item; no item or an unreadable table means no expectation', async () => {
+    ddbMock.on(GetCommand, { Key: { operation_id: historyKey('staging-db') } }).resolves({ Item: { phases: { restore: records(600, 660, 720) }, version: 3 } });
+    expect(await expectedPhase('restore')).toEqual({ seconds: 660, earliest: 600, latest: 720 });
+    expect(await expectedPhase('copy')).toBeUndefined();
+    ddbMock.on(GetCommand, { Key: { operation_id: historyKey('staging-db') } }).rejects(awsError('AccessDeniedException'));
+    const warn = jest.fn();
+    expect(await expectedPhase('restore', { info: jest.fn(), warn, error: jest.fn() })).toBeUndefined();
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('could not read the phase history'), expect.objectContaining({ errorName: 'AccessDeniedException' }));
+  });
+
+  test('records a phase once per operation: a retried step writes nothing', async () => {
+    const stored: Record<string, unknown>[] = [];
+    ddbMock.on(GetCommand, { Key: { operation_id: historyKey('staging-db') } }).callsFake(() => ({ Item: stored.at(-1) }));
+    ddbMock.on(PutCommand).callsFake((input: { Item: Record<string, unknown> }) => {
+      stored.push(input.Item);
+      return {};
+    });
+    expect(await recordPhase('restore', 'op-a', 700, undefined, at(0))).toBe(true);
+    expect(await recordPhase('restore', 'op-a', 705, undefined, at(5))).toBe(false);
+    expect(stored).toHaveLength(1);
+    expect(await recordPhase('passwordReset', 'op-a', 60, undefined, at(70))).toBe(true);
+    expect(stored.at(-1)).toMatchObject({ version: 2, phases: { restore: [{ operationId: 'op-a', seconds: 700 }], passwordReset: [{ operationId: 'op-a', seconds: 60 }] } });
+    const puts = ddbMock.commandCalls(PutCommand).map((c) => c.args[0].input);
+    expect(puts[0].ConditionExpression).toBe('attribute_not_exists(operation_id)');
+    expect(puts[1]).toMatchObject({ ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': 1 } });
+  });
+
+  test('keeps the last ten records per phase; a lost race is read again; a failing table is logged, not thrown', async () => {
+    let item: Record<string, unknown> | undefined = { phases: { copy: records(...Array.from({ length: 10 }, (_, i) => 100 + i)) }, version: 7 };
+    ddbMock.on(GetCommand, { Key: { operation_id: historyKey('staging-db') } }).callsFake(() => ({ Item: item }));
+    ddbMock.on(PutCommand).rejectsOnce(awsError('ConditionalCheckFailedException')).callsFake((input: { Item: Record<string, unknown> }) => {
+      item = input.Item;
+      return {};
+    });
+    expect(await recordPhase('copy', 'op-new', 500, undefined, at(0))).toBe(true);
+    const copies = (item!.phases as Record<string, PhaseRecord[]>).copy;
+    expect(copies).toHaveLength(WAIT_POLICY.historyKept);
+    expect(copies.at(-1)).toMatchObject({ operationId: 'op-new', seconds: 500 });
+    expect(copies[0].seconds).toBe(101);
+
+    ddbMock.on(PutCommand).rejects(awsError('ConditionalCheckFailedException'));
+    expect(await recordPhase('copy', 'op-other', 1, undefined, at(0))).toBe(false);
+    ddbMock.on(PutCommand).rejects(awsError('ProvisionedThroughputExceededException'));
+    const warn = jest.fn();
+    expect(await recordPhase('copy', 'op-third', 1, { info: jest.fn(), warn, error: jest.fn() }, at(0))).toBe(false);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('could not record the phase history'), expect.anything());
+  });
+});
