@@ -13,6 +13,7 @@ import {
   PipelineConfig,
   PipelineState,
   PipelineTag,
+  ReplaceStrategy,
   RestoreExecutionInput,
   SnapshotCheckEvent,
   SnapshotInfo,
@@ -58,6 +59,7 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState>
     try {
       const replaceTarget = await preflightTarget(config);
       const copyRequired = config.sourceRegion !== config.targetRegion;
+      const swap = replaceTarget && config.replaceStrategy === ReplaceStrategy.SWAP;
       const state: PipelineState = {
         operationId,
         executionArn: event.executionArn,
@@ -69,6 +71,7 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState>
         snapshot,
         copyRequired,
         replaceTarget,
+        swap,
         restoreSnapshotIdentifier: copyRequired ? copySnapshotIdentifier(config.targetClusterIdentifier, operationId) : snapshot.arn,
       };
       await putOperation({
@@ -90,6 +93,7 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState>
           snapshotType: snapshot.snapshotType,
           copyRequired,
           replaceTarget,
+          swap,
           targetClusterIdentifier: config.targetClusterIdentifier,
           executionArn: event.executionArn,
         },

@@ -15,7 +15,9 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, TABLE_KEYS, UnmanagedLogins } from './contracts';
+import {
+  DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, PreviousTargetRetention, ReplaceStrategy, TABLE_KEYS, UnmanagedLogins,
+} from './contracts';
 import type { DatabaseUser } from './database-user';
 import { PipelineHandlers } from './handlers';
 import { acknowledge, acknowledgeWildcardResource } from './nag';
@@ -239,12 +241,40 @@ export interface AuroraRestorePipelineProps {
   // ----- replacing an existing target -----
 
   /**
-   * Whether an existing target cluster is deleted and restored anew. Only a cluster the pipeline owns is ever
-   * deleted: one carrying its ownership tag, or any when `assumeTargetOwned` is set.
+   * Whether an existing target cluster is replaced (see `replaceStrategy`). Only a cluster the pipeline owns is ever
+   * deleted or renamed: one carrying its ownership tag, or any when `assumeTargetOwned` is set.
    *
    * @default true
    */
   readonly replaceExistingTarget?: boolean;
+
+  /**
+   * How an existing target is replaced. `SWAP` restores beside it under a temporary identifier (`arp-tmp-…`), sets
+   * the new cluster up and validates it, then renames the target away (`arp-prev-<target>`) and the new cluster to
+   * the target's identifier: the target is down only for the two renames, and a failure before the cutover leaves
+   * it as it was. `DELETE_FIRST` deletes the target first, for accounts that cannot hold two clusters at once.
+   * With no existing target, both restore straight under the target's identifier.
+   *
+   * @default ReplaceStrategy.SWAP
+   */
+  readonly replaceStrategy?: ReplaceStrategy;
+
+  /**
+   * What a swap does with the previous target after the cutover: delete it at once (with a final snapshot when
+   * `finalSnapshotOnReplace`), or keep it, renamed `arp-prev-<target>` and tagged, as a rollback window until the
+   * next swap deletes it before its own cutover.
+   *
+   * @default PreviousTargetRetention.DELETE
+   */
+  readonly previousTargetRetention?: PreviousTargetRetention;
+
+  /**
+   * Keep a swap's temporary cluster, tagged `aurora-restore-pipeline:failed-restore=true`, when the run fails before
+   * the cutover (for inspection), instead of deleting it. Delete it by hand afterwards.
+   *
+   * @default false
+   */
+  readonly retainFailedRestore?: boolean;
 
   /**
    * Treat an existing target cluster without the pipeline's ownership tag as owned, so it may be replaced.
@@ -620,6 +650,9 @@ export class AuroraRestorePipeline extends Construct {
       stateTtlSeconds: (props.stateRetention ?? Duration.days(90)).toSeconds(),
       lockTtlSeconds: timeout.toSeconds(),
       finalSnapshotsToKeep: props.finalSnapshotsToKeep ?? 5,
+      replaceStrategy: props.replaceStrategy ?? ReplaceStrategy.SWAP,
+      previousTargetRetention: props.previousTargetRetention ?? PreviousTargetRetention.DELETE,
+      retainFailedRestore: props.retainFailedRestore ?? false,
     };
 
     // ----- handlers -----
@@ -654,6 +687,7 @@ export class AuroraRestorePipeline extends Construct {
       mayCopy: !regionsKnown || sourceRegion !== targetRegion,
       mayRestoreFromSource: !regionsKnown || sourceRegion === targetRegion,
       assumeTargetOwned: props.assumeTargetOwned ?? false,
+      retainFailedRestore: config.retainFailedRestore,
       clusterParameterGroupName: config.restore.clusterParameterGroupName,
       writerInstanceIdentifier,
       subnetGroupName: subnetGroup.subnetGroupName,
@@ -673,6 +707,7 @@ export class AuroraRestorePipeline extends Construct {
       dbUsers: userSpecs,
       unmanagedLogins: props.unmanagedLogins ?? UnmanagedLogins.DISABLE,
       validation: validationTaskInput(props, databaseNames, userSpecs),
+      previousTargetRetention: config.previousTargetRetention,
     });
     const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,

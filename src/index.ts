@@ -2,5 +2,5 @@ export * from './aurora-restore-pipeline';
 export * from './database-user';
 export * from './placement';
 export * from './validation-query';
-export { PipelineErrorName, DatabasePrivilege, OperationStatus, PipelineTag, UnmanagedLogins } from './contracts';
+export { PipelineErrorName, DatabasePrivilege, OperationStatus, PipelineTag, PreviousTargetRetention, ReplaceStrategy, UnmanagedLogins } from './contracts';
 export type { RestoreExecutionInput } from './contracts';

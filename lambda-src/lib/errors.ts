@@ -37,6 +37,7 @@ export const errors = {
   lockLost: (msg: string) => new PipelineError(PipelineErrorName.LOCK_LOST, msg),
   snapshotNotFromSource: (msg: string) => new PipelineError(PipelineErrorName.SNAPSHOT_NOT_FROM_SOURCE, msg),
   validationFailed: (msg: string) => new PipelineError(PipelineErrorName.VALIDATION_FAILED, msg),
+  cutoverFailed: (msg: string) => new PipelineError(PipelineErrorName.CUTOVER_FAILED, msg),
 };
 
 interface AwsLikeError {

@@ -111,6 +111,8 @@ export interface OperationUpdate {
   readonly sourceClusterIdentifier?: string;
   readonly targetClusterIdentifier?: string;
   readonly requestedBy?: string;
+  /** Seconds the target was unavailable: a swap's cutover, or a DELETE_FIRST delete + restore. */
+  readonly targetUnavailableSeconds?: number;
 }
 
 const UPDATE_ATTRIBUTES: Record<keyof OperationUpdate, string> = {
@@ -123,6 +125,7 @@ const UPDATE_ATTRIBUTES: Record<keyof OperationUpdate, string> = {
   sourceClusterIdentifier: 'source_cluster_identifier',
   targetClusterIdentifier: 'target_cluster_identifier',
   requestedBy: 'requested_by',
+  targetUnavailableSeconds: 'target_unavailable_seconds',
 };
 
 /**

@@ -62,6 +62,9 @@ export function makeConfig(overrides: Partial<PipelineConfig> = {}): PipelineCon
     stateTtlSeconds: 86400 * 90,
     lockTtlSeconds: 86400,
     finalSnapshotsToKeep: 5,
+    replaceStrategy: ReplaceStrategy.SWAP,
+    previousTargetRetention: PreviousTargetRetention.DELETE,
+    retainFailedRestore: false,
     ...overrides,
   };
 }
