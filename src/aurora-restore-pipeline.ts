@@ -429,11 +429,11 @@ export interface AuroraRestorePipelineProps {
   readonly backupPlan?: backup.IBackupPlan;
 
   /**
-   * Reserved concurrency of each of the ten functions: a positive integer, reserved for each function out of
+   * Reserved concurrency of each of the pipeline's functions: a positive integer, reserved for each function out of
    * the account-region's concurrency (1,000 by default, shared by every function there). A pipeline needs little:
    * one execution invokes one function at a time. Reserving caps a function and guarantees it capacity, but
-   * 10 functions × N pipelines come out of the same pool: at 2 each, 45 pipelines reserve 900 of the default 1,000,
-   * the most Lambda allows. See docs/fleet.md.
+   * every function of every pipeline comes out of the same pool, of which Lambda lets 900 of the default 1,000 be
+   * reserved. See docs/fleet.md.
    *
    * @default - no reserved concurrency: the functions share the account's unreserved concurrency
    */

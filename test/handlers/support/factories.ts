@@ -11,6 +11,8 @@ import {
   PipelineConfig,
   PipelineState,
   PipelineTag,
+  PreviousTargetRetention,
+  ReplaceStrategy,
   RestoreProgress,
   SnapshotInfo,
 } from '../../../src/contracts';
