@@ -590,7 +590,7 @@ async function settleStoppedExecution(stopped: StoppedExecution): Promise<Notifi
     const lockReleased = await releaseLock(target, operationId, stopped.executionArn);
     log.info('stopped execution settled', { status: stopped.status, executionArn: stopped.executionArn, lockReleased, errorName: stopped.errorName });
     return {
-      result: { status: stopped.status, operationId, messageId, lockReleased, ...(snapshotCopy ? { snapshotCopy } : {}) },
+      result: { status: stopped.status, operationId, messageId, lockReleased, temporaryCluster, ...(snapshotCopy ? { snapshotCopy } : {}) },
       details: {
         status: stopped.status,
         messageId,

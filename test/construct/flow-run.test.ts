@@ -70,7 +70,7 @@ describe('the state machine, run locally', () => {
 
   test('a function that keeps timing out is tried 3 times, then fails with StepTimedOut naming the step and what to check', async () => {
     const out = await run({}, (state) => {
-      if (state === 'SnapshotCheck') return { operationId: 'op', replaceTarget: true, copyRequired: false };
+      if (state === 'SnapshotCheck') return { operationId: 'op', replaceTarget: true, swap: false, copyRequired: false };
       if (state === 'DeleteRds') throw lambdaError('Sandbox.Timedout', 'Task timed out after 300.00 seconds');
       return {};
     });
