@@ -80,6 +80,12 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
         log.info('cutover done: the target identifier serves the new cluster', { targetUnavailableSeconds });
         return report(CUTOVER_PHASES.done, status, true, { targetUnavailableSeconds, ...(current.Endpoint ? { endpoint: current.Endpoint } : {}) });
       }
+      // Halfway (the target already renamed away by this operation), yet a cluster carries the target's identifier: not ours.
+      const renamedAway = await describeCluster(client, previousName, region);
+      if (renamedAway && tagValue(await tagsOf(client, renamedAway, renamedAway.DBClusterArn, region), PipelineTag.PREVIOUS_TARGET) === state.operationId) {
+        throw errors.cutoverFailed(`Cutover to ${target} in ${region} stopped halfway: this operation renamed the previous target away to ${previousName}, and then a cluster it did not make appeared as ${target} (tag ${PipelineTag.OPERATION_ID} is '${tagValue(tags, PipelineTag.OPERATION_ID) ?? 'missing'}'). Nothing more was renamed. Now: ${target} is that other cluster; the previous target (old data) is ${previousName}; the new cluster is ${temporary} (kept). `
+          + `Find out what made ${target}; then either rename it away and give the identifier back to the previous target (aws rds modify-db-cluster --db-cluster-identifier ${previousName} --new-db-cluster-identifier ${target} --apply-immediately), or to the new cluster (the same with --db-cluster-identifier ${temporary}). Delete the cluster you no longer need.`);
+      }
       // 1. The target is still the previous one: rename it away.
       return renameTargetAway(client, config, state, current, tags, temporary, previousName, log, (at) => {
         renameRequestedAt = renameRequestedAt ?? at;

@@ -216,7 +216,7 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   // A stopped execution's state may not say whether a copy was made: settling looks for one by name.
   grantSettleCopy(fns.snsNotification, copies, owned, copyNames);
   // After a swap failed before its cutover: delete (or with retainFailedRestore tag) the operation's temporary cluster and writer.
-  allow(fns.snsNotification, ['rds:DescribeDBClusters', 'rds:ListTagsForResource'], [targetCluster, temporaryClusters]);
+  allow(fns.snsNotification, ['rds:DescribeDBClusters', 'rds:ListTagsForResource'], [targetCluster, temporaryClusters, previousCluster]);
   allow(fns.snsNotification, ['rds:DescribeDBInstances', 'rds:ListTagsForResource'], [temporaryWriters]);
   if (t.retainFailedRestore) {
     allow(fns.snsNotification, ['rds:AddTagsToResource'], [temporaryClusters], {

@@ -6,9 +6,10 @@
  * caller checks that it holds the lock.
  *
  * Only the cluster with this operation's temporary name and this operation's tags is touched. After a cutover the
- * name is gone (the cluster became the target), so nothing happens. When no cluster carries the target's
- * identifier (a cutover that failed and could not be rolled back), the temporary cluster is kept: it may be the
- * only copy of the new data, and the cutover's error says what to do.
+ * name is gone (the cluster became the target), so nothing happens. While the previous target is still renamed
+ * away by this operation, or no cluster carries the target's identifier (a cutover that failed and could not be
+ * rolled back), the temporary cluster is kept: finishing the swap by hand may need it, and the cutover's error says
+ * what to do.
  */
 import { AddTagsToResourceCommand, DeleteDBClusterCommand, DeleteDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { rds } from './clients';
@@ -16,6 +17,7 @@ import { mapAwsError } from './errors';
 import { isFromOperation, tagValue, temporaryClusterIdentifier } from './naming';
 import { describeCluster, describeInstance, isFault, tagsOf } from './rds';
 import { PipelineConfig, PipelineTag } from '../../src/contracts';
+import { previousClusterIdentifier } from '../../src/names';
 
 /** What happened to the temporary cluster (the notification's `temporaryCluster`). */
 export interface TemporaryClusterSettlement {
@@ -48,11 +50,15 @@ export async function settleTemporaryCluster(config: PipelineConfig, operationId
   if (!isFromOperation(tags, config, operationId)) {
     return { identifier, action: 'untouched', detail: `Cluster ${identifier} in ${region} does not carry this operation's tags; it was left alone.`, advice: 'Find out who made it.' };
   }
-  if (!(await describeCluster(client, config.targetClusterIdentifier, region))) {
+  const renamedAway = await describeCluster(client, previousClusterIdentifier(config.targetClusterIdentifier), region);
+  const stillAway = renamedAway && tagValue(await tagsOf(client, renamedAway, renamedAway.DBClusterArn, region), PipelineTag.PREVIOUS_TARGET) === operationId;
+  if (stillAway || !(await describeCluster(client, config.targetClusterIdentifier, region))) {
     return {
       identifier,
       action: 'untouched',
-      detail: `No cluster is named ${config.targetClusterIdentifier} in ${region}, so the temporary cluster ${identifier} was kept: it may hold the only restored copy.`,
+      detail: stillAway
+        ? `The previous target is still renamed away (${renamedAway!.DBClusterIdentifier}), so the temporary cluster ${identifier} was kept: finishing the swap by hand may need it.`
+        : `No cluster is named ${config.targetClusterIdentifier} in ${region}, so the temporary cluster ${identifier} was kept: it may hold the only restored copy.`,
       advice: 'Follow the error\'s advice to give the target identifier back to a cluster, then delete whichever cluster you no longer need.',
     };
   }
