@@ -78,7 +78,19 @@ describe('swap cutover', () => {
     const { h } = s;
     const before = (await clusters(h))[TARGET];
     const served: string[] = [];
-    const run = await h.run({ requestedBy: 'nightly' }, { executionName: 'swap-1', beforeTask: servedBy(h, served) });
+    const record = servedBy(h, served);
+    let cutoverCalls = 0;
+    const run = await h.run({ requestedBy: 'nightly' }, {
+      executionName: 'swap-1',
+      beforeTask: async (state) => {
+        await record(state);
+        if (state !== 'Cutover') return;
+        // RDS takes a while to rename: the second check finds the previous target still renaming, the third done.
+        cutoverCalls++;
+        if (cutoverCalls === 2) await h.moto.holdClusterStatus(PREVIOUS, 'renaming', { region: TARGET_REGION });
+        if (cutoverCalls === 3) await h.moto.release('cluster', PREVIOUS, { region: TARGET_REGION });
+      },
+    });
     expectSucceeded(run);
     expect(run.invocations[0].result).toMatchObject({ replaceTarget: true, swap: true });
     const temporary = temporaryClusterIdentifier(TARGET, 'swap-1');
@@ -91,7 +103,8 @@ describe('swap cutover', () => {
     expect(served[served.length - 1]).toBe('NotifySuccess=swap-1');
     expect(run.path).not.toContain('DeleteRds');
     const phases = run.invocations.filter((i) => i.stateName === 'Cutover').map((i) => `${(i.result as any).phase}:${(i.result as any).status}`);
-    expect(phases).toEqual(['renaming-target-away:renaming', 'renaming-target-away:renaming', 'renaming-new-cluster:renaming', 'renaming-new-cluster:renaming', 'done:available']);
+    expect(phases).toEqual(['renaming-target-away:renaming', 'renaming-target-away:renaming', 'renaming-new-cluster:renaming', 'done:available']);
+    expect(run.path.filter((p) => p === 'WaitForCutover')).toHaveLength(3);
 
     // Afterwards: the target is the new cluster (its writer keeps the temporary name), the previous one and the temporary name are gone.
     const after = await clusters(h);
@@ -218,7 +231,7 @@ describe('swap cutover', () => {
     expect(await s.leaks([run])).toEqual([]);
   });
 
-  test('11e. a redriven old execution during a newer swap: LockLost before any change, the swap finishes', async () => {
+  test('11e. a redriven old execution during a newer swap: LockLost before any change; the swap then finishes', async () => {
     const s = await scenario();
     const { h } = s;
     const old = await runAndStop(h, 'old', 'SnapshotCheck');
@@ -236,25 +249,26 @@ describe('swap cutover', () => {
     }));
     await notifications(h);
 
-    let redriven: PipelineRun | undefined;
-    let unchanged: boolean | undefined;
-    const newer = await h.run({}, {
-      executionName: 'newer',
-      beforeTask: async (state) => {
-        if (state !== 'Cutover' || redriven) return;
-        const before = await clusters(h);
-        redriven = await h.resume('old', 'Cutover', oldState);
-        unchanged = JSON.stringify(await clusters(h)) === JSON.stringify(before);
-      },
-    });
-    expectSucceeded(newer);
-    expect(redriven!.path).toEqual(['Redrive', 'Cutover', 'NotifyFailure', 'Failed']);
-    expect(redriven!.error!.Error).toBe('LockLost');
-    expect(unchanged).toBe(true);
+    // The newer swap is halfway: the target renamed away, the new cluster not yet renamed in (paused here, lock held).
+    const newer = await runAndStop(h, 'newer', 'Cutover');
+    const cut = newer.invocations.find((i) => i.stateName === 'Cutover')!;
+    expect(cut.result).toMatchObject({ phase: 'renaming-target-away' });
+    const halfway = await clusters(h);
+    expect(halfway[TARGET]).toBeUndefined();
+    expect(halfway[PREVIOUS].tags[PipelineTag.PREVIOUS_TARGET]).toBe('newer');
+
+    // Someone redrives the old execution: its cutover, its failure settlement and its notification change nothing.
+    const redriven = await h.resume('old', 'Cutover', oldState);
+    expect(redriven.path).toEqual(['Redrive', 'Cutover', 'NotifyFailure', 'Failed']);
+    expect(redriven.error!.Error).toBe('LockLost');
+    expect(await clusters(h)).toEqual(halfway);
+    const [message] = await notifications(h);
+    expect(message).toMatchObject({ operationId: 'old', status: 'FAILED', error: { name: 'LockLost' } });
+
+    // The newer execution, resumed, finishes its swap.
+    const resumed = await h.resume('newer', 'WaitForCutover', { ...(cut.event as object), cutover: cut.result });
+    expectSucceeded(resumed);
     expect((await clusters(h))[TARGET].tags[PipelineTag.OPERATION_ID]).toBe('newer');
-    const messages = await notifications(h);
-    expect(messages.map((m) => [m.operationId, m.status])).toEqual([['old', 'FAILED'], ['newer', 'SUCCEEDED']]);
-    expect(messages[0].temporaryCluster).toMatchObject({ action: 'untouched' });
-    expect(await s.leaks([old, newer, redriven!])).toEqual([]);
+    expect(await s.leaks([old, newer, redriven, resumed])).toEqual([]);
   });
 });
