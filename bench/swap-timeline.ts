@@ -65,7 +65,7 @@ async function simulate(strategy: ReplaceStrategy): Promise<Outcome> {
   const at: Record<string, number> = {};
   let unavailable = 0;
 
-  const task = (name: string, body: (input: any) => any) => async (input: any) => {
+  const task = (body: (input: any) => any) => async (input: any) => {
     t += pendingWait;
     pendingWait = 0;
     t += INVOCATION_SECONDS;
@@ -75,18 +75,18 @@ async function simulate(strategy: ReplaceStrategy): Promise<Outcome> {
   };
   const state = (input: any) => input.state ?? input;
   const handlers: Record<string, (input: any) => Promise<unknown>> = {
-    [STEP_NAMES.snapshotCheck]: task(STEP_NAMES.snapshotCheck, () => ({ operationId: 'bench', replaceTarget: true, swap, copyRequired: false })),
-    [STEP_NAMES.deleteRds]: task(STEP_NAMES.deleteRds, (s) => {
+    [STEP_NAMES.snapshotCheck]: task(() => ({ operationId: 'bench', replaceTarget: true, swap, copyRequired: false })),
+    [STEP_NAMES.deleteRds]: task((s) => {
       if (at.deleteStart === undefined) { at.deleteStart = t; mark('DeleteRds: target deleted (unavailable from here)'); }
       const done = t >= at.deleteStart + DELETE_SECONDS;
       return progress(done, done ? 'deleted' : 'deleting', s.delete);
     }),
-    [STEP_NAMES.restoreSnapshot]: task(STEP_NAMES.restoreSnapshot, () => {
+    [STEP_NAMES.restoreSnapshot]: task(() => {
       at.restoreStart = t;
       mark(`RestoreSnapshot: restore requested${swap ? ' beside the target (arp-tmp-…)' : ''}`);
       return progress(false, 'creating', undefined);
     }),
-    [STEP_NAMES.checkRestoreStatus]: task(STEP_NAMES.checkRestoreStatus, (s) => {
+    [STEP_NAMES.checkRestoreStatus]: task((s) => {
       if (t < at.restoreStart + RESTORE_SECONDS) return progress(false, 'creating', s.restore);
       if (at.resetRequested === undefined) { at.resetRequested = t; return progress(false, 'resetting-master-password', s.restore); }
       const done = t >= at.resetRequested + PASSWORD_RESET_SECONDS;
@@ -96,9 +96,9 @@ async function simulate(strategy: ReplaceStrategy): Promise<Outcome> {
       }
       return progress(done, done ? 'available' : 'resetting-master-password', s.restore);
     }),
-    [STEP_NAMES.setupDbUsers]: task(STEP_NAMES.setupDbUsers, () => ({ created: [], updated: [], databases: [], disabledLogins: [], revokedMemberships: [] })),
-    [STEP_NAMES.deleteKeptPrevious]: task(STEP_NAMES.deleteKeptPrevious, () => ({ ...progress(true, 'absent', undefined), targetExisted: false })),
-    [STEP_NAMES.cutover]: task(STEP_NAMES.cutover, (s) => {
+    [STEP_NAMES.setupDbUsers]: task(() => ({ created: [], updated: [], databases: [], disabledLogins: [], revokedMemberships: [] })),
+    [STEP_NAMES.deleteKeptPrevious]: task(() => ({ ...progress(true, 'absent', undefined), targetExisted: false })),
+    [STEP_NAMES.cutover]: task((s) => {
       if (at.firstRename === undefined) { at.firstRename = t; mark('Cutover: target renamed away (unavailable from here)'); return progress(false, 'renaming', undefined); }
       if (at.secondRename === undefined) {
         if (t < at.firstRename + RENAME_SECONDS) return progress(false, 'renaming', s.cutover);
@@ -110,16 +110,16 @@ async function simulate(strategy: ReplaceStrategy): Promise<Outcome> {
       if (done) { unavailable = t - at.firstRename; mark('Cutover: target identifier available again, new data'); }
       return progress(done, done ? 'available' : 'renaming', s.cutover);
     }),
-    [STEP_NAMES.retirePrevious]: task(STEP_NAMES.retirePrevious, (input) => {
+    [STEP_NAMES.retirePrevious]: task((input) => {
       const s = state(input);
       if (at.retireStart === undefined) at.retireStart = t;
       const done = t >= at.retireStart + DELETE_SECONDS;
       if (done) mark('RetirePreviousTarget: previous target deleted (final snapshot)');
       return { ...progress(done, done ? 'deleted' : 'deleting', s.retire), targetExisted: true };
     }),
-    [STEP_NAMES.archiveSnapshot]: task(STEP_NAMES.archiveSnapshot, () => ({ action: 'none' })),
-    NotifySuccess: task('NotifySuccess', () => { mark('NotifySuccess'); return {}; }),
-    NotifyFailure: task('NotifyFailure', () => ({})),
+    [STEP_NAMES.archiveSnapshot]: task(() => ({ action: 'none' })),
+    NotifySuccess: task(() => { mark('NotifySuccess'); return {}; }),
+    NotifyFailure: task(() => ({})),
   };
 
   const machine = new StateMachine(forLocalRun(asl) as any, { validationOptions: { checkArn: true, checkPaths: true } });
