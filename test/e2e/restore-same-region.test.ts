@@ -128,7 +128,7 @@ describe('same-region restore', () => {
       'WaitForRestore', 'CheckRestoreStatus', 'RestoreDone?', // creating (moto's own first report)
       'WaitForRestore', 'CheckRestoreStatus', 'RestoreDone?', // available: master password reset requested
       'WaitForRestore', 'CheckRestoreStatus', 'RestoreDone?', // reset applied
-      'SetupDbUsers', 'ValidateRestore', 'ArchiveSnapshot', 'NotifySuccess', 'Succeeded',
+      'SetupDbUsers', 'ValidateRestore', 'Swap?', 'ArchiveSnapshot', 'NotifySuccess', 'Succeeded',
     ]);
     expect(run.invocations.filter((i) => i.stateName === 'CheckRestoreStatus').map((i) => (i.result as any).status))
       .toEqual(['creating', 'creating', 'resetting-master-password', 'available']);
