@@ -11,10 +11,11 @@
  * 11d. between the two renames a cluster nobody expected takes the target's identifier: CutoverFailed says where each
  *      cluster is; the temporary cluster is kept.
  * 11e. a redriven old execution during a newer swap: LockLost, nothing changed.
+ * 11f. validation fails: the target untouched, the temporary cluster deleted, ValidationFailed notified.
  */
 import { CreateDBClusterCommand, DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand, DescribeDBInstancesCommand, type Tag } from '@aws-sdk/client-rds';
 import type { E2EHarness } from './support/harness';
-import { MASTER_USERNAME } from './support/local-cluster';
+import { APP_DATABASE, MASTER_USERNAME } from './support/local-cluster';
 import type { PipelineRun } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, expectSucceeded, notifications, runAndStop, seedTarget, startScenario, startWorld, type Scenario, type World } from './support/world';
@@ -199,6 +200,25 @@ describe('swap cutover', () => {
     });
     expect(message.previousTarget).toBeUndefined();
     expect(await h.stateItem(`LOCK#${TARGET}`)).toBeUndefined();
+    expect(await s.leaks([run])).toEqual([]);
+  });
+
+  test('11f. validation fails: the target is untouched, the temporary cluster deleted, ValidationFailed notified', async () => {
+    const s = await scenario({
+      databaseNames: [APP_DATABASE],
+      validationQueries: [{ name: 'no-such-rows', database: APP_DATABASE, sql: 'SELECT count(*) FROM pg_roles WHERE rolname = \'nobody-has-this-role\'' }],
+    });
+    const { h } = s;
+    const before = await clusters(h);
+    const temporary = temporaryClusterIdentifier(TARGET, 'invalid-1');
+    const run = await h.run({}, { executionName: 'invalid-1' });
+    expect(run.status).toBe('FAILED');
+    expect(run.error!.Error).toBe('ValidationFailed');
+    expect(errorMessage(run)).toContain('no-such-rows');
+    expect(run.path).not.toContain('Cutover');
+    expect(await clusters(h)).toEqual(before);
+    const [message] = await notifications(h);
+    expect(message).toMatchObject({ status: 'FAILED', error: { name: 'ValidationFailed' }, temporaryCluster: { identifier: temporary, action: 'deleted' } });
     expect(await s.leaks([run])).toEqual([]);
   });
 
