@@ -769,12 +769,13 @@ export class AuroraRestorePipeline extends Construct {
         `A restore of ${props.targetClusterIdentifier} was stopped by hand. The pipeline releases its lock, records it as ExecutionAborted and notifies; check the RDS console for what it left.`),
       alarm('ExecutionsThrottledAlarm', this.stateMachine.metricThrottled({ period, statistic: 'Sum' }),
         'Step Functions throttled the pipeline\'s state transitions.'),
-      alarm('HandlerErrorsAlarm', new cloudwatch.MathExpression({
-        expression: Object.keys(handlers.functions).map((_, i) => `e${i}`).join(' + '),
-        usingMetrics: Object.fromEntries(Object.values(handlers.functions).map((fn, i) => [`e${i}`, fn.metricErrors({ period, statistic: 'Sum' })])),
+      // An alarm's math expression takes at most 10 metrics: one alarm per 10 functions (HandlerErrorsAlarm, …Alarm2).
+      ...chunks(Object.values(handlers.functions), MAX_ALARM_METRICS).map((fns, n) => alarm(`HandlerErrorsAlarm${n === 0 ? '' : n + 1}`, new cloudwatch.MathExpression({
+        expression: fns.map((_, i) => `e${i}`).join(' + '),
+        usingMetrics: Object.fromEntries(fns.map((fn, i) => [`e${i}`, fn.metricErrors({ period, statistic: 'Sum' })])),
         period,
         label: 'Errors of the pipeline\'s functions',
-      }), 'A pipeline function raised an error (each error is also routed to the failure notification).'),
+      }), 'A pipeline function raised an error (each error is also routed to the failure notification).')),
     ];
 
     if (props.backupPlan) {
@@ -907,4 +908,13 @@ function validationTaskInput(props: AuroraRestorePipelineProps, databaseNames: s
     queries: (props.validationQueries ?? []).map((q) => ({ name: q.name, database: q.database ?? databaseNames[0], sql: q.sql })),
     statementTimeoutSeconds: (props.validationStatementTimeout ?? Duration.seconds(30)).toSeconds({ integral: false }),
   };
+}
+
+/** The most metrics CloudWatch takes in one alarm's math expression. */
+const MAX_ALARM_METRICS = 10;
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }

@@ -91,7 +91,7 @@ describe('the state machine, run locally', () => {
 
   /** A run that reaches the restored cluster: no copy, no target to replace, restore done at once. */
   const restored = (state: string, validate: () => unknown) => {
-    if (state === 'SnapshotCheck') return { operationId: 'op', replaceTarget: false, copyRequired: false };
+    if (state === 'SnapshotCheck') return { operationId: 'op', replaceTarget: false, swap: false, copyRequired: false };
     if (state === 'RestoreSnapshot' || state === 'CheckRestoreStatus') return { done: true, nextWaitSeconds: 0, clusterIdentifier: 'staging-db' };
     if (state === 'ValidateRestore') return validate();
     return {};
