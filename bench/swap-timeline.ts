@@ -97,6 +97,7 @@ async function simulate(strategy: ReplaceStrategy): Promise<Outcome> {
       return progress(done, done ? 'available' : 'resetting-master-password', s.restore);
     }),
     [STEP_NAMES.setupDbUsers]: task(() => ({ created: [], updated: [], databases: [], disabledLogins: [], revokedMemberships: [] })),
+    [STEP_NAMES.validateRestore]: task(() => ({ passed: 2, checks: ['built-in:master-login', 'built-in:database:postgres'] })),
     [STEP_NAMES.deleteKeptPrevious]: task(() => ({ ...progress(true, 'absent', undefined), targetExisted: false })),
     [STEP_NAMES.cutover]: task((s) => {
       if (at.firstRename === undefined) { at.firstRename = t; mark('Cutover: target renamed away (unavailable from here)'); return progress(false, 'renaming', undefined); }
