@@ -141,6 +141,10 @@ const ci = project.addTask('ci', { description: 'Build, test (unit, PostgreSQL, 
 ci.spawn(project.buildTask);
 ci.spawn(packageReport);
 
+project.addTask('bench:swap', {
+  description: 'Print targetUnavailableSeconds and the state transitions of SWAP and DELETE_FIRST on one simulated timeline (virtual clock)',
+  exec: 'ts-node --transpile-only --project tsconfig.dev.json bench/swap-timeline.ts',
+});
 project.addTask('bench:bundles', {
   description: 'Print each handler bundle\'s size as shipped and the alternatives measured (SDK CommonJS builds, SDK external, eager part, one shared split bundle)',
   exec: 'ts-node --transpile-only --project tsconfig.dev.json bench/bundle-sizes.ts',

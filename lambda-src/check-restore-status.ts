@@ -103,6 +103,7 @@ export const handler = async (state: PipelineState): Promise<RestoreProgress> =>
       masterPasswordReset: done,
       ...(requestedAt ? { masterPasswordResetRequestedAt: requestedAt } : {}),
       ...(done ? endpointFields(cluster, instance) : {}),
+      ...(done ? deleteFirstUnavailable(state) : {}),
     };
     return {
       result,
@@ -158,4 +159,11 @@ function adviceFor(status: string): string {
   if (status === 'storage-full') return 'The restored storage is full.';
   if (status === 'insufficient-capacity') return 'RDS has no capacity for this instance class: choose another one or try later.';
   return 'Check the RDS events of the cluster for the reason.';
+}
+
+/** DELETE_FIRST over an existing target: it was unavailable from the delete's first check until now. */
+function deleteFirstUnavailable(state: PipelineState): Partial<RestoreProgress> {
+  if (!state.delete?.targetExisted || state.swap) return {};
+  const started = Date.parse(state.delete.waitStartedAt);
+  return Number.isNaN(started) ? {} : { targetUnavailableSeconds: Math.max(0, Math.round((Date.now() - started) / 1000)) };
 }

@@ -12,6 +12,12 @@
  * final snapshots of this pipeline beyond `finalSnapshotsToKeep` are deleted (lib/final-snapshots). Called twice, it therefore converges: requests already made show up in
  * RDS's state and are not repeated (an instance already deleting is skipped), and once RDS says
  * DBClusterNotFoundFault it reports done ('deleted', or 'absent' if there was nothing to delete).
+ *
+ * It serves three states (the task input's `subject`): the target before a DELETE_FIRST restore (`$.delete`), a
+ * previous target an earlier swap kept, before this swap's cutover (`$.keptPrevious`; its final snapshot is named
+ * after the operation that kept it), and the previous target this swap renamed away (`$.retire`). A previous target
+ * is `arp-prev-<target>` and must carry the pipeline's tag and the previous-target tag; assumeTargetOwned does not
+ * apply to it.
  */
 import {
   AddTagsToResourceCommand,
@@ -24,7 +30,8 @@ import {
   StartDBClusterCommand,
   Tag,
 } from '@aws-sdk/client-rds';
-import { DeleteProgress, PipelineState, PipelineTag, STEP_NAMES, WAIT_PHASES } from '../src/contracts';
+import { DeleteProgress, DeleteRdsEvent, DeleteSubject, PipelineConfig, PipelineState, PipelineTag, STEP_NAMES, WAIT_PHASES } from '../src/contracts';
+import { previousClusterIdentifier } from '../src/names';
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors, mapAwsError } from './lib/errors';
@@ -35,17 +42,52 @@ import { describeCluster, describeClusterSnapshot, describeInstance, isFault, ta
 import { Logger, runStep, waitOutcome } from './lib/step';
 import { phaseSeconds, progress } from './lib/waits';
 
-export const handler = async (state: PipelineState): Promise<DeleteProgress> => {
+/** What one DeleteRds state deletes, and where its progress and final snapshot go. */
+interface Subject {
+  readonly kind: DeleteSubject;
+  /** The step name of the audit entries: the state's name. */
+  readonly step: string;
+  readonly cluster: string;
+  readonly previous?: DeleteProgress;
+  /** Whether assumeTargetOwned may count the cluster as owned (the target only). */
+  readonly mayAssumeOwned: boolean;
+}
+
+function subjectOf(event: PipelineState | DeleteRdsEvent, config: PipelineConfig): { state: PipelineState; subject: Subject } {
+  if (!('subject' in event)) {
+    const state = event;
+    return { state, subject: { kind: DeleteSubject.TARGET, step: STEP_NAMES.deleteRds, cluster: config.targetClusterIdentifier, previous: state.delete, mayAssumeOwned: true } };
+  }
+  const { state, subject } = event;
+  const cluster = previousClusterIdentifier(config.targetClusterIdentifier);
+  if (subject === DeleteSubject.KEPT_PREVIOUS) {
+    return { state, subject: { kind: subject, step: STEP_NAMES.deleteKeptPrevious, cluster, previous: state.keptPrevious, mayAssumeOwned: false } };
+  }
+  if (subject === DeleteSubject.PREVIOUS) {
+    return { state, subject: { kind: subject, step: STEP_NAMES.retirePrevious, cluster, previous: state.retire, mayAssumeOwned: false } };
+  }
+  throw errors.invalidInput(`DeleteRds received the subject '${String(subject)}'; expected ${DeleteSubject.KEPT_PREVIOUS} or ${DeleteSubject.PREVIOUS}. The state machine definition is inconsistent: redeploy the pipeline.`);
+}
+
+export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<DeleteProgress> => {
   const config = loadConfig();
-  const opts = { step: STEP_NAMES.deleteRds, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true };
+  const { state, subject } = subjectOf(event, config);
+  const opts = { step: subject.step, operationId: state.operationId, executionArn: state.executionArn, changesTarget: true };
   return runStep(opts, async ({ log }) => {
-    const target = config.targetClusterIdentifier;
+    const target = subject.cluster;
     const region = config.targetRegion;
-    const previous = state.delete;
+    const previous = subject.previous;
     if (sameRdsIdentifier(target, config.sourceClusterIdentifier) && region === config.sourceRegion) {
       throw errors.sourceClusterProtected(`Refusing to delete cluster ${target} in ${region}: it is the pipeline's source cluster. Configure a different target cluster identifier or target region.`);
     }
-    const finalSnapshot = config.finalSnapshotOnDelete ? finalSnapshotIdentifier(target, state.operationId) : undefined;
+    const client = rds(region);
+    const cluster = await describeCluster(client, target, region);
+    const tags = cluster ? await tagsOf(client, cluster, cluster.DBClusterArn, region) : [];
+    // The final snapshot is named after the operation that retired the cluster: a kept previous target's after the
+    // operation that kept it (which took none), so two final snapshots of one run never share a name.
+    const keptBy = subject.kind === DeleteSubject.KEPT_PREVIOUS ? tagValue(tags, PipelineTag.PREVIOUS_TARGET) : undefined;
+    const snapshotOperation = keptBy ?? previous?.finalSnapshotOperationId ?? state.operationId;
+    const finalSnapshot = config.finalSnapshotOnDelete ? finalSnapshotIdentifier(config.targetClusterIdentifier, snapshotOperation) : undefined;
     const what = `the deletion of cluster ${target} in ${region}`;
     const now = new Date();
     const expected = previous ? undefined : await expectedPhase(WAIT_PHASES.delete, log);
@@ -58,13 +100,14 @@ export const handler = async (state: PipelineState): Promise<DeleteProgress> => 
       const result: DeleteProgress = {
         ...progress({ done, status }, previous, config.waits, what, now, { expected }),
         targetExisted: existed || (previous?.targetExisted ?? false),
-        ...(finalSnapshot && (existed || previous?.targetExisted) ? { finalSnapshotIdentifier: finalSnapshot } : {}),
+        ...(finalSnapshot && (existed || previous?.targetExisted) ? { finalSnapshotIdentifier: finalSnapshot, finalSnapshotOperationId: snapshotOperation } : {}),
       };
       return {
         result,
         outcome: waitOutcome(done),
         details: {
           targetClusterIdentifier: target,
+          subject: subject.kind,
           status,
           attempt: result.attempt,
           targetExisted: result.targetExisted,
@@ -73,19 +116,20 @@ export const handler = async (state: PipelineState): Promise<DeleteProgress> => 
       };
     };
 
-    const client = rds(region);
-    const cluster = await describeCluster(client, target, region);
     if (!cluster) {
       const existed = previous?.targetExisted ?? false;
-      const deletedOld = existed && finalSnapshot ? await settleFinalSnapshots(client, state.operationId, region, log) : [];
+      const deletedOld = existed && finalSnapshot ? await settleFinalSnapshots(client, snapshotOperation, region, log) : [];
       await recordDeleted();
       const done = report(true, previous ? 'deleted' : 'absent', false);
       return deletedOld.length > 0
         ? { ...done, result: { ...done.result, finalSnapshotsDeleted: deletedOld }, details: { ...done.details, finalSnapshotsDeleted: deletedOld } }
         : done;
     }
-    const tags = await tagsOf(client, cluster, cluster.DBClusterArn, region);
-    if (!isOwnedByPipeline(tags, config)) {
+    const owned = subject.mayAssumeOwned ? isOwnedByPipeline(tags, config) : tagValue(tags, PipelineTag.PIPELINE) === config.pipelineId;
+    if (subject.kind !== DeleteSubject.TARGET && owned && !keptBy && tagValue(tags, PipelineTag.PREVIOUS_TARGET) !== state.operationId) {
+      throw errors.targetNotOwned(`Refusing to delete cluster ${target} in ${region}: it carries no ${PipelineTag.PREVIOUS_TARGET} tag naming the swap that renamed it, so it is not a previous target. Nothing was deleted. Find out what it is; delete or rename it by hand, then start the restore again.`);
+    }
+    if (!owned) {
       const owner = tagValue(tags, PipelineTag.PIPELINE);
       throw errors.targetNotOwned(`Refusing to delete cluster ${target} in ${region}: its tag ${PipelineTag.PIPELINE} is ${owner ? `'${owner}'` : 'missing'}, expected '${config.pipelineId}'. Tag it with ${PipelineTag.PIPELINE}=${config.pipelineId} if the pipeline may replace it, or set assumeTargetOwned.`);
     }
@@ -96,8 +140,8 @@ export const handler = async (state: PipelineState): Promise<DeleteProgress> => 
     if (cluster.DeletionProtection && !config.allowDisableDeletionProtection) {
       throw errors.deletionProtected(`Cluster ${target} in ${region} has deletion protection on, and the pipeline may not turn it off. Turn it off yourself (aws rds modify-db-cluster --db-cluster-identifier ${target} --no-deletion-protection --apply-immediately), or set allowDisableDeletionProtection on the pipeline, then start the restore again.`);
     }
-    if (finalSnapshot) await assertFinalSnapshotNameFree(client, finalSnapshot, state.operationId, region);
-    const instances = await memberInstances(client, cluster, region);
+    if (finalSnapshot) await assertFinalSnapshotNameFree(client, finalSnapshot, snapshotOperation, region);
+    const instances = await memberInstances(client, cluster, region, subject.mayAssumeOwned);
 
     // RDS neither deletes nor modifies a stopped cluster (or its instances): start it, and wait until it is available.
     if (status === 'stopped') {
@@ -108,7 +152,7 @@ export const handler = async (state: PipelineState): Promise<DeleteProgress> => 
     }
     if (STARTING_STATES.has(status)) return report(false, status, true);
 
-    if (config.assumeTargetOwned) await claimOwnership(client, cluster, instances, config.pipelineId, region, log);
+    if (config.assumeTargetOwned && subject.mayAssumeOwned) await claimOwnership(client, cluster, instances, config.pipelineId, region, log);
 
     // The final snapshot must carry the cluster's ownership tag (CopyTagsToSnapshot): IAM lets the pipeline mark and
     // later delete only final snapshots that carry it.
@@ -184,14 +228,14 @@ async function assertFinalSnapshotNameFree(client: RDSClient, finalSnapshot: str
  * The cluster's instances, each checked: a member that does not carry this pipeline's tag is someone else's
  * (unless assumeTargetOwned), and the pipeline deletes nothing of a cluster that has one.
  */
-async function memberInstances(client: RDSClient, cluster: DBCluster, region: string): Promise<DBInstance[]> {
+async function memberInstances(client: RDSClient, cluster: DBCluster, region: string, mayAssumeOwned: boolean): Promise<DBInstance[]> {
   const config = loadConfig();
   const out: DBInstance[] = [];
   for (const member of cluster.DBClusterMembers ?? []) {
     if (!member.DBInstanceIdentifier) continue;
     const instance = await describeInstance(client, member.DBInstanceIdentifier, region);
     if (!instance) continue;
-    if (!config.assumeTargetOwned) {
+    if (!config.assumeTargetOwned || !mayAssumeOwned) {
       const tags = await tagsOf(client, instance, instance.DBInstanceArn, region);
       if (tagValue(tags, PipelineTag.PIPELINE) !== config.pipelineId) {
         throw errors.targetNotOwned(`Refusing to delete cluster ${cluster.DBClusterIdentifier} in ${region}: its instance ${member.DBInstanceIdentifier} does not carry the tag ${PipelineTag.PIPELINE}=${config.pipelineId}, so someone else added it. Nothing was deleted. Delete that instance (or tag it ${PipelineTag.PIPELINE}=${config.pipelineId} if the pipeline may delete it), then start the restore again.`);

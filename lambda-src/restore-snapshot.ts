@@ -1,6 +1,8 @@
 /*
  * RestoreSnapshot: restores the target cluster from the snapshot and creates its writer instance, both
- * tagged as this pipeline's and this operation's, and starts the restore wait loop (`$.restore`).
+ * tagged as this pipeline's and this operation's, and starts the restore wait loop (`$.restore`). In a swap
+ * (`$.swap`) it restores beside the target instead: the operation's temporary cluster `arp-tmp-<target>-<hash>`
+ * and its writer `…-writer`, which the cutover later renames to the target's identifier.
  *
  * Called twice (a retry, or a timeout after RDS accepted a request): a cluster or instance that already
  * exists with this operation's tags is adopted, the missing part is created, and the progress is
@@ -19,7 +21,7 @@ import { PipelineConfig, PipelineState, RestoreProgress, STEP_NAMES, WAIT_PHASES
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors, mapAwsError, PipelineError } from './lib/errors';
-import { isFromOperation, mergeTags, ownershipTags, sameRdsIdentifier, toRdsTags } from './lib/naming';
+import { isFromOperation, mergeTags, ownershipTags, sameRdsIdentifier, temporaryClusterIdentifier, temporaryWriterIdentifier, toRdsTags } from './lib/naming';
 import { expectedPhase } from './lib/phase-history';
 import { describeCluster, describeInstance, isFault, tagsOf } from './lib/rds';
 import { Logger, runStep, waitOutcome } from './lib/step';
@@ -53,15 +55,16 @@ export const handler = async (state: PipelineState): Promise<RestoreProgress> =>
     const client = rds(config.targetRegion);
     const ownership = ownershipTags(config, state.operationId, state.snapshot.identifier);
     const tags = mergeTags(toRdsTags(config.tags), toRdsTags(config.restore.tags), ownership);
-    const cluster = await ensureCluster(client, config, state, tags, log);
-    const instance = await ensureInstance(client, config, state, tags, log);
+    const names = restoreNames(config, state);
+    const cluster = await ensureCluster(client, config, state, names, tags, log);
+    const instance = await ensureInstance(client, config, state, names, tags, log);
     const status = cluster.Status ?? 'creating';
     const expected = await expectedPhase(WAIT_PHASES.restore, log);
     const result: RestoreProgress = {
-      ...progress({ done: false, status }, undefined, config.waits, `the restore of cluster ${config.targetClusterIdentifier}`, new Date(), { expected }),
-      clusterIdentifier: config.targetClusterIdentifier,
+      ...progress({ done: false, status }, undefined, config.waits, `the restore of cluster ${names.cluster}`, new Date(), { expected }),
+      clusterIdentifier: names.cluster,
       clusterArn: cluster.DBClusterArn ?? '',
-      instanceIdentifier: config.restore.instanceIdentifier,
+      instanceIdentifier: names.instance,
       masterPasswordReset: false,
     };
     return {
@@ -79,8 +82,22 @@ export const handler = async (state: PipelineState): Promise<RestoreProgress> =>
   });
 };
 
-async function ensureCluster(client: RDSClient, config: PipelineConfig, state: PipelineState, tags: Tag[], log: Logger): Promise<DBCluster> {
-  const target = config.targetClusterIdentifier;
+/** The cluster and writer a restore creates: the target's, or in a swap the operation's temporary ones. */
+interface RestoreNames {
+  readonly cluster: string;
+  readonly instance: string;
+}
+
+function restoreNames(config: PipelineConfig, state: PipelineState): RestoreNames {
+  return state.swap
+    ? { cluster: temporaryClusterIdentifier(config.targetClusterIdentifier, state.operationId), instance: temporaryWriterIdentifier(config.targetClusterIdentifier, state.operationId) }
+    : { cluster: config.targetClusterIdentifier, instance: config.restore.instanceIdentifier };
+}
+
+async function ensureCluster(
+  client: RDSClient, config: PipelineConfig, state: PipelineState, names: RestoreNames, tags: Tag[], log: Logger,
+): Promise<DBCluster> {
+  const target = names.cluster;
   const region = config.targetRegion;
   const existing = await describeCluster(client, target, region);
   if (existing) return adoptCluster(existing, config, state, log);
@@ -95,7 +112,8 @@ async function ensureCluster(client: RDSClient, config: PipelineConfig, state: P
       VpcSecurityGroupIds: r.securityGroupIds,
       KmsKeyId: r.kmsKeyArn,
       ...(r.clusterParameterGroupName ? { DBClusterParameterGroupName: r.clusterParameterGroupName } : {}),
-      DeletionProtection: r.deletionProtection,
+      // A temporary cluster gets its deletion protection at the cutover: until then a failure must be able to delete it.
+      DeletionProtection: state.swap ? false : r.deletionProtection,
       Port: r.port,
       Tags: tags,
       CopyTagsToSnapshot: true,
@@ -122,21 +140,23 @@ async function ensureCluster(client: RDSClient, config: PipelineConfig, state: P
 async function adoptCluster(cluster: DBCluster, config: PipelineConfig, state: PipelineState, log: Logger): Promise<DBCluster> {
   const tags = await tagsOf(rds(config.targetRegion), cluster, cluster.DBClusterArn, config.targetRegion);
   if (!isFromOperation(tags, config, state.operationId)) {
-    throw errors.targetAlreadyExists(`Cluster ${config.targetClusterIdentifier} appeared in ${config.targetRegion} while operation ${state.operationId} was restoring it, and it is not this operation's (its tags differ). Something else created it: find out what, delete or rename it, and start the restore again.`);
+    throw errors.targetAlreadyExists(`Cluster ${cluster.DBClusterIdentifier} appeared in ${config.targetRegion} while operation ${state.operationId} was restoring it, and it is not this operation's (its tags differ). Something else created it: find out what, delete or rename it, and start the restore again.`);
   }
   log.info('cluster already restored by this operation; adopting it', { clusterIdentifier: cluster.DBClusterIdentifier, status: cluster.Status });
   return cluster;
 }
 
-async function ensureInstance(client: RDSClient, config: PipelineConfig, state: PipelineState, tags: Tag[], log: Logger): Promise<DBInstance> {
-  const id = config.restore.instanceIdentifier;
+async function ensureInstance(
+  client: RDSClient, config: PipelineConfig, state: PipelineState, names: RestoreNames, tags: Tag[], log: Logger,
+): Promise<DBInstance> {
+  const id = names.instance;
   const region = config.targetRegion;
   const existing = await describeInstance(client, id, region);
-  if (existing) return adoptInstance(existing, config, state, log);
+  if (existing) return adoptInstance(existing, config, state, names, log);
   try {
     const out = await client.send(new CreateDBInstanceCommand({
       DBInstanceIdentifier: id,
-      DBClusterIdentifier: config.targetClusterIdentifier,
+      DBClusterIdentifier: names.cluster,
       Engine: ENGINE,
       DBInstanceClass: config.restore.instanceClass,
       PubliclyAccessible: false,
@@ -147,18 +167,18 @@ async function ensureInstance(client: RDSClient, config: PipelineConfig, state: 
   } catch (err) {
     if (isFault(err, 'DBInstanceAlreadyExistsFault')) {
       const raced = await describeInstance(client, id, region);
-      if (raced) return adoptInstance(raced, config, state, log);
+      if (raced) return adoptInstance(raced, config, state, names, log);
       throw errors.resourceBusy(`RDS says instance ${id} already exists in ${region} but cannot describe it. The step is retried.`);
     }
-    throw mapRestoreError(err, `Creating writer instance ${id} of cluster ${config.targetClusterIdentifier} in ${region}`);
+    throw mapRestoreError(err, `Creating writer instance ${id} of cluster ${names.cluster} in ${region}`);
   }
 }
 
-async function adoptInstance(instance: DBInstance, config: PipelineConfig, state: PipelineState, log: Logger): Promise<DBInstance> {
+async function adoptInstance(instance: DBInstance, config: PipelineConfig, state: PipelineState, names: RestoreNames, log: Logger): Promise<DBInstance> {
   const tags = await tagsOf(rds(config.targetRegion), instance, instance.DBInstanceArn, config.targetRegion);
-  const inTarget = !!instance.DBClusterIdentifier && sameRdsIdentifier(instance.DBClusterIdentifier, config.targetClusterIdentifier);
+  const inTarget = !!instance.DBClusterIdentifier && sameRdsIdentifier(instance.DBClusterIdentifier, names.cluster);
   if (!inTarget || !isFromOperation(tags, config, state.operationId)) {
-    throw errors.targetAlreadyExists(`Instance ${config.restore.instanceIdentifier} already exists in ${config.targetRegion} (cluster ${instance.DBClusterIdentifier ?? 'none'}) and is not this operation's writer. Delete or rename it, or configure another instance identifier, then start the restore again.`);
+    throw errors.targetAlreadyExists(`Instance ${names.instance} already exists in ${config.targetRegion} (cluster ${instance.DBClusterIdentifier ?? 'none'}) and is not this operation's writer. Delete or rename it, or configure another instance identifier, then start the restore again.`);
   }
   log.info('writer instance already created by this operation; adopting it', { instanceIdentifier: instance.DBInstanceIdentifier, status: instance.DBInstanceStatus });
   return instance;

@@ -18,6 +18,7 @@ import {
   OperationStatus,
   PipelineConfig,
   PipelineState,
+  ReplaceStrategy,
   RestoreExecutionInput,
   SnapshotCheckEvent,
   SnapshotInfo,
@@ -71,6 +72,7 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState 
     try {
       const replaceTarget = await preflightTarget(config);
       const copyRequired = config.sourceRegion !== config.targetRegion;
+      const swap = replaceTarget && config.replaceStrategy === ReplaceStrategy.SWAP;
       const state: PipelineState = {
         operationId,
         executionArn: event.executionArn,
@@ -82,6 +84,7 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState 
         snapshot,
         copyRequired,
         replaceTarget,
+        swap,
         restoreSnapshotIdentifier: copyRequired ? copySnapshotIdentifier(config.targetClusterIdentifier, operationId) : snapshot.arn,
       };
       await putOperation({
@@ -103,6 +106,7 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState 
           snapshotType: snapshot.snapshotType,
           copyRequired,
           replaceTarget,
+          swap,
           targetClusterIdentifier: config.targetClusterIdentifier,
           executionArn: event.executionArn,
         },

@@ -11,7 +11,9 @@
  * was required or made) is settled like ArchiveSnapshot settles it (lib/snapshot-copy): deleted, or kept and
  * tagged when retainSnapshotCopy is set; only the snapshot with this operation's copy name and tags. A
  * problem doing so is logged, audited and reported in the message (`snapshotCopy`) with what to do; it
- * never stops the notification. The success path never touches the copy (ArchiveSnapshot did).
+ * never stops the notification. The success path never touches the copy (ArchiveSnapshot did). A swap that failed
+ * before its cutover has its temporary cluster settled the same way (lib/temporary-cluster: deleted, or kept and
+ * tagged with retainFailedRestore), reported as `temporaryCluster`; the target was never touched.
  *
  * Called twice: the state item is written again with the same values, the lock is already released (the
  * conditional delete finds nothing of ours and changes nothing), the copy is already gone or being deleted
@@ -41,11 +43,12 @@ import { rds, sfn, sns } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { aws, errors, isThrottling, mapAwsError } from './lib/errors';
 import { lockHeldBy } from './lib/lock';
-import { clusterConsoleLink, copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN } from './lib/naming';
+import { clusterConsoleLink, copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN, temporaryClusterIdentifier } from './lib/naming';
 import { computeRunFigures, embeddedMetricLine, RunFigures } from './lib/run-figures';
 import { awsCause, settleSnapshotCopy } from './lib/snapshot-copy';
 import { Logger, runStep } from './lib/step';
 import { AuditEntry, AuditOutcome, getOperation, listAudit, lockKey, releaseLock, updateOperation } from './lib/store';
+import { settleTemporaryCluster, TemporaryClusterSettlement } from './lib/temporary-cluster';
 
 const MAX_SUBJECT = 100;
 const MAX_CAUSE = 4000;
@@ -68,6 +71,11 @@ export interface NotificationResult {
    * @default - nothing to do: the success path, or no copy was required
    */
   readonly snapshotCopy?: SnapshotCopyReport;
+  /**
+   * What the failure path did with a swap's temporary cluster.
+   * @default - nothing to do: the success path, or no swap
+   */
+  readonly temporaryCluster?: TemporaryClusterSettlement;
   /**
    * For a stopped or timed-out execution that was not settled: why nothing was changed.
    * @default - settled (or not such an execution)
@@ -129,6 +137,8 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
     };
     // First the copy (before the lock is released and before anything is published, which reports it).
     const snapshotCopy = succeeded ? undefined : await settleCopyAfterFailure(config, state, operationId, String(event?.executionArn ?? ''), log);
+    const temporaryCluster = succeeded || state.swap !== true ? undefined : await settleTemporary(config, operationId, String(event?.executionArn ?? ''), log, false);
+    const targetUnavailableSeconds = unavailableSeconds(state);
     const finishedAt = new Date();
 
     const started = Date.parse(event.executionStartTime);
@@ -149,11 +159,12 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
       finishedAt: finishedAt.toISOString(),
       errorName: error?.name,
       errorMessage: error?.cause,
-      targetEndpoint: state.restore?.endpoint,
+      targetEndpoint: state.cutover?.endpoint ?? (state.swap ? undefined : state.restore?.endpoint),
       sourceClusterIdentifier: config.sourceClusterIdentifier,
       targetClusterIdentifier: config.targetClusterIdentifier,
       requestedBy,
       runFigures: figures,
+      targetUnavailableSeconds,
     }));
     if (recorded === false) {
       log.warn('the state item belongs to another execution; left unchanged', { executionArn });
@@ -182,6 +193,10 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
       dbUsers: state.dbUsers,
       validation: state.validation,
       archive: state.archive,
+      replaceStrategy: state.replaceTarget === true ? (state.swap === true ? 'SWAP' : 'DELETE_FIRST') : undefined,
+      targetUnavailableSeconds,
+      previousTarget: previousTargetReport(state),
+      temporaryCluster,
       snapshotCopy,
       startedAt: event.executionStartTime,
       finishedAt: finishedAt.toISOString(),
@@ -204,7 +219,8 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
     if (figures) console.log(embeddedMetricLine(figures, config.targetClusterIdentifier, operationId));
     return {
       result: {
-        status, operationId, messageId: out.MessageId, lockReleased, ...(snapshotCopy ? { snapshotCopy } : {}), ...(figures ? { figures } : {}),
+        status, operationId, messageId: out.MessageId, lockReleased, ...(snapshotCopy ? { snapshotCopy } : {}),
+        ...(temporaryCluster ? { temporaryCluster } : {}), ...(figures ? { figures } : {}),
       },
       details: {
         status,
@@ -215,9 +231,63 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
         snapshotCopyIdentifier: snapshotCopy?.identifier,
         snapshotCopyAction: snapshotCopy?.action,
         snapshotCopyError: snapshotCopy?.errorName,
+        temporaryClusterAction: temporaryCluster?.action,
+        targetUnavailableSeconds,
       },
     };
   });
+}
+
+/** Seconds the target was unavailable: a swap's cutover, or a DELETE_FIRST run's delete and restore. */
+function unavailableSeconds(state: Record<string, any>): number | undefined {
+  const value = state.cutover?.targetUnavailableSeconds ?? state.restore?.targetUnavailableSeconds;
+  return typeof value === 'number' ? value : undefined;
+}
+
+/** Where the previous target of a swap went. */
+function previousTargetReport(state: Record<string, any>): Record<string, unknown> | undefined {
+  if (state.cutover?.done !== true) return undefined;
+  const retired = state.retire?.done === true;
+  return {
+    identifier: state.cutover.previousClusterIdentifier,
+    action: retired ? 'deleted' : 'kept',
+    ...(retired && state.retire.finalSnapshotIdentifier ? { finalSnapshotIdentifier: state.retire.finalSnapshotIdentifier } : {}),
+  };
+}
+
+/**
+ * Settles the swap's temporary cluster (lib/temporary-cluster) when this execution holds the lock; never throws
+ * (throttling aside, with `rethrowThrottling`): a problem becomes action `failed`.
+ */
+async function settleTemporary(
+  config: PipelineConfig, operationId: string, executionArn: string, log: Logger, rethrowThrottling: boolean,
+): Promise<TemporaryClusterSettlement> {
+  const identifier = temporaryClusterIdentifier(config.targetClusterIdentifier, operationId);
+  try {
+    const lock = await lockHeldBy(config, { operationId, executionArn });
+    if (!lock.held) {
+      return {
+        identifier,
+        action: 'untouched',
+        detail: `${lock.reason ?? 'This execution does not hold the lock.'} The temporary cluster was not touched.`,
+        advice: `If cluster ${identifier} in ${config.targetRegion} is a leftover of this operation, delete it by hand.`,
+      };
+    }
+    const settled = await settleTemporaryCluster(config, operationId);
+    log.info('temporary cluster settled', { temporaryClusterIdentifier: identifier, action: settled.action });
+    return settled;
+  } catch (err) {
+    if (rethrowThrottling && isThrottling(err)) throw err;
+    const mapped = mapAwsError(err, `Settling temporary cluster ${identifier}`);
+    log.warn('could not settle the temporary cluster; notifying anyway', { errorName: mapped.name, errorMessage: mapped.message });
+    return {
+      identifier,
+      action: 'failed',
+      errorName: mapped.name,
+      detail: `Could not delete or keep the temporary cluster ${identifier} in ${config.targetRegion}: ${mapped.name}: ${truncate(mapped.message, 1000)}`,
+      advice: `Delete it by hand (its instances first) once you know why: the target was not touched.`,
+    };
+  }
 }
 
 /**
@@ -550,6 +620,7 @@ async function settleStoppedExecution(stopped: StoppedExecution): Promise<Notifi
       ? await settleCopy(config, operationId, undefined, snapshotIdentifier, log, true)
       : undefined;
 
+    const temporaryCluster = await settleTemporary(config, operationId, stopped.executionArn, log, true);
     const cause = stoppedCause(config, stopped, lastStep, snapshotCopy);
     const recorded = await bookkeeping('writing the final state', () => updateOperation(operationId, stopped.executionArn, {
       status: OperationStatus.FAILED,
@@ -575,6 +646,7 @@ async function settleStoppedExecution(stopped: StoppedExecution): Promise<Notifi
       snapshot: snapshotIdentifier ? { identifier: snapshotIdentifier, arn: str(item?.snapshot_arn) } : undefined,
       lastStep,
       snapshotCopy,
+      temporaryCluster: temporaryCluster.action === 'none' ? undefined : temporaryCluster,
       lock: `${key}, held by this execution, is released once this message is sent.`,
       startedAt: stopped.startedAt,
       finishedAt: stopped.stoppedAt,
@@ -586,7 +658,7 @@ async function settleStoppedExecution(stopped: StoppedExecution): Promise<Notifi
     const lockReleased = await releaseLock(target, operationId, stopped.executionArn);
     log.info('stopped execution settled', { status: stopped.status, executionArn: stopped.executionArn, lockReleased, errorName: stopped.errorName });
     return {
-      result: { status: stopped.status, operationId, messageId, lockReleased, ...(snapshotCopy ? { snapshotCopy } : {}) },
+      result: { status: stopped.status, operationId, messageId, lockReleased, temporaryCluster, ...(snapshotCopy ? { snapshotCopy } : {}) },
       details: {
         status: stopped.status,
         messageId,

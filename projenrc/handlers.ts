@@ -2,7 +2,7 @@ import { JsonFile } from 'projen';
 import type { awscdk } from 'projen';
 
 /**
- * The ten Lambda handlers, one per step of the state machine. Each lives in
+ * The Lambda handlers, one per step of the state machine. Each lives in
  * `lambda-src/<name>.ts` and is bundled to `assets/<name>/index.js`.
  */
 export const HANDLERS = [
@@ -14,6 +14,7 @@ export const HANDLERS = [
   'check-restore-status',
   'setup-db-users',
   'validate-restore',
+  'cutover',
   'archive-snapshot',
   'sns-notification',
 ];

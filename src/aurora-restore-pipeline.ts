@@ -16,7 +16,9 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, TABLE_KEYS, UnmanagedLogins } from './contracts';
+import {
+  DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, PreviousTargetRetention, ReplaceStrategy, TABLE_KEYS, UnmanagedLogins,
+} from './contracts';
 import type { DatabaseUser } from './database-user';
 import { PipelineHandlers } from './handlers';
 import { PipelineDashboard, runMetric } from './monitoring';
@@ -243,12 +245,40 @@ export interface AuroraRestorePipelineProps {
   // ----- replacing an existing target -----
 
   /**
-   * Whether an existing target cluster is deleted and restored anew. Only a cluster the pipeline owns is ever
-   * deleted: one carrying its ownership tag, or any when `assumeTargetOwned` is set.
+   * Whether an existing target cluster is replaced (see `replaceStrategy`). Only a cluster the pipeline owns is ever
+   * deleted or renamed: one carrying its ownership tag, or any when `assumeTargetOwned` is set.
    *
    * @default true
    */
   readonly replaceExistingTarget?: boolean;
+
+  /**
+   * How an existing target is replaced. `SWAP` restores beside it under a temporary identifier (`arp-tmp-…`), sets
+   * the new cluster up and validates it, then renames the target away (`arp-prev-<target>`) and the new cluster to
+   * the target's identifier: the target is down only for the two renames, and a failure before the cutover leaves
+   * it as it was. `DELETE_FIRST` deletes the target first, for accounts that cannot hold two clusters at once.
+   * With no existing target, both restore straight under the target's identifier.
+   *
+   * @default ReplaceStrategy.SWAP
+   */
+  readonly replaceStrategy?: ReplaceStrategy;
+
+  /**
+   * What a swap does with the previous target after the cutover: delete it at once (with a final snapshot when
+   * `finalSnapshotOnReplace`), or keep it, renamed `arp-prev-<target>` and tagged, as a rollback window until the
+   * next swap deletes it before its own cutover.
+   *
+   * @default PreviousTargetRetention.DELETE
+   */
+  readonly previousTargetRetention?: PreviousTargetRetention;
+
+  /**
+   * Keep a swap's temporary cluster, tagged `aurora-restore-pipeline:failed-restore=true`, when the run fails before
+   * the cutover (for inspection), instead of deleting it. Delete it by hand afterwards.
+   *
+   * @default false
+   */
+  readonly retainFailedRestore?: boolean;
 
   /**
    * Treat an existing target cluster without the pipeline's ownership tag as owned, so it may be replaced.
@@ -407,11 +437,11 @@ export interface AuroraRestorePipelineProps {
   readonly backupPlan?: backup.IBackupPlan;
 
   /**
-   * Reserved concurrency of each of the ten functions: a positive integer, reserved for each function out of
+   * Reserved concurrency of each of the pipeline's functions: a positive integer, reserved for each function out of
    * the account-region's concurrency (1,000 by default, shared by every function there). A pipeline needs little:
    * one execution invokes one function at a time. Reserving caps a function and guarantees it capacity, but
-   * 10 functions × N pipelines come out of the same pool: at 2 each, 45 pipelines reserve 900 of the default 1,000,
-   * the most Lambda allows. See docs/fleet.md.
+   * every function of every pipeline comes out of the same pool, of which Lambda lets 900 of the default 1,000 be
+   * reserved. See docs/fleet.md.
    *
    * @default - no reserved concurrency: the functions share the account's unreserved concurrency
    */
@@ -660,6 +690,9 @@ export class AuroraRestorePipeline extends Construct {
       stateTtlSeconds: (props.stateRetention ?? Duration.days(90)).toSeconds(),
       lockTtlSeconds: timeout.toSeconds(),
       finalSnapshotsToKeep: props.finalSnapshotsToKeep ?? 5,
+      replaceStrategy: props.replaceStrategy ?? ReplaceStrategy.SWAP,
+      previousTargetRetention: props.previousTargetRetention ?? PreviousTargetRetention.DELETE,
+      retainFailedRestore: props.retainFailedRestore ?? false,
     };
 
     // ----- handlers -----
@@ -694,6 +727,7 @@ export class AuroraRestorePipeline extends Construct {
       mayCopy: !regionsKnown || sourceRegion !== targetRegion,
       mayRestoreFromSource: !regionsKnown || sourceRegion === targetRegion,
       assumeTargetOwned: props.assumeTargetOwned ?? false,
+      retainFailedRestore: config.retainFailedRestore,
       clusterParameterGroupName: config.restore.clusterParameterGroupName,
       writerInstanceIdentifier,
       subnetGroupName: subnetGroup.subnetGroupName,
@@ -713,6 +747,7 @@ export class AuroraRestorePipeline extends Construct {
       dbUsers: userSpecs,
       unmanagedLogins: props.unmanagedLogins ?? UnmanagedLogins.DISABLE,
       validation: validationTaskInput(props, databaseNames, userSpecs),
+      previousTargetRetention: config.previousTargetRetention,
     });
     const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -774,12 +809,13 @@ export class AuroraRestorePipeline extends Construct {
         `A restore of ${props.targetClusterIdentifier} was stopped by hand. The pipeline releases its lock, records it as ExecutionAborted and notifies; check the RDS console for what it left.`),
       alarm('ExecutionsThrottledAlarm', this.stateMachine.metricThrottled({ period, statistic: 'Sum' }),
         'Step Functions throttled the pipeline\'s state transitions.'),
-      alarm('HandlerErrorsAlarm', new cloudwatch.MathExpression({
-        expression: Object.keys(handlers.functions).map((_, i) => `e${i}`).join(' + '),
-        usingMetrics: Object.fromEntries(Object.values(handlers.functions).map((fn, i) => [`e${i}`, fn.metricErrors({ period, statistic: 'Sum' })])),
+      // An alarm's math expression takes at most 10 metrics: one alarm per 10 functions (HandlerErrorsAlarm, …Alarm2).
+      ...chunks(Object.values(handlers.functions), MAX_ALARM_METRICS).map((fns, n) => alarm(`HandlerErrorsAlarm${n === 0 ? '' : n + 1}`, new cloudwatch.MathExpression({
+        expression: fns.map((_, i) => `e${i}`).join(' + '),
+        usingMetrics: Object.fromEntries(fns.map((fn, i) => [`e${i}`, fn.metricErrors({ period, statistic: 'Sum' })])),
         period,
         label: 'Errors of the pipeline\'s functions',
-      }), 'A pipeline function raised an error (each error is also routed to the failure notification).'),
+      }), 'A pipeline function raised an error (each error is also routed to the failure notification).')),
     ];
 
     // ----- operations -----
@@ -905,6 +941,11 @@ export class AuroraRestorePipeline extends Construct {
   public metricValidationTime(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metricPhaseTime(RunPhase.VALIDATION, props);
   }
+
+  /** Duration of a swap's cutover (Cutover: the two renames), in seconds. */
+  public metricCutoverTime(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricPhaseTime(RunPhase.CUTOVER, props);
+  }
 }
 
 /**
@@ -992,4 +1033,13 @@ function validationTaskInput(props: AuroraRestorePipelineProps, databaseNames: s
     queries: (props.validationQueries ?? []).map((q) => ({ name: q.name, database: q.database ?? databaseNames[0], sql: q.sql })),
     statementTimeoutSeconds: (props.validationStatementTimeout ?? Duration.seconds(30)).toSeconds({ integral: false }),
   };
+}
+
+/** The most metrics CloudWatch takes in one alarm's math expression. */
+const MAX_ALARM_METRICS = 10;
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }

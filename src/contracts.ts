@@ -121,6 +121,11 @@ export enum PipelineErrorName {
    * every failed check by its {@link PreflightCheckId} with what to fix; never a secret value.
    */
   PREFLIGHT_FAILED = 'PreflightFailed',
+  /**
+   * The swap's cutover could not finish. The message says which cluster carries which identifier now, whether the
+   * previous target was renamed back, and what to do.
+   */
+  CUTOVER_FAILED = 'CutoverFailed',
 }
 
 /** The checks of the preflight, run at the start of every execution (and alone by a dry run). */
@@ -214,6 +219,42 @@ export interface DryRunState {
   readonly snapshot?: SnapshotInfo;
   /** The checklist. */
   readonly preflight: PreflightReport;
+}
+
+/** How a restore replaces an existing target cluster. */
+export enum ReplaceStrategy {
+  /**
+   * Restore beside the target under a temporary identifier, set it up (master password, users, validation), then
+   * cut over: rename the target away, rename the new cluster to the target's identifier, retire the previous one.
+   * The target stays up and intact until the cutover; a failure before it leaves the target as it was.
+   */
+  SWAP = 'SWAP',
+  /**
+   * Delete the target first, then restore under its identifier: for accounts that cannot hold two clusters at once.
+   * The target is unavailable for the whole restore, and lost if the restore fails.
+   */
+  DELETE_FIRST = 'DELETE_FIRST',
+}
+
+/** What a swap's cutover does with the previous target. */
+export enum PreviousTargetRetention {
+  /** Delete it right after the cutover (with a final snapshot when `finalSnapshotOnDelete`). */
+  DELETE = 'DELETE',
+  /**
+   * Keep it, renamed `arp-prev-<target>` and tagged, as a rollback window; the next swap deletes it (with a final
+   * snapshot when `finalSnapshotOnDelete`) before its own cutover.
+   */
+  KEEP = 'KEEP',
+}
+
+/** Which cluster a DeleteRds state deletes (part of its task input). */
+export enum DeleteSubject {
+  /** The target, before a restore under its identifier (`ReplaceStrategy.DELETE_FIRST`). */
+  TARGET = 'TARGET',
+  /** A previous target an earlier swap kept (`arp-prev-<target>`), deleted before this swap's cutover. */
+  KEPT_PREVIOUS = 'KEPT_PREVIOUS',
+  /** The previous target this swap's cutover renamed away, retired after the cutover. */
+  PREVIOUS = 'PREVIOUS',
 }
 
 /** The error names the state machine retries with backoff: transient faults and AWS throttling. */
@@ -405,10 +446,41 @@ export interface DeleteProgress extends WaitProgress {
    */
   readonly finalSnapshotIdentifier?: string;
   /**
+   * The operation the final snapshot is named after (and tagged with): this one, or for a kept previous target the
+   * operation that kept it.
+   * @default - none taken
+   */
+  readonly finalSnapshotOperationId?: string;
+  /**
    * Older final snapshots of this pipeline deleted after this one was taken (`finalSnapshotsToKeep`).
    * @default - none
    */
   readonly finalSnapshotsDeleted?: string[];
+}
+
+/** Output of cutover, which is its own status check (`$.cutover`). */
+export interface CutoverProgress extends WaitProgress {
+  /** The phase reached: `renaming-target-away`, `renaming-new-cluster`, `done`. */
+  readonly phase: string;
+  /** The temporary cluster that becomes the target. */
+  readonly temporaryClusterIdentifier: string;
+  /** The identifier the previous target gets. */
+  readonly previousClusterIdentifier: string;
+  /**
+   * When the first rename was requested (ISO 8601): the target is unavailable from then on.
+   * @default - not yet requested
+   */
+  readonly renameRequestedAt?: string;
+  /**
+   * Seconds from the first rename request until the new cluster was available under the target's identifier.
+   * @default - not yet done
+   */
+  readonly targetUnavailableSeconds?: number;
+  /**
+   * The target's writer endpoint after the cutover.
+   * @default - not yet done
+   */
+  readonly endpoint?: string;
 }
 
 /** Output of restore-snapshot and check-restore-status (`$.restore`). */
@@ -452,6 +524,11 @@ export interface RestoreProgress extends WaitProgress {
    * @default - not yet available
    */
   readonly masterUsername?: string;
+  /**
+   * DELETE_FIRST over an existing target: seconds from the delete's start until the restored cluster was available.
+   * @default - no target was deleted
+   */
+  readonly targetUnavailableSeconds?: number;
 }
 
 /** Output of setup-db-users (`$.dbUsers`). */
@@ -545,6 +622,12 @@ export interface PipelineState {
   readonly copyRequired: boolean;
   /** Whether the target cluster exists now and will be replaced. */
   readonly replaceTarget: boolean;
+  /**
+   * Whether the target is replaced by a swap (`ReplaceStrategy.SWAP` and an existing target): the restore goes to a
+   * temporary cluster, and the cutover renames it to the target's identifier.
+   * @default false
+   */
+  readonly swap?: boolean;
   /** Identifier of the snapshot the restore uses: the copy when one is made, else the source snapshot's ARN. */
   readonly restoreSnapshotIdentifier: string;
   /**
@@ -573,6 +656,21 @@ export interface PipelineState {
    */
   readonly validation?: ValidationResult;
   /**
+   * Deletion of a previous target an earlier swap kept, before this swap's cutover.
+   * @default - not run
+   */
+  readonly keptPrevious?: DeleteProgress;
+  /**
+   * Cutover progress (swap).
+   * @default - not run
+   */
+  readonly cutover?: CutoverProgress;
+  /**
+   * Retirement of the previous target after the cutover.
+   * @default - not run
+   */
+  readonly retire?: DeleteProgress;
+  /**
    * Archive result.
    * @default - not run
    */
@@ -599,6 +697,14 @@ export interface SnapshotCheckEvent {
    * @default - none
    */
   readonly users?: DbUserSpec[];
+}
+
+/** Payload of the DeleteRds tasks that delete a previous target (a swap's); the target's own delete passes the state. */
+export interface DeleteRdsEvent {
+  /** The pipeline state (`$`). */
+  readonly state: PipelineState;
+  /** Which cluster to delete. */
+  readonly subject: DeleteSubject;
 }
 
 /**
@@ -717,6 +823,10 @@ export enum PipelineTag {
    * pipeline tag and the final-snapshot name, what the retention (`finalSnapshotsToKeep`) may delete.
    */
   FINAL_SNAPSHOT = 'aurora-restore-pipeline:final-snapshot-of',
+  /** On the previous target a swap renamed away: the operation whose cutover did it. */
+  PREVIOUS_TARGET = 'aurora-restore-pipeline:previous-target-of',
+  /** Set to `true` on a temporary cluster kept for inspection after a failed swap (`retainFailedRestore`). */
+  FAILED_RESTORE = 'aurora-restore-pipeline:failed-restore',
 }
 
 /** A key/value tag. */
@@ -851,6 +961,12 @@ export interface PipelineConfig {
    * are deleted after each new one.
    */
   readonly finalSnapshotsToKeep: number;
+  /** How an existing target is replaced. */
+  readonly replaceStrategy: ReplaceStrategy;
+  /** What a swap's cutover does with the previous target. */
+  readonly previousTargetRetention: PreviousTargetRetention;
+  /** Keep (tagged) instead of delete a swap's temporary cluster when the run fails before the cutover. */
+  readonly retainFailedRestore: boolean;
 }
 
 /** Name of the environment variable that carries the {@link PipelineConfig} JSON. */
@@ -887,6 +1003,11 @@ export const STEP_NAMES = {
   validateRestore: 'ValidateRestore',
   archiveSnapshot: 'ArchiveSnapshot',
   snsNotification: 'SnsNotification',
+  /** DeleteRds deleting a previous target an earlier swap kept, before the cutover. */
+  deleteKeptPrevious: 'DeleteKeptPreviousTarget',
+  cutover: 'Cutover',
+  /** DeleteRds retiring the previous target after the cutover. */
+  retirePrevious: 'RetirePreviousTarget',
 };
 
 /** The `status` of a dry run's notification (and its SNS message attribute). */

@@ -13,7 +13,7 @@ import { acknowledge, acknowledgeWildcardResource } from './nag';
 import { HandlerPlacement } from './placement';
 
 /**
- * The ten steps, their asset folders and their construct IDs (a public contract: do not rename). A step with
+ * The steps, their asset folders and their construct IDs (a public contract: do not rename). A step with
  * `database: true` opens connections to the restored cluster: it runs in the VPC under every placement, with the
  * database security group, and trusts the RDS CA bundle. A later step that connects (say, a validation) joins
  * by the same flag, as ValidateRestore does.
@@ -27,6 +27,7 @@ export const HANDLER_SPECS = [
   { key: 'checkRestoreStatus', id: 'CheckRestoreStatus', asset: 'check-restore-status', memory: 256, timeoutSeconds: 60, description: 'Waits for the restored cluster and resets its master password' },
   { key: 'setupDbUsers', id: 'SetupDbUsers', asset: 'setup-db-users', memory: 512, timeoutSeconds: 300, description: 'Reconciles PostgreSQL roles and grants', database: true },
   { key: 'validateRestore', id: 'ValidateRestore', asset: 'validate-restore', memory: 256, timeoutSeconds: 300, description: 'Validates the restored cluster: master login, databases, queries', database: true },
+  { key: 'cutover', id: 'Cutover', asset: 'cutover', memory: 256, timeoutSeconds: 60, description: 'Swaps the restored cluster in under the target identifier' },
   { key: 'archiveSnapshot', id: 'ArchiveSnapshot', asset: 'archive-snapshot', memory: 256, timeoutSeconds: 60, description: 'Deletes or retains the snapshot copy' },
   { key: 'snsNotification', id: 'SnsNotification', asset: 'sns-notification', memory: 256, timeoutSeconds: 60, description: 'Records the outcome and notifies' },
 ] as const;
@@ -73,7 +74,7 @@ export interface PipelineHandlersProps {
 }
 
 /**
- * The ten Lambda functions, one per step, loaded from the bundles in `assets/`.
+ * The Lambda functions, one per step, loaded from the bundles in `assets/`.
  *
  * The functions that connect to the database run in the VPC. With `HandlerPlacement.ALL_IN_VPC` the others do
  * too, so that their traffic to AWS APIs stays on the network the user chose (VPC endpoints or NAT); with

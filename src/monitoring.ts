@@ -53,6 +53,7 @@ export class PipelineDashboard extends Construct {
       [RunPhase.RESTORE]: 'Restore (cluster and writer)',
       [RunPhase.USERS]: 'Database users',
       [RunPhase.VALIDATION]: 'Validation',
+      [RunPhase.CUTOVER]: 'Cutover (swap)',
     };
     // Ids unique within the graph: both expressions share it.
     const fnMetric = (kind: 'Errors' | 'Throttles') => new cloudwatch.MathExpression({

@@ -12,11 +12,37 @@
 export const COPY_SNAPSHOT_PREFIX = 'arp-copy-';
 /** Prefix of the final snapshots taken before the target is deleted: `arp-final-<target>-<operation>-<hash>`. */
 export const FINAL_SNAPSHOT_PREFIX = 'arp-final-';
-/** Prefix reserved for temporary clusters (a restore beside the target, swapped in later): `arp-tmp-<target>-<hash>`. */
+/**
+ * Prefix of temporary clusters (a restore beside the target, swapped in later) and their writers:
+ * `arp-tmp-<target>-<hash>` and `arp-tmp-<target>-<hash>-writer`.
+ */
 export const TEMPORARY_CLUSTER_PREFIX = 'arp-tmp-';
+/** Prefix of the previous target, renamed away by a swap's cutover: `arp-prev-<target>`. */
+export const PREVIOUS_CLUSTER_PREFIX = 'arp-prev-';
 
 /** The prefixes no source or target cluster identifier may start with. */
-export const RESERVED_NAME_PREFIXES = [COPY_SNAPSHOT_PREFIX, FINAL_SNAPSHOT_PREFIX, TEMPORARY_CLUSTER_PREFIX];
+export const RESERVED_NAME_PREFIXES = [COPY_SNAPSHOT_PREFIX, FINAL_SNAPSHOT_PREFIX, TEMPORARY_CLUSTER_PREFIX, PREVIOUS_CLUSTER_PREFIX];
+
+/** Longest DB cluster or instance identifier RDS accepts. */
+export const MAX_RDS_IDENTIFIER_LENGTH = 63;
+/** Characters of a temporary name after its start: `-<8 hex hash>-writer`. */
+const TEMPORARY_SUFFIX_LENGTH = 16;
+
+/**
+ * The start every temporary cluster and writer name of this target has (an IAM resource pattern adds `*`): the
+ * prefix and the target, cut so that the hash and `-writer` still fit RDS's 63 characters.
+ */
+export function temporaryNameStart(targetClusterIdentifier: string): string {
+  return `${TEMPORARY_CLUSTER_PREFIX}${targetClusterIdentifier.toLowerCase()}`.slice(0, MAX_RDS_IDENTIFIER_LENGTH - TEMPORARY_SUFFIX_LENGTH).replace(/-+$/, '');
+}
+
+/**
+ * The identifier the previous target gets at a swap's cutover: `arp-prev-<target>`, one per target (a kept one is
+ * deleted by the next swap before its own cutover).
+ */
+export function previousClusterIdentifier(targetClusterIdentifier: string): string {
+  return `${PREVIOUS_CLUSTER_PREFIX}${targetClusterIdentifier.toLowerCase()}`.slice(0, MAX_RDS_IDENTIFIER_LENGTH).replace(/-+$/, '');
+}
 
 /** The start every copy name of this target has (an IAM resource pattern adds `*`). */
 export function copySnapshotNameStart(targetClusterIdentifier: string): string {

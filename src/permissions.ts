@@ -9,7 +9,7 @@ import type { Construct } from 'constructs';
 import { PipelineTag } from './contracts';
 import type { StepKey } from './handlers';
 import { acknowledge, acknowledgeWildcardResource } from './nag';
-import { copySnapshotNameStart, finalSnapshotNameStart } from './names';
+import { copySnapshotNameStart, finalSnapshotNameStart, previousClusterIdentifier, temporaryNameStart } from './names';
 
 /** What the permissions are granted on. */
 export interface PermissionTargets {
@@ -23,6 +23,8 @@ export interface PermissionTargets {
   /** Whether a run can restore straight from a source snapshot (same region, or unknown). */
   readonly mayRestoreFromSource: boolean;
   readonly assumeTargetOwned: boolean;
+  /** Whether a failed swap keeps its temporary cluster (tagged) rather than deleting it. */
+  readonly retainFailedRestore: boolean;
   readonly writerInstanceIdentifier: string;
   readonly subnetGroupName: string;
   /** The configured cluster parameter group. Default: the engine's default groups only. */
@@ -66,6 +68,11 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   // Any instance of the target region, but only under the ownership tag: the writer the pipeline made, or an
   // instance of an adopted target it tagged first.
   const instances = rdsArn(target, 'db', '*');
+  // A swap's temporary clusters and their writers (`arp-tmp-<target>-<hash>[-writer]`: the hash is the operation's), and
+  // the one name the previous target gets at the cutover.
+  const temporaryClusters = rdsArn(target, 'cluster', `${temporaryNameStart(t.targetClusterIdentifier)}*`);
+  const temporaryWriters = rdsArn(target, 'db', `${temporaryNameStart(t.targetClusterIdentifier)}*`);
+  const previousCluster = rdsArn(target, 'cluster', previousClusterIdentifier(t.targetClusterIdentifier));
   // RDS stores subnet group names in lower case; a name only known at deploy time is left as it is.
   const subnetGroup = rdsArn(target, 'subgrp', Token.isUnresolved(t.subnetGroupName) ? t.subnetGroupName : t.subnetGroupName.toLowerCase());
   // The configured cluster parameter group, else the engine's default ones (named after the snapshot's engine
@@ -85,6 +92,7 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   // The statements land in the role's default policy, so the acknowledgement goes on the role.
   const ack = (fn: lambda.Function, arn: string, reason: string) => acknowledgeWildcardResource(fn.role!, arn, reason);
   const copyNames = 'Copies are named arp-copy-<target>-<operation id>-<hash>; the operation id is only known at run time. Deleting or tagging one also needs the pipeline\'s ownership tag on it.';
+  const temporaryNames = 'A swap restores into arp-tmp-<target>-<hash> with writer arp-tmp-<target>-<hash>-writer; the hash is the operation id\'s, only known at run time. The prefix is reserved (no source or target may start with it), and every change also needs the pipeline\'s ownership tag.';
   const finalNames = 'Final snapshots are named arp-final-<target>-<operation id>-<hash>; the operation id is only known at run time. Deleting one also needs the pipeline\'s ownership tag on it.';
 
   // Bookkeeping every step does: state item, audit entries.
@@ -122,13 +130,14 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
 
   // 4. delete: the target cluster and its instances, only under the ownership tag; a final snapshot with the
   // pipeline's prefix; the older final snapshots it made (retention), under the tag too.
-  allow(fns.deleteRds, ['rds:DescribeDBClusters', 'rds:ListTagsForResource'], [targetCluster]);
-  allow(fns.deleteRds, ['rds:ModifyDBCluster', 'rds:DeleteDBCluster', 'rds:StartDBCluster'], [targetCluster], owned);
+  // The previous target of a swap (arp-prev-<target>) is deleted by the same function, under the same tag.
+  allow(fns.deleteRds, ['rds:DescribeDBClusters', 'rds:ListTagsForResource'], [targetCluster, previousCluster]);
+  allow(fns.deleteRds, ['rds:ModifyDBCluster', 'rds:DeleteDBCluster', 'rds:StartDBCluster'], [targetCluster, previousCluster], owned);
   allow(fns.deleteRds, ['rds:DescribeDBInstances', 'rds:ListTagsForResource'], [instances]);
   allow(fns.deleteRds, ['rds:DeleteDBInstance'], [instances], owned);
   // The final snapshot does not exist yet when the delete names it: no tag to check, the prefix scopes it.
   allow(fns.deleteRds, ['rds:DeleteDBCluster', 'rds:CreateDBClusterSnapshot'], [finalSnapshots]);
-  allow(fns.deleteRds, ['rds:DescribeDBClusterSnapshots', 'rds:ListTagsForResource'], [targetCluster, finalSnapshots]);
+  allow(fns.deleteRds, ['rds:DescribeDBClusterSnapshots', 'rds:ListTagsForResource'], [targetCluster, previousCluster, finalSnapshots]);
   allow(fns.deleteRds, ['rds:DeleteDBClusterSnapshot'], [finalSnapshots], owned);
   // The final snapshot is marked as this operation's once the target is gone, so retention can tell it from others:
   // only one that already carries the ownership tag (copied from the owned cluster: CopyTagsToSnapshot).
@@ -154,11 +163,14 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   // source snapshot (same region), in the configured subnet group.
   const restoreSnapshots = [...(t.mayRestoreFromSource ? [sourceSnapshots] : []), ...(t.mayCopy ? [copies] : [])];
   allow(fns.restoreSnapshot, ['rds:RestoreDBClusterFromSnapshot'],
-    [targetCluster, ...restoreSnapshots, subnetGroup, clusterParameterGroup, optionGroups], taggedOnCreate);
-  allow(fns.restoreSnapshot, ['rds:CreateDBInstance'], [writer, targetCluster, subnetGroup, parameterGroups, optionGroups], taggedOnCreate);
-  allow(fns.restoreSnapshot, ['rds:AddTagsToResource'], [targetCluster, writer], tagAsOwn);
-  allow(fns.restoreSnapshot, ['rds:ListTagsForResource', 'rds:DescribeDBClusters'], [targetCluster]);
-  allow(fns.restoreSnapshot, ['rds:ListTagsForResource', 'rds:DescribeDBInstances'], [writer]);
+    [targetCluster, temporaryClusters, ...restoreSnapshots, subnetGroup, clusterParameterGroup, optionGroups], taggedOnCreate);
+  allow(fns.restoreSnapshot, ['rds:CreateDBInstance'],
+    [writer, temporaryWriters, targetCluster, temporaryClusters, subnetGroup, parameterGroups, optionGroups], taggedOnCreate);
+  allow(fns.restoreSnapshot, ['rds:AddTagsToResource'], [targetCluster, writer, temporaryClusters, temporaryWriters], tagAsOwn);
+  allow(fns.restoreSnapshot, ['rds:ListTagsForResource', 'rds:DescribeDBClusters'], [targetCluster, temporaryClusters]);
+  allow(fns.restoreSnapshot, ['rds:ListTagsForResource', 'rds:DescribeDBInstances'], [writer, temporaryWriters]);
+  ack(fns.restoreSnapshot, temporaryClusters, temporaryNames);
+  ack(fns.restoreSnapshot, temporaryWriters, temporaryNames);
   grantKeyForRds(fns.restoreSnapshot, t.snapshotCopyKey);
   // Restoring in the source region reads the source snapshot's key; from a copy, only the copy key.
   if (t.mayRestoreFromSource) grantSourceKey(fns.restoreSnapshot, t.sourceRegion, t.sourceSnapshotKey);
@@ -168,9 +180,11 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   }
 
   // 6. restore status + master password reset, on the cluster it restored (tagged).
-  allow(fns.checkRestoreStatus, ['rds:DescribeDBClusters'], [targetCluster]);
-  allow(fns.checkRestoreStatus, ['rds:ModifyDBCluster'], [targetCluster], owned);
-  allow(fns.checkRestoreStatus, ['rds:DescribeDBInstances'], [writer]);
+  allow(fns.checkRestoreStatus, ['rds:DescribeDBClusters'], [targetCluster, temporaryClusters]);
+  allow(fns.checkRestoreStatus, ['rds:ModifyDBCluster'], [targetCluster, temporaryClusters], owned);
+  allow(fns.checkRestoreStatus, ['rds:DescribeDBInstances'], [writer, temporaryWriters]);
+  ack(fns.checkRestoreStatus, temporaryClusters, temporaryNames);
+  ack(fns.checkRestoreStatus, temporaryWriters, temporaryNames);
   t.masterSecret.grantRead(fns.checkRestoreStatus);
 
   // 7. database users: the secrets only (the database is reached over the network).
@@ -179,6 +193,16 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
 
   // 7b. validation: the master secret only (read-only queries over the network, as the master user).
   t.masterSecret.grantRead(fns.validateRestore);
+  // 7c. cutover (swap): read the three names; rename (ModifyDBCluster) only owned clusters among them: the target
+  // away, the temporary cluster in, the previous target back on a rollback. IAM authorizes a rename on the cluster
+  // renamed, not on the new name: the handler picks the names, the reserved prefixes keep them off anyone else's. The
+  // target is marked as this operation's previous target first (that tag key only).
+  allow(fns.cutover, ['rds:DescribeDBClusters', 'rds:ListTagsForResource'], [targetCluster, temporaryClusters, previousCluster]);
+  allow(fns.cutover, ['rds:ModifyDBCluster'], [targetCluster, temporaryClusters, previousCluster], owned);
+  allow(fns.cutover, ['rds:AddTagsToResource'], [targetCluster], {
+    ...owned, 'ForAllValues:StringEquals': { 'aws:TagKeys': [PipelineTag.PREVIOUS_TARGET] },
+  });
+  ack(fns.cutover, temporaryClusters, temporaryNames);
 
   // 8. archive: only the copies this pipeline made: delete, or tag as retained, under the ownership tag.
   if (t.mayCopy) grantSettleCopy(fns.archiveSnapshot, copies, owned, copyNames);
@@ -192,6 +216,19 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   t.stateTable.grant(fns.snsNotification, 'dynamodb:DeleteItem');
   // A stopped execution's state may not say whether a copy was made: settling looks for one by name.
   grantSettleCopy(fns.snsNotification, copies, owned, copyNames);
+  // After a swap failed before its cutover: delete (or with retainFailedRestore tag) the operation's temporary cluster and writer.
+  allow(fns.snsNotification, ['rds:DescribeDBClusters', 'rds:ListTagsForResource'], [targetCluster, temporaryClusters, previousCluster]);
+  allow(fns.snsNotification, ['rds:DescribeDBInstances', 'rds:ListTagsForResource'], [temporaryWriters]);
+  if (t.retainFailedRestore) {
+    allow(fns.snsNotification, ['rds:AddTagsToResource'], [temporaryClusters], {
+      ...owned, 'ForAllValues:StringEquals': { 'aws:TagKeys': [PipelineTag.FAILED_RESTORE] },
+    });
+  } else {
+    allow(fns.snsNotification, ['rds:DeleteDBCluster'], [temporaryClusters], owned);
+    allow(fns.snsNotification, ['rds:DeleteDBInstance'], [temporaryWriters], owned);
+  }
+  ack(fns.snsNotification, temporaryClusters, temporaryNames);
+  ack(fns.snsNotification, temporaryWriters, temporaryNames);
 }
 
 /**

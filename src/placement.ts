@@ -12,7 +12,7 @@ export enum HandlerPlacement {
   DATABASE_ONLY = 'DATABASE_ONLY',
 
   /**
-   * All ten functions run in the VPC, for organisations whose policy requires every function there. The VPC then
+   * All the functions run in the VPC, for organisations whose policy requires every function there. The VPC then
    * needs a way to every AWS API the pipeline calls: NAT, or interface endpoints for RDS, DynamoDB, SNS, Secrets
    * Manager, KMS and STS (plus, in a cross-region restore, NAT: endpoints cannot reach the source region).
    */

@@ -15,6 +15,8 @@ export enum RunPhase {
   USERS = 'USERS',
   /** The validation of the restored cluster before it is used: ValidateRestore. */
   VALIDATION = 'VALIDATION',
+  /** A swap's cutover: from the first rename request to the new cluster available under the target's identifier. */
+  CUTOVER = 'CUTOVER',
 }
 
 /** Where the figures go in CloudWatch. */
@@ -36,5 +38,6 @@ export const RUN_METRICS = {
     [RunPhase.RESTORE]: 'RestorePhaseTime',
     [RunPhase.USERS]: 'UsersTime',
     [RunPhase.VALIDATION]: 'ValidationTime',
+    [RunPhase.CUTOVER]: 'CutoverTime',
   } as Record<RunPhase, string>,
 };

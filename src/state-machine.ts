@@ -3,7 +3,10 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { DbUserSpec, DRY_RUN_STATUS, PipelineErrorName, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES, UnmanagedLogins, ValidationQuerySpec } from './contracts';
+import {
+  DbUserSpec, DeleteSubject, DRY_RUN_STATUS, PipelineErrorName, PreviousTargetRetention, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES,
+  UnmanagedLogins, ValidationQuerySpec,
+} from './contracts';
 import type { StepKey } from './handlers';
 
 /** Inputs of {@link PipelineDefinition}. */
@@ -19,6 +22,8 @@ export interface PipelineDefinitionProps {
     readonly queries: ValidationQuerySpec[];
     readonly statementTimeoutSeconds: number;
   };
+  /** After a swap's cutover: retire the previous target (DELETE), or keep it (KEEP: no retire states). */
+  readonly previousTargetRetention: PreviousTargetRetention;
 }
 
 /** State names of the Wait and Choice states (construct IDs and state names: a public contract). */
@@ -31,6 +36,13 @@ export const FLOW_STATE_NAMES = {
   deleteDone: 'DeleteDone?',
   waitForRestore: 'WaitForRestore',
   restoreDone: 'RestoreDone?',
+  swapNeeded: 'Swap?',
+  waitForKeptPrevious: 'WaitForKeptPreviousTarget',
+  keptPreviousDone: 'KeptPreviousTargetDeleted?',
+  waitForCutover: 'WaitForCutover',
+  cutoverDone: 'CutoverDone?',
+  waitForRetire: 'WaitForRetire',
+  retireDone: 'RetireDone?',
   notifySuccess: 'NotifySuccess',
   notifyFailure: 'NotifyFailure',
   succeeded: 'Succeeded',
@@ -58,8 +70,9 @@ export function timedOutStateName(step: string): string {
 }
 
 /**
- * The ASL flow: SnapshotCheck (preflight) → [dry run: notify the checklist, end] → [copy ⟲] → [delete ⟲] → restore ⟲
- * → users → validation → archive → notify.
+ * The ASL flow: SnapshotCheck (preflight) → [dry run: notify the checklist, end] → [copy ⟲] → [delete ⟲ (DELETE_FIRST)]
+ * → restore ⟲ → users → validation → [swap: delete a kept previous target ⟲ → cutover ⟲ → retire the previous target ⟲]
+ * → archive → notify.
  * Every task catches every error into `$.error` and goes to NotifyFailure, which ends in a Fail state
  * that carries the original error name and cause.
  */
@@ -155,6 +168,31 @@ export class PipelineDefinition extends Construct {
     });
     catchAll(validate, STEP_NAMES.validateRestore);
     const archive = task(STEP_NAMES.archiveSnapshot, fns.archiveSnapshot, '$.archive');
+
+    // Swap: a previous target an earlier swap kept goes first, then the cutover, then (DELETE) the one just renamed away.
+    const deletePrevious = (name: string, subject: DeleteSubject, resultPath: string, waitName: string, doneName: string, then: sfn.IChainable) => {
+      const t = catchAll(this.invoke(name, fns.deleteRds, { payload: sfn.TaskInput.fromObject({ 'state.$': '$', subject }), resultPath }), name);
+      const wait = new sfn.Wait(this, waitName, { stateName: waitName, time: sfn.WaitTime.secondsPath(`${resultPath}.nextWaitSeconds`) });
+      return t.next(new sfn.Choice(this, doneName, { stateName: doneName })
+        .when(sfn.Condition.booleanEquals(`${resultPath}.done`, true), then)
+        .otherwise(wait.next(t)));
+    };
+    const afterCutover = props.previousTargetRetention === PreviousTargetRetention.KEEP
+      ? archive
+      : deletePrevious(STEP_NAMES.retirePrevious, DeleteSubject.PREVIOUS, '$.retire', FLOW_STATE_NAMES.waitForRetire, FLOW_STATE_NAMES.retireDone, archive);
+    const cutover = task(STEP_NAMES.cutover, fns.cutover, '$.cutover');
+    const waitForCutover = new sfn.Wait(this, FLOW_STATE_NAMES.waitForCutover, {
+      stateName: FLOW_STATE_NAMES.waitForCutover,
+      time: sfn.WaitTime.secondsPath('$.cutover.nextWaitSeconds'),
+    });
+    const cutoverChain = cutover.next(new sfn.Choice(this, FLOW_STATE_NAMES.cutoverDone, { stateName: FLOW_STATE_NAMES.cutoverDone })
+      .when(sfn.Condition.booleanEquals('$.cutover.done', true), afterCutover)
+      .otherwise(waitForCutover.next(cutover)));
+    const swapChoice = new sfn.Choice(this, FLOW_STATE_NAMES.swapNeeded, { stateName: FLOW_STATE_NAMES.swapNeeded })
+      .when(sfn.Condition.booleanEquals('$.swap', true),
+        deletePrevious(STEP_NAMES.deleteKeptPrevious, DeleteSubject.KEPT_PREVIOUS, '$.keptPrevious',
+          FLOW_STATE_NAMES.waitForKeptPrevious, FLOW_STATE_NAMES.keptPreviousDone, cutoverChain))
+      .otherwise(archive);
     const notifySuccess = this.invoke(FLOW_STATE_NAMES.notifySuccess, fns.snsNotification, {
       payload: sfn.TaskInput.fromObject(notificationPayload('SUCCEEDED')),
       resultPath: sfn.JsonPath.DISCARD,
@@ -165,12 +203,15 @@ export class PipelineDefinition extends Construct {
     const restoreChain = restore.next(waitForRestore).next(checkRestore).next(
       new sfn.Choice(this, FLOW_STATE_NAMES.restoreDone, { stateName: FLOW_STATE_NAMES.restoreDone })
         .when(sfn.Condition.booleanEquals('$.restore.done', true),
-          setupUsers.next(validate).next(archive).next(notifySuccess).next(succeeded))
+          setupUsers.next(validate).next(swapChoice))
         .otherwise(waitForRestore),
     );
 
+    archive.next(notifySuccess).next(succeeded);
+
+    // DELETE_FIRST deletes the target before the restore; a swap restores beside it.
     const replaceChoice = new sfn.Choice(this, FLOW_STATE_NAMES.replaceNeeded, { stateName: FLOW_STATE_NAMES.replaceNeeded })
-      .when(sfn.Condition.booleanEquals('$.replaceTarget', true),
+      .when(sfn.Condition.and(sfn.Condition.booleanEquals('$.replaceTarget', true), sfn.Condition.booleanEquals('$.swap', false)),
         deleteRds.next(
           new sfn.Choice(this, FLOW_STATE_NAMES.deleteDone, { stateName: FLOW_STATE_NAMES.deleteDone })
             .when(sfn.Condition.booleanEquals('$.delete.done', true), restoreChain)

@@ -50,6 +50,9 @@ const TOP_LEVEL: Record<string, Kind> = {
   stateTtlSeconds: 'number',
   lockTtlSeconds: 'number',
   finalSnapshotsToKeep: 'number',
+  replaceStrategy: 'string',
+  previousTargetRetention: 'string',
+  retainFailedRestore: 'boolean',
 };
 
 const RESTORE: Record<string, Kind> = {

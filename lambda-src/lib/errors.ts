@@ -38,6 +38,7 @@ export const errors = {
   snapshotNotFromSource: (msg: string) => new PipelineError(PipelineErrorName.SNAPSHOT_NOT_FROM_SOURCE, msg),
   validationFailed: (msg: string) => new PipelineError(PipelineErrorName.VALIDATION_FAILED, msg),
   preflightFailed: (msg: string) => new PipelineError(PipelineErrorName.PREFLIGHT_FAILED, msg),
+  cutoverFailed: (msg: string) => new PipelineError(PipelineErrorName.CUTOVER_FAILED, msg),
 };
 
 interface AwsLikeError {

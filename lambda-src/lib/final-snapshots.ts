@@ -9,6 +9,7 @@ import { mapAwsError } from './errors';
 import { finalSnapshotIdentifier, sameRdsIdentifier, tagValue } from './naming';
 import { describeClusterSnapshot, isFault, tagsOf } from './rds';
 import { PipelineConfig, PipelineTag } from '../../src/contracts';
+import { previousClusterIdentifier } from '../../src/names';
 
 /** The tags that mark a final snapshot as this pipeline's, taken by `operationId`. */
 export function finalSnapshotTags(config: PipelineConfig, operationId: string) {
@@ -48,14 +49,17 @@ export async function pruneFinalSnapshots(client: RDSClient, config: PipelineCon
   const target = config.targetClusterIdentifier;
   const ours: DBClusterSnapshot[] = [];
   try {
-    for await (const page of paginateDescribeDBClusterSnapshots({ client }, { DBClusterIdentifier: target, SnapshotType: 'manual' })) {
-      for (const s of page.DBClusterSnapshots ?? []) {
-        if (!s.DBClusterSnapshotIdentifier || !s.SnapshotCreateTime) continue;
-        const tags = await tagsOf(client, s, s.DBClusterSnapshotArn, region);
-        const takenBy = tagValue(tags, PipelineTag.FINAL_SNAPSHOT);
-        if (tagValue(tags, PipelineTag.PIPELINE) !== config.pipelineId || !takenBy) continue;
-        if (!sameRdsIdentifier(s.DBClusterSnapshotIdentifier, finalSnapshotIdentifier(target, takenBy))) continue;
-        ours.push(s);
+    // A swap retires the previous target under its new name: its final snapshots name that cluster.
+    for (const cluster of [target, previousClusterIdentifier(target)]) {
+      for await (const page of paginateDescribeDBClusterSnapshots({ client }, { DBClusterIdentifier: cluster, SnapshotType: 'manual' })) {
+        for (const s of page.DBClusterSnapshots ?? []) {
+          if (!s.DBClusterSnapshotIdentifier || !s.SnapshotCreateTime) continue;
+          const tags = await tagsOf(client, s, s.DBClusterSnapshotArn, region);
+          const takenBy = tagValue(tags, PipelineTag.FINAL_SNAPSHOT);
+          if (tagValue(tags, PipelineTag.PIPELINE) !== config.pipelineId || !takenBy) continue;
+          if (!sameRdsIdentifier(s.DBClusterSnapshotIdentifier, finalSnapshotIdentifier(target, takenBy))) continue;
+          ours.push(s);
+        }
       }
     }
   } catch (err) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Tag } from '@aws-sdk/client-rds';
 import { errors } from './errors';
 import { PipelineConfig, PipelineTag, TagEntry } from '../../src/contracts';
-import { copySnapshotNameStart, finalSnapshotNameStart, TEMPORARY_CLUSTER_PREFIX } from '../../src/names';
+import { copySnapshotNameStart, finalSnapshotNameStart, MAX_RDS_IDENTIFIER_LENGTH, temporaryNameStart } from '../../src/names';
 
 /** Longest cluster snapshot identifier RDS accepts. */
 export const MAX_SNAPSHOT_IDENTIFIER_LENGTH = 255;
@@ -55,16 +55,20 @@ export function finalSnapshotIdentifier(targetClusterIdentifier: string, operati
 }
 
 /** Longest DB cluster identifier RDS accepts. */
-export const MAX_CLUSTER_IDENTIFIER_LENGTH = 63;
+export const MAX_CLUSTER_IDENTIFIER_LENGTH = MAX_RDS_IDENTIFIER_LENGTH;
 
 /**
- * Identifier of a temporary cluster restored beside the target for an operation: `arp-tmp-<target>-<hash>`,
- * the target cut so the whole fits RDS's 63 characters; unique per operation ID.
+ * Identifier of a temporary cluster restored beside the target for an operation (`ReplaceStrategy.SWAP`):
+ * `arp-tmp-<target>-<hash>`, the target cut so the whole (and its writer's name) fits RDS's 63 characters;
+ * unique per operation ID.
  */
 export function temporaryClusterIdentifier(targetClusterIdentifier: string, operationId: string): string {
-  const hash = operationHash(operationId);
-  const start = sanitizeIdentifier(`${TEMPORARY_CLUSTER_PREFIX}${targetClusterIdentifier}`, MAX_CLUSTER_IDENTIFIER_LENGTH - hash.length - 1);
-  return `${start}-${hash}`;
+  return `${temporaryNameStart(targetClusterIdentifier)}-${operationHash(operationId)}`;
+}
+
+/** Identifier of the writer instance of an operation's temporary cluster: `arp-tmp-<target>-<hash>-writer`. */
+export function temporaryWriterIdentifier(targetClusterIdentifier: string, operationId: string): string {
+  return `${temporaryClusterIdentifier(targetClusterIdentifier, operationId)}-writer`;
 }
 
 /**

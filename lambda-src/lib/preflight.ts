@@ -30,6 +30,7 @@ import {
   PreflightCheckResult,
   PreflightCheckStatus,
   PreflightReport,
+  ReplaceStrategy,
   SnapshotInfo,
   TRANSIENT_ERROR_NAMES,
 } from '../../src/contracts';
@@ -274,10 +275,11 @@ async function clusterQuota(input: PreflightInput): Promise<Check> {
   const { config } = input;
   const q = await quota(config, QUOTA_NAMES.clusters);
   if (!q) return skipped(`RDS did not report the ${QUOTA_NAMES.clusters} quota in ${config.targetRegion}.`);
-  // Replacing the target deletes it before the restore: the count does not grow.
-  const adds = input.target ? 0 : 1;
+  // DELETE_FIRST deletes the target before the restore: the count does not grow. A swap restores beside it.
+  const swap = input.target !== undefined && config.replaceStrategy === ReplaceStrategy.SWAP;
+  const adds = input.target && !swap ? 0 : 1;
   if (q.used + adds > q.max) {
-    return failed(`The account has ${q.used} of at most ${q.max} DB clusters in ${config.targetRegion}, and this run creates the target.`,
+    return failed(`The account has ${q.used} of at most ${q.max} DB clusters in ${config.targetRegion}, and this run creates ${swap ? 'a cluster beside the target (the swap\'s temporary cluster)' : 'the target'}.`,
       `Delete DB clusters you no longer need in ${config.targetRegion}, or ask for a higher quota (Service Quotas: DB clusters).`);
   }
   return passed(`${q.used} of at most ${q.max} DB clusters in ${config.targetRegion}; this run adds ${adds}.`);

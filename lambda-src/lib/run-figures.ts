@@ -17,13 +17,14 @@ const PHASE_STEPS: Record<RunPhase, string[]> = {
   [RunPhase.RESTORE]: [STEP_NAMES.restoreSnapshot, STEP_NAMES.checkRestoreStatus],
   [RunPhase.USERS]: [STEP_NAMES.setupDbUsers],
   [RunPhase.VALIDATION]: [STEP_NAMES.validateRestore],
+  [RunPhase.CUTOVER]: [STEP_NAMES.cutover],
 };
 
 /** The figures of one run. Times are ISO 8601, durations whole seconds (rounded to 0.001). */
 export interface RunFigures {
   /** When the execution started. */
   readonly startedAt: string;
-  /** When the target was ready with its users: the end of SetupDbUsers. */
+  /** When the target was ready with its users: the end of a swap's Cutover, else the end of SetupDbUsers. */
   readonly readyAt: string;
   /** startedAt → readyAt: the run's RTO. */
   readonly restoreSeconds: number;
@@ -32,12 +33,13 @@ export interface RunFigures {
   /** readyAt − snapshotCreatedAt: how old the data is when the target is ready (the run's RPO). */
   readonly snapshotAgeSeconds: number;
   /**
-   * How long the target was unusable: the state's `targetUnavailableSeconds` when a step recorded it; else, when the
-   * run replaced an existing target, from the start of its delete to readyAt.
+   * How long the target was unusable: the `targetUnavailableSeconds` a step recorded (Cutover for a swap,
+   * CheckRestoreStatus for DELETE_FIRST); else, when the run replaced an existing target, from the start of its delete
+   * to readyAt.
    * @default - the run replaced no target
    */
   readonly targetUnavailableSeconds?: number;
-  /** Seconds per phase that ran (COPY, DELETE, RESTORE, USERS). */
+  /** Seconds per phase that ran (COPY, DELETE, RESTORE, USERS, VALIDATION, CUTOVER). */
   readonly phaseSeconds: Partial<Record<RunPhase, number>>;
 }
 
@@ -67,7 +69,7 @@ export function computeRunFigures(
   };
   const users = span(PHASE_STEPS[RunPhase.USERS]);
   if (!users) return { missing: `the audit trail has no ${STEP_NAMES.setupDbUsers} entry` };
-  const readyAt = users.to;
+  const readyAt = span(PHASE_STEPS[RunPhase.CUTOVER])?.to ?? users.to;
 
   const phaseSeconds: Partial<Record<RunPhase, number>> = {};
   for (const phase of Object.values(RunPhase)) {
@@ -75,8 +77,9 @@ export function computeRunFigures(
     if (s) phaseSeconds[phase] = seconds(s.to - s.from);
   }
   let targetUnavailableSeconds: number | undefined;
-  if (typeof state.targetUnavailableSeconds === 'number' && Number.isFinite(state.targetUnavailableSeconds)) {
-    targetUnavailableSeconds = state.targetUnavailableSeconds;
+  const recorded = state.cutover?.targetUnavailableSeconds ?? state.restore?.targetUnavailableSeconds ?? state.targetUnavailableSeconds;
+  if (typeof recorded === 'number' && Number.isFinite(recorded)) {
+    targetUnavailableSeconds = recorded;
   } else if (state.delete?.targetExisted === true) {
     const del = span(PHASE_STEPS[RunPhase.DELETE]);
     if (del) targetUnavailableSeconds = seconds(readyAt - del.from);

@@ -114,6 +114,8 @@ export interface OperationUpdate {
   readonly requestedBy?: string;
   /** RTO/RPO of a successful run (lib/run-figures). */
   readonly runFigures?: RunFigures;
+  /** Seconds the target was unavailable: a swap's cutover, or a DELETE_FIRST delete + restore. */
+  readonly targetUnavailableSeconds?: number;
 }
 
 const UPDATE_ATTRIBUTES: Record<keyof OperationUpdate, string> = {
@@ -127,6 +129,7 @@ const UPDATE_ATTRIBUTES: Record<keyof OperationUpdate, string> = {
   targetClusterIdentifier: 'target_cluster_identifier',
   requestedBy: 'requested_by',
   runFigures: 'run_figures',
+  targetUnavailableSeconds: 'target_unavailable_seconds',
 };
 
 /**

@@ -70,7 +70,7 @@ describe('the state machine, run locally', () => {
 
   test('a function that keeps timing out is tried 3 times, then fails with StepTimedOut naming the step and what to check', async () => {
     const out = await run({}, (state) => {
-      if (state === 'SnapshotCheck') return { operationId: 'op', replaceTarget: true, copyRequired: false };
+      if (state === 'SnapshotCheck') return { operationId: 'op', replaceTarget: true, swap: false, copyRequired: false };
       if (state === 'DeleteRds') throw lambdaError('Sandbox.Timedout', 'Task timed out after 300.00 seconds');
       return {};
     });
@@ -91,7 +91,7 @@ describe('the state machine, run locally', () => {
 
   /** A run that reaches the restored cluster: no copy, no target to replace, restore done at once. */
   const restored = (state: string, validate: () => unknown) => {
-    if (state === 'SnapshotCheck') return { operationId: 'op', replaceTarget: false, copyRequired: false };
+    if (state === 'SnapshotCheck') return { operationId: 'op', replaceTarget: false, swap: false, copyRequired: false };
     if (state === 'RestoreSnapshot' || state === 'CheckRestoreStatus') return { done: true, nextWaitSeconds: 0, clusterIdentifier: 'staging-db' };
     if (state === 'ValidateRestore') return validate();
     return {};

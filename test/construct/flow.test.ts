@@ -2,13 +2,14 @@ import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { definitionOf } from './definition';
 import { defaultStack } from './stacks';
-import { DatabasePrivilege, UnmanagedLogins } from '../../src';
+import { DatabasePrivilege, PreviousTargetRetention, UnmanagedLogins } from '../../src';
 
 // asl-validator is CommonJS without types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const aslValidator = require('asl-validator');
 
-const TASKS = ['SnapshotCheck', 'CopySnapshot', 'CheckCopyStatus', 'DeleteRds', 'RestoreSnapshot', 'CheckRestoreStatus', 'SetupDbUsers', 'ValidateRestore', 'ArchiveSnapshot', 'NotifySuccess'];
+const TASKS = ['SnapshotCheck', 'CopySnapshot', 'CheckCopyStatus', 'DeleteRds', 'RestoreSnapshot', 'CheckRestoreStatus', 'SetupDbUsers', 'ValidateRestore',
+  'DeleteKeptPreviousTarget', 'Cutover', 'RetirePreviousTarget', 'ArchiveSnapshot', 'NotifySuccess'];
 
 describe('state machine definition', () => {
   const asl = definitionOf(Template.fromStack(defaultStack().stack));
@@ -54,7 +55,7 @@ describe('state machine definition', () => {
 
   test.each([
     ['CopySnapshot', '$.copy'], ['CheckCopyStatus', '$.copy'], ['DeleteRds', '$.delete'], ['RestoreSnapshot', '$.restore'],
-    ['CheckRestoreStatus', '$.restore'], ['ArchiveSnapshot', '$.archive'],
+    ['CheckRestoreStatus', '$.restore'], ['Cutover', '$.cutover'], ['ArchiveSnapshot', '$.archive'],
   ])('%s gets the whole state and writes %s', (name, resultPath) => {
     expect(states[name].Type).toBe('Task');
     expect(states[name].InputPath ?? '$').toBe('$');
@@ -156,8 +157,11 @@ describe('state machine definition', () => {
     expect(states['CopyDone?'].Default).toBe('WaitForCopy');
   });
 
-  test('the target is deleted only when SnapshotCheck decided to replace it; DeleteRds is its own status check', () => {
-    expect(states['ReplaceTarget?'].Choices).toEqual([{ Variable: '$.replaceTarget', BooleanEquals: true, Next: 'DeleteRds' }]);
+  test('the target is deleted first only when SnapshotCheck decided to replace it without a swap; DeleteRds is its own status check', () => {
+    expect(states['ReplaceTarget?'].Choices).toEqual([{
+      And: [{ Variable: '$.replaceTarget', BooleanEquals: true }, { Variable: '$.swap', BooleanEquals: false }],
+      Next: 'DeleteRds',
+    }]);
     expect(states['ReplaceTarget?'].Default).toBe('RestoreSnapshot');
     expect(states.DeleteRds.Next).toBe('DeleteDone?');
     expect(states['DeleteDone?'].Choices).toEqual([{ Variable: '$.delete.done', BooleanEquals: true, Next: 'RestoreSnapshot' }]);
@@ -171,12 +175,38 @@ describe('state machine definition', () => {
     expect(states['RestoreDone?'].Choices).toEqual([{ Variable: '$.restore.done', BooleanEquals: true, Next: 'SetupDbUsers' }]);
     expect(states['RestoreDone?'].Default).toBe('WaitForRestore');
     expect(states.SetupDbUsers.Next).toBe('ValidateRestore');
-    expect(states.ValidateRestore.Next).toBe('ArchiveSnapshot');
+    expect(states.ValidateRestore.Next).toBe('Swap?');
+    expect(states['Swap?'].Choices).toEqual([{ Variable: '$.swap', BooleanEquals: true, Next: 'DeleteKeptPreviousTarget' }]);
+    expect(states['Swap?'].Default).toBe('ArchiveSnapshot');
     expect(states.ArchiveSnapshot.Next).toBe('NotifySuccess');
     expect(states.NotifySuccess.Parameters).toMatchObject({ 'status': 'SUCCEEDED', 'state.$': '$', 'executionArn.$': '$$.Execution.Id' });
     expect(states.NotifySuccess.ResultPath).toBeNull();
     expect(states.NotifySuccess.Next).toBe('Succeeded');
     expect(states.Succeeded.Type).toBe('Succeed');
+  });
+
+  test('swap: a previous target an earlier swap kept is deleted, then the cutover loops, then the previous target is retired', () => {
+    expect(states.DeleteKeptPreviousTarget).toMatchObject({
+      Parameters: { 'state.$': '$', 'subject': 'KEPT_PREVIOUS' }, ResultPath: '$.keptPrevious', Next: 'KeptPreviousTargetDeleted?',
+    });
+    expect(states.DeleteKeptPreviousTarget.Resource).toEqual(states.DeleteRds.Resource);
+    expect(states['KeptPreviousTargetDeleted?'].Choices).toEqual([{ Variable: '$.keptPrevious.done', BooleanEquals: true, Next: 'Cutover' }]);
+    expect(states['KeptPreviousTargetDeleted?'].Default).toBe('WaitForKeptPreviousTarget');
+    expect(states.WaitForKeptPreviousTarget).toMatchObject({ Type: 'Wait', SecondsPath: '$.keptPrevious.nextWaitSeconds', Next: 'DeleteKeptPreviousTarget' });
+    expect(states.Cutover.Next).toBe('CutoverDone?');
+    expect(states['CutoverDone?'].Choices).toEqual([{ Variable: '$.cutover.done', BooleanEquals: true, Next: 'RetirePreviousTarget' }]);
+    expect(states['CutoverDone?'].Default).toBe('WaitForCutover');
+    expect(states.WaitForCutover).toMatchObject({ Type: 'Wait', SecondsPath: '$.cutover.nextWaitSeconds', Next: 'Cutover' });
+    expect(states.RetirePreviousTarget).toMatchObject({ Parameters: { 'state.$': '$', 'subject': 'PREVIOUS' }, ResultPath: '$.retire', Next: 'RetireDone?' });
+    expect(states['RetireDone?'].Choices).toEqual([{ Variable: '$.retire.done', BooleanEquals: true, Next: 'ArchiveSnapshot' }]);
+    expect(states.WaitForRetire).toMatchObject({ Type: 'Wait', SecondsPath: '$.retire.nextWaitSeconds', Next: 'RetirePreviousTarget' });
+  });
+
+  test('PreviousTargetRetention.KEEP: the cutover goes straight to the archive, nothing retires the previous target', () => {
+    const keep = definitionOf(Template.fromStack(defaultStack({ previousTargetRetention: PreviousTargetRetention.KEEP }).stack)).States as Record<string, any>;
+    expect(keep['CutoverDone?'].Choices).toEqual([{ Variable: '$.cutover.done', BooleanEquals: true, Next: 'ArchiveSnapshot' }]);
+    expect(keep.RetirePreviousTarget).toBeUndefined();
+    expect(keep.DeleteKeptPreviousTarget).toBeDefined();
   });
 
   test('failure path: notify, then fail with the original error name and cause', () => {

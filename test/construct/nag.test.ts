@@ -32,7 +32,7 @@ describe('cdk-nag: AwsSolutions, Serverless, NIST 800-53 R5, HIPAA, PCI DSS 3.2.
     const acknowledged = stack.node.findAll()
       .filter((c) => c.node.metadata.some((m) => m.type === 'aws:cdk:acknowledged-rules' && Object.keys(m.data as object).some(inVpcRule)))
       .map((c) => c.node.id).sort();
-    expect(acknowledged).toEqual(['ArchiveSnapshot', 'CheckCopyStatus', 'CheckRestoreStatus', 'CopySnapshot', 'DeleteRds', 'RestoreSnapshot', 'SnapshotCheck', 'SnsNotification']);
+    expect(acknowledged).toEqual(['ArchiveSnapshot', 'CheckCopyStatus', 'CheckRestoreStatus', 'CopySnapshot', 'Cutover', 'DeleteRds', 'RestoreSnapshot', 'SnapshotCheck', 'SnsNotification']);
     const all = defaultStack({ handlerPlacement: HandlerPlacement.ALL_IN_VPC });
     expect(all.stack.node.findAll().filter((c) => c.node.metadata.some((m) => m.type === 'aws:cdk:acknowledged-rules'
       && Object.keys(m.data as object).some(inVpcRule)))).toEqual([]);

@@ -90,18 +90,18 @@ describe('dashboard', () => {
     for (const metric of ['ExecutionsStarted', 'ExecutionsSucceeded', 'ExecutionsFailed', 'ExecutionsAborted', 'ExecutionsTimedOut', 'ExecutionThrottled']) {
       expect(body).toContain(metric);
     }
-    for (const metric of ['RestoreTime', 'SnapshotAge', 'TargetUnavailableTime', 'CopyTime', 'DeleteTime', 'RestorePhaseTime', 'UsersTime', 'ValidationTime']) {
+    for (const metric of ['RestoreTime', 'SnapshotAge', 'TargetUnavailableTime', 'CopyTime', 'DeleteTime', 'RestorePhaseTime', 'UsersTime', 'ValidationTime', 'CutoverTime']) {
       expect(body).toContain(`\\"AuroraRestorePipeline\\",\\"${metric}\\",\\"TargetCluster\\",\\"staging-aurora\\"`);
     }
     expect(body).toContain('Errors');
     expect(body).toContain('Throttles');
-    expect(pipeline.alarms).toHaveLength(5);
+    expect(pipeline.alarms).toHaveLength(6);
     for (const alarm of pipeline.alarms) expect(body).toContain(logicalIdOf(stack, alarm));
   });
 
   test('the alarms keep their construct IDs (their logical IDs are a public contract)', () => {
     expect(pipeline.alarms.map((a) => a.node.path)).toEqual(
-      ['ExecutionsFailedAlarm', 'ExecutionsTimedOutAlarm', 'ExecutionsAbortedAlarm', 'ExecutionsThrottledAlarm', 'HandlerErrorsAlarm'].map((id) => `Default/Restore/${id}`));
+      ['ExecutionsFailedAlarm', 'ExecutionsTimedOutAlarm', 'ExecutionsAbortedAlarm', 'ExecutionsThrottledAlarm', 'HandlerErrorsAlarm', 'HandlerErrorsAlarm2'].map((id) => `Default/Restore/${id}`));
   });
 
   test('dashboard: false creates none', () => {
@@ -137,6 +137,7 @@ describe('run figures as metrics', () => {
     expectMetric(pipeline.metricRestorePhaseTime(), 'RestorePhaseTime');
     expectMetric(pipeline.metricUsersTime(), 'UsersTime');
     expectMetric(pipeline.metricValidationTime(), 'ValidationTime');
+    expectMetric(pipeline.metricCutoverTime(), 'CutoverTime');
     expectMetric(pipeline.metricPhaseTime(RunPhase.COPY), 'CopyTime');
     expect(pipeline.metricRestoreTime({ period: Duration.hours(1), statistic: 'Average' }).statistic).toBe('Average');
   });

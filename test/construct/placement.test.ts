@@ -22,7 +22,7 @@ const PREFLIGHT_EC2 = 'ec2:DescribeSecurityGroups';
 /** Statements with EC2 actions that concern the function's own network placement. */
 const ec2Statements = (statements: any[]) => statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('ec2:') && a !== PREFLIGHT_EC2));
 const sgRef = (name: string) => ({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^RestoreHandlers${name}[0-9A-F]{8}$`)), 'GroupId'] });
-const API_FUNCTIONS = ['SnapshotCheck', 'CopySnapshot', 'CheckCopyStatus', 'DeleteRds', 'RestoreSnapshot', 'CheckRestoreStatus', 'ArchiveSnapshot', 'SnsNotification'];
+const API_FUNCTIONS = ['SnapshotCheck', 'CopySnapshot', 'CheckCopyStatus', 'DeleteRds', 'RestoreSnapshot', 'CheckRestoreStatus', 'Cutover', 'ArchiveSnapshot', 'SnsNotification'];
 /** The functions that connect to the restored cluster (`database: true`). */
 const DB_FUNCTIONS = ['SetupDbUsers', 'ValidateRestore'];
 

@@ -34,10 +34,15 @@ test('the demo runs the pipeline to SUCCEEDED, step by step, checks the result a
   const steps = [...stdout.matchAll(/^ +\+[\d.]+ s {2}(\w+)(?: #\d+)? +\d+ ms {2}(.*)$/gm)].map((m) => [m[1], m[2]]);
   expect(steps.map(([s]) => s)).toEqual([
     'SnapshotCheck', 'CopySnapshot', 'CheckCopyStatus', 'CheckCopyStatus', 'CheckCopyStatus',
-    'RestoreSnapshot', 'CheckRestoreStatus', 'CheckRestoreStatus', 'CheckRestoreStatus', 'CheckRestoreStatus',
-    'SetupDbUsers', 'ValidateRestore', 'ArchiveSnapshot', 'NotifySuccess',
+    'RestoreSnapshot', 'CheckRestoreStatus', 'CheckRestoreStatus', 'CheckRestoreStatus',
+    'SetupDbUsers', 'ValidateRestore', 'DeleteKeptPreviousTarget', 'Cutover', 'Cutover', 'Cutover',
+    'RetirePreviousTarget', 'RetirePreviousTarget', 'RetirePreviousTarget', 'RetirePreviousTarget', 'ArchiveSnapshot', 'NotifySuccess',
   ]);
   expect(steps.find(([s]) => s === 'ValidateRestore')![1]).toBe('3 checks passed: built-in:master-login, built-in:database:app, accounts-present');
+  // The swap over the existing staging cluster, and the unavailable time it measured.
+  expect(stdout).toMatch(/Cutover #3 +\d+ ms {2}arp-tmp-staging-aurora-[0-9a-f]{8} is now staging-aurora; the previous target is arp-prev-staging-aurora; unavailable \d+ s/);
+  expect(stdout).toMatch(/target unavailable \d+ s \(first rename → new cluster available as staging-aurora;/);
+  expect(stdout).toMatch(/previous target +arp-prev-staging-aurora deleted, final snapshot arp-final-staging-aurora-demo-/);
   expect(steps.filter(([s]) => /Copy/.test(s)).map(([, text]) => /: (\w+) (\d+)%/.exec(text)!.slice(1).join(' ')))
     .toEqual(['copying 0', 'copying 35', 'copying 80', 'available 100']);
   expect(stdout).toContain('Result: SUCCEEDED');

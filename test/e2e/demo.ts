@@ -6,12 +6,14 @@
  * handler (assets/<step>/index.js, the code that ships) against moto, which emulates RDS, DynamoDB, SNS,
  * SQS, KMS and Secrets Manager, and a real PostgreSQL 18 (TLS, SCRAM) standing in for the restored cluster.
  * The stack: snapshots of `prod-aurora` in us-east-1 restored into `staging-aurora` in eu-west-1 (a copy
- * re-encrypted with the stack's key), with a read-only and a read-write database user. The PostgreSQL holds what
+ * re-encrypted with the stack's key), with a read-only and a read-write database user, over an existing
+ * `staging-aurora` (last night's, owned by the pipeline) that the run swaps out: restored beside it as
+ * `arp-tmp-…`, renamed in at the cutover, the previous one retired. The PostgreSQL holds what
  * a production snapshot holds (test/support/restored-production.ts): production's login roles with their
  * passwords, and app_ro, an admin in production that the configuration makes read-only.
  *
  * moto finishes copies and restores at once, so the demo holds the copy at `copying` for two checks (with
- * PercentProgress) and the restore at `creating` for one, and shortens every Wait to 0.3 s: the wait loops
+ * PercentProgress) and the new cluster at `creating` for one, and shortens every Wait to 0.3 s: the wait loops
  * show as they would on AWS, in seconds. Everything it starts is stopped and removed at the end, on failure
  * and on Ctrl-C. `--keep` (or DEMO_KEEP=1) keeps moto running after the summary, to look around with the
  * aws CLI, until Ctrl-C.
@@ -24,9 +26,9 @@ import { App } from 'aws-cdk-lib';
 import { APP_DATABASE, APP_TABLE, MASTER_USERNAME, probeRole, type RoleAbilities } from './support/local-cluster';
 import type { Invocation } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
-import { notifications, startScenario, startWorld, type World } from './support/world';
-import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
-import { DatabasePrivilege } from '../../src';
+import { notifications, seedTarget, startScenario, startWorld, type World } from './support/world';
+import { copySnapshotIdentifier, temporaryClusterIdentifier } from '../../lambda-src/lib/naming';
+import { DatabasePrivilege, PipelineTag } from '../../src';
 import { ensureVenv } from '../support/venv';
 
 // This process's own SDK clients would warn about Node 20's end of support; the handlers get the same setting.
@@ -93,7 +95,7 @@ async function phase<T>(label: string, fn: () => Promise<T> | T): Promise<T> {
 function reportTask(runStart: number) {
   return (inv: Invocation) => {
     const at = `+${seconds(inv.startedAt - runStart)}`.padStart(7);
-    const name = (inv.stateName + (inv.attempt > 0 && /^Check|^DeleteRds/.test(inv.stateName) ? ` #${inv.attempt + 1}` : '')).padEnd(22);
+    const name = (inv.stateName + (inv.attempt > 0 && /^Check|^DeleteRds|^Cutover|PreviousTarget$/.test(inv.stateName) ? ` #${inv.attempt + 1}` : '')).padEnd(22);
     const took = `${inv.durationMs} ms`.padStart(7);
     out(`  ${at}  ${name} ${took}  ${inv.error ? `FAILED ${inv.error.errorType}: ${inv.error.errorMessage}` : describeResult(inv.stateName, inv.result as any)}`);
   };
@@ -110,7 +112,13 @@ function describeResult(state: string, r: any): string {
     case 'CheckCopyStatus':
       return `${r.snapshotIdentifier}: ${r.status}${pct(r)}${wait(r)}`;
     case 'DeleteRds':
-      return `${r.status}${wait(r)}`;
+    case 'DeleteKeptPreviousTarget':
+    case 'RetirePreviousTarget':
+      return `${r.status}${r.finalSnapshotIdentifier && r.done ? `, final snapshot ${r.finalSnapshotIdentifier}` : ''}${wait(r)}`;
+    case 'Cutover':
+      return r.done
+        ? `${r.temporaryClusterIdentifier} is now ${r.previousClusterIdentifier.replace(/^arp-prev-/, '')}; the previous target is ${r.previousClusterIdentifier}; unavailable ${r.targetUnavailableSeconds} s`
+        : `${r.phase}: ${r.status}${wait(r)}`;
     case 'RestoreSnapshot':
     case 'CheckRestoreStatus':
       return `${r.clusterIdentifier}: ${r.status}${r.done ? ` at ${r.endpoint}:${r.port}, master password reset` : wait(r)}`;
@@ -157,9 +165,10 @@ async function main(): Promise<number> {
   });
   const { h, target } = scenario;
   const config = h.config;
+  await seedTarget(h, world, { tags: [{ Key: PipelineTag.PIPELINE, Value: config.pipelineId }, { Key: PipelineTag.OPERATION_ID, Value: 'last-night' }] });
   out(`  pipeline: ${config.sourceClusterIdentifier} (${config.sourceRegion}) -> ${config.targetClusterIdentifier} (${config.targetRegion}); `
     + `users ${USERS.map((u) => `${u.username} (${u.privilege})`).join(', ')} in database ${APP_DATABASE}`);
-  out(`  source snapshots: ${snapshots.join(', ')}`);
+  out(`  source snapshots: ${snapshots.join(', ')}; existing target: ${config.targetClusterIdentifier} (last night's, owned by the pipeline)`);
   out();
 
   // The first thing to run after deploying: the preflight alone, which changes nothing and notifies its checklist.
@@ -178,7 +187,8 @@ async function main(): Promise<number> {
   const copyId = copySnapshotIdentifier(config.targetClusterIdentifier, executionName);
   const scope = { region: TARGET_REGION };
   await h.moto.holdSnapshotStatus(copyId, 'copying', 0, scope);
-  await target!.hold('creating');
+  const temporary = temporaryClusterIdentifier(config.targetClusterIdentifier, executionName);
+  const standIn = { endpoint: target!.host, readerEndpoint: target!.host, port: target!.port };
   const progress = [35, 80];
 
   out(`Execution ${executionName} (each Wait takes ${WAIT_MS / 1000} s here instead of the seconds it says):`);
@@ -191,7 +201,9 @@ async function main(): Promise<number> {
         if (attempt < progress.length) await h.moto.holdSnapshotStatus(copyId, 'copying', progress[attempt], scope);
         else await h.moto.release('snapshot', copyId, scope);
       }
-      if (state === 'CheckRestoreStatus' && attempt === 1) await target!.release();
+      // The new cluster (the local PostgreSQL too) reports `creating` on its first check.
+      if (state === 'CheckRestoreStatus' && attempt === 0) await h.moto.overrideCluster(temporary, { ...standIn, status: 'creating' }, scope);
+      if (state === 'CheckRestoreStatus' && attempt === 1) await h.moto.overrideCluster(temporary, standIn, scope);
     },
     afterTask: reportTask(runStart),
   });
@@ -210,6 +222,9 @@ async function main(): Promise<number> {
     out(`Result: ${state?.status}`);
     out(`  target endpoint  ${message.target.endpoint}:${message.target.port} (the local PostgreSQL standing in for ${config.targetClusterIdentifier}; `
       + `engine ${message.target.engineVersion})`);
+    out(`  target unavailable ${message.targetUnavailableSeconds} s (first rename → new cluster available as ${config.targetClusterIdentifier}; `
+      + 'here moto renames at once and each Wait is 0.3 s; on AWS each rename takes about a minute: see `npx projen bench:swap`)');
+    out(`  previous target  ${message.previousTarget.identifier} ${message.previousTarget.action}${message.previousTarget.finalSnapshotIdentifier ? `, final snapshot ${message.previousTarget.finalSnapshotIdentifier}` : ''}`);
     out(`  users created    ${message.dbUsers.created.join(', ')}; updated ${message.dbUsers.updated.join(', ')}`);
     out(`  logins disabled  ${message.dbUsers.disabledLogins.join(', ')} (NOLOGIN, password removed, not dropped)`);
     out(`  revoked          ${message.dbUsers.revokedMemberships.join(', ')}`);
@@ -239,7 +254,7 @@ async function main(): Promise<number> {
 
   out(`State item (table ${config.stateTableName}):`);
   if (state) {
-    for (const key of ['operation_id', 'status', 'snapshot_identifier', 'target_endpoint', 'started_at', 'finished_at', 'error_name', 'error_message']) {
+    for (const key of ['operation_id', 'status', 'snapshot_identifier', 'target_endpoint', 'target_unavailable_seconds', 'started_at', 'finished_at', 'error_name', 'error_message']) {
       if (state[key] !== undefined) out(`  ${key.padEnd(20)} ${state[key]}`);
     }
   }

@@ -8,7 +8,7 @@
  *    RestoreAlreadyInProgress naming the holder; the first goes on to SUCCEEDED.
  */
 import { DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand, DescribeDBInstancesCommand, RemoveTagsFromResourceCommand } from '@aws-sdk/client-rds';
-import { PipelineTag } from '../../src';
+import { PipelineTag, ReplaceStrategy } from '../../src';
 import type { E2EHarness } from './support/harness';
 import type { PipelineRun } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
@@ -25,8 +25,8 @@ afterAll(async () => {
   await world?.stop();
 });
 
-async function scenario(): Promise<Scenario> {
-  return startScenario(world, pipelineStack().stack);
+async function scenario(props: Parameters<typeof pipelineStack>[0] = {}): Promise<Scenario> {
+  return startScenario(world, pipelineStack(props).stack);
 }
 
 /** The target cluster and its instances as moto holds them, with their tags. */
@@ -82,7 +82,7 @@ describe('guards', () => {
   });
 
   test('3b. ownership is checked again at deletion time: a tag removed after the preflight stops the delete', async () => {
-    const s = await scenario();
+    const s = await scenario({ replaceStrategy: ReplaceStrategy.DELETE_FIRST });
     const { h } = s;
     await seedTarget(h, world, { tags: [{ Key: PipelineTag.PIPELINE, Value: h.config.pipelineId }, { Key: 'team', Value: 'dba' }] });
     const run = await h.run({}, {

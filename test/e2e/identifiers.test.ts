@@ -5,7 +5,7 @@
  * allowed by the roles of the synthesized template (the harness evaluates each one; see harness.ts).
  */
 import { DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
-import { finalSnapshotIdentifier } from '../../lambda-src/lib/naming';
+import { finalSnapshotIdentifier, temporaryClusterIdentifier } from '../../lambda-src/lib/naming';
 import { PipelineTag } from '../../src';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { expectSucceeded, startScenario, startWorld, type World } from './support/world';
@@ -39,8 +39,9 @@ test('a mixed-case target restores and is replaced, every call allowed by IAM un
   const [target] = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'staging-db' }))).DBClusters!;
   expect(target.DBClusterIdentifier).toBe('staging-db');
   expect(Object.fromEntries(target.TagList!.map((t) => [t.Key, t.Value]))).toMatchObject({ [PipelineTag.OPERATION_ID]: 'nightly-1' });
-  // The two operation IDs sanitize alike; the final snapshot of the second run has its own name.
-  const finals = (await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: 'staging-db', SnapshotType: 'manual' }))).DBClusterSnapshots!;
+  // The two operation IDs sanitize alike; the final snapshot of the second run has its own name. (The second run swapped:
+  // the previous target was retired under the name the cutover gave it.)
+  const finals = (await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: 'arp-prev-staging-db', SnapshotType: 'manual' }))).DBClusterSnapshots!;
   expect(finals.map((f) => f.DBClusterSnapshotIdentifier)).toEqual([finalSnapshotIdentifier('staging-db', 'nightly-1')]);
   expect(finalSnapshotIdentifier('staging-db', 'nightly-1')).not.toBe(finalSnapshotIdentifier('staging-db', 'Nightly_1'));
 
@@ -50,7 +51,9 @@ test('a mixed-case target restores and is replaced, every call allowed by IAM un
     `rds:RestoreDBClusterFromSnapshot arn:aws:rds:${TARGET_REGION}:123456789012:cluster:staging-db`,
     `rds:CreateDBInstance arn:aws:rds:${TARGET_REGION}:123456789012:db:staging-db-writer`,
     `rds:DeleteDBInstance arn:aws:rds:${TARGET_REGION}:123456789012:db:staging-db-writer`,
-    `rds:DeleteDBCluster arn:aws:rds:${TARGET_REGION}:123456789012:cluster:staging-db`,
+    // The second run swapped: restored beside the target, renamed it away, retired it under its new name.
+    `rds:RestoreDBClusterFromSnapshot arn:aws:rds:${TARGET_REGION}:123456789012:cluster:${temporaryClusterIdentifier('staging-db', 'nightly-1')}`,
+    `rds:DeleteDBCluster arn:aws:rds:${TARGET_REGION}:123456789012:cluster:arp-prev-staging-db`,
     `rds:ModifyDBCluster arn:aws:rds:${TARGET_REGION}:123456789012:cluster:staging-db`,
   ]));
   expect(requests.some((r) => /Staging|Prod-/.test(r))).toBe(false);

@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { finalSnapshotIdentifier } from '../../lambda-src/lib/naming';
-import { DatabasePrivilege, PipelineTag } from '../../src';
+import { DatabasePrivilege, PipelineTag, ReplaceStrategy, type AuroraRestorePipelineProps } from '../../src';
 import type { E2EHarness } from './support/harness';
 import { APP_DATABASE, MASTER_USERNAME, PROD_APP, PROD_DBA, probeRole, type RoleAbilities } from './support/local-cluster';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
@@ -47,8 +47,9 @@ afterAll(async () => {
 });
 
 /** Users of each privilege: two configured one by one (generated secrets) and two in the original design's combined secret. */
-async function usersScenario(): Promise<Scenario & { legacy: Record<string, string> }> {
+async function usersScenario(props: Partial<AuroraRestorePipelineProps> = {}): Promise<Scenario & { legacy: Record<string, string> }> {
   const { stack } = pipelineStack((scope) => ({
+    ...props,
     databaseNames: [APP_DATABASE],
     databaseUsers: [
       { username: 'app_ro', privilege: DatabasePrivilege.READ_ONLY },
@@ -127,7 +128,7 @@ describe('same-region restore', () => {
       'WaitForRestore', 'CheckRestoreStatus', 'RestoreDone?', // creating (moto's own first report)
       'WaitForRestore', 'CheckRestoreStatus', 'RestoreDone?', // available: master password reset requested
       'WaitForRestore', 'CheckRestoreStatus', 'RestoreDone?', // reset applied
-      'SetupDbUsers', 'ValidateRestore', 'ArchiveSnapshot', 'NotifySuccess', 'Succeeded',
+      'SetupDbUsers', 'ValidateRestore', 'Swap?', 'ArchiveSnapshot', 'NotifySuccess', 'Succeeded',
     ]);
     expect(run.invocations.filter((i) => i.stateName === 'CheckRestoreStatus').map((i) => (i.result as any).status))
       .toEqual(['creating', 'creating', 'resetting-master-password', 'available']);
@@ -196,8 +197,8 @@ describe('same-region restore', () => {
     expect(await s.leaks([run])).toEqual([]);
   });
 
-  test('2. over a target it owns: instances deleted, then the cluster with a final snapshot, then restored', async () => {
-    const s = await usersScenario();
+  test('2. DELETE_FIRST over a target it owns: instances deleted, then the cluster with a final snapshot, then restored', async () => {
+    const s = await usersScenario({ replaceStrategy: ReplaceStrategy.DELETE_FIRST });
     const { h } = s;
     await seedTarget(h, world, {
       tags: [
@@ -257,7 +258,7 @@ describe('same-region restore', () => {
     expect(await s.leaks([run])).toEqual([]);
   });
 
-  test('7. the same restore again converges: the first run\'s target is replaced, users reconciled, new passwords apply', async () => {
+  test('7. the same restore again converges: the first run\'s target is swapped out (the default), users reconciled, new passwords apply', async () => {
     const s = await usersScenario();
     const { h } = s;
     const first = await h.run({ requestedBy: 'nightly' }, { executionName: 'nightly-1' });
@@ -272,16 +273,18 @@ describe('same-region restore', () => {
     const second = await h.run({ requestedBy: 'nightly' }, { executionName: 'nightly-2' });
     expectSucceeded(second);
     expect(second.invocations[0].result).toMatchObject({ replaceTarget: true });
-    expect(second.path).toEqual(expect.arrayContaining(['DeleteRds', 'WaitForDelete', 'RestoreSnapshot', 'SetupDbUsers', 'Succeeded']));
+    expect(second.invocations[0].result).toMatchObject({ swap: true });
+    expect(second.path).toEqual(expect.arrayContaining(['RestoreSnapshot', 'SetupDbUsers', 'DeleteKeptPreviousTarget', 'Cutover', 'RetirePreviousTarget', 'Succeeded']));
+    expect(second.path).not.toContain('DeleteRds');
     const users = second.invocations.find((i) => i.stateName === 'SetupDbUsers')!.result as DbUsersResult;
     expect(users.created).toEqual([]);
     expect([...users.updated].sort()).toEqual(ALL_USERS);
     // The first run disabled production's logins and cut app_ro's memberships: nothing left to do.
     expect(users).toMatchObject({ disabledLogins: [], revokedMemberships: [] });
 
-    // The target is the second run's; the first one's was kept as a final snapshot.
+    // The target is the second run's; the first one's, renamed away at the cutover, was kept as a final snapshot.
     expect(tagsOf(await cluster(h, 'staging-aurora'))).toMatchObject({ [PipelineTag.OPERATION_ID]: 'nightly-2' });
-    const finals = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: 'staging-aurora' }))).DBClusterSnapshots!;
+    const finals = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: 'arp-prev-staging-aurora' }))).DBClusterSnapshots!;
     expect(finals.map((f) => f.DBClusterSnapshotIdentifier)).toContain(finalSnapshotIdentifier('staging-aurora', 'nightly-2'));
 
     await expectUsersAndMaster(s);

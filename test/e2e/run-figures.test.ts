@@ -1,7 +1,7 @@
 /*
  * e2e: the RTO/RPO figures of a run. A scheduled cross-region run (input `{"requestedBy": "schedule"}`, as the
- * pipeline's EventBridge Scheduler schedule sends it) copies the snapshot, replaces a target the pipeline owns,
- * restores and sets up a user. The notification step's log must carry one embedded-metric-format line whose values
+ * pipeline's EventBridge Scheduler schedule sends it) copies the snapshot, restores beside a target the pipeline owns,
+ * sets up a user, validates and swaps it in (the default strategy). The notification step's log must carry one embedded-metric-format line whose values
  * are what the audit trail and RDS imply, and the state item and the message must hold the same figures.
  */
 import { DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
@@ -22,7 +22,7 @@ afterAll(async () => {
   await world?.stop();
 });
 
-test('a scheduled run that copies and replaces the target emits its figures as EMF, with the values its audit trail implies', async () => {
+test('a scheduled run that copies and swaps out the target emits its figures as EMF, with the values its audit trail implies', async () => {
   const { stack } = pipelineStack({
     sourceRegion: SOURCE_REGION,
     databaseNames: [APP_DATABASE],
@@ -46,13 +46,16 @@ test('a scheduled run that copies and replaces the target emits its figures as E
   const begin = (e: Record<string, any>) => end(e) - e.duration_ms;
   const of = (...steps: string[]) => audit.filter((e) => steps.includes(e.step));
   const span = (...steps: string[]) => (Math.max(...of(...steps).map(end)) - Math.min(...of(...steps).map(begin))) / 1000;
-  const readyAt = end(of('SetupDbUsers')[0]);
+  // A swap's target is ready when the Cutover finds the new cluster available under the target's identifier.
+  const readyAt = Math.max(...of('Cutover').map(end));
   const startedAt = Date.parse((run.invocations[0].event as { executionStartTime: string }).executionStartTime);
   const source = (await h.rds(SOURCE_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'prod-aurora-new' })))
     .DBClusterSnapshots![0];
   const createdAt = source.SnapshotCreateTime!.getTime();
   expect(of('CopySnapshot')).toHaveLength(1);
-  expect(of('DeleteRds').length).toBeGreaterThanOrEqual(1);
+  expect(of('Cutover').length).toBeGreaterThanOrEqual(1);
+  expect(of('DeleteRds')).toHaveLength(0);
+  expect(typeof state?.target_unavailable_seconds).toBe('number');
 
   const notify = run.invocations.find((i) => i.stateName === 'NotifySuccess')!;
   const emfLines = notify.logs.filter((l) => l.includes('"_aws"'));
@@ -61,7 +64,7 @@ test('a scheduled run that copies and replaces the target emits its figures as E
   expect(emf._aws.CloudWatchMetrics).toEqual([{
     Namespace: 'AuroraRestorePipeline',
     Dimensions: [['TargetCluster']],
-    Metrics: ['RestoreTime', 'SnapshotAge', 'TargetUnavailableTime', 'CopyTime', 'DeleteTime', 'RestorePhaseTime', 'UsersTime', 'ValidationTime']
+    Metrics: ['RestoreTime', 'SnapshotAge', 'TargetUnavailableTime', 'CopyTime', 'RestorePhaseTime', 'UsersTime', 'ValidationTime', 'CutoverTime']
       .map((Name) => ({ Name, Unit: 'Seconds' })),
   }]);
   expect(emf._aws.Timestamp).toBe(readyAt);
@@ -70,12 +73,13 @@ test('a scheduled run that copies and replaces the target emits its figures as E
     operationId: 'nightly-1',
     RestoreTime: (readyAt - startedAt) / 1000,
     SnapshotAge: (readyAt - createdAt) / 1000,
-    TargetUnavailableTime: (readyAt - Math.min(...of('DeleteRds').map(begin))) / 1000,
+    // As the Cutover measured it (first rename request → available under the target's identifier).
+    TargetUnavailableTime: state?.target_unavailable_seconds,
     CopyTime: span('CopySnapshot', 'CheckCopyStatus'),
-    DeleteTime: span('DeleteRds'),
     RestorePhaseTime: span('RestoreSnapshot', 'CheckRestoreStatus'),
     UsersTime: of('SetupDbUsers')[0].duration_ms / 1000,
     ValidationTime: of('ValidateRestore')[0].duration_ms / 1000,
+    CutoverTime: span('Cutover'),
   };
   expect(emf).toEqual({ _aws: emf._aws, ...expected });
   expect(emf.SnapshotAge).toBeGreaterThan(emf.RestoreTime);
@@ -88,7 +92,9 @@ test('a scheduled run that copies and replaces the target emits its figures as E
     snapshotCreatedAt: new Date(createdAt).toISOString(),
     snapshotAgeSeconds: expected.SnapshotAge,
     targetUnavailableSeconds: expected.TargetUnavailableTime,
-    phaseSeconds: { COPY: expected.CopyTime, DELETE: expected.DeleteTime, RESTORE: expected.RestorePhaseTime, USERS: expected.UsersTime, VALIDATION: expected.ValidationTime },
+    phaseSeconds: {
+      COPY: expected.CopyTime, RESTORE: expected.RestorePhaseTime, USERS: expected.UsersTime, VALIDATION: expected.ValidationTime, CUTOVER: expected.CutoverTime,
+    },
   };
   expect(state?.run_figures).toEqual(figures);
   const [message] = await notifications(h);

@@ -17,7 +17,7 @@ import {
   StopDBClusterCommand,
 } from '@aws-sdk/client-rds';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { PipelineTag } from '../../src';
+import { PipelineTag, ReplaceStrategy } from '../../src';
 import type { E2EHarness } from './support/harness';
 import { REDRIVE_STATE, seedCluster } from './support/harness';
 import type { PipelineRun } from './support/run-pipeline';
@@ -84,7 +84,7 @@ const errorMessage = (run: PipelineRun) => JSON.parse(run.error!.Cause).errorMes
 
 describe('runtime guards', () => {
   test('10a. a redriven old execution after a newer run: LockLost before any change; the newer run\'s target, instances and snapshots untouched', async () => {
-    const s = await startScenario(world, pipelineStack().stack);
+    const s = await startScenario(world, pipelineStack({ replaceStrategy: ReplaceStrategy.DELETE_FIRST }).stack);
     const { h } = s;
     await seedTarget(h, world, { tags: [{ Key: PipelineTag.PIPELINE, Value: h.config.pipelineId }] });
 
@@ -186,7 +186,7 @@ describe('runtime guards', () => {
   });
 
   test('10e. a stopped target: started (RDS deletes no stopped cluster), then replaced', async () => {
-    const s = await startScenario(world, pipelineStack().stack);
+    const s = await startScenario(world, pipelineStack({ replaceStrategy: ReplaceStrategy.DELETE_FIRST }).stack);
     const { h } = s;
     await seedTarget(h, world, { tags: [{ Key: PipelineTag.PIPELINE, Value: h.config.pipelineId }] });
     await h.rds(TARGET_REGION).send(new StopDBClusterCommand({ DBClusterIdentifier: 'staging-aurora' }));

@@ -13,6 +13,7 @@ import { DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand } from '@a
 import { findSecretLeaks, type E2EHarness } from './support/harness';
 import type { FunctionInvocation, PipelineRun } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
+import { ReplaceStrategy } from '../../src';
 import { auditTrail, expectSucceeded, notifications, runAndStop, startScenario, startWorld, type Scenario, type World } from './support/world';
 import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { statusChangeEvent } from '../support/status-change-event';
@@ -139,7 +140,7 @@ describe('stopped and timed-out executions', () => {
   });
 
   test('9b. timed out while its restore is `creating`: FAILED/ExecutionTimedOut, the cluster kept; a newer run\'s lock is never touched; the next run replaces the owned target', async () => {
-    const s: Scenario = await startScenario(world, pipelineStack().stack);
+    const s: Scenario = await startScenario(world, pipelineStack({ replaceStrategy: ReplaceStrategy.DELETE_FIRST }).stack);
     const { h } = s;
     await s.target!.hold('creating'); // keeps the stand-in's endpoint
 

@@ -39,7 +39,7 @@ describe('validation of the restored cluster', () => {
     expectSucceeded(run);
     const checks = ['built-in:master-login', `built-in:database:${APP_DATABASE}`, 'accounts-present', 'engine-answers'];
 
-    expect(run.path.slice(-5)).toEqual(['SetupDbUsers', 'ValidateRestore', 'ArchiveSnapshot', 'NotifySuccess', 'Succeeded']);
+    expect(run.path.slice(-6)).toEqual(['SetupDbUsers', 'ValidateRestore', 'Swap?', 'ArchiveSnapshot', 'NotifySuccess', 'Succeeded']);
     const validation = run.invocations.find((i) => i.stateName === 'ValidateRestore')!;
     expect(validation.result).toEqual({ passed: 4, checks });
     // It validated the cluster RestoreSnapshot/CheckRestoreStatus reported, found in $.restore.

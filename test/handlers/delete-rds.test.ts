@@ -299,8 +299,10 @@ describe('delete-rds', () => {
       Status: 'available',
       TagList: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: op }],
     });
+    // n1 and n0 were taken of previous targets a swap renamed away (arp-prev-<target>): they count too.
+    const ofPrevious = [own('n1', 10), own('n0', 9)];
     const listed = [
-      own('op-1', 22), own('n5', 21), own('n4', 20), own('n3', 19), own('n2', 18), own('n1', 10), own('n0', 9),
+      own('op-1', 22), own('n5', 21), own('n4', 20), own('n3', 19), own('n2', 18),
       // Never touched: a name that is not the final-snapshot name of the operation its tag names, another pipeline's, untagged.
       { ...own('n-1', 1), DBClusterSnapshotIdentifier: 'staging-db-manual-backup' },
       { ...own('x1', 2), TagList: [{ Key: PipelineTag.PIPELINE, Value: 'other' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: 'x1' }] },
@@ -308,7 +310,7 @@ describe('delete-rds', () => {
     ];
     rdsMock.on(DescribeDBClusterSnapshotsCommand).callsFake((input: { DBClusterSnapshotIdentifier?: string }) => (input.DBClusterSnapshotIdentifier
       ? { DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: input.DBClusterSnapshotIdentifier, DBClusterSnapshotArn: 'arn:final-op-1' }] }
-      : { DBClusterSnapshots: listed }));
+      : { DBClusterSnapshots: (input as { DBClusterIdentifier?: string }).DBClusterIdentifier === 'arp-prev-staging-db' ? ofPrevious : listed }));
     rdsMock.on(AddTagsToResourceCommand).resolves({});
     rdsMock.on(DeleteDBClusterSnapshotCommand).resolves({});
     const out = await handler(makeState({ delete: previous() }));
@@ -317,7 +319,7 @@ describe('delete-rds', () => {
       ResourceName: 'arn:final-op-1', Tags: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: 'op-1' }],
     });
     expect(rdsMock.commandCalls(DescribeDBClusterSnapshotsCommand).map((c) => c.args[0].input).filter((i) => !i.DBClusterSnapshotIdentifier))
-      .toEqual([{ DBClusterIdentifier: 'staging-db', SnapshotType: 'manual' }]);
+      .toEqual([{ DBClusterIdentifier: 'staging-db', SnapshotType: 'manual' }, { DBClusterIdentifier: 'arp-prev-staging-db', SnapshotType: 'manual' }]);
     expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand).map((c) => c.args[0].input.DBClusterSnapshotIdentifier)).toEqual([finalSnapshotIdentifier('staging-db', 'n1'), finalSnapshotIdentifier('staging-db', 'n0')]);
   });
 

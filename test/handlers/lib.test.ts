@@ -12,11 +12,13 @@ import {
   parseSnapshotArn,
   sanitizeIdentifier,
   temporaryClusterIdentifier,
+  temporaryWriterIdentifier,
 } from '../../lambda-src/lib/naming';
 import { getSecretJson } from '../../lambda-src/lib/secrets';
 import { createLogger, runStep } from '../../lambda-src/lib/step';
 import { acquireLock, AuditOutcome, listAudit } from '../../lambda-src/lib/store';
 import { PipelineErrorName } from '../../src/contracts';
+import { previousClusterIdentifier, temporaryNameStart } from '../../src/names';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const smMock = mockClient(SecretsManagerClient);
@@ -75,10 +77,15 @@ describe('naming', () => {
     expect(finalSnapshotIdentifier('staging-db', 'o'.repeat(64)).length).toBeLessThanOrEqual(255);
   });
 
-  test('a temporary cluster name fits 63 characters and keeps its operation hash', () => {
+  test('a temporary cluster and its writer fit 63 characters and keep the operation hash; the previous target has one name', () => {
     const id = temporaryClusterIdentifier('t'.repeat(63), 'op-1');
-    expect(id).toHaveLength(63);
+    expect(id).toHaveLength(56);
     expect(id).toMatch(new RegExp(`^arp-tmp-t+-${operationHash('op-1')}$`));
+    expect(temporaryWriterIdentifier('t'.repeat(63), 'op-1')).toBe(`${id}-writer`);
+    expect(temporaryWriterIdentifier('t'.repeat(63), 'op-1')).toHaveLength(63);
+    expect(temporaryClusterIdentifier('Staging-DB', 'op-1').startsWith(temporaryNameStart('Staging-DB'))).toBe(true);
+    expect(previousClusterIdentifier('Staging-DB')).toBe('arp-prev-staging-db');
+    expect(previousClusterIdentifier('t'.repeat(63))).toHaveLength(63);
     expect(temporaryClusterIdentifier('staging-db', 'op-1')).not.toBe(temporaryClusterIdentifier('staging-db', 'op-2'));
   });
 

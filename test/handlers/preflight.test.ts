@@ -28,7 +28,7 @@ import {
 } from './support/factories';
 import { errors } from '../../lambda-src/lib/errors';
 import { MAX_COPIES_IN_FLIGHT, preflightError, PreflightInput, runPreflight } from '../../lambda-src/lib/preflight';
-import { PipelineConfig, PipelineErrorName, PipelineTag, PreflightCheckId, PreflightCheckResult, PreflightCheckStatus } from '../../src/contracts';
+import { PipelineConfig, PipelineErrorName, PipelineTag, PreflightCheckId, PreflightCheckResult, PreflightCheckStatus, ReplaceStrategy } from '../../src/contracts';
 
 const rdsMock = mockClient(RDSClient);
 const kmsMock = mockClient(KMSClient);
@@ -216,10 +216,14 @@ describe('preflight', () => {
       expect(await check(PreflightCheckId.SNAPSHOT_QUOTA)).toMatchObject({ status: 'SKIPPED' });
     });
 
-    test('clusters: a new target needs room; replacing one does not', async () => {
+    test('clusters: a new target and a swap need room for one more; replacing by DELETE_FIRST does not', async () => {
       rdsMock.on(DescribeAccountAttributesCommand).resolves(quotas([1, 100], [40, 40]));
       expect(await check(PreflightCheckId.CLUSTER_QUOTA)).toMatchObject({ status: 'FAILED', reason: expect.stringContaining('40 of at most 40 DB clusters') });
-      expect(await check(PreflightCheckId.CLUSTER_QUOTA, input({ target: ownedTarget(), targetTags: ownTags }))).toMatchObject({ status: 'PASSED', reason: expect.stringContaining('adds 0') });
+      const existing = { target: ownedTarget(), targetTags: ownTags };
+      expect(await check(PreflightCheckId.CLUSTER_QUOTA, input(existing, { replaceStrategy: ReplaceStrategy.DELETE_FIRST })))
+        .toMatchObject({ status: 'PASSED', reason: expect.stringContaining('adds 0') });
+      expect(await check(PreflightCheckId.CLUSTER_QUOTA, input(existing, { replaceStrategy: ReplaceStrategy.SWAP })))
+        .toMatchObject({ status: 'FAILED', reason: expect.stringContaining('a cluster beside the target') });
       rdsMock.on(DescribeAccountAttributesCommand).resolves({});
       expect(await check(PreflightCheckId.CLUSTER_QUOTA)).toMatchObject({ status: 'SKIPPED' });
     });

@@ -1,6 +1,7 @@
 import {
   AddTagsToResourceCommand,
   DeleteDBClusterSnapshotCommand,
+  DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand,
   ListTagsForResourceCommand,
   RDSClient,
@@ -31,6 +32,7 @@ import {
   useConfig,
   holdLock,
 } from './support/factories';
+import { temporaryClusterIdentifier } from '../../lambda-src/lib/naming';
 import { handler, subjectLine } from '../../lambda-src/sns-notification';
 import { CopyProgress, ExecutionStatusChangeEvent, NotificationEvent, PipelineErrorName, PipelineTag } from '../../src/contracts';
 
@@ -67,6 +69,7 @@ beforeEach(() => {
   sfnMock.on(DescribeExecutionCommand).callsFake(() => ({ status: currentStatus, redriveCount: 0 }));
   // By default no copy exists in the target region.
   rdsMock.on(DescribeDBClusterSnapshotsCommand).rejects(awsError('DBClusterSnapshotNotFoundFault'));
+  rdsMock.on(DescribeDBClustersCommand).rejects(awsError('DBClusterNotFoundFault'));
   rdsMock.on(DeleteDBClusterSnapshotCommand).resolves({});
   rdsMock.on(AddTagsToResourceCommand).resolves({});
   ddbMock.onAnyCommand().resolves({});
@@ -665,11 +668,13 @@ describe('sns-notification: executions stopped by hand or past the timeout (Even
     expect(published().body).toMatchObject({ status: 'TIMED_OUT', error: { name: 'ExecutionTimedOut' }, snapshotCopy: { action: 'retained' } });
   });
 
-  test('same region: no copy to settle, RDS is not called', async () => {
+  test('same region: no copy to settle; RDS is only asked for a swap\'s temporary cluster', async () => {
     useConfig({ sourceRegion: TARGET_REGION });
     const items = stateTable({ [LOCK]: lockItem(), [OPERATION_ID]: runningItem() });
     const out = await invoke(makeStatusChangeEvent('ABORTED'));
-    expect(rdsMock.calls()).toHaveLength(0);
+    expect(rdsMock.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeDBClustersCommand']);
+    expect(rdsMock.commandCalls(DescribeDBClustersCommand)[0].args[0].input).toEqual({ DBClusterIdentifier: temporaryClusterIdentifier('staging-db', 'op-1') });
+    expect(out.temporaryCluster).toMatchObject({ action: 'none' });
     expect(out.snapshotCopy).toBeUndefined();
     expect(items.get(OPERATION_ID)).toMatchObject({ status: 'FAILED', error_name: 'ExecutionAborted' });
     expect(items.has(LOCK)).toBe(false);

@@ -12,9 +12,10 @@ import * as fs from 'node:fs';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { copySnapshotIdentifier, finalSnapshotIdentifier } from '../../lambda-src/lib/naming';
+import { copySnapshotIdentifier, finalSnapshotIdentifier, temporaryClusterIdentifier, temporaryWriterIdentifier } from '../../lambda-src/lib/naming';
 import { AuroraRestorePipeline, AuroraRestorePipelineProps, PipelineTag } from '../../src';
 import { PIPELINE_CONFIG_ENV, type PipelineConfig } from '../../src/contracts';
+import { previousClusterIdentifier } from '../../src/names';
 import { importedVpc } from '../construct/stacks';
 import { TemplateIam, type IamRequest } from '../support/iam-policies';
 import { TemplateResolver, type CfnTemplate } from '../support/template';
@@ -94,9 +95,17 @@ function forbidden(p: Pipeline, sourceRegion: string, assumeTargetOwned: boolean
     ['a final snapshot name of this pipeline that it did not make', changesTo(t, 'cluster-snapshot', finalSnapshotIdentifier('prod', 'x'), {}, id)],
     ['a copy name of this pipeline made by another pipeline', changesTo(t, 'cluster-snapshot', copySnapshotIdentifier('prod', 'x'), foreign, id)],
     ['another pipeline\'s copy sharing the prefix', changesTo(t, 'cluster-snapshot', copySnapshotIdentifier('prod-aurora', 'x'), foreign, id)],
+    // A swap's names: only what carries this pipeline's tag may be renamed, modified or deleted.
+    ['a temporary cluster name without the ownership tag', changesTo(t, 'cluster', temporaryClusterIdentifier('prod', 'x'), {}, id)
+      .filter((r) => r.action !== 'rds:AddTagsToResource' || !r.requestTags?.[PipelineTag.PIPELINE])],
+    ['another pipeline\'s temporary cluster sharing the prefix', changesTo(t, 'cluster', temporaryClusterIdentifier('production', 'x'), foreign, id)],
+    ['a temporary writer name of another pipeline', changesTo(t, 'db', temporaryWriterIdentifier('prod', 'x'), foreign, id)],
+    ['the previous-target name, owned by another pipeline', changesTo(t, 'cluster', previousClusterIdentifier('prod'), foreign, id)],
+    ['the previous-target name, untagged', changesTo(t, 'cluster', previousClusterIdentifier('prod'), {}, id)],
   ];
   const out = cases.flatMap(([what, requests]) => requests.map((r): [string, IamRequest] => [what, r]));
   out.push(
+    ['the source renamed (or modified) as the previous target would be', { action: 'rds:ModifyDBCluster', resource: rds(s, 'cluster', 'prod-aurora'), resourceTags: ours }],
     ['restore over the source cluster', { action: 'rds:RestoreDBClusterFromSnapshot', resource: rds(s, 'cluster', 'prod-aurora'), requestTags: ours }],
     ['restore over an unrelated cluster', { action: 'rds:RestoreDBClusterFromSnapshot', resource: rds(t, 'cluster', 'billing-db'), requestTags: ours }],
     ['an instance in the source cluster', { action: 'rds:CreateDBInstance', resource: rds(s, 'cluster', 'prod-aurora'), requestTags: ours }],
@@ -144,6 +153,22 @@ function controls(p: Pipeline, crossRegion: boolean, assumeTargetOwned: boolean)
     ['SnapshotCheck', 'preflight: describes the copy key', { action: 'kms:DescribeKey', resource: p.config.snapshotCopyKeyArn }, 'Allowed'],
     ['SnapshotCheck', 'preflight: reads the master secret', { action: 'secretsmanager:GetSecretValue', resource: p.config.restore.masterSecretArn }, 'Allowed'],
     ['CopySnapshot', 'cannot read the account\'s quotas (only the preflight does)', { action: 'rds:DescribeAccountAttributes', resource: '*' }, 'ImplicitlyDenied'],
+    ['Cutover', 'renames the owned target away', { action: 'rds:ModifyDBCluster', resource: rds(t, 'cluster', 'prod'), resourceTags: ours }, 'Allowed'],
+    ['Cutover', 'renames the owned temporary cluster in', { action: 'rds:ModifyDBCluster', resource: rds(t, 'cluster', temporaryClusterIdentifier('prod', 'op-1')), resourceTags: ours }, 'Allowed'],
+    ['Cutover', 'renames the owned previous target back (rollback)', { action: 'rds:ModifyDBCluster', resource: rds(t, 'cluster', previousClusterIdentifier('prod')), resourceTags: ours }, 'Allowed'],
+    ['Cutover', 'cannot rename an unowned target', { action: 'rds:ModifyDBCluster', resource: rds(t, 'cluster', 'prod'), resourceTags: {} }, 'ImplicitlyDenied'],
+    ['Cutover', 'cannot rename an owned cluster of another name', { action: 'rds:ModifyDBCluster', resource: rds(t, 'cluster', 'prod-2'), resourceTags: ours }, 'ImplicitlyDenied'],
+    ['Cutover', 'cannot delete the target', { action: 'rds:DeleteDBCluster', resource: rds(t, 'cluster', 'prod'), resourceTags: ours }, 'ImplicitlyDenied'],
+    ['Cutover', 'marks the owned target as the previous target', {
+      action: 'rds:AddTagsToResource', resource: rds(t, 'cluster', 'prod'), resourceTags: ours, requestTags: { [PipelineTag.PREVIOUS_TARGET]: 'op-1' },
+    }, 'Allowed'],
+    ['Cutover', 'no other tag', { action: 'rds:AddTagsToResource', resource: rds(t, 'cluster', 'prod'), resourceTags: ours, requestTags: ours }, 'ImplicitlyDenied'],
+    ['RestoreSnapshot', 'restores a temporary cluster, tagged', { action: 'rds:RestoreDBClusterFromSnapshot', resource: rds(t, 'cluster', temporaryClusterIdentifier('prod', 'op-1')), requestTags: ours }, 'Allowed'],
+    ['RestoreSnapshot', 'creates its writer, tagged', { action: 'rds:CreateDBInstance', resource: rds(t, 'db', temporaryWriterIdentifier('prod', 'op-1')), requestTags: ours }, 'Allowed'],
+    ['DeleteRds', 'retires the owned previous target', { action: 'rds:DeleteDBCluster', resource: rds(t, 'cluster', previousClusterIdentifier('prod')), resourceTags: ours }, 'Allowed'],
+    ['SnsNotification', 'deletes the owned temporary cluster after a failure', { action: 'rds:DeleteDBCluster', resource: rds(t, 'cluster', temporaryClusterIdentifier('prod', 'op-1')), resourceTags: ours }, 'Allowed'],
+    ['SnsNotification', 'and its writer', { action: 'rds:DeleteDBInstance', resource: rds(t, 'db', temporaryWriterIdentifier('prod', 'op-1')), resourceTags: ours }, 'Allowed'],
+    ['SnsNotification', 'never the target', { action: 'rds:DeleteDBCluster', resource: rds(t, 'cluster', 'prod'), resourceTags: ours }, 'ImplicitlyDenied'],
     ['SnsNotification', 'deletes this pipeline\'s copy', { action: 'rds:DeleteDBClusterSnapshot', resource: rds(t, 'cluster-snapshot', copySnapshotIdentifier('prod', 'op-1')), resourceTags: ours }, 'Allowed'],
     ['SnsNotification', 'tags it as retained', {
       action: 'rds:AddTagsToResource', resource: rds(t, 'cluster-snapshot', copySnapshotIdentifier('prod', 'op-1')), resourceTags: ours, requestTags: { [PipelineTag.RETAINED]: 'true' },

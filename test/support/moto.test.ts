@@ -78,8 +78,9 @@ describe('moto launcher', () => {
     expect(moto.endpoint).toBe(`http://127.0.0.1:${moto.port}`);
     expect(moto.port).toBeGreaterThan(0);
     expect([...moto.fixes].sort()).toEqual([
-      'account-attributes', 'automated-snapshot-name-collision', 'copy-kms-key-of-unencrypted-snapshot', 'failed-modify-keeps-cluster', 'restore-deletion-protection',
-      'restore-with-kms-key-encrypts', 'snapshot-arn-as-identifier', 'stopped-cluster-cannot-be-deleted',
+      'account-attributes', 'automated-snapshot-name-collision', 'copy-kms-key-of-unencrypted-snapshot', 'failed-modify-keeps-cluster', 'rename-keeps-instances',
+      'rename-onto-existing-cluster', 'rename-reports-renaming', 'restore-deletion-protection', 'restore-with-kms-key-encrypts',
+      'snapshot-arn-as-identifier', 'stopped-cluster-cannot-be-deleted',
     ]);
     expect(motoClientEnv(moto)).toEqual({ AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
   });
@@ -347,6 +348,27 @@ describe('moto launcher', () => {
     await tgt.send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'stopped', SkipFinalSnapshot: true }));
   });
 
+  test('a rename (fixes rename-*): renaming once under the new name, instances follow, endpoint and ARN follow, tags stay; onto an existing name refused', async () => {
+    await createSourceCluster(tgt, 'old', { StorageEncrypted: false, Tags: [{ Key: 'owner', Value: 'me' }] });
+    await tgt.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'old-w', DBClusterIdentifier: 'old', Engine: 'aurora-postgresql', DBInstanceClass: 'db.serverless' }));
+    await createSourceCluster(tgt, 'other', { StorageEncrypted: false });
+    expect((await errorOf(tgt.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'old', NewDBClusterIdentifier: 'other', ApplyImmediately: true })))).name)
+      .toBe('DBClusterAlreadyExistsFault');
+    expect((await clusterOf(tgt, 'other')).DBClusterIdentifier).toBe('other');
+
+    await tgt.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'old', NewDBClusterIdentifier: 'new', ApplyImmediately: true }));
+    expect((await errorOf(tgt.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'old' })))).name).toBe('DBClusterNotFoundFault');
+    const renaming = await clusterOf(tgt, 'new');
+    expect(renaming.Status).toBe('renaming');
+    const renamed = await clusterOf(tgt, 'new');
+    expect(renamed.Status).toBe('available');
+    expect(renamed.Endpoint).toMatch(/^new\.cluster-/);
+    expect(renamed.DBClusterArn).toMatch(/:cluster:new$/);
+    expect(renamed.TagList).toEqual([{ Key: 'owner', Value: 'me' }]);
+    expect(renamed.DBClusterMembers!.map((m) => m.DBInstanceIdentifier)).toEqual(['old-w']);
+    expect((await tgt.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'old-w' }))).DBInstances![0].DBClusterIdentifier).toBe('new');
+  });
+
   test('error names as SDK v3 reports them for what does not exist', async () => {
     expect(await errorOf(tgt.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'nope' })))).toMatchObject({ name: 'DBClusterNotFoundFault', status: 404 });
     expect(await errorOf(tgt.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'nope' })))).toMatchObject({ name: 'DBClusterSnapshotNotFoundFault', status: 404 });
@@ -377,7 +399,8 @@ describe('moto without the launcher fixes (shows each fix is still needed)', () 
   beforeAll(async () => {
     moto = await startMoto({
       withoutFixes: ['account-attributes', 'snapshot-arn-as-identifier', 'automated-snapshot-name-collision', 'failed-modify-keeps-cluster', 'restore-deletion-protection',
-        'copy-kms-key-of-unencrypted-snapshot', 'stopped-cluster-cannot-be-deleted', 'restore-with-kms-key-encrypts'],
+        'copy-kms-key-of-unencrypted-snapshot', 'stopped-cluster-cannot-be-deleted', 'restore-with-kms-key-encrypts',
+        'rename-onto-existing-cluster', 'rename-keeps-instances', 'rename-reports-renaming'],
     });
     rds = rdsClient(moto, SOURCE);
   });
@@ -451,5 +474,18 @@ describe('moto without the launcher fixes (shows each fix is still needed)', () 
     await createSourceCluster(rds, 'pw');
     await errorOf(rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'pw', MasterUserPassword: 'short', ApplyImmediately: true })));
     expect((await errorOf(rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'pw' })))).name).toBe('DBClusterNotFoundFault');
+  });
+
+  test('a rename: available at once, the instances stay with the old name, a rename onto an existing cluster replaces it', async () => {
+    await createSourceCluster(rds, 'old', { StorageEncrypted: false });
+    await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'old-w', DBClusterIdentifier: 'old', Engine: 'aurora-postgresql', DBInstanceClass: 'db.serverless' }));
+    await rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'old', NewDBClusterIdentifier: 'new', ApplyImmediately: true }));
+    const renamed = await clusterOf(rds, 'new');
+    expect(renamed.Status).toBe('available');
+    expect(renamed.DBClusterMembers).toEqual([]);
+    expect((await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'old-w' }))).DBInstances![0].DBClusterIdentifier).toBe('old');
+    await createSourceCluster(rds, 'other', { StorageEncrypted: false });
+    await rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'new', NewDBClusterIdentifier: 'other', ApplyImmediately: true }));
+    expect((await rds.send(new DescribeDBClustersCommand({}))).DBClusters!.map((c) => c.DBClusterIdentifier)).not.toContain('new');
   });
 });

@@ -20,7 +20,10 @@ export type MotoFix =
   | 'failed-modify-keeps-cluster'
   | 'copy-kms-key-of-unencrypted-snapshot'
   | 'stopped-cluster-cannot-be-deleted'
-  | 'restore-with-kms-key-encrypts';
+  | 'restore-with-kms-key-encrypts'
+  | 'rename-onto-existing-cluster'
+  | 'rename-keeps-instances'
+  | 'rename-reports-renaming';
 
 /** What can be overridden on a cluster in describe/create/modify responses. */
 export interface ClusterOverride {

@@ -1,6 +1,6 @@
 /*
  * One e2e world: a synthesized pipeline stack whose AWS resources exist in moto, its state machine
- * rendered, its nine functions ready to run from their bundles, and the readers a scenario needs to look
+ * rendered, its functions ready to run from their bundles, and the readers a scenario needs to look
  * at what happened (state and audit items, notifications, every secret value for the leak scan).
  */
 import * as fs from 'node:fs';

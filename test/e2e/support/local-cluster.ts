@@ -11,13 +11,17 @@
  * - {@link standInForCluster} points the target cluster's endpoint (in moto) at the server, and before
  *   every task gives the master role whatever password moto holds for the cluster now: the source's
  *   after a restore, the target secret's once the pipeline has reset it. So a pipeline that does not
- *   reset the password cannot log in with the target's secret, as in RDS.
+ *   reset the password cannot log in with the target's secret, as in RDS. A swap's temporary cluster
+ *   (`arp-tmp-<target>-…`) is the server too, from the first task that sees it: the pipeline connects to it
+ *   before the cutover, so while one exists the master role follows its password, not the target's.
  *
  * Passwords reach the server only as SCRAM-SHA-256 verifiers, so its statement log never holds one.
  */
 import { createHash } from 'node:crypto';
 import { escapeIdentifier, escapeLiteral, type Client } from 'pg';
+import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
 import type { E2EHarness } from './harness';
+import { temporaryNameStart } from '../../../src/names';
 import { scramSha256Verifier } from '../../../lambda-src/lib/postgres';
 import type { TestPostgres } from '../../support/postgres';
 import { APP_TABLE, PROD_APP, PROD_DBA, seedRestoredProduction, type RestoredProduction } from '../../support/restored-production';
@@ -85,9 +89,16 @@ export async function standInForCluster(h: E2EHarness, pg: TestPostgres, options
   await h.moto.overrideCluster(id, endpoint, { region });
   let applied: string | undefined;
   let changes = 0;
+  const temporaries = new Set<string>();
 
   h.onTask(async () => {
-    const creds = await h.moto.clusterCredentials(id, region);
+    const clusters = (await h.rds(region).send(new DescribeDBClustersCommand({}))).DBClusters ?? [];
+    const temporary = clusters.map((c) => c.DBClusterIdentifier ?? '').find((c) => c.startsWith(temporaryNameStart(id)));
+    if (temporary && !temporaries.has(temporary)) {
+      await h.moto.overrideCluster(temporary, endpoint, { region });
+      temporaries.add(temporary);
+    }
+    const creds = (temporary ? await h.moto.clusterCredentials(temporary, region) : undefined) ?? await h.moto.clusterCredentials(id, region);
     if (!creds) return;
     const fingerprint = createHash('sha256').update(`${creds.masterUsername}\0${creds.masterUserPassword}`).digest('hex');
     if (fingerprint === applied) return;

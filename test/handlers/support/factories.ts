@@ -11,6 +11,8 @@ import {
   PipelineConfig,
   PipelineState,
   PipelineTag,
+  PreviousTargetRetention,
+  ReplaceStrategy,
   RestoreProgress,
   SnapshotInfo,
 } from '../../../src/contracts';
@@ -62,6 +64,9 @@ export function makeConfig(overrides: Partial<PipelineConfig> = {}): PipelineCon
     stateTtlSeconds: 86400 * 90,
     lockTtlSeconds: 86400,
     finalSnapshotsToKeep: 5,
+    replaceStrategy: ReplaceStrategy.SWAP,
+    previousTargetRetention: PreviousTargetRetention.DELETE,
+    retainFailedRestore: false,
     ...overrides,
   };
 }

@@ -286,6 +286,70 @@ def _fix_account_attributes() -> None:
     RDSResponse.describe_account_attributes = describe_account_attributes
 
 
+def _renamed(kwargs: Dict[str, Any]) -> Optional[Tuple[str, str]]:
+    """(old, new) identifiers of a ModifyDBCluster that renames, else None."""
+    old, new = kwargs.get("db_cluster_identifier"), kwargs.get("new_db_cluster_identifier")
+    if not old or not new or old.lower() == new.lower():
+        return None
+    return old, new
+
+
+def _fix_rename_onto_existing_cluster() -> None:
+    """RDS refuses to rename a cluster to an identifier another cluster has (DBClusterAlreadyExistsFault); moto
+    renames it anyway and the other cluster silently disappears from its table."""
+    original = rds_models.RDSBackend.modify_db_cluster
+
+    def modify(self: Any, kwargs: Dict[str, Any]) -> Any:
+        renamed = _renamed(kwargs)
+        if renamed and renamed[1] in self.clusters:
+            raise rds_exceptions.RDSClientError("DBClusterAlreadyExistsFault", f"DB Cluster already exists: {renamed[1]}")
+        return original(self, kwargs)
+
+    rds_models.RDSBackend.modify_db_cluster = modify
+
+
+def _fix_rename_keeps_instances() -> None:
+    """In RDS a renamed cluster keeps its instances (DBClusterMembers; each instance's DBClusterIdentifier is the new
+    name). moto leaves the instances pointing at the old identifier, so the renamed cluster lists no members and a
+    cluster later given the old name inherits them."""
+    original = rds_models.RDSBackend.modify_db_cluster
+
+    def modify(self: Any, kwargs: Dict[str, Any]) -> Any:
+        renamed = _renamed(kwargs)
+        result = original(self, kwargs)
+        if renamed:
+            for instance in self.databases.values():
+                if getattr(instance, "db_cluster_identifier", None) == renamed[0]:
+                    instance.db_cluster_identifier = renamed[1]
+        return result
+
+    rds_models.RDSBackend.modify_db_cluster = modify
+
+
+def _fix_rename_reports_renaming() -> None:
+    """RDS reports a renamed cluster as `renaming` under its new identifier until the rename is done, so a caller
+    must wait before the next change; moto reports it `available` at once. Here it is `renaming` on the first
+    describe after the rename (like moto's one-shot `creating`); tests hold it longer with an override."""
+    original = rds_models.RDSBackend.modify_db_cluster
+    status_prop = rds_models.DBCluster.status
+
+    def modify(self: Any, kwargs: Dict[str, Any]) -> Any:
+        renamed = _renamed(kwargs)
+        result = original(self, kwargs)
+        if renamed:
+            self.clusters[renamed[1]]._status = "renaming"
+        return result
+
+    def status(self: Any) -> Any:
+        value = status_prop.fget(self)  # an override in force wins
+        if self.__dict__.get("_status") == "renaming":
+            self._status = "available"
+        return value
+
+    rds_models.RDSBackend.modify_db_cluster = modify
+    rds_models.DBCluster.status = property(status, status_prop.fset)
+
+
 EMULATOR_FIXES = {
     "account-attributes": _fix_account_attributes,
     "snapshot-arn-as-identifier": _fix_snapshot_arn_as_identifier,
@@ -295,6 +359,9 @@ EMULATOR_FIXES = {
     "copy-kms-key-of-unencrypted-snapshot": _fix_copy_kms_key_of_unencrypted_snapshot,
     "stopped-cluster-cannot-be-deleted": _fix_stopped_cluster_cannot_be_deleted,
     "restore-with-kms-key-encrypts": _fix_restore_with_kms_key_encrypts,
+    "rename-onto-existing-cluster": _fix_rename_onto_existing_cluster,
+    "rename-keeps-instances": _fix_rename_keeps_instances,
+    "rename-reports-renaming": _fix_rename_reports_renaming,
 }
 
 
