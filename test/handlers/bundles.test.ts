@@ -7,7 +7,7 @@ import { HANDLER_SPECS } from '../../src/handlers';
 const ASSETS = path.join(__dirname, '..', '..', 'assets');
 
 /**
- * Size budget of each bundle. The SDK's tree-shaken ES module builds give 450–521 KiB (`npx projen bench:bundles`, 2026-12-04;
+ * Size budget of each bundle. The SDK's tree-shaken ES module builds give 453–521 KiB (`npx projen bench:bundles`, 2026-12-04;
  * 684–884 KiB from its CommonJS builds). Below that is SDK code every client loads at start-up (modeled errors,
  * protocol and credential code), which esbuild settings alone cannot drop.
  */
