@@ -67,6 +67,14 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-secrets-manager@^3',
     '@aws-sdk/client-sfn@^3',
     '@aws-sdk/client-kms@^3',
+    // lambda-src/lib/ec2-query.ts: one EC2 Query API call from the SDK parts every bundle already carries.
+    '@aws-sdk/core@^3',
+    '@aws-sdk/credential-provider-node@^3',
+    '@aws-sdk/xml-builder@^3',
+    '@smithy/core@^3',
+    '@smithy/node-http-handler@^4',
+    '@smithy/signature-v4@^5',
+    // Tests only (test/support/template-provision.ts creates the stand-in VPC and security groups in moto).
     '@aws-sdk/client-ec2@^3',
     'pg@^8',
     '@types/pg@^8',

@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -17,7 +16,6 @@ const MAX_ATTEMPTS = 3;
 
 const rdsClients = new Map<string, RDSClient>();
 const kmsClients = new Map<string, KMSClient>();
-const ec2Clients = new Map<string, EC2Client>();
 let ddbClient: { region: string; client: DynamoDBDocumentClient } | undefined;
 let snsClient: { region: string; client: SNSClient } | undefined;
 let secretsClient: { region: string; client: SecretsManagerClient } | undefined;
@@ -39,16 +37,6 @@ export function kms(region: string): KMSClient {
   if (!client) {
     client = new KMSClient({ region, maxAttempts: MAX_ATTEMPTS });
     kmsClients.set(region, client);
-  }
-  return client;
-}
-
-/** The EC2 client of a region (the preflight looks up the restored cluster's security groups). */
-export function ec2(region: string): EC2Client {
-  let client = ec2Clients.get(region);
-  if (!client) {
-    client = new EC2Client({ region, maxAttempts: MAX_ATTEMPTS });
-    ec2Clients.set(region, client);
   }
   return client;
 }

@@ -6,7 +6,6 @@
  * A check's own AWS faults (missing resource, access denied) fail the check; throttling and transient faults are
  * rethrown so the state machine retries the step.
  */
-import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand, KeyMetadata } from '@aws-sdk/client-kms';
 import {
   DBCluster,
@@ -16,7 +15,8 @@ import {
   paginateDescribeDBClusterSnapshots,
   Tag,
 } from '@aws-sdk/client-rds';
-import { ec2, kms, rds } from './clients';
+import { kms, rds } from './clients';
+import { describeSecurityGroupIds } from './ec2-query';
 import { errors, isThrottling, mapAwsError, PipelineError } from './errors';
 import { isOwnedByPipeline, tagValue } from './naming';
 import { isFault } from './rds';
@@ -237,8 +237,7 @@ async function securityGroups(config: PipelineConfig): Promise<Check> {
   const missing: string[] = [];
   for (const id of ids) {
     try {
-      const out = await ec2(region).send(new DescribeSecurityGroupsCommand({ GroupIds: [id] }));
-      if (!out.SecurityGroups?.some((g) => g.GroupId === id)) missing.push(id);
+      if (!(await describeSecurityGroupIds(region, [id])).includes(id)) missing.push(id);
     } catch (err) {
       if (!isFault(err, 'InvalidGroup.NotFound', 'InvalidGroupId.Malformed')) throw err;
       missing.push(id);

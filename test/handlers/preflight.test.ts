@@ -1,7 +1,7 @@
 /*
- * The preflight's checks, each passing and failing, against mocked SDK clients (the e2e tests run them against moto).
+ * The preflight's checks, each passing and failing, against mocked SDK clients and a mocked EC2 query
+ * (test/handlers/ec2-query.test.ts runs that against moto; the e2e tests run every check against moto).
  */
-import { DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   DBCluster,
@@ -26,13 +26,16 @@ import {
   USER_SECRET_ARN,
   useConfig,
 } from './support/factories';
+import * as ec2Query from '../../lambda-src/lib/ec2-query';
 import { errors } from '../../lambda-src/lib/errors';
 import { MAX_COPIES_IN_FLIGHT, preflightError, PreflightInput, runPreflight } from '../../lambda-src/lib/preflight';
 import { PipelineConfig, PipelineErrorName, PipelineTag, PreflightCheckId, PreflightCheckResult, PreflightCheckStatus, ReplaceStrategy } from '../../src/contracts';
 
 const rdsMock = mockClient(RDSClient);
 const kmsMock = mockClient(KMSClient);
-const ec2Mock = mockClient(EC2Client);
+/** EC2's DescribeSecurityGroups (healthy(): only sg-123 exists). */
+const ec2Mock = jest.spyOn(ec2Query, 'describeSecurityGroupIds');
+const ec2Error = (code: string, message = `${code} raised by EC2`) => new ec2Query.Ec2ServiceError(code, message, 400);
 const smMock = mockClient(SecretsManagerClient);
 
 const COPY_KEY = `arn:aws:kms:${TARGET_REGION}:${ACCOUNT}:key/copy-key`;
@@ -63,7 +66,7 @@ function healthy() {
   });
   kmsMock.on(DescribeKeyCommand, { KeyId: COPY_KEY }).resolves(key(COPY_KEY));
   kmsMock.on(DescribeKeyCommand, { KeyId: SOURCE_KEY }).resolves(key(SOURCE_KEY));
-  ec2Mock.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: 'sg-123' }] });
+  ec2Mock.mockImplementation(async (_region, ids) => ids.filter((id) => id === 'sg-123'));
   smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ password: SECRET_VALUE, username: 'app' }) });
 }
 
@@ -83,7 +86,8 @@ async function check(id: PreflightCheckId, inp: PreflightInput = input()): Promi
 }
 
 beforeEach(() => {
-  for (const m of [rdsMock, kmsMock, ec2Mock, smMock]) m.reset();
+  for (const m of [rdsMock, kmsMock, smMock]) m.reset();
+  ec2Mock.mockReset();
   useConfig();
   healthy();
 });
@@ -192,9 +196,16 @@ describe('preflight', () => {
     test('security groups: passed when all exist; failed naming the missing ones; skipped with none', async () => {
       expect(await check(PreflightCheckId.SECURITY_GROUPS)).toMatchObject({ status: 'PASSED' });
       const two = input({}, { restore: { ...makeConfig().restore, securityGroupIds: ['sg-123', 'sg-gone'] } });
-      ec2Mock.on(DescribeSecurityGroupsCommand, { GroupIds: ['sg-gone'] }).rejects(awsError('InvalidGroup.NotFound'));
+      ec2Mock.mockImplementation(async (_region, ids) => {
+        if (ids.includes('sg-gone')) throw ec2Error('InvalidGroup.NotFound');
+        return ids;
+      });
       expect(await check(PreflightCheckId.SECURITY_GROUPS, two)).toMatchObject({ status: 'FAILED', reason: expect.stringMatching(/^Security group sg-gone of the restored cluster does not exist/) });
-      ec2Mock.on(DescribeSecurityGroupsCommand, { GroupIds: ['sg-123'] }).resolves({ SecurityGroups: [] });
+      expect(ec2Mock.mock.calls).toContainEqual([TARGET_REGION, ['sg-gone']]);
+      ec2Mock.mockImplementation(async (_region, ids) => {
+        if (ids.includes('sg-gone')) throw ec2Error('InvalidGroupId.Malformed');
+        return [];
+      });
       expect(await check(PreflightCheckId.SECURITY_GROUPS, two)).toMatchObject({ status: 'FAILED', reason: expect.stringContaining('sg-123, sg-gone') });
       const none = input({}, { restore: { ...makeConfig().restore, securityGroupIds: [] } });
       expect(await check(PreflightCheckId.SECURITY_GROUPS, none)).toMatchObject({ status: 'SKIPPED' });
@@ -289,7 +300,7 @@ describe('preflight', () => {
 
   describe('faults', () => {
     test('an unexpected AWS fault fails the check with AWS\'s answer; throttling and server faults are retried (thrown)', async () => {
-      ec2Mock.on(DescribeSecurityGroupsCommand).rejects(awsError('UnauthorizedOperation', 'not authorized to perform ec2:DescribeSecurityGroups'));
+      ec2Mock.mockRejectedValue(ec2Error('UnauthorizedOperation', 'not authorized to perform ec2:DescribeSecurityGroups'));
       expect(await check(PreflightCheckId.SECURITY_GROUPS)).toMatchObject({ status: 'FAILED', reason: expect.stringMatching(/^PermissionDenied: .*ec2:DescribeSecurityGroups/) });
       rdsMock.on(DescribeAccountAttributesCommand).rejects(awsError('ThrottlingException'));
       await expect(runPreflight(input())).rejects.toMatchObject({ name: 'ThrottlingException' });
