@@ -66,7 +66,7 @@ for (const h of HANDLERS) {
 console.log(`${'total'.padEnd(22)} ${kib(totals.shipped, 5)} ${kib(totals.cjs, 5)} ${kib(totals.ext, 9)} ${kib(totals.eager, 7)} ${totals.ms.toFixed(0).padStart(5)} ms`);
 console.log(`largest shipped bundle: ${kib(largest, 0)}`);
 
-// The alternative of one asset for all nine functions: ES modules, code-split into shared chunks.
+// The alternative of one asset for all the functions: ES modules, code-split into shared chunks.
 const shared = path.join(out, 'shared');
 buildSync({
   ...options({ format: 'esm', splitting: true, outExtension: { '.js': '.mjs' } }),

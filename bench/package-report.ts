@@ -1,6 +1,6 @@
 /**
  * Prints the npm tarball's size and contents by area, and fails when the package lacks something a consumer
- * needs (lib/, the nine handler bundles, .jsii, API.md, README) or ships something it must not (handler
+ * needs (lib/, a bundle per handler of projenrc/handlers.ts, .jsii, API.md, README) or ships something it must not (handler
  * sources, tests, examples, benches).
  *
  * Run after `npx projen package:js`: `npx ts-node bench/package-report.ts [dist/js]`.
@@ -8,6 +8,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { HANDLERS } from '../projenrc/handlers';
 
 const dir = process.argv[2] ?? path.join(__dirname, '..', 'dist', 'js');
 const tarballs = fs.readdirSync(dir).filter((f) => f.endsWith('.tgz'));
@@ -38,7 +39,10 @@ const has = (p: RegExp) => files.some((f) => p.test(f.name));
 for (const [what, p] of [['lib/index.js', /^lib\/index\.js$/], ['lib/index.d.ts', /^lib\/index\.d\.ts$/], ['.jsii', /^\.jsii$/], ['API.md', /^API\.md$/], ['README.md', /^README\.md$/]] as const) {
   if (!has(p)) problems.push(`missing ${what}`);
 }
-if (bundles.length !== 9) problems.push(`expected 9 handler bundles in assets/, found ${bundles.length}`);
+for (const handler of HANDLERS) {
+  if (!bundles.some((b) => b.name === `assets/${handler}/index.js`)) problems.push(`missing the bundle of ${handler} (assets/${handler}/index.js)`);
+}
+if (bundles.length !== HANDLERS.length) problems.push(`expected ${HANDLERS.length} handler bundles in assets/, found ${bundles.length}`);
 for (const [what, p] of [['lambda-src/', /^lambda-src\//], ['test/', /^test\//], ['examples/', /^examples\//], ['bench/', /^bench\//], ['src/*.ts', /^src\/.*\.ts$/], ['.ci/', /^\.ci\//]] as const) {
   if (has(p)) problems.push(`ships ${what}`);
 }
