@@ -61,8 +61,14 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
         result,
         outcome: waitOutcome(done),
         details: {
-          targetClusterIdentifier: target, temporaryClusterIdentifier: temporary, previousClusterIdentifier: previousName,
-          phase, status, attempt: result.attempt, renameRequestedAt, targetUnavailableSeconds: result.targetUnavailableSeconds,
+          targetClusterIdentifier: target,
+          temporaryClusterIdentifier: temporary,
+          previousClusterIdentifier: previousName,
+          phase,
+          status,
+          attempt: result.attempt,
+          renameRequestedAt,
+          targetUnavailableSeconds: result.targetUnavailableSeconds,
         },
       };
     };
@@ -82,7 +88,8 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
       }
       // Halfway (the target already renamed away by this operation), yet a cluster carries the target's identifier: not ours.
       const renamedAway = await describeCluster(client, previousName, region);
-      if (renamedAway && tagValue(await tagsOf(client, renamedAway, renamedAway.DBClusterArn, region), PipelineTag.PREVIOUS_TARGET) === state.operationId) {
+      const awayTags = renamedAway ? await tagsOf(client, renamedAway, renamedAway.DBClusterArn, region) : undefined;
+      if (renamedAway && tagValue(awayTags, PipelineTag.PREVIOUS_TARGET) === state.operationId) {
         throw errors.cutoverFailed(`Cutover to ${target} in ${region} stopped halfway: this operation renamed the previous target away to ${previousName}, and then a cluster it did not make appeared as ${target} (tag ${PipelineTag.OPERATION_ID} is '${tagValue(tags, PipelineTag.OPERATION_ID) ?? 'missing'}'). Nothing more was renamed. Now: ${target} is that other cluster; the previous target (old data) is ${previousName}; the new cluster is ${temporary} (kept). `
           + `Find out what made ${target}; then either rename it away and give the identifier back to the previous target (aws rds modify-db-cluster --db-cluster-identifier ${previousName} --new-db-cluster-identifier ${target} --apply-immediately), or to the new cluster (the same with --db-cluster-identifier ${temporary}). Delete the cluster you no longer need.`);
       }
@@ -143,7 +150,10 @@ async function renameTargetAway(
   // The tag names this operation: a retry (or the rollback) recognises the cluster it renamed away.
   if (tagValue(tags, PipelineTag.PREVIOUS_TARGET) !== state.operationId) {
     try {
-      await client.send(new AddTagsToResourceCommand({ ResourceName: current.DBClusterArn, Tags: [{ Key: PipelineTag.PREVIOUS_TARGET, Value: state.operationId }] }));
+      await client.send(new AddTagsToResourceCommand({
+        ResourceName: current.DBClusterArn,
+        Tags: [{ Key: PipelineTag.PREVIOUS_TARGET, Value: state.operationId }],
+      }));
     } catch (err) {
       throw mapAwsError(err, `Tagging cluster ${target} in ${region} as the previous target of operation ${state.operationId}`);
     }
@@ -201,7 +211,10 @@ async function renameNewCluster(
 /** The state item records the unavailable time and the endpoint (best effort: the audit entry has it too). */
 async function recordUnavailable(state: PipelineState, seconds: number, endpoint: string | undefined, log: Logger): Promise<void> {
   try {
-    await updateOperation(state.operationId, state.executionArn, { targetUnavailableSeconds: seconds, ...(endpoint ? { targetEndpoint: endpoint } : {}) });
+    await updateOperation(state.operationId, state.executionArn, {
+      targetUnavailableSeconds: seconds,
+      ...(endpoint ? { targetEndpoint: endpoint } : {}),
+    });
   } catch (err) {
     log.warn('could not record the unavailable time in the state item', { errorName: (err as Error)?.name });
   }

@@ -56,7 +56,12 @@ interface Subject {
 function subjectOf(event: PipelineState | DeleteRdsEvent, config: PipelineConfig): { state: PipelineState; subject: Subject } {
   if (!('subject' in event)) {
     const state = event;
-    return { state, subject: { kind: DeleteSubject.TARGET, step: STEP_NAMES.deleteRds, cluster: config.targetClusterIdentifier, previous: state.delete, mayAssumeOwned: true } };
+    return {
+      state,
+      subject: {
+        kind: DeleteSubject.TARGET, step: STEP_NAMES.deleteRds, cluster: config.targetClusterIdentifier, previous: state.delete, mayAssumeOwned: true,
+      },
+    };
   }
   const { state, subject } = event;
   const cluster = previousClusterIdentifier(config.targetClusterIdentifier);
@@ -100,7 +105,9 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
       const result: DeleteProgress = {
         ...progress({ done, status }, previous, config.waits, what, now, { expected }),
         targetExisted: existed || (previous?.targetExisted ?? false),
-        ...(finalSnapshot && (existed || previous?.targetExisted) ? { finalSnapshotIdentifier: finalSnapshot, finalSnapshotOperationId: snapshotOperation } : {}),
+        ...(finalSnapshot && (existed || previous?.targetExisted)
+          ? { finalSnapshotIdentifier: finalSnapshot, finalSnapshotOperationId: snapshotOperation }
+          : {}),
       };
       return {
         result,

@@ -90,7 +90,10 @@ interface RestoreNames {
 
 function restoreNames(config: PipelineConfig, state: PipelineState): RestoreNames {
   return state.swap
-    ? { cluster: temporaryClusterIdentifier(config.targetClusterIdentifier, state.operationId), instance: temporaryWriterIdentifier(config.targetClusterIdentifier, state.operationId) }
+    ? {
+      cluster: temporaryClusterIdentifier(config.targetClusterIdentifier, state.operationId),
+      instance: temporaryWriterIdentifier(config.targetClusterIdentifier, state.operationId),
+    }
     : { cluster: config.targetClusterIdentifier, instance: config.restore.instanceIdentifier };
 }
 
@@ -174,7 +177,9 @@ async function ensureInstance(
   }
 }
 
-async function adoptInstance(instance: DBInstance, config: PipelineConfig, state: PipelineState, names: RestoreNames, log: Logger): Promise<DBInstance> {
+async function adoptInstance(
+  instance: DBInstance, config: PipelineConfig, state: PipelineState, names: RestoreNames, log: Logger,
+): Promise<DBInstance> {
   const tags = await tagsOf(rds(config.targetRegion), instance, instance.DBInstanceArn, config.targetRegion);
   const inTarget = !!instance.DBClusterIdentifier && sameRdsIdentifier(instance.DBClusterIdentifier, names.cluster);
   if (!inTarget || !isFromOperation(tags, config, state.operationId)) {

@@ -219,8 +219,13 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
     if (figures) console.log(embeddedMetricLine(figures, config.targetClusterIdentifier, operationId));
     return {
       result: {
-        status, operationId, messageId: out.MessageId, lockReleased, ...(snapshotCopy ? { snapshotCopy } : {}),
-        ...(temporaryCluster ? { temporaryCluster } : {}), ...(figures ? { figures } : {}),
+        status,
+        operationId,
+        messageId: out.MessageId,
+        lockReleased,
+        ...(snapshotCopy ? { snapshotCopy } : {}),
+        ...(temporaryCluster ? { temporaryCluster } : {}),
+        ...(figures ? { figures } : {}),
       },
       details: {
         status,
@@ -285,7 +290,7 @@ async function settleTemporary(
       action: 'failed',
       errorName: mapped.name,
       detail: `Could not delete or keep the temporary cluster ${identifier} in ${config.targetRegion}: ${mapped.name}: ${truncate(mapped.message, 1000)}`,
-      advice: `Delete it by hand (its instances first) once you know why: the target was not touched.`,
+      advice: 'Delete it by hand (its instances first) once you know why: the target was not touched.',
     };
   }
 }

@@ -51,7 +51,8 @@ export async function settleTemporaryCluster(config: PipelineConfig, operationId
     return { identifier, action: 'untouched', detail: `Cluster ${identifier} in ${region} does not carry this operation's tags; it was left alone.`, advice: 'Find out who made it.' };
   }
   const renamedAway = await describeCluster(client, previousClusterIdentifier(config.targetClusterIdentifier), region);
-  const stillAway = renamedAway && tagValue(await tagsOf(client, renamedAway, renamedAway.DBClusterArn, region), PipelineTag.PREVIOUS_TARGET) === operationId;
+  const awayTags = renamedAway ? await tagsOf(client, renamedAway, renamedAway.DBClusterArn, region) : undefined;
+  const stillAway = renamedAway && tagValue(awayTags, PipelineTag.PREVIOUS_TARGET) === operationId;
   if (stillAway || !(await describeCluster(client, config.targetClusterIdentifier, region))) {
     return {
       identifier,

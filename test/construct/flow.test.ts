@@ -203,7 +203,8 @@ describe('state machine definition', () => {
   });
 
   test('PreviousTargetRetention.KEEP: the cutover goes straight to the archive, nothing retires the previous target', () => {
-    const keep = definitionOf(Template.fromStack(defaultStack({ previousTargetRetention: PreviousTargetRetention.KEEP }).stack)).States as Record<string, any>;
+    const keepStack = defaultStack({ previousTargetRetention: PreviousTargetRetention.KEEP }).stack;
+    const keep = definitionOf(Template.fromStack(keepStack)).States as Record<string, any>;
     expect(keep['CutoverDone?'].Choices).toEqual([{ Variable: '$.cutover.done', BooleanEquals: true, Next: 'ArchiveSnapshot' }]);
     expect(keep.RetirePreviousTarget).toBeUndefined();
     expect(keep.DeleteKeptPreviousTarget).toBeDefined();

@@ -6,8 +6,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { HANDLER_SPECS } from '../../src/handlers';
 import { checkExampleA, ConsumerContext, ConsumerError, ConsumerResult, copyInto, devDependencyVersion, DIST, REPO, run, sha256, singleArtifact } from './lib';
+import { HANDLER_SPECS } from '../../src/handlers';
 
 const PACKAGE = 'cdk-aurora-restore-pipeline';
 

@@ -93,7 +93,11 @@ test('a scheduled run that copies and swaps out the target emits its figures as 
     snapshotAgeSeconds: expected.SnapshotAge,
     targetUnavailableSeconds: expected.TargetUnavailableTime,
     phaseSeconds: {
-      COPY: expected.CopyTime, RESTORE: expected.RestorePhaseTime, USERS: expected.UsersTime, VALIDATION: expected.ValidationTime, CUTOVER: expected.CutoverTime,
+      COPY: expected.CopyTime,
+      RESTORE: expected.RestorePhaseTime,
+      USERS: expected.UsersTime,
+      VALIDATION: expected.ValidationTime,
+      CUTOVER: expected.CutoverTime,
     },
   };
   expect(state?.run_figures).toEqual(figures);

@@ -282,7 +282,8 @@ describe('swap cutover', () => {
     expect(redriven.path).toEqual(['Redrive', 'Cutover', 'NotifyFailure', 'Failed']);
     expect(redriven.error!.Error).toBe('LockLost');
     // (moto's one-shot `renaming` after a rename is consumed by the first describe: the status is no change.)
-    const withoutStatus = (all: Awaited<ReturnType<typeof clusters>>) => Object.fromEntries(Object.entries(all).map(([id, c]) => [id, { ...c, status: undefined }]));
+    const withoutStatus = (all: Awaited<ReturnType<typeof clusters>>) =>
+      Object.fromEntries(Object.entries(all).map(([id, c]) => [id, { ...c, status: undefined }]));
     expect(withoutStatus(await clusters(h))).toEqual(withoutStatus(halfway));
     const [message] = await notifications(h);
     expect(message).toMatchObject({ operationId: 'old', status: 'FAILED', error: { name: 'LockLost' } });

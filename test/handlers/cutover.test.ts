@@ -34,8 +34,15 @@ function world(clusters: Record<string, Record<string, unknown>>) {
 }
 
 const midway = (): CutoverProgress => ({
-  done: false, status: 'renaming', phase: 'renaming-target-away', attempt: 0, waitStartedAt: secondsAgo(60), nextWaitSeconds: 30,
-  temporaryClusterIdentifier: TEMP, previousClusterIdentifier: PREV, renameRequestedAt: secondsAgo(90),
+  done: false,
+  status: 'renaming',
+  phase: 'renaming-target-away',
+  attempt: 0,
+  waitStartedAt: secondsAgo(60),
+  nextWaitSeconds: 30,
+  temporaryClusterIdentifier: TEMP,
+  previousClusterIdentifier: PREV,
+  renameRequestedAt: secondsAgo(90),
 });
 
 describe('cutover', () => {
@@ -183,7 +190,8 @@ describe('delete-rds for a previous target', () => {
   test('assumeTargetOwned does not extend to a previous target: an untagged one is refused', async () => {
     useConfig({ assumeTargetOwned: true });
     world({ [PREV]: { TagList: [{ Key: PipelineTag.PREVIOUS_TARGET, Value: 'op-1' }] } });
-    await expect(deleteRds({ state: makeState({ swap: true }), subject: DeleteSubject.PREVIOUS })).rejects.toMatchObject({ name: PipelineErrorName.TARGET_NOT_OWNED });
+    await expect(deleteRds({ state: makeState({ swap: true }), subject: DeleteSubject.PREVIOUS }))
+      .rejects.toMatchObject({ name: PipelineErrorName.TARGET_NOT_OWNED });
   });
 
   test('an unknown subject is InvalidInput', async () => {

@@ -18,11 +18,11 @@
  * Passwords reach the server only as SCRAM-SHA-256 verifiers, so its statement log never holds one.
  */
 import { createHash } from 'node:crypto';
-import { escapeIdentifier, escapeLiteral, type Client } from 'pg';
 import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import { escapeIdentifier, escapeLiteral, type Client } from 'pg';
 import type { E2EHarness } from './harness';
-import { temporaryNameStart } from '../../../src/names';
 import { scramSha256Verifier } from '../../../lambda-src/lib/postgres';
+import { temporaryNameStart } from '../../../src/names';
 import type { TestPostgres } from '../../support/postgres';
 import { APP_TABLE, PROD_APP, PROD_DBA, seedRestoredProduction, type RestoredProduction } from '../../support/restored-production';
 
