@@ -56,8 +56,11 @@ test('the demo runs the pipeline to SUCCEEDED, step by step, checks the result a
   expect(stdout).toMatch(/aws dynamodb get-item --table-name AuroraRestoreDemo-RestoreStateTable[0-9A-F]+-[0-9A-F]+ --key/);
   expect(stdout).toMatch(/restore time \(RTO\) +[\d.]+ s {2}from /);
   expect(stdout).toMatch(/snapshot age \(RPO\) +[\d.]+ s {2}the snapshot was taken at /);
-  expect(stdout).toMatch(/phases +copy [\d.]+ s, restore [\d.]+ s, users [\d.]+ s/);
-  expect(stdout).toMatch(/metrics +one embedded-metric-format line in NotifySuccess's log: RestoreTime, SnapshotAge, CopyTime, RestorePhaseTime, UsersTime/);
+  // The demo swaps over last night's staging cluster: the cutover is a phase, and the target was unavailable.
+  expect(stdout).toMatch(/target unavailable +\d+ s\n/);
+  expect(stdout).toMatch(/phases +copy [\d.]+ s, restore [\d.]+ s, users [\d.]+ s, validation [\d.]+ s, cutover [\d.]+ s/);
+  expect(stdout).toMatch(new RegExp('metrics +one embedded-metric-format line in NotifySuccess\'s log: '
+    + 'RestoreTime, SnapshotAge, TargetUnavailableTime, CopyTime, RestorePhaseTime, UsersTime, ValidationTime, CutoverTime'));
   expect(stdout).toMatch(/Stopped moto and PostgreSQL, removed the temp files/);
   expect([...demoDirs()].filter((d) => !before.has(d))).toEqual([]);
 });
