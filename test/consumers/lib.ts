@@ -150,7 +150,10 @@ export const EXPECTED_RESOURCE_COUNTS: Record<string, number> = {
   'AWS::SNS::Topic': 1,
   'AWS::KMS::Key': 1,
   'AWS::SecretsManager::Secret': 1,
-  'AWS::SQS::Queue': 1,
+  // The stopped-execution rule's dead-letter queue and the nightly schedule's.
+  'AWS::SQS::Queue': 2,
+  'AWS::Scheduler::Schedule': 1,
+  'AWS::CloudWatch::Dashboard': 1,
   // Four on executions, one on handler errors per 10 functions (CloudWatch's limit of metrics in an alarm).
   'AWS::CloudWatch::Alarm': 4 + Math.ceil(HANDLER_SPECS.length / 10),
   'AWS::RDS::DBSubnetGroup': 1,
