@@ -4,7 +4,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { PipelineTag } from './contracts';
 import { acknowledge, acknowledgeWildcardResource } from './nag';
-import { RESERVED_NAME_PREFIXES, SHARE_SNAPSHOT_PREFIX } from './names';
+import { reservedPrefixOf, SHARE_SNAPSHOT_PREFIX } from './names';
+import { CLUSTER_ID, REGION } from './validation';
 
 /** Properties of an {@link AuroraRestoreSource}. */
 export interface AuroraRestoreSourceProps {
@@ -173,22 +174,29 @@ function lower(name: string): string {
 }
 
 function validate(props: AuroraRestoreSourceProps): void {
+  const id = props.sourceClusterIdentifier;
+  if (!Token.isUnresolved(id) && (!CLUSTER_ID.test(id) || id.endsWith('-'))) {
+    throw new Error(`AuroraRestoreSource: sourceClusterIdentifier "${id}" is not a valid RDS cluster identifier; give the production cluster's identifier (letters, digits, single hyphens, starting with a letter).`);
+  }
+  if (props.sourceRegion !== undefined && !Token.isUnresolved(props.sourceRegion) && !REGION.test(props.sourceRegion)) {
+    throw new Error(`AuroraRestoreSource: sourceRegion "${props.sourceRegion}" is not an AWS region name; use a region such as 'us-east-1', or leave it out for the stack's region.`);
+  }
   const names: Array<[string, string | undefined]> = [['sourceClusterIdentifier', props.sourceClusterIdentifier], ['manualSnapshotPrefix', props.manualSnapshotPrefix]];
   for (const [prop, value] of names) {
     if (value === undefined || Token.isUnresolved(value)) continue;
-    const reserved = RESERVED_NAME_PREFIXES.find((p) => value.toLowerCase().startsWith(p));
-    if (reserved) throw new Error(`${prop} "${value}" starts with ${reserved}, a prefix the pipeline reserves for what it makes; choose another name.`);
+    const reserved = reservedPrefixOf(value);
+    if (reserved) throw new Error(`AuroraRestoreSource: ${prop} "${value}" starts with ${reserved}, a prefix the pipeline reserves for what it makes; choose another name.`);
   }
   if (props.manualSnapshotPrefix !== undefined && !Token.isUnresolved(props.manualSnapshotPrefix) && props.manualSnapshotPrefix.length < 3) {
-    throw new Error(`manualSnapshotPrefix "${props.manualSnapshotPrefix}" is shorter than 3 characters and would cover other clusters' manual snapshots; give the start of the source cluster's manual snapshot names.`);
+    throw new Error(`AuroraRestoreSource: manualSnapshotPrefix "${props.manualSnapshotPrefix}" is shorter than 3 characters and would cover other clusters' manual snapshots; give the start of the source cluster's manual snapshot names.`);
   }
   if (!Token.isUnresolved(props.pipelineAccount) && !/^\d{12}$/.test(props.pipelineAccount)) {
-    throw new Error(`pipelineAccount "${props.pipelineAccount}" is not a 12-digit AWS account id; give the account the pipeline is deployed in.`);
+    throw new Error(`AuroraRestoreSource: pipelineAccount "${props.pipelineAccount}" is not a 12-digit AWS account id; give the account the pipeline is deployed in.`);
   }
   for (const arn of props.pipelineRoleArns ?? []) {
     if (Token.isUnresolved(arn) || Token.isUnresolved(props.pipelineAccount)) continue;
     if (!new RegExp(`^arn:[^:]+:iam::${props.pipelineAccount}:role/.+`).test(arn)) {
-      throw new Error(`pipelineRoleArns: "${arn}" is not a role of the pipeline's account ${props.pipelineAccount}; give the ARNs of the pipeline's roles.`);
+      throw new Error(`AuroraRestoreSource: pipelineRoleArns: "${arn}" is not a role of the pipeline's account ${props.pipelineAccount}; give the ARNs of the pipeline's roles.`);
     }
   }
 }

@@ -27,7 +27,9 @@ export const PREVIOUS_CLUSTER_PREFIX = 'arp-prev-';
 export const SHARE_SNAPSHOT_PREFIX = 'arp-share-';
 
 /** The prefixes no source or target cluster identifier may start with. */
-export const RESERVED_NAME_PREFIXES = [COPY_SNAPSHOT_PREFIX, FINAL_SNAPSHOT_PREFIX, TEMPORARY_CLUSTER_PREFIX, PREVIOUS_CLUSTER_PREFIX, SHARE_SNAPSHOT_PREFIX];
+export const RESERVED_NAME_PREFIXES = [
+  COPY_SNAPSHOT_PREFIX, FINAL_SNAPSHOT_PREFIX, TEMPORARY_CLUSTER_PREFIX, PREVIOUS_CLUSTER_PREFIX, SHARE_SNAPSHOT_PREFIX,
+];
 
 /** Longest DB cluster or instance identifier RDS accepts. */
 export const MAX_RDS_IDENTIFIER_LENGTH = 63;

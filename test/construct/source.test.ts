@@ -18,7 +18,9 @@ const REGION = 'eu-west-1';
 const SOURCE_KEY = `arn:aws:kms:us-east-1:${SOURCE_ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
 const TAG = PipelineTag.SHARE_OF;
 
-function build(props: Partial<AuroraRestoreSourceProps> = {}, env: { account: string; region: string } | undefined = { account: SOURCE_ACCOUNT, region: REGION }) {
+const SOURCE_ENV = { account: SOURCE_ACCOUNT, region: REGION };
+
+function build(props: Partial<AuroraRestoreSourceProps> = {}, env: { account: string; region: string } | undefined = SOURCE_ENV) {
   const app = new App();
   const stack = new Stack(app, 'Source', { env });
   const source = new AuroraRestoreSource(stack, 'Source', { sourceClusterIdentifier: 'prod-aurora', pipelineAccount: PIPELINE_ACCOUNT, ...props });
@@ -41,7 +43,8 @@ describe('template', () => {
     template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
         Statement: [{
-          Action: 'sts:AssumeRole', Effect: 'Allow',
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
           Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${PIPELINE_ACCOUNT}:root`]] } },
         }],
       },
@@ -134,6 +137,8 @@ describe('template', () => {
 describe('props are checked', () => {
   test.each<[string, Partial<AuroraRestoreSourceProps>, RegExp]>([
     ['a reserved prefix', { sourceClusterIdentifier: 'arp-share-prod' }, /starts with arp-share-/],
+    ['an identifier RDS refuses', { sourceClusterIdentifier: 'prod--aurora' }, /"prod--aurora" is not a valid RDS cluster identifier/],
+    ['a region that is not one', { sourceRegion: 'useast1' }, /sourceRegion "useast1" is not an AWS region name/],
     ['a manual prefix that is too short', { manualSnapshotPrefix: 'pr' }, /shorter than 3 characters/],
     ['a manual prefix that covers the copies', { manualSnapshotPrefix: 'arp-share-' }, /manualSnapshotPrefix .* starts with arp-share-/],
     ['a pipeline account that is not an account id', { pipelineAccount: '2222' }, /not a 12-digit AWS account id/],
@@ -148,7 +153,9 @@ describe('props are checked', () => {
 });
 
 function findings(app: App): string[] {
-  const packs = [new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app)];
+  const packs = [
+    new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app),
+  ];
   return packs.flatMap((pack) => pack.validateScope(app).violations
     .flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.constructPath}`)));
 }
