@@ -121,6 +121,8 @@ describe('template', () => {
         ]),
       },
     });
+    // Kept when the stack is deleted: shared copies may still be encrypted with it.
+    template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     const statements = Object.values(template.findResources('AWS::KMS::Key'))[0].Properties.KeyPolicy.Statement as any[];
     // The account's own administration (the default key policy) and the two statements for the pipeline's account.
     expect(statements).toHaveLength(3);
