@@ -127,6 +127,8 @@ export class AuroraRestoreSource extends Construct {
     const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>) =>
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
 
+    // The pipeline reads the source's engine and encryption before it copies (an unencrypted copy could be shared with anyone).
+    allow('DescribeSourceCluster', ['rds:DescribeDBClusters'], [sourceCluster]);
     allow('FindSourceSnapshots', ['rds:DescribeDBClusterSnapshots'], [sourceCluster, ...sourceSnapshots, shares]);
     allow('ReadShareableCopies', ['rds:DescribeDBClusterSnapshotAttributes', 'rds:ListTagsForResource'], [shares]);
     allow('CopyFromSourceSnapshot', ['rds:CopyDBClusterSnapshot'], sourceSnapshots, requestTag);

@@ -58,6 +58,12 @@ describe('template', () => {
     });
   });
 
+  test('describes the source cluster, nothing else', () => {
+    const s = statement(template, 'DescribeSourceCluster');
+    expect(s.Action).toBe('rds:DescribeDBClusters');
+    expect(resolve(s.Resource)).toMatch(/:rds:us-east-1:111111111111:cluster:prod-aurora"\]\]}$/);
+  });
+
   test('describes only the source cluster, its automated snapshots and the shareable copies', () => {
     const s = statement(template, 'FindSourceSnapshots');
     expect(s.Action).toBe('rds:DescribeDBClusterSnapshots');
@@ -206,6 +212,7 @@ describe('IAM simulation', () => {
   const grantVia = (region: string) => ({ 'kms:GrantIsForAWSResource': 'true', 'kms:ViaService': `rds.${region}.amazonaws.com` });
 
   test.each<[string, IamRequest, IamDecision]>([
+    ['describes the source cluster', { action: 'rds:DescribeDBClusters', resource: `arn:aws:rds:${src}:${SOURCE_ACCOUNT}:cluster:prod-aurora` }, 'Allowed'],
     ['describes the source cluster\'s snapshots', { action: 'rds:DescribeDBClusterSnapshots', resource: `arn:aws:rds:${src}:${SOURCE_ACCOUNT}:cluster:prod-aurora` }, 'Allowed'],
     ['describes an automated snapshot', { action: 'rds:DescribeDBClusterSnapshots', resource: snap(src, 'rds:prod-aurora-2026-11-29-03-10') }, 'Allowed'],
     ['describes a manual snapshot under the prefix', { action: 'rds:DescribeDBClusterSnapshots', resource: snap(src, 'prod-aurora-manual-1') }, 'Allowed'],
@@ -231,6 +238,8 @@ describe('IAM simulation', () => {
       [`share ${resource}`, { action: 'rds:ModifyDBClusterSnapshotAttribute', resource, resourceTags: ours }],
       [`delete ${resource}`, { action: 'rds:DeleteDBClusterSnapshot', resource, resourceTags: ours }],
     ]),
+    ['describe another cluster\'s settings', { action: 'rds:DescribeDBClusters', resource: `arn:aws:rds:${src}:${SOURCE_ACCOUNT}:cluster:${other}` }],
+    ['describe a cluster sharing the source\'s prefix', { action: 'rds:DescribeDBClusters', resource: `arn:aws:rds:${src}:${SOURCE_ACCOUNT}:cluster:prod-aurora-2` }],
     ['describe another cluster', { action: 'rds:DescribeDBClusterSnapshots', resource: `arn:aws:rds:${src}:${SOURCE_ACCOUNT}:cluster:${other}` }],
     // The source cluster's own snapshots: never shared or deleted, only copied.
     ['share an automated snapshot of the source', { action: 'rds:ModifyDBClusterSnapshotAttribute', resource: snap(src, 'rds:prod-aurora-2026-11-29-03-10'), resourceTags: ours }],
