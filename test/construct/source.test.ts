@@ -3,7 +3,7 @@
  * statement's resources and conditions, the share key's policy), cdk-nag, and the IAM simulation of its role and
  * key (@cloud-copilot/iam-simulate): what the role and the pipeline's account may do, and what they may not.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
@@ -153,6 +153,16 @@ describe('props are checked', () => {
     ['a role of another account', { pipelineRoleArns: [`arn:aws:iam::${OTHER_ACCOUNT}:role/x`] }, /not a role of the pipeline's account/],
   ])('%s', (_what, props, error) => {
     expect(() => build(props)).toThrow(error);
+  });
+
+  test('CloudFormation parameters are taken as given, unchecked', () => {
+    const stack = new Stack(new App(), 'Params', { env: SOURCE_ENV });
+    const cluster = new CfnParameter(stack, 'Cluster').valueAsString;
+    const account = new CfnParameter(stack, 'Account').valueAsString;
+    const source = new AuroraRestoreSource(stack, 'Source', {
+      sourceClusterIdentifier: cluster, pipelineAccount: account, pipelineRoleArns: [`arn:aws:iam::${PIPELINE_ACCOUNT}:role/x`],
+    });
+    expect(stack.resolve(source.shareTagValue)).toEqual({ Ref: 'Cluster' });
   });
 
   test('an environment-agnostic stack synthesizes', () => {
