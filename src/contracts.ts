@@ -827,6 +827,11 @@ export enum PipelineTag {
   PREVIOUS_TARGET = 'aurora-restore-pipeline:previous-target-of',
   /** Set to `true` on a temporary cluster kept for inspection after a failed swap (`retainFailedRestore`). */
   FAILED_RESTORE = 'aurora-restore-pipeline:failed-restore',
+  /**
+   * On a shareable copy made in the source account by `AuroraRestoreSource`'s role: the source cluster it is a
+   * copy of. The role may share and delete only copies carrying it.
+   */
+  SHARE_OF = 'aurora-restore-pipeline:share-of',
 }
 
 /** A key/value tag. */

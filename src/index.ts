@@ -1,4 +1,5 @@
 export * from './aurora-restore-pipeline';
+export * from './aurora-restore-source';
 export * from './database-user';
 export * from './placement';
 export * from './validation-query';

@@ -20,8 +20,16 @@ export const TEMPORARY_CLUSTER_PREFIX = 'arp-tmp-';
 /** Prefix of the previous target, renamed away by a swap's cutover: `arp-prev-<target>`. */
 export const PREVIOUS_CLUSTER_PREFIX = 'arp-prev-';
 
+/**
+ * Prefix of the shareable copies the source account's role (`AuroraRestoreSource`) makes of a source snapshot,
+ * re-encrypted with the companion key: `arp-share-<...>`.
+ */
+export const SHARE_SNAPSHOT_PREFIX = 'arp-share-';
+
 /** The prefixes no source or target cluster identifier may start with. */
-export const RESERVED_NAME_PREFIXES = [COPY_SNAPSHOT_PREFIX, FINAL_SNAPSHOT_PREFIX, TEMPORARY_CLUSTER_PREFIX, PREVIOUS_CLUSTER_PREFIX];
+export const RESERVED_NAME_PREFIXES = [
+  COPY_SNAPSHOT_PREFIX, FINAL_SNAPSHOT_PREFIX, TEMPORARY_CLUSTER_PREFIX, PREVIOUS_CLUSTER_PREFIX, SHARE_SNAPSHOT_PREFIX,
+];
 
 /** Longest DB cluster or instance identifier RDS accepts. */
 export const MAX_RDS_IDENTIFIER_LENGTH = 63;

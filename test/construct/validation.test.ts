@@ -50,6 +50,7 @@ describe('impossible combinations throw, saying what to fix', () => {
     ['source under the copy prefix', { sourceClusterIdentifier: 'arp-copy-prod' }, /sourceClusterIdentifier 'arp-copy-prod' starts with 'arp-copy-', a prefix the pipeline reserves.*does not start with 'arp-copy-'/],
     ['target under the final snapshot prefix', { targetClusterIdentifier: 'ARP-Final-x' }, /targetClusterIdentifier 'ARP-Final-x' starts with 'arp-final-'/],
     ['target under the temporary cluster prefix', { targetClusterIdentifier: 'arp-tmp-staging' }, /starts with 'arp-tmp-'/],
+    ['source under the shareable copy prefix', { sourceClusterIdentifier: 'arp-share-prod' }, /starts with 'arp-share-'/],
     ['adopting a target that prefixes the source', { targetClusterIdentifier: 'prod', assumeTargetOwned: true }, /with assumeTargetOwned, the target 'prod' is a prefix of the source 'prod-aurora'.*turn off assumeTargetOwned/],
     ['validation query in an unconfigured database', { validationQueries: [{ name: 'orders', database: 'app', sql: 'SELECT true' }] },
       /validation query 'orders' runs in database 'app', which is not configured.*Use one of 'postgres', or add 'app' to databaseNames/],

@@ -48,25 +48,27 @@ function refOf(value: unknown): string | undefined {
   return v?.Ref ?? v?.['Fn::GetAtt']?.[0];
 }
 
+/** The identity policies the template attaches to role `roleId` (inline, AWS::IAM::Policy, AWS::IAM::ManagedPolicy). */
+export function policiesOfRole(template: CfnTemplate, resolver: TemplateResolver, roleId: string): Array<{ name: string; policy: PolicyDocument }> {
+  const out: Array<{ name: string; policy: PolicyDocument }> = [];
+  const role = template.Resources[roleId];
+  for (const inline of role.Properties?.Policies ?? []) {
+    out.push({ name: `${roleId}/${inline.PolicyName}`, policy: resolver.resolve(inline.PolicyDocument) });
+  }
+  if ((role.Properties?.ManagedPolicyArns ?? []).length > 0) {
+    throw new Error(`${roleId} has ManagedPolicyArns, which this evaluator cannot read`);
+  }
+  for (const [id, r] of Object.entries(template.Resources)) {
+    if (r.Type !== 'AWS::IAM::Policy' && r.Type !== 'AWS::IAM::ManagedPolicy') continue;
+    if (!(r.Properties?.Roles ?? []).some((ref: unknown) => refOf(ref) === roleId)) continue;
+    out.push({ name: id, policy: resolver.resolve(r.Properties!.PolicyDocument) });
+  }
+  return out;
+}
+
 /** The identity policies of every Lambda function's role, by function logical id. */
 export function functionRoles(template: CfnTemplate, resolver: TemplateResolver): Map<string, FunctionRole> {
   const resources = Object.entries(template.Resources);
-  const policiesOfRole = (roleId: string) => {
-    const out: Array<{ name: string; policy: PolicyDocument }> = [];
-    const role = template.Resources[roleId];
-    for (const inline of role.Properties?.Policies ?? []) {
-      out.push({ name: `${roleId}/${inline.PolicyName}`, policy: resolver.resolve(inline.PolicyDocument) });
-    }
-    if ((role.Properties?.ManagedPolicyArns ?? []).length > 0) {
-      throw new Error(`${roleId} has ManagedPolicyArns, which this evaluator cannot read`);
-    }
-    for (const [id, r] of resources) {
-      if (r.Type !== 'AWS::IAM::Policy' && r.Type !== 'AWS::IAM::ManagedPolicy') continue;
-      if (!(r.Properties?.Roles ?? []).some((ref: unknown) => refOf(ref) === roleId)) continue;
-      out.push({ name: id, policy: resolver.resolve(r.Properties!.PolicyDocument) });
-    }
-    return out;
-  };
   const roles = new Map<string, FunctionRole>();
   for (const [id, r] of resources) {
     if (r.Type !== 'AWS::Lambda::Function') continue;
@@ -76,7 +78,7 @@ export function functionRoles(template: CfnTemplate, resolver: TemplateResolver)
       functionLogicalId: id,
       roleLogicalId: roleId,
       roleArn: resolver.resolveString({ 'Fn::GetAtt': [roleId, 'Arn'] }),
-      policies: policiesOfRole(roleId),
+      policies: policiesOfRole(template, resolver, roleId),
     });
   }
   return roles;
@@ -132,24 +134,34 @@ export class TemplateIam {
   async decide(functionLogicalId: string, request: IamRequest): Promise<IamDecision> {
     const role = this.roles.get(functionLogicalId);
     if (!role) throw new Error(`No function ${functionLogicalId} in the template`);
-    const account = this.resolver.account;
-    const resourceAccount = /^arn:[^:]+:[^:]+:[^:]*:(\d{12}):/.exec(request.resource)?.[1] ?? account;
-    const simulation: Simulation = {
-      identityPolicies: role.policies.map((p) => ({ name: p.name, policy: p.policy as any })),
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      ...(request.action.startsWith('kms:') ? { resourcePolicy: (this.keys.get(request.resource) ?? defaultKeyPolicy(account)) as any } : {}),
-      request: {
-        action: request.action,
-        principal: role.roleArn,
-        resource: { resource: request.resource, accountId: resourceAccount },
-        contextVariables: contextOf(request),
-      },
-    };
-    const result = await runSimulation(simulation, {});
-    if (result.resultType === 'error') {
-      throw new Error(`IAM simulation of ${request.action} on ${request.resource} is invalid: ${JSON.stringify(result.errors)}`);
-    }
-    return result.overallResult as IamDecision;
+    return decideAs(role.roleArn, role.policies, request, this.keys, this.resolver.account);
   }
+}
+
+/**
+ * IAM's decision on `request` made by `principalArn` with these identity policies. A KMS request also asks the key
+ * policy: the one in `keys` for the key, else the default key policy of `account`. Throws on an invalid request.
+ */
+export async function decideAs(
+  principalArn: string, policies: Array<{ name: string; policy: PolicyDocument }>, request: IamRequest,
+  keys: Map<string, PolicyDocument>, account: string,
+): Promise<IamDecision> {
+  const resourceAccount = /^arn:[^:]+:[^:]+:[^:]*:(\d{12}):/.exec(request.resource)?.[1] ?? account;
+  const simulation: Simulation = {
+    identityPolicies: policies.map((p) => ({ name: p.name, policy: p.policy as any })),
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    ...(request.action.startsWith('kms:') ? { resourcePolicy: (keys.get(request.resource) ?? defaultKeyPolicy(resourceAccount)) as any } : {}),
+    request: {
+      action: request.action,
+      principal: principalArn,
+      resource: { resource: request.resource, accountId: resourceAccount },
+      contextVariables: contextOf(request),
+    },
+  };
+  const result = await runSimulation(simulation, {});
+  if (result.resultType === 'error') {
+    throw new Error(`IAM simulation of ${request.action} on ${request.resource} is invalid: ${JSON.stringify(result.errors)}`);
+  }
+  return result.overallResult as IamDecision;
 }
