@@ -3,8 +3,10 @@
  * which functions may assume the source account's role, what the restore may read there, the share key's statements,
  * and what the handlers are told. The IAM simulation of the same is in test/iam/forbidden.test.ts.
  */
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CROSS_ACCOUNT, defaultStack } from './stacks';
+import { AuroraRestoreSource } from '../../src';
 import { PIPELINE_CONFIG_ENV } from '../../src/contracts';
 
 const str = (v: unknown) => JSON.stringify(v);
@@ -77,5 +79,36 @@ describe('a source in another account: the template', () => {
     const text = str(same.toJSON());
     expect(text.includes('arp-share-')).toBe(false);
     expect(text.includes('sourceRoleArn')).toBe(false);
+  });
+});
+
+describe('a source in another account, given only sourceAccount', () => {
+  const { app, stack } = defaultStack({ sourceAccount: A, sourceRegion: 'us-east-1' });
+  const t = Template.fromStack(stack);
+  const companionStack = new Stack(app, 'Source', { env: { account: A, region: 'eu-west-1' } });
+  const companion = new AuroraRestoreSource(companionStack, 'RestoreSource', { sourceClusterIdentifier: 'prod-aurora', sourceRegion: 'us-east-1', pipelineAccount: '123456789012' });
+  const name = companion.accessName!;
+  const restoreStatements = Object.entries(t.findResources('AWS::IAM::Policy'))
+    .filter(([id]) => id.startsWith('RestoreHandlersRestoreSnapshotRole'))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]);
+
+  test('the pipeline assumes the role the companion names for this account and region, and uses its key alias', () => {
+    expect(name).toMatch(/^arp-source-prod-aurora-[0-9a-f]{8}$/);
+    const roleArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${A}:role/${name}`]] };
+    const assume = Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as any[])
+      .filter((s) => s.Action === 'sts:AssumeRole');
+    expect(assume).toHaveLength(5);
+    for (const s of assume) expect(s.Resource).toEqual(roleArn);
+    const config = str(Object.values(t.findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables[PIPELINE_CONFIG_ENV]);
+    expect(config).toContain(`:kms:eu-west-1:${A}:alias/${name}`);
+  });
+
+  test('known by its alias only, the share key is any key of the source account in this region, through RDS (acknowledged)', () => {
+    const onKeys = restoreStatements.filter((s) => str(s.Resource).includes(`:kms:eu-west-1:${A}:key/*`));
+    expect(onKeys.map((s) => [s.Action].flat().join(','))).toEqual(['kms:Decrypt,kms:DescribeKey', 'kms:CreateGrant']);
+    for (const s of onKeys) expect(str(s.Condition)).toContain('rds.eu-west-1.');
+    const acks = stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:acknowledged-rules')
+      .flatMap((m) => Object.keys(m.data as object)));
+    expect(acks.some((id) => id.includes(`kms:eu-west-1:${A}:key/*`))).toBe(true);
   });
 });

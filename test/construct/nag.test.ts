@@ -21,6 +21,7 @@ describe('cdk-nag: AwsSolutions, Serverless, NIST 800-53 R5, HIPAA, PCI DSS 3.2.
     [handlerPlacement, 'fully configured, same region', () => fullStack('eu-west-1', handlerPlacement).app],
     [handlerPlacement, 'fully configured, cross-region', () => fullStack('us-east-1', handlerPlacement).app],
     [handlerPlacement, 'default, source in another account and region', () => defaultStack({ ...CROSS_ACCOUNT, sourceRegion: 'us-east-1', handlerPlacement }).app],
+    [handlerPlacement, 'default, source in another account, role and key by their default names', () => defaultStack({ sourceAccount: CROSS_ACCOUNT.sourceAccount, handlerPlacement }).app],
   ] as const))('%s, %s: no unacknowledged finding', (_placement, _name, build) => {
     expect(findings(build())).toEqual([]);
   });

@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { ENV, importedVpc } from './stacks';
 import { AuroraRestorePipeline, AuroraRestorePipelineProps } from '../../src';
 import { MAX_CHECKS_PER_LOOP } from '../../src/contracts';
+import { sourceAccessName } from '../../src/names';
 import { historyWorstCase, TIMING_DEFAULTS } from '../../src/validation';
 
 function build(props: Partial<AuroraRestorePipelineProps>) {
@@ -156,11 +157,9 @@ describe('a source in another account (sourceAccount, sourceRoleArn, sourceShare
     ['key without sourceAccount', { sourceShareKeyArn: key }, /sourceShareKeyArn is set without sourceAccount/],
     ['not an account id', { ...cross, sourceAccount: '1111' }, /sourceAccount '1111' is not a 12-digit AWS account id/],
     ['role with the pipeline\'s own account', { sourceAccount: ENV.account, sourceRoleArn: role }, /is the pipeline's own account, yet sourceRoleArn is set.*Leave sourceRoleArn and sourceShareKeyArn out/],
-    ['another account without the role', { sourceAccount: A, sourceShareKeyArn: key }, /sourceRoleArn is missing.*Deploy AuroraRestoreSource in the source account/],
-    ['another account without the key', { sourceAccount: A, sourceRoleArn: role }, /sourceShareKeyArn is missing/],
     ['a role of another account', { ...cross, sourceRoleArn: 'arn:aws:iam::222222222222:role/R' }, /is not a role of the source account 111111111111/],
     ['not a role', { ...cross, sourceRoleArn: `arn:aws:iam::${A}:user/u` }, /is not a role of the source account/],
-    ['not a key ARN', { ...cross, sourceShareKeyArn: 'alias/share' }, /sourceShareKeyArn 'alias\/share' is not a KMS key ARN/],
+    ['not a key ARN', { ...cross, sourceShareKeyArn: 'alias/share' }, /sourceShareKeyArn 'alias\/share' is not a KMS key or alias ARN/],
     ['a key of another account', { ...cross, sourceShareKeyArn: key.replace(A, '222222222222') }, /is a key of account 222222222222, not of the source account 111111111111/],
     ['a key of another region', { ...cross, sourceShareKeyArn: key.replace('eu-west-1', 'us-east-1') }, /is in us-east-1, not in the pipeline's region eu-west-1.*Deploy AuroraRestoreSource in account 111111111111 in eu-west-1/],
     ['retaining the copy', { ...cross, retainSnapshotCopy: true }, /retainSnapshotCopy is true with a source in another account: the shareable copy lives in the source account and is always removed/],
@@ -175,6 +174,24 @@ describe('a source in another account (sourceAccount, sourceRoleArn, sourceShare
     expect(() => build({ sourceAccount: ENV.account })).not.toThrow();
     // Another account's cluster is not the target, whatever its name.
     expect(() => build({ ...cross, targetClusterIdentifier: 'prod-aurora' })).not.toThrow();
+  });
+
+  test('the role and key default to the names AuroraRestoreSource gives them for this account and region', () => {
+    const stack = build({ sourceAccount: A });
+    const config = JSON.stringify(Template.fromStack(stack).toJSON());
+    const name = sourceAccessName('prod-aurora', ENV.account, ENV.region);
+    expect(name).toMatch(/^arp-source-prod-aurora-[0-9a-f]{8}$/);
+    expect(config).toContain(`:iam::${A}:role/${name}`);
+    expect(config).toContain(`:kms:eu-west-1:${A}:alias/${name}`);
+  });
+
+  test('an environment-agnostic stack must name them', () => {
+    const agnostic = (props: Partial<AuroraRestorePipelineProps>) => () => {
+      const stack = new Stack(new App(), 'Agnostic');
+      new AuroraRestorePipeline(stack, 'Restore', { sourceClusterIdentifier: 'prod-aurora', targetClusterIdentifier: 'staging-aurora', vpc: importedVpc(stack), ...props });
+    };
+    expect(agnostic({ sourceAccount: A })).toThrow(/the stack's account or region is not known at synth time.*Give sourceRoleArn and sourceShareKeyArn/);
+    expect(agnostic(cross)).not.toThrow();
   });
 
   test('tokens are not checked', () => {

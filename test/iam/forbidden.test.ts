@@ -387,3 +387,35 @@ describe('a source in another account (AuroraRestoreSource in 111111111111)', ()
     expect(await asCompanion(request)).toBe(expected);
   });
 });
+
+describe('a source in another account, given only sourceAccount (the companion\'s default names)', () => {
+  const A = '111111111111';
+  const sourceStack = new Stack(new App(), 'Source', { env: { account: A, region: TARGET_REGION } });
+  const companion = new AuroraRestoreSource(sourceStack, 'RestoreSource', { sourceClusterIdentifier: 'prod-aurora', pipelineAccount: ACCOUNT });
+  const sourceTemplate = Template.fromStack(sourceStack).toJSON() as CfnTemplate;
+  const sourceResolver = new TemplateResolver(sourceTemplate, { region: TARGET_REGION, account: A });
+  const roleId = Object.keys(sourceTemplate.Resources).find((id) => sourceTemplate.Resources[id].Type === 'AWS::IAM::Role')!;
+  const trustPolicy = sourceResolver.resolve(sourceTemplate.Resources[roleId].Properties!.AssumeRolePolicyDocument);
+  const shareKeyArn = sourceResolver.resolveString(sourceStack.resolve(companion.shareKeyArn));
+  const p = synth({ sourceAccount: A });
+  const decide = (step: string, r: IamRequest, side = {}) => {
+    const role = p.iam.roles.get(p.iam.functionId(step))!;
+    return decideAs(role.roleArn, role.policies, r, keyPolicies(sourceTemplate, sourceResolver), ACCOUNT, side);
+  };
+
+  test('the configured role is the companion\'s, and the share key is its alias', () => {
+    expect(p.config.sourceRoleArn).toBe(`arn:aws:iam::${A}:role/${companion.accessName}`);
+    expect(p.config.sourceShareKeyArn).toBe(`arn:aws:kms:${TARGET_REGION}:${A}:alias/${companion.accessName}`);
+  });
+
+  test.each<[string, string, IamRequest, IamDecision]>([
+    ['SnapshotCheck', 'assumes the companion role', { action: 'sts:AssumeRole', resource: `arn:aws:iam::${A}:role/${companion.accessName}` }, 'Allowed'],
+    ['RestoreSnapshot', 'lets RDS decrypt with the share key', {
+      action: 'kms:Decrypt', resource: shareKeyArn, context: { 'kms:ViaService': `rds.${TARGET_REGION}.amazonaws.com`, 'kms:CallerAccount': ACCOUNT },
+    }, 'Allowed'],
+    ['RestoreSnapshot', 'not directly', { action: 'kms:Decrypt', resource: shareKeyArn, context: { 'kms:CallerAccount': ACCOUNT } }, 'ImplicitlyDenied'],
+  ])('%s %s', async (step, _what, request, expected) => {
+    const side = request.action === 'sts:AssumeRole' ? { resourcePolicy: trustPolicy } : {};
+    expect(await decide(step, request, side)).toBe(expected);
+  });
+});
