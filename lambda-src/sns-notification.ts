@@ -47,7 +47,8 @@ import { loadConfig } from './lib/config';
 import { aws, errors, isThrottling, mapAwsError } from './lib/errors';
 import { lockHeldBy } from './lib/lock';
 import {
-  clusterConsoleLink, copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN, shareSnapshotIdentifier, temporaryClusterIdentifier,
+  clusterConsoleLink, copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN, shareSnapshotIdentifier,
+  temporaryClusterIdentifier,
 } from './lib/naming';
 import { computeRunFigures, embeddedMetricLine, RunFigures } from './lib/run-figures';
 import { manualReleaseCommands, releaseShareCopy } from './lib/share-copy';
@@ -483,7 +484,8 @@ async function releaseAfterFailure(
   const base = { identifier, region, account: source.account };
   const where = `shareable copy ${identifier} in account ${source.account} (${region})`;
   try {
-    const released = await releaseShareCopy({ client: await sourceRds(config, source, operationId), config, source, operationId, claimedIdentifier: identifier });
+    const client = await sourceRds(config, source, operationId);
+    const released = await releaseShareCopy({ client, config, source, operationId, claimedIdentifier: identifier });
     let report: SnapshotCopyReport;
     switch (released.action) {
       case 'deleted':

@@ -187,8 +187,12 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   // Across accounts: the operation's shareable copy in the source account (`arp-share-<target>-…`), nothing else there.
   const sharedCopies = cross
     ? [stack.formatArn({
-      service: 'rds', region: target, account: cross.account, resource: 'cluster-snapshot',
-      resourceName: `${shareSnapshotNameStart(t.targetClusterIdentifier)}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      service: 'rds',
+      region: target,
+      account: cross.account,
+      resource: 'cluster-snapshot',
+      resourceName: `${shareSnapshotNameStart(t.targetClusterIdentifier)}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     })]
     : [];
   const restoreSnapshots = [...(t.mayRestoreFromSource ? [sourceSnapshots] : []), ...(t.mayCopy ? [copies] : []), ...sharedCopies];

@@ -199,8 +199,12 @@ describe('a source in another account (sourceAccount, sourceRoleArn, sourceShare
     const roleArn = new CfnParameter(stack, 'RoleArn').valueAsString;
     const keyArn = new CfnParameter(stack, 'KeyArn').valueAsString;
     expect(() => new AuroraRestorePipeline(stack, 'Restore', {
-      sourceClusterIdentifier: 'prod-aurora', targetClusterIdentifier: 'staging-aurora', vpc: importedVpc(stack),
-      sourceAccount: A, sourceRoleArn: roleArn, sourceShareKeyArn: keyArn,
+      sourceClusterIdentifier: 'prod-aurora',
+      targetClusterIdentifier: 'staging-aurora',
+      vpc: importedVpc(stack),
+      sourceAccount: A,
+      sourceRoleArn: roleArn,
+      sourceShareKeyArn: keyArn,
     })).not.toThrow();
   });
 });

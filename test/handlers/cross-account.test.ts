@@ -137,11 +137,12 @@ describe('lib/source-account', () => {
 
   test('throttling and STS server faults stay retryable', async () => {
     stsMock.on(AssumeRoleCommand).rejects(awsError('Throttling'));
-    expect((await assumeSourceRole(config, sourceAccountOf(config)!, OPERATION_ID).catch((e) => e)).name).toBe('Throttling');
+    const attempt = async () => (await assumeSourceRole(config, sourceAccountOf(config)!, OPERATION_ID).catch((e) => e)).name;
+    expect(await attempt()).toBe('Throttling');
     stsMock.on(AssumeRoleCommand).rejects(awsError('InternalFailure', 'boom', 'server'));
-    expect((await assumeSourceRole(config, sourceAccountOf(config)!, OPERATION_ID).catch((e) => e)).name).toBe(PipelineErrorName.AWS_SERVICE_UNAVAILABLE);
+    expect(await attempt()).toBe(PipelineErrorName.AWS_SERVICE_UNAVAILABLE);
     stsMock.on(AssumeRoleCommand).resolves({});
-    expect((await assumeSourceRole(config, sourceAccountOf(config)!, OPERATION_ID).catch((e) => e)).name).toBe(PipelineErrorName.AWS_SERVICE_UNAVAILABLE);
+    expect(await attempt()).toBe(PipelineErrorName.AWS_SERVICE_UNAVAILABLE);
   });
 });
 
@@ -150,8 +151,15 @@ describe('snapshot-check across accounts', () => {
   const sourceSnapshot = (overrides: Record<string, unknown> = {}) => ({
     DBClusterSnapshotIdentifier: SOURCE_SNAPSHOT_ID,
     DBClusterSnapshotArn: `arn:aws:rds:${SOURCE_REGION}:${A}:cluster-snapshot:${SOURCE_SNAPSHOT_ID}`,
-    DBClusterIdentifier: 'prod-db', SnapshotCreateTime: new Date('2026-11-01'), Engine: 'aurora-postgresql', EngineVersion: '16.4',
-    Status: 'available', SnapshotType: 'manual', StorageEncrypted: true, KmsKeyId: 'aws/rds', ...overrides,
+    DBClusterIdentifier: 'prod-db',
+    SnapshotCreateTime: new Date('2026-11-01'),
+    Engine: 'aurora-postgresql',
+    EngineVersion: '16.4',
+    Status: 'available',
+    SnapshotType: 'manual',
+    StorageEncrypted: true,
+    KmsKeyId: 'aws/rds',
+    ...overrides,
   });
   beforeEach(() => {
     rdsMock.on(DescribeDBClustersCommand).rejects(awsError('DBClusterNotFoundFault'));
@@ -168,7 +176,8 @@ describe('snapshot-check across accounts', () => {
   });
 
   test('an unencrypted source snapshot fails with SourceSnapshotUnencrypted before the lock', async () => {
-    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [sourceSnapshot({ StorageEncrypted: false, KmsKeyId: undefined })] });
+    const unencrypted = sourceSnapshot({ StorageEncrypted: false, KmsKeyId: undefined });
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [unencrypted] });
     const err = await snapshotCheck(event()).catch((e) => e);
     expect(err.name).toBe(PipelineErrorName.SOURCE_SNAPSHOT_UNENCRYPTED);
     expect(err.message).toMatch(/Encrypt the source cluster/);
@@ -216,7 +225,8 @@ describe('preflight across accounts', () => {
   };
 
   test('source.encrypted fails for an unencrypted snapshot, passes for an encrypted one', async () => {
-    expect((await check({ snapshot: makeSnapshotInfo({ storageEncrypted: false }) }, PreflightCheckId.SOURCE_ENCRYPTED)).status).toBe(PreflightCheckStatus.FAILED);
+    const unencrypted = makeSnapshotInfo({ storageEncrypted: false });
+    expect((await check({ snapshot: unencrypted }, PreflightCheckId.SOURCE_ENCRYPTED)).status).toBe(PreflightCheckStatus.FAILED);
     expect((await check({ snapshot: makeSnapshotInfo() }, PreflightCheckId.SOURCE_ENCRYPTED)).status).toBe(PreflightCheckStatus.PASSED);
     expect((await check({}, PreflightCheckId.SOURCE_ROLE)).status).toBe(PreflightCheckStatus.PASSED);
   });
@@ -324,7 +334,8 @@ describe('restore-snapshot across accounts', () => {
     rdsMock.on(DescribeDBClustersCommand).rejects(awsError('DBClusterNotFoundFault'));
     rdsMock.on(RestoreDBClusterFromSnapshotCommand).rejects(awsError('KMSKeyNotAccessibleFault'));
     const err = await restore(crossState({ swap: false })).catch((e) => e);
-    expect(rdsMock.commandCalls(RestoreDBClusterFromSnapshotCommand)[0].args[0].input).toMatchObject({ SnapshotIdentifier: SHARE_ARN, KmsKeyId: config.restore.kmsKeyArn });
+    expect(rdsMock.commandCalls(RestoreDBClusterFromSnapshotCommand)[0].args[0].input)
+      .toMatchObject({ SnapshotIdentifier: SHARE_ARN, KmsKeyId: config.restore.kmsKeyArn });
     expect(err.name).toBe(PipelineErrorName.SHARE_KEY_NOT_ACCESSIBLE);
     expect(err.message).toContain(`The share key ${SHARE_KEY} in account ${A} does not let account ${B} use it through RDS`);
   });
@@ -365,7 +376,10 @@ describe('sns-notification across accounts: the failure path releases the sharea
   const failure = () => ({
     status: 'FAILED',
     state: crossState({ copy: makeCopyProgress({ snapshotIdentifier: SHARE_ID }), error: { Error: 'RestoreFailed', Cause: '{}' } }),
-    executionArn: EXECUTION_ARN, executionName: OPERATION_ID, executionStartTime: '2026-11-22T10:00:00.000Z', input: {},
+    executionArn: EXECUTION_ARN,
+    executionName: OPERATION_ID,
+    executionStartTime: '2026-11-22T10:00:00.000Z',
+    input: {},
   });
 
   test('a copy still copying is deleted (RDS cancels the copy)', async () => {
