@@ -190,7 +190,7 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
       executionName: event.executionName,
       consoleLink: executionConsoleLink(executionArn, config.targetRegion),
       requestedBy,
-      sourceCluster: { identifier: config.sourceClusterIdentifier, region: config.sourceRegion },
+      sourceCluster: sourceClusterOf(config),
       targetCluster: { identifier: config.targetClusterIdentifier, region: config.targetRegion },
       snapshot: state.snapshot
         ? { identifier: state.snapshot.identifier, arn: state.snapshot.arn, createdAt: state.snapshot.createdAt }
@@ -331,7 +331,7 @@ async function notifyDryRun(event: NotificationEvent): Promise<NotificationResul
       executionName: event.executionName,
       consoleLink: executionConsoleLink(executionArn, config.targetRegion),
       requestedBy,
-      sourceCluster: { identifier: config.sourceClusterIdentifier, region: config.sourceRegion },
+      sourceCluster: sourceClusterOf(config),
       targetCluster: { identifier: config.targetClusterIdentifier, region: config.targetRegion },
       snapshot: state.snapshot ? { identifier: state.snapshot.identifier, arn: state.snapshot.arn, createdAt: state.snapshot.createdAt } : undefined,
       checks: preflight?.checks ?? [],
@@ -528,6 +528,12 @@ async function releaseAfterFailure(
   }
 }
 
+/** The source cluster as notifications name it: across accounts, with its account. */
+function sourceClusterOf(config: PipelineConfig): Record<string, string> {
+  const source = sourceAccountOf(config);
+  return { identifier: config.sourceClusterIdentifier, region: config.sourceRegion, ...(source ? { account: source.account } : {}) };
+}
+
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
@@ -722,7 +728,7 @@ async function settleStoppedExecution(stopped: StoppedExecution): Promise<Notifi
       executionName: stopped.executionName,
       consoleLink: executionConsoleLink(stopped.executionArn, config.targetRegion),
       requestedBy,
-      sourceCluster: { identifier: config.sourceClusterIdentifier, region: config.sourceRegion },
+      sourceCluster: sourceClusterOf(config),
       targetCluster: { identifier: target, region: config.targetRegion, consoleLink: clusterConsoleLink(config.targetRegion, target) },
       snapshot: snapshotIdentifier ? { identifier: snapshotIdentifier, arn: str(item?.snapshot_arn) } : undefined,
       lastStep,

@@ -160,10 +160,10 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
   if (known(props.sourceRegion) && !REGION.test(props.sourceRegion)) {
     fail(`sourceRegion '${props.sourceRegion}' is not an AWS region name`, "Use a region such as 'us-east-1', or leave it out to use the stack's region.");
   }
-  const crossAccount = resolveSourceAccount(props, Stack.of(scope).account, targetRegion) !== undefined;
+  resolveSourceAccount(props, Stack.of(scope).account, targetRegion);
   const sourceRegion = props.sourceRegion ?? targetRegion;
-  // Another account's cluster is never the target, nor are its instances, whatever their names.
-  const sameRegion = sourceRegion === targetRegion && !crossAccount;
+  // Also across accounts: the handlers' own guard refuses a target named as the source in its region, whatever the account.
+  const sameRegion = sourceRegion === targetRegion;
   if (known(props.sourceClusterIdentifier) && known(props.targetClusterIdentifier)
     && props.sourceClusterIdentifier.toLowerCase() === props.targetClusterIdentifier.toLowerCase() && sameRegion) {
     fail(`the target cluster '${props.targetClusterIdentifier}' is the source cluster in the same region`,

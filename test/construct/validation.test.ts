@@ -168,12 +168,12 @@ describe('a source in another account (sourceAccount, sourceRoleArn, sourceShare
     expect(() => build(props)).toThrow(message);
   });
 
-  test('legal: the three together; sourceAccount alone naming the pipeline\'s own account; a source cluster named like the target', () => {
+  test('legal: the three together; sourceAccount alone naming the pipeline\'s own account', () => {
     expect(() => build(cross)).not.toThrow();
     expect(() => build({ ...cross, sourceRegion: 'us-east-1', retainSnapshotCopy: false })).not.toThrow();
     expect(() => build({ sourceAccount: ENV.account })).not.toThrow();
-    // Another account's cluster is not the target, whatever its name.
-    expect(() => build({ ...cross, targetClusterIdentifier: 'prod-aurora' })).not.toThrow();
+    // As in one account, a target named as the source in its region is refused (the handlers refuse it too).
+    expect(() => build({ ...cross, targetClusterIdentifier: 'prod-aurora' })).toThrow(/is the source cluster in the same region/);
   });
 
   test('the role and key default to the names AuroraRestoreSource gives them for this account and region', () => {
