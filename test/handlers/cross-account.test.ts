@@ -15,6 +15,7 @@ import {
   RDSClient,
   RestoreDBClusterFromSnapshotCommand,
 } from '@aws-sdk/client-rds';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -26,6 +27,7 @@ import {
   makeCopyProgress,
   makeSnapshotInfo,
   makeState,
+  makeStatusChangeEvent,
   OPERATION_ID,
   ownTags,
   PIPELINE_ID,
@@ -403,5 +405,72 @@ describe('sns-notification across accounts: the failure path releases the sharea
     const out = await notify(failure());
     expect(out.snapshotCopy).toMatchObject({ action: 'untouched', account: A });
     expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand)).toHaveLength(0);
+  });
+});
+
+describe('lib/share-copy: release edge cases', () => {
+  const { releaseShareCopy, shareWithPipeline } = jest.requireActual('../../lambda-src/lib/share-copy');
+  const release = async (claimedIdentifier?: string) => releaseShareCopy({
+    client: new RDSClient({ region: TARGET_REGION }), config, source: sourceAccountOf(config)!, operationId: OPERATION_ID, claimedIdentifier,
+  });
+  const shared = { DBClusterSnapshotAttributesResult: { DBClusterSnapshotAttributes: [{ AttributeName: 'restore', AttributeValues: [B] }] } };
+
+  test('another name than this operation\'s is refused without a call', async () => {
+    expect(await release('arp-share-other')).toMatchObject({ action: 'untouched', reason: expect.stringContaining(SHARE_ID) });
+    expect(rdsMock.calls()).toHaveLength(0);
+  });
+
+  test('RDS describing another snapshot than asked: neither is touched', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [shareCopy({ DBClusterSnapshotIdentifier: 'something-else' })] });
+    expect(await release()).toMatchObject({ action: 'untouched' });
+    expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand)).toHaveLength(0);
+  });
+
+  test('a copy RDS is already deleting is reported deleted, without a second delete', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [shareCopy({ Status: 'deleting' })] });
+    expect(await release()).toMatchObject({ action: 'deleted', alreadyDeleting: true });
+    expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand)).toHaveLength(0);
+  });
+
+  test('gone between the calls: the unshare or the delete finding nothing converges', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [shareCopy()] });
+    rdsMock.on(DescribeDBClusterSnapshotAttributesCommand).resolves(shared);
+    rdsMock.on(ModifyDBClusterSnapshotAttributeCommand).rejects(awsError('DBClusterSnapshotNotFoundFault'));
+    expect(await release()).toMatchObject({ action: 'absent' });
+    rdsMock.on(ModifyDBClusterSnapshotAttributeCommand).resolves({});
+    rdsMock.on(DeleteDBClusterSnapshotCommand).rejects(awsError('DBClusterSnapshotNotFoundFault'));
+    expect(await release()).toMatchObject({ action: 'deleted', unshared: true });
+  });
+
+  test('a refused delete or unshare is thrown under the pipeline\'s name, naming the account', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [shareCopy()] });
+    rdsMock.on(DescribeDBClusterSnapshotAttributesCommand).resolves(shared);
+    rdsMock.on(ModifyDBClusterSnapshotAttributeCommand).rejects(awsError('AccessDenied'));
+    expect(await release().catch((e: Error) => e)).toMatchObject({ name: PipelineErrorName.PERMISSION_DENIED, message: expect.stringContaining(`account ${A}`) });
+    rdsMock.on(ModifyDBClusterSnapshotAttributeCommand).resolves({});
+    rdsMock.on(DeleteDBClusterSnapshotCommand).rejects(awsError('InvalidDBClusterSnapshotStateFault'));
+    expect((await release().catch((e: Error) => e)).name).toBe(PipelineErrorName.RESOURCE_BUSY);
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).rejects(awsError('AccessDenied'));
+    expect((await release().catch((e: Error) => e)).name).toBe(PipelineErrorName.PERMISSION_DENIED);
+  });
+
+  test('sharing: another refusal than the quota keeps its own name', async () => {
+    rdsMock.on(DescribeDBClusterSnapshotAttributesCommand).rejects(awsError('AccessDenied'));
+    const err = await shareWithPipeline(new RDSClient({ region: TARGET_REGION }), SHARE_ID, sourceAccountOf(config)!, TARGET_REGION).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: PipelineErrorName.PERMISSION_DENIED, message: expect.stringContaining(`Sharing snapshot ${SHARE_ID} in account ${A}`) });
+  });
+});
+
+describe('stopped executions across accounts', () => {
+  test('an ABORTED execution holding the lock has its shareable copy released in the source account', async () => {
+    const sfnMock = mockClient(SFNClient);
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: 'ABORTED', redriveCount: 0 });
+    rdsMock.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [shareCopy()] });
+    rdsMock.on(DescribeDBClusterSnapshotAttributesCommand).resolves({ DBClusterSnapshotAttributesResult: { DBClusterSnapshotAttributes: [] } });
+    rdsMock.on(DescribeDBClustersCommand).rejects(awsError('DBClusterNotFoundFault'));
+    const out = await notify(makeStatusChangeEvent('ABORTED'));
+    expect(out.snapshotCopy).toMatchObject({ action: 'deleted', account: A, identifier: SHARE_ID });
+    expect(rdsMock.commandCalls(DeleteDBClusterSnapshotCommand)[0].args[0].input).toEqual({ DBClusterSnapshotIdentifier: SHARE_ID });
+    sfnMock.restore();
   });
 });
