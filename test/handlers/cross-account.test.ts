@@ -456,7 +456,8 @@ describe('lib/share-copy: release edge cases', () => {
 
   test('sharing: another refusal than the quota keeps its own name', async () => {
     rdsMock.on(DescribeDBClusterSnapshotAttributesCommand).rejects(awsError('AccessDenied'));
-    const err = await shareWithPipeline(new RDSClient({ region: TARGET_REGION }), SHARE_ID, sourceAccountOf(config)!, TARGET_REGION).catch((e: Error) => e);
+    const client = new RDSClient({ region: TARGET_REGION });
+    const err = await shareWithPipeline(client, SHARE_ID, sourceAccountOf(config)!, TARGET_REGION).catch((e: Error) => e);
     expect(err).toMatchObject({ name: PipelineErrorName.PERMISSION_DENIED, message: expect.stringContaining(`Sharing snapshot ${SHARE_ID} in account ${A}`) });
   });
 });
