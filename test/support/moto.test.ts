@@ -80,7 +80,10 @@ async function keyInA(server: MotoServer, region: string, viaRegion?: string): P
   const statements: unknown[] = [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT_A}:root` }, Action: 'kms:*', Resource: '*' }];
   if (viaRegion) {
     statements.push({
-      Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT_B}:root` }, Action: 'kms:CreateGrant', Resource: '*',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${ACCOUNT_B}:root` },
+      Action: 'kms:CreateGrant',
+      Resource: '*',
       Condition: { StringEquals: { 'kms:ViaService': `rds.${viaRegion}.amazonaws.com`, 'kms:CallerAccount': ACCOUNT_B }, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
     });
   }
@@ -424,7 +427,9 @@ describe('moto launcher', () => {
     await createSourceCluster((await accountA(moto)).rds(TARGET), 'in-a');
     await createSourceCluster(tgt, 'in-b');
     const asRole = new RDSClient({
-      region: TARGET, endpoint: moto.endpoint, maxAttempts: 1,
+      region: TARGET,
+      endpoint: moto.endpoint,
+      maxAttempts: 1,
       credentials: { accessKeyId: out.text('AccessKeyId')!, secretAccessKey: out.text('SecretAccessKey')!, sessionToken: out.text('SessionToken')! },
     });
     expect((await asRole.send(new DescribeDBClustersCommand({}))).DBClusters!.map((c) => c.DBClusterIdentifier)).toEqual(['in-a']);
