@@ -19,9 +19,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import {
   invokeFunction, localFunctions, runPipeline, type FunctionInvocation, type LocalFunction, type PipelineRun, type RunPipelineOptions,
 } from './run-pipeline';
+import type { SourceAccount } from './source-account';
 import { PIPELINE_CONFIG_ENV, TABLE_KEYS, type DbUserSpec, type PipelineConfig } from '../../../src/contracts';
 import { renderStateMachine, type RenderedStateMachine } from '../../support/asl';
-import { contextOf, TemplateIam } from '../../support/iam-policies';
+import { contextOf, decideAs, TemplateIam } from '../../support/iam-policies';
 import { functionAccessKey, startIamRecorder, type RecordedCall } from '../../support/iam-recorder';
 import { motoClientEnv, type MotoServer } from '../../support/moto';
 import { functionAssetSources, templateFunctions, type CfnTemplate, type TemplateResolver } from '../../support/template';
@@ -35,6 +36,11 @@ export interface HarnessOptions {
   readonly stack: Stack;
   /** Environment for every function on top of the template's, e.g. NODE_EXTRA_CA_CERTS of the test CA. */
   readonly extraEnv?: Record<string, string>;
+  /**
+   * The source account of a restore across accounts (see source-account.ts): calls made as its roles are decided
+   * against their policies, and its keys' policies decide the pipeline's use of them.
+   */
+  readonly sourceAccount?: Pick<SourceAccount, 'account' | 'credentials' | 'roles' | 'keyPolicies'>;
 }
 
 /** A scenario's world. */
@@ -127,8 +133,15 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
   const secretClients = new Map<string, SecretsManagerClient>();
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig(region)));
   const messages: string[] = [];
-  const recorder = await startIamRecorder({ target: moto.endpoint, account: resolver.account, credentials: MOTO_CREDENTIALS });
-  const iam = new TemplateIam(template, resolver);
+  const source = options.sourceAccount;
+  const iam = new TemplateIam(template, resolver, source?.keyPolicies);
+  const recorder = await startIamRecorder({
+    target: moto.endpoint,
+    account: resolver.account,
+    credentials: MOTO_CREDENTIALS,
+    accounts: source ? { [source.account]: source.credentials } : {},
+    callerArnOf: (logicalId) => iam.roles.get(logicalId)?.roleArn,
+  });
   const { AWS_ACCESS_KEY_ID: _perFunction, ...motoEnv } = motoClientEnv(moto);
   const env = { ...motoEnv, AWS_ENDPOINT_URL: recorder.endpoint, ...options.extraEnv };
   let checkedCalls = 0;
@@ -140,14 +153,19 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
     let requests = 0;
     let allowed = 0;
     for (const call of fresh) {
-      const who = call.functionLogicalId.replace(/^.*Handlers/, '').replace(/[0-9A-F]{8}$/, '');
-      if (call.unmapped || !iam.roles.has(call.functionLogicalId)) {
-        problems.push(`${who} ${call.action}: ${call.unmapped ?? 'signed by no function of the template'}`);
+      const fn = call.functionLogicalId.replace(/^.*Handlers/, '').replace(/[0-9A-F]{8}$/, '');
+      const who = call.assumedRole ? `${fn} as ${call.assumedRole.roleArn}` : fn;
+      // A call made as an assumed role is decided against that role's policies (the source account's companion).
+      const asRole = call.assumedRole && source?.roles.find((r) => r.roleArn === call.assumedRole!.roleArn);
+      if (call.unmapped || !iam.roles.has(call.functionLogicalId) || (call.assumedRole && !asRole)) {
+        problems.push(`${who} ${call.action}: ${call.unmapped ?? (call.assumedRole ? 'made as a role whose policies the harness does not know' : 'signed by no function of the template')}`);
         continue;
       }
       for (const request of call.requests) {
         requests++;
-        const decision = await iam.decide(call.functionLogicalId, request);
+        const decision = asRole
+          ? await decideAs(asRole.roleArn, asRole.policies, request, iam.keyPolicies, call.assumedRole!.account)
+          : await iam.decide(call.functionLogicalId, request);
         if (decision === 'Allowed') allowed++;
         else problems.push(`${who} ${call.action}: ${request.action} on ${request.resource} is ${decision} (${JSON.stringify(contextOf(request))})`);
       }
