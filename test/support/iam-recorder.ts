@@ -192,7 +192,8 @@ class MotoLookup {
   /** The accounts a cluster snapshot (ARN) is shared with, as its owner sees them; none when it does not exist. */
   async sharedWith(region: string, arn: string): Promise<string[]> {
     try {
-      const out = await this.rds(region, accountOf(arn)).send(new DescribeDBClusterSnapshotAttributesCommand({ DBClusterSnapshotIdentifier: arn.split(':').slice(6).join(':') }));
+      const id = arn.split(':').slice(6).join(':');
+      const out = await this.rds(region, accountOf(arn)).send(new DescribeDBClusterSnapshotAttributesCommand({ DBClusterSnapshotIdentifier: id }));
       return out.DBClusterSnapshotAttributesResult?.DBClusterSnapshotAttributes?.find((a) => a.AttributeName === 'restore')?.AttributeValues ?? [];
     } catch {
       return [];
