@@ -181,7 +181,8 @@ class MotoLookup {
 
   async snapshot(region: string, idOrArn: string, account?: string): Promise<{ engineVersion?: string; kmsKeyId?: string } | undefined> {
     try {
-      const out = await this.rds(region, accountOf(idOrArn) ?? account).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: idOrArn }));
+      const rds = this.rds(region, accountOf(idOrArn) ?? account);
+      const out = await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: idOrArn }));
       const s = out.DBClusterSnapshots?.[0];
       return s && { engineVersion: s.EngineVersion, kmsKeyId: s.StorageEncrypted === false ? undefined : s.KmsKeyId };
     } catch {

@@ -5,7 +5,8 @@
  * snapshot decided with the share and the share key's policy.
  */
 import {
-  CopyDBClusterSnapshotCommand, CreateDBClusterCommand, CreateDBClusterSnapshotCommand, ModifyDBClusterSnapshotAttributeCommand, RDSClient, RestoreDBClusterFromSnapshotCommand,
+  CopyDBClusterSnapshotCommand, CreateDBClusterCommand, CreateDBClusterSnapshotCommand, ModifyDBClusterSnapshotAttributeCommand, RDSClient,
+  RestoreDBClusterFromSnapshotCommand,
 } from '@aws-sdk/client-rds';
 import { provisionSourceAccount, SOURCE_ACCOUNT, type SourceAccount } from './source-account';
 import { ACCOUNT, TARGET_REGION } from './stacks';
