@@ -28,7 +28,7 @@ import { HandlerPlacement } from './placement';
 import { RUN_METRICS, RunPhase } from './run-metrics';
 import { PipelineSchedule } from './schedule';
 import { PipelineDefinition } from './state-machine';
-import { normaliseIdentifier, TIMING_DEFAULTS, validateProps } from './validation';
+import { normaliseIdentifier, TIMING_DEFAULTS, validateProps, validateSourceAccount } from './validation';
 import type { ValidationQuery } from './validation-query';
 
 /**
@@ -60,6 +60,42 @@ export interface AuroraRestorePipelineProps {
    * @default - the stack's region (no copy)
    */
   readonly sourceRegion?: string;
+
+  /**
+   * The AWS account of the source cluster, when it is not the pipeline's. The pipeline then assumes the role of an
+   * `AuroraRestoreSource` deployed there (`sourceRoleArn`), has a shareable copy made there on its share key
+   * (`sourceShareKeyArn`), restores from that copy, and removes it afterwards. See docs/cross-account.md.
+   *
+   * @example
+   * new AuroraRestorePipeline(this, 'Pipeline', {
+   *   sourceClusterIdentifier: 'prod-aurora',
+   *   sourceRegion: 'us-east-1',
+   *   sourceAccount: '111111111111',
+   *   sourceRoleArn: source.roleArn,         // AuroraRestoreSource in 111111111111, deployed in this stack's region
+   *   sourceShareKeyArn: source.shareKeyArn,
+   *   targetClusterIdentifier: 'staging-aurora',
+   *   vpc,
+   * });
+   *
+   * @default - the pipeline's own account
+   */
+  readonly sourceAccount?: string;
+
+  /**
+   * The role of the `AuroraRestoreSource` in `sourceAccount` (its `roleArn`). Required when `sourceAccount` is another
+   * account; must be a role of that account.
+   *
+   * @default - none: the source is in the pipeline's account
+   */
+  readonly sourceRoleArn?: string;
+
+  /**
+   * The share key of the `AuroraRestoreSource` in `sourceAccount` (its `shareKeyArn`), in the stack's region. Required
+   * when `sourceAccount` is another account.
+   *
+   * @default - none: the source is in the pipeline's account
+   */
+  readonly sourceShareKeyArn?: string;
 
   /**
    * Whether automated snapshots count when the pipeline looks for the latest snapshot.
@@ -523,6 +559,7 @@ export class AuroraRestorePipeline extends Construct {
     const stack = Stack.of(this);
     const targetRegion = stack.region;
     validateProps(this, props, targetRegion);
+    const crossAccount = validateSourceAccount(props, stack.account, targetRegion);
     // One spelling from here on, in every ARN and in the handlers' configuration.
     props = {
       ...props,
@@ -693,6 +730,12 @@ export class AuroraRestorePipeline extends Construct {
       replaceStrategy: props.replaceStrategy ?? ReplaceStrategy.SWAP,
       previousTargetRetention: props.previousTargetRetention ?? PreviousTargetRetention.DELETE,
       retainFailedRestore: props.retainFailedRestore ?? false,
+      ...(crossAccount ? {
+        sourceAccount: props.sourceAccount,
+        sourceRoleArn: props.sourceRoleArn,
+        sourceShareKeyArn: props.sourceShareKeyArn,
+        pipelineAccount: stack.account,
+      } : {}),
     };
 
     // ----- handlers -----
@@ -724,8 +767,10 @@ export class AuroraRestorePipeline extends Construct {
       sourceClusterIdentifier: props.sourceClusterIdentifier,
       targetClusterIdentifier: props.targetClusterIdentifier,
       sourceRegion,
-      mayCopy: !regionsKnown || sourceRegion !== targetRegion,
-      mayRestoreFromSource: !regionsKnown || sourceRegion === targetRegion,
+      // Across accounts the pipeline's account copies nothing and reads no source snapshot: the source's role does.
+      mayCopy: !crossAccount && (!regionsKnown || sourceRegion !== targetRegion),
+      mayRestoreFromSource: !crossAccount && (!regionsKnown || sourceRegion === targetRegion),
+      ...(crossAccount ? { sourceAccount: { account: props.sourceAccount!, roleArn: props.sourceRoleArn!, shareKeyArn: props.sourceShareKeyArn! } } : {}),
       assumeTargetOwned: props.assumeTargetOwned ?? false,
       retainFailedRestore: config.retainFailedRestore,
       clusterParameterGroupName: config.restore.clusterParameterGroupName,

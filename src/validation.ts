@@ -1,4 +1,4 @@
-import { Annotations, Duration, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { AuroraRestorePipelineProps } from './aurora-restore-pipeline';
 import { MAX_CHECKS_PER_LOOP, WAIT_POLICY } from './contracts';
@@ -66,6 +66,61 @@ export function normaliseIdentifier(scope: IConstruct, prop: string, value: stri
   return lower;
 }
 
+const ACCOUNT = /^\d{12}$/;
+
+/**
+ * Checks the cross-account props (`sourceAccount`, `sourceRoleArn`, `sourceShareKeyArn`) and returns whether the pipeline
+ * restores from another account. Values that are tokens are not checked.
+ */
+export function validateSourceAccount(props: AuroraRestorePipelineProps, pipelineAccount: string, targetRegion: string): boolean {
+  const { sourceAccount, sourceRoleArn, sourceShareKeyArn } = props;
+  const companion = 'Deploy AuroraRestoreSource in the source account and give its roleArn as sourceRoleArn and its shareKeyArn as sourceShareKeyArn.';
+  if (sourceAccount === undefined) {
+    if (sourceRoleArn !== undefined || sourceShareKeyArn !== undefined) {
+      fail(`${sourceRoleArn !== undefined ? 'sourceRoleArn' : 'sourceShareKeyArn'} is set without sourceAccount`,
+        "Set sourceAccount to the source cluster's account, or leave sourceRoleArn and sourceShareKeyArn out for a source in the pipeline's account.");
+    }
+    return false;
+  }
+  if (known(sourceAccount) && !ACCOUNT.test(sourceAccount)) {
+    fail(`sourceAccount '${sourceAccount}' is not a 12-digit AWS account id`, "Give the account id of the source cluster, or leave sourceAccount out for the pipeline's own account.");
+  }
+  if (known(sourceAccount) && known(pipelineAccount) && sourceAccount === pipelineAccount) {
+    if (sourceRoleArn !== undefined || sourceShareKeyArn !== undefined) {
+      fail(`sourceAccount '${sourceAccount}' is the pipeline's own account, yet ${sourceRoleArn !== undefined ? 'sourceRoleArn' : 'sourceShareKeyArn'} is set`,
+        'Leave sourceRoleArn and sourceShareKeyArn out: the pipeline reads snapshots of its own account directly (or leave sourceAccount out too).');
+    }
+    return false;
+  }
+  if (sourceRoleArn === undefined || sourceShareKeyArn === undefined) {
+    fail(`sourceAccount '${sourceAccount}' is another account, and ${sourceRoleArn === undefined ? 'sourceRoleArn' : 'sourceShareKeyArn'} is missing`, companion);
+  }
+  if (known(sourceRoleArn) && known(sourceAccount) && !new RegExp(`^arn:aws[a-z-]*:iam::${sourceAccount}:role/.+$`).test(sourceRoleArn)) {
+    fail(`sourceRoleArn '${sourceRoleArn}' is not a role of the source account ${sourceAccount}`, `Give the roleArn of the AuroraRestoreSource deployed in account ${sourceAccount}.`);
+  }
+  if (known(sourceShareKeyArn)) {
+    const m = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key\/.+$/.exec(sourceShareKeyArn);
+    if (!m) fail(`sourceShareKeyArn '${sourceShareKeyArn}' is not a KMS key ARN`, `Give the shareKeyArn of the AuroraRestoreSource deployed in account ${sourceAccount}.`);
+    if (known(sourceAccount) && m[2] !== sourceAccount) {
+      fail(`sourceShareKeyArn '${sourceShareKeyArn}' is a key of account ${m[2]}, not of the source account ${sourceAccount}`,
+        `Give the shareKeyArn of the AuroraRestoreSource deployed in account ${sourceAccount}.`);
+    }
+    if (known(targetRegion) && m[1] !== targetRegion) {
+      fail(`sourceShareKeyArn '${sourceShareKeyArn}' is in ${m[1]}, not in the pipeline's region ${targetRegion} (a shared cluster snapshot can be restored only in its own region, where its copy is made)`,
+        `Deploy AuroraRestoreSource in account ${sourceAccount} in ${targetRegion}, and give its shareKeyArn.`);
+    }
+  }
+  if (props.retainSnapshotCopy === true) {
+    fail('retainSnapshotCopy is true with a source in another account: the shareable copy lives in the source account and is always removed',
+      'Leave retainSnapshotCopy out; the restored cluster (and its final snapshots) stay in this account.');
+  }
+  if (props.sourceSnapshotKey !== undefined) {
+    fail('sourceSnapshotKey is set with a source in another account: the source account\'s role (AuroraRestoreSource) uses the source snapshot\'s key, not the pipeline',
+      'Leave sourceSnapshotKey out here, and give it to AuroraRestoreSource (its sourceSnapshotKey) instead.');
+  }
+  return true;
+}
+
 /**
  * Throws on impossible prop combinations, saying what to fix, and warns (acknowledgeable annotations)
  * on legal but risky ones.
@@ -85,8 +140,10 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
   if (known(props.sourceRegion) && !REGION.test(props.sourceRegion)) {
     fail(`sourceRegion '${props.sourceRegion}' is not an AWS region name`, "Use a region such as 'us-east-1', or leave it out to use the stack's region.");
   }
+  const crossAccount = validateSourceAccount(props, Stack.of(scope).account, targetRegion);
   const sourceRegion = props.sourceRegion ?? targetRegion;
-  const sameRegion = sourceRegion === targetRegion;
+  // Another account's cluster is never the target, nor are its instances, whatever their names.
+  const sameRegion = sourceRegion === targetRegion && !crossAccount;
   if (known(props.sourceClusterIdentifier) && known(props.targetClusterIdentifier)
     && props.sourceClusterIdentifier.toLowerCase() === props.targetClusterIdentifier.toLowerCase() && sameRegion) {
     fail(`the target cluster '${props.targetClusterIdentifier}' is the source cluster in the same region`,
