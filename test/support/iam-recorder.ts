@@ -81,8 +81,9 @@ export interface IamRecorderOptions {
   /** Credentials for the recorder's reads of resources in other accounts (tags, snapshots, shares), by account. */
   readonly accounts?: Record<string, { accessKeyId: string; secretAccessKey: string }>;
   /**
-   * The role ARN of a function (by logical id), sent to moto with the function's AssumeRole calls (header
-   * {@link CALLER_ARN_HEADER}), so a trust policy naming that role is honoured as AWS would.
+   * The role session of a function (by logical id) as STS names it (`arn:aws:sts::<account>:assumed-role/<role>/<function
+   * name>`, as Lambda runs it), sent to moto with the function's AssumeRole calls (header {@link CALLER_ARN_HEADER}), so
+   * a trust policy naming that role is honoured, and a refusal names the caller, as AWS does.
    */
   readonly callerArnOf?: (functionLogicalId: string) => string | undefined;
 }

@@ -444,8 +444,10 @@ describe('moto launcher', () => {
     const pipelineRole = `arn:aws:iam::${ACCOUNT_B}:role/pipeline-fn`;
     const trustsRole = await roleInA(moto, 'trusts-role', pipelineRole);
     expect(await errorOf(sts()(trustsRole))).toEqual(denied(trustsRole));
-    expect(await errorOf(sts({ [CALLER_ARN_HEADER]: `arn:aws:iam::${ACCOUNT_B}:role/other` })(trustsRole))).toEqual(denied(trustsRole));
-    expect((await sts({ [CALLER_ARN_HEADER]: pipelineRole })(trustsRole)).text('Arn')).toMatch(/assumed-role\/trusts-role\//);
+    const otherSession = `arn:aws:sts::${ACCOUNT_B}:assumed-role/other/fn`;
+    expect(await errorOf(sts({ [CALLER_ARN_HEADER]: otherSession })(trustsRole)))
+      .toEqual(expect.objectContaining({ message: expect.stringContaining(`User: ${otherSession} is not authorized to perform: sts:AssumeRole on resource: ${trustsRole}`) }));
+    expect((await sts({ [CALLER_ARN_HEADER]: `arn:aws:sts::${ACCOUNT_B}:assumed-role/pipeline-fn/fn` })(trustsRole)).text('Arn')).toMatch(/assumed-role\/trusts-role\//);
     const missing = `arn:aws:iam::${ACCOUNT_A}:role/nobody`;
     expect(await errorOf(sts()(missing))).toEqual(denied(missing));
     const denies = await roleInA(moto, 'denies-b', `arn:aws:iam::${ACCOUNT_B}:root`, [{ Effect: 'Deny', Principal: { AWS: ACCOUNT_B }, Action: 'sts:*' }]);

@@ -140,7 +140,11 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
     account: resolver.account,
     credentials: MOTO_CREDENTIALS,
     accounts: source ? { [source.account]: source.credentials } : {},
-    callerArnOf: (logicalId) => iam.roles.get(logicalId)?.roleArn,
+    callerArnOf: (logicalId) => {
+      const role = iam.roles.get(logicalId)?.roleArn;
+      const fn = functions.find((f) => f.logicalId === logicalId);
+      return role && fn ? `arn:aws:sts::${resolver.account}:assumed-role/${role.split('/').pop()}/${fn.functionName}` : undefined;
+    },
   });
   const { AWS_ACCESS_KEY_ID: _perFunction, ...motoEnv } = motoClientEnv(moto);
   const env = { ...motoEnv, AWS_ENDPOINT_URL: recorder.endpoint, ...options.extraEnv };

@@ -20,6 +20,8 @@ jest.setTimeout(120_000);
 
 const SOURCE_REGION = 'us-east-1';
 const PIPELINE_ROLE = `arn:aws:iam::${ACCOUNT}:role/pipeline-copy-snapshot`;
+const PIPELINE_SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/pipeline-copy-snapshot/copy-snapshot-fn`;
+const OTHER_SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/another-function/other-fn`;
 
 let moto: MotoServer;
 let source: SourceAccount;
@@ -33,7 +35,7 @@ beforeAll(async () => {
     account: ACCOUNT,
     credentials: MOTO_CREDENTIALS,
     accounts: { [SOURCE_ACCOUNT]: source.credentials },
-    callerArnOf: (fn) => (fn === 'CopySnapshot' ? PIPELINE_ROLE : undefined),
+    callerArnOf: (fn) => ({ CopySnapshot: PIPELINE_SESSION, Other: OTHER_SESSION } as Record<string, string>)[fn],
   });
 });
 afterAll(async () => {
@@ -129,4 +131,8 @@ test('the recorder names the function\'s role to moto, so a trust policy naming 
   const roleArn = created.text('Arn')!;
   await expect(assume('CopySnapshot', roleArn)).resolves.toMatchObject({ accessKeyId: expect.any(String) });
   await expect(assume('SnapshotCheck', roleArn)).rejects.toMatchObject({ name: 'AccessDenied' });
+  // Refused, STS names the caller's role session (what the pipeline's SourceRoleNotAssumable reads the role from).
+  await expect(assume('Other', roleArn)).rejects.toMatchObject({
+    name: 'AccessDenied', message: expect.stringContaining(`User: ${OTHER_SESSION} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`),
+  });
 });

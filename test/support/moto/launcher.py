@@ -38,6 +38,7 @@ leaves some out (the tests use it to show each fix is still needed).
 """
 
 import json
+import re
 import signal
 import sys
 import threading
@@ -440,9 +441,10 @@ def _policy_allows(document: Any, action: str, caller_account: str, caller_arns:
 
 def _fix_assume_role_trust() -> None:
     """STS AssumeRole answers AccessDenied unless the role exists in its account and its trust policy allows the
-    caller (its account, as id or root ARN, or its own ARN), as AWS does; moto hands out credentials for any ARN.
-    The caller's ARN: the role of an assumed-role key or the IAM user of a key, else what the test harness's
-    IAM recorder (which knows the function behind a request) sends in the `x-harness-caller-arn` header."""
+    caller (its account, as id or root ARN, or its role's or user's ARN), as AWS does, and names the caller in its
+    refusal as STS does; moto hands out credentials for any ARN. The caller: the role session of an assumed-role key
+    or the IAM user of a key, else the role session the test harness's IAM recorder (which knows the function behind
+    a request) names in the `x-harness-caller-arn` header (`arn:aws:sts::<account>:assumed-role/<role>/<session>`)."""
     from moto.iam.models import iam_backends
     from moto.sts import responses as sts_responses
     from moto.sts.exceptions import STSClientError
@@ -456,28 +458,28 @@ def _fix_assume_role_trust() -> None:
 
     original = sts_responses.TokenResponse.assume_role
 
-    def caller_arns(response: Any, account: str) -> list:
+    def caller(response: Any, account: str) -> Tuple[Optional[str], list]:
+        """(the caller's ARN as STS names it, the ARNs a trust policy may name it by)."""
         key = response.get_access_key()
-        arns = []
         for partition in sts_backends[account]:
             assumed = sts_backends[account][partition].get_assumed_role_from_access_key(key)
             if assumed is not None:
-                arns += [assumed.role_arn, assumed.arn]
+                return assumed.arn, [assumed.role_arn, assumed.arn]
         for partition in iam_backends[account]:
             for user in iam_backends[account][partition].users.values():
                 if any(k.access_key_id == key for k in user.access_keys):
-                    arns.append(user.arn)
+                    return user.arn, [user.arn]
         header = response.headers.get(CALLER_ARN_HEADER)
-        if header:
-            arns.append(header)
-        return arns
+        session = re.fullmatch(r"arn:([\w-]+):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+", header or "")
+        if session:
+            return header, [header, f"arn:{session.group(1)}:iam::{session.group(2)}:role/{session.group(3)}"]
+        return None, []
 
     def assume_role(self: Any) -> Any:
         role_arn = self._get_param("RoleArn") or ""
         account = self.get_current_account()
-        arns = caller_arns(self, account)
-        who = arns[-1] if arns else f"arn:aws:iam::{account}:root"
-        denied = AccessDenied(f"User: {who} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+        who, arns = caller(self, account)
+        denied = AccessDenied(f"User: {who or f'arn:aws:iam::{account}:root'} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
         parsed = _split_arn(role_arn)
         if parsed is None or parsed[1] != "iam" or parsed[3] not in iam_backends:
             raise denied
