@@ -25,6 +25,7 @@ import {
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { IamRequest, PolicyDocument } from './iam-policies';
 import { CALLER_ARN_HEADER } from './moto';
+import { awsQueryCall } from './moto-json-api';
 
 /** The access key id a function signs with: the recorder reads the function back from it. */
 export function functionAccessKey(logicalId: string): string {
@@ -58,6 +59,8 @@ export interface RecordedCall {
   readonly requests: IamRequest[];
   /** Why the call could not be mapped to IAM requests, if it could not. */
   readonly unmapped?: string;
+  /** moto's answer: its HTTP status, and for an STS call its error code (set once the answer has come). */
+  response?: { readonly status: number; readonly errorCode?: string };
 }
 
 /** A running recorder. */
@@ -66,6 +69,8 @@ export interface IamRecorder {
   readonly endpoint: string;
   /** Every call so far, in order. */
   readonly calls: RecordedCall[];
+  /** The secret parts (secret access keys, session tokens) of every role session handed out so far: for leak scans. */
+  readonly temporarySecrets: string[];
   /** Stops listening. */
   close(): Promise<void>;
 }
@@ -95,6 +100,7 @@ export async function startIamRecorder(options: IamRecorderOptions): Promise<Iam
   const calls: RecordedCall[] = [];
   const lookup = new MotoLookup(options);
   const sessions = new Map<string, AssumedRoleSession>();
+  const temporarySecrets: string[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -112,6 +118,7 @@ export async function startIamRecorder(options: IamRecorderOptions): Promise<Iam
         const callerArn = assuming && !call.assumedRole ? options.callerArnOf?.(call.functionLogicalId) : undefined;
         const headers = callerArn ? { ...req.headers, [CALLER_ARN_HEADER]: callerArn } : req.headers;
         const upstream = http.request(`${options.target}${req.url}`, { method: req.method, headers, agent: false }, (up) => {
+          call.response = { status: up.statusCode ?? 502 };
           if (!assuming) {
             res.writeHead(up.statusCode ?? 502, up.headers);
             up.pipe(res);
@@ -124,8 +131,14 @@ export async function startIamRecorder(options: IamRecorderOptions): Promise<Iam
             const xml = Buffer.concat(answer).toString('utf8');
             const key = /<AccessKeyId>([^<]+)<\/AccessKeyId>/.exec(xml)?.[1];
             const roleArn = String(call.params.RoleArn ?? '');
+            const errorCode = /<Code>([^<]+)<\/Code>/.exec(xml)?.[1];
+            call.response = { status: up.statusCode ?? 502, ...(errorCode ? { errorCode } : {}) };
             if (up.statusCode === 200 && key) {
               sessions.set(key, { roleArn, account: roleArn.split(':')[4] ?? '', functionLogicalId: call.functionLogicalId });
+              for (const element of ['SecretAccessKey', 'SessionToken']) {
+                const value = new RegExp(`<${element}>([^<]+)</${element}>`).exec(xml)?.[1];
+                if (value) temporarySecrets.push(value);
+              }
             }
             res.writeHead(up.statusCode ?? 502, up.headers);
             res.end(xml);
@@ -147,6 +160,7 @@ export async function startIamRecorder(options: IamRecorderOptions): Promise<Iam
   return {
     endpoint: `http://127.0.0.1:${port}`,
     calls,
+    temporarySecrets,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -186,6 +200,22 @@ class MotoLookup {
       const out = await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: idOrArn }));
       const s = out.DBClusterSnapshots?.[0];
       return s && { engineVersion: s.EngineVersion, kmsKeyId: s.StorageEncrypted === false ? undefined : s.KmsKeyId };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The trust policy of a role (ARN), as its account's IAM holds it; none when the role does not exist. */
+  async trustPolicy(roleArn: string): Promise<PolicyDocument | undefined> {
+    const account = accountOf(roleArn) ?? this.options.account;
+    const credentials = account === this.options.account ? this.options.credentials : this.options.accounts?.[account];
+    if (!credentials) return undefined;
+    try {
+      const out = await awsQueryCall({ endpoint: this.options.target, region: 'us-east-1', accessKeyId: credentials.accessKeyId }, 'iam', 'GetRole', {
+        RoleName: roleArn.split('/').pop()!,
+      });
+      const document = out.text('AssumeRolePolicyDocument');
+      return document ? JSON.parse(decodeURIComponent(document)) : undefined;
     } catch {
       return undefined;
     }
@@ -382,8 +412,11 @@ const MAPPERS: Record<string, Mapper> = {
   'rds:DescribeDBClusterSnapshotAttributes': async (p: Params, ctx) => [
     await rdsResource(ctx, 'rds:DescribeDBClusterSnapshotAttributes', 'cluster-snapshot', p.DBClusterSnapshotIdentifier),
   ],
-  // The trust policy (the resource side) is moto's to enforce (launcher fix assume-role-trust); IAM here decides the caller's side.
-  'sts:AssumeRole': async (p: Params) => [{ action: 'sts:AssumeRole', resource: p.RoleArn }],
+  // The role's trust policy is the resource side (moto enforces it too: launcher fix assume-role-trust).
+  'sts:AssumeRole': async (p: Params, ctx) => {
+    const trust = await ctx.lookup.trustPolicy(p.RoleArn);
+    return [{ action: 'sts:AssumeRole', resource: p.RoleArn, ...(trust ? { resourcePolicy: trust } : {}) }];
+  },
   'rds:CreateDBClusterSnapshot': async (p: Params, ctx) => {
     const tags = requestTags(p);
     const snapshot = await rdsResource(ctx, 'rds:CreateDBClusterSnapshot', 'cluster-snapshot', p.DBClusterSnapshotIdentifier, { requestTags: tags });

@@ -64,7 +64,12 @@ test('the companion\'s role (trusting the pipeline\'s account) and share key (it
 test('the recorder: AssumeRole as a function, the role\'s calls recorded as the role\'s in its account and allowed by its policies', async () => {
   const credentials = await assume('CopySnapshot', source.roleArn);
   const assumeCall = recorder.calls.at(-1)!;
+  expect(recorder.temporarySecrets).toEqual(expect.arrayContaining([credentials.secretAccessKey, credentials.sessionToken]));
   expect(assumeCall).toMatchObject({ functionLogicalId: 'CopySnapshot', action: 'sts:AssumeRole', requests: [{ action: 'sts:AssumeRole', resource: source.roleArn }] });
+  // The trust policy is the resource policy: the pipeline's account is let in, another account is not.
+  const assumer = [{ name: 'assume', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: source.roleArn }] } }];
+  expect(await decideAs(PIPELINE_ROLE, assumer, assumeCall.requests[0], new Map(), ACCOUNT)).toBe('Allowed');
+  expect(await decideAs('arn:aws:iam::222222222222:role/x', assumer, assumeCall.requests[0], new Map(), '222222222222')).toBe('ImplicitlyDenied');
   expect(assumeCall.assumedRole).toBeUndefined();
 
   // As the role: a shareable copy of a source snapshot, tagged, into the share key; then shared with the pipeline's account.

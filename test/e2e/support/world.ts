@@ -57,7 +57,10 @@ export interface Scenario {
   readonly target?: ClusterStandIn;
   /** What the source's snapshot holds: production's login roles and their passwords (when the world has PostgreSQL). */
   readonly production?: RestoredProduction;
-  /** Every secret value in play: Secrets Manager's, the source's master password, production's, the test server's superuser's. */
+  /**
+   * Every secret value in play: Secrets Manager's, the source's master password, production's, the test server's
+   * superuser's, and the secret parts of the role sessions the functions opened in another account.
+   */
   secrets(): Promise<string[]>;
   /** Where any of {@link secrets} shows up in what the runs made observable (and the PostgreSQL log). */
   leaks(runs: PipelineRun[]): Promise<SecretLeak[]>;
@@ -116,7 +119,9 @@ async function scenarioOn(world: World, stack: Stack, options: ScenarioOptions, 
   const target = pg
     ? await standInForCluster(h, pg, { clusterIdentifier: h.config.targetClusterIdentifier, region: h.config.targetRegion })
     : undefined;
-  const secrets = async () => [...await h.secretValues(), world.sourcePassword, ...(production?.passwords ?? []), ...(pg ? [pg.superPassword] : [])];
+  const secrets = async () => [
+    ...await h.secretValues(), world.sourcePassword, ...(production?.passwords ?? []), ...(pg ? [pg.superPassword] : []), ...h.assumedRoleSecrets,
+  ];
   return {
     world,
     h,
