@@ -45,6 +45,8 @@ interface Options {
   /** The companion's props on top of the defaults (source-account.ts). */
   readonly source?: SourceAccountOptions['props'];
   readonly props?: Partial<AuroraRestorePipelineProps> | ((stack: Stack, source: SourceAccount) => Partial<AuroraRestorePipelineProps>);
+  /** Whether the source cluster is encrypted (with A's aws/rds key). Default true. */
+  readonly sourceEncrypted?: boolean;
 }
 
 /** A pipeline in B restoring `prod-aurora` of account A, given the companion's role and share key. */
@@ -56,7 +58,7 @@ async function scenario(options: Options = {}): Promise<CrossAccountScenario> {
     sourceRoleArn: source.roleArn,
     sourceShareKeyArn: source.shareKeyArn,
     ...(typeof options.props === 'function' ? options.props(stack, source) : options.props),
-  })).stack, { source: { props: { sourceRegion, ...options.source } } });
+  })).stack, { source: { props: { sourceRegion, ...options.source } }, sourceEncrypted: options.sourceEncrypted });
 }
 
 /** Every cluster snapshot of account A in a region (identifier: status), as its administrator sees them. */
@@ -295,7 +297,23 @@ describe('production in another account', () => {
     expect(await s.leaks([run])).toEqual([]);
   });
 
-  test('11f. a dry run reports the cross-account checks and changes nothing; with an untrusting role it fails on source.role', async () => {
+  test('11f. an unencrypted source snapshot: SourceSnapshotUnencrypted before any change (its copy could be shared with anyone)', async () => {
+    const s = await scenario({ sourceEncrypted: false });
+    const { h } = s;
+    const before = await everything(s);
+    const run = await h.run({ requestedBy: 'nightly' }, { executionName: 'plain-1' });
+    expect(run.status).toBe('FAILED');
+    expect(run.path).toEqual(['SnapshotCheck', 'SnapshotCheckFailed', 'NotifyFailure', 'Failed']);
+    expect(run.error!.Error).toBe('SourceSnapshotUnencrypted');
+    expect(JSON.parse(run.error!.Cause).errorMessage).toContain('prod-aurora-new');
+    const after = await everything(s);
+    expect(after.a).toEqual(before.a);
+    expect(after.b).toEqual(before.b);
+    expect(await h.stateItem(LOCK)).toBeUndefined();
+    expect(callsAsSourceRole(s).filter((c) => !/ rds:Describe|kms:DescribeKey/.test(c))).toEqual([]);
+  });
+
+  test('11g. a dry run reports the cross-account checks and changes nothing; with an untrusting role it fails on source.role', async () => {
     const s = await scenario();
     const { h } = s;
     const before = await everything(s);

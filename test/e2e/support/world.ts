@@ -79,7 +79,7 @@ export interface CrossAccountScenario extends Scenario {
 }
 
 /** What a scenario across accounts starts from. */
-export interface CrossAccountScenarioOptions extends Omit<ScenarioOptions, 'sourceEncrypted'> {
+export interface CrossAccountScenarioOptions extends ScenarioOptions {
   /** The companion stack in the source account (account, region, props). */
   readonly source?: SourceAccountOptions;
 }
@@ -114,7 +114,7 @@ async function scenarioOn(world: World, stack: Stack, options: ScenarioOptions, 
     },
   });
   const snapshots = options.snapshots ?? ['prod-aurora-old', 'prod-aurora-new'];
-  if (source) await seedSourceInAccount(source, world, h.config.sourceClusterIdentifier, snapshots);
+  if (source) await seedSourceInAccount(source, world, h.config.sourceClusterIdentifier, snapshots, options.sourceEncrypted);
   else await seedSource(h, world, snapshots, options.sourceEncrypted);
   const target = pg
     ? await standInForCluster(h, pg, { clusterIdentifier: h.config.targetClusterIdentifier, region: h.config.targetRegion })
@@ -157,19 +157,19 @@ export async function seedSource(h: E2EHarness, world: World, snapshots: string[
 
 /**
  * Creates the source cluster `identifier` in the source account and its source region, encrypted with that account's
- * `aws/rds` key, with `snapshots` (oldest first), as the account's administrator.
+ * `aws/rds` key (unless `encrypted` is false), with `snapshots` (oldest first), as the account's administrator.
  */
-export async function seedSourceInAccount(source: SourceAccount, world: World, identifier: string, snapshots: string[]): Promise<void> {
+export async function seedSourceInAccount(source: SourceAccount, world: World, identifier: string, snapshots: string[], encrypted = true): Promise<void> {
   const rds = source.rds(source.sourceRegion);
-  const key = await world.moto.awsManagedKey(source.sourceRegion, source.account);
+  const key = encrypted ? await world.moto.awsManagedKey(source.sourceRegion, source.account) : undefined;
   await rds.send(new CreateDBClusterCommand({
     DBClusterIdentifier: identifier,
     Engine: 'aurora-postgresql',
     EngineVersion: '16.4',
     MasterUsername: MASTER_USERNAME,
     MasterUserPassword: world.sourcePassword,
-    StorageEncrypted: true,
-    KmsKeyId: key.arn,
+    StorageEncrypted: encrypted,
+    ...(key ? { KmsKeyId: key.arn } : {}),
   }));
   for (const snapshot of snapshots) {
     await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: identifier, DBClusterSnapshotIdentifier: snapshot }));
