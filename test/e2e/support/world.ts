@@ -159,7 +159,9 @@ export async function seedSource(h: E2EHarness, world: World, snapshots: string[
  * Creates the source cluster `identifier` in the source account and its source region, encrypted with that account's
  * `aws/rds` key (unless `encrypted` is false), with `snapshots` (oldest first), as the account's administrator.
  */
-export async function seedSourceInAccount(source: SourceAccount, world: World, identifier: string, snapshots: string[], encrypted = true): Promise<void> {
+export async function seedSourceInAccount(
+  source: SourceAccount, world: World, identifier: string, snapshots: string[], encrypted = true,
+): Promise<void> {
   const rds = source.rds(source.sourceRegion);
   const key = encrypted ? await world.moto.awsManagedKey(source.sourceRegion, source.account) : undefined;
   await rds.send(new CreateDBClusterCommand({
