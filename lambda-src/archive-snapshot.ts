@@ -34,7 +34,11 @@ export const handler = async (state: PipelineState): Promise<ArchiveResult> => {
     const source = sourceAccountOf(config);
     if (source) {
       const released = await releaseShareCopy({
-        client: await sourceRds(config, source, state.operationId), config, source, operationId: state.operationId, claimedIdentifier: state.copy.snapshotIdentifier,
+        client: await sourceRds(config, source, state.operationId),
+        config,
+        source,
+        operationId: state.operationId,
+        claimedIdentifier: state.copy.snapshotIdentifier,
       });
       const id = released.snapshotIdentifier;
       if (released.action === 'untouched') {
@@ -44,7 +48,10 @@ export const handler = async (state: PipelineState): Promise<ArchiveResult> => {
       return {
         result: { action: 'deleted', snapshotIdentifier: id },
         details: {
-          snapshotIdentifier: id, account: source.account, action: 'deleted', unshared: released.unshared ?? false,
+          snapshotIdentifier: id,
+          account: source.account,
+          action: 'deleted',
+          unshared: released.unshared ?? false,
           ...(released.action === 'absent' ? { note: 'already deleted' } : released.alreadyDeleting ? { note: 'already being deleted' } : {}),
         },
       };

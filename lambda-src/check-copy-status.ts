@@ -24,7 +24,8 @@ export const handler = async (state: PipelineState): Promise<CopyProgress> => {
   const config = loadConfig();
   // Sharing is a change: across accounts only the lock holder checks (and shares).
   const changesTarget = sourceAccountOf(config) !== undefined;
-  return runStep({ step: STEP_NAMES.checkCopyStatus, operationId: state.operationId, executionArn: state.executionArn, changesTarget }, async ({ log }) => {
+  const opts = { step: STEP_NAMES.checkCopyStatus, operationId: state.operationId, executionArn: state.executionArn, changesTarget };
+  return runStep(opts, async ({ log }) => {
     const previous = state.copy;
     if (!previous?.snapshotIdentifier) {
       throw errors.invalidInput(`Operation ${state.operationId} has no snapshot copy to check ($.copy is missing). The state machine definition is inconsistent: redeploy the pipeline and start the restore again.`);
@@ -56,7 +57,13 @@ export const handler = async (state: PipelineState): Promise<CopyProgress> => {
     return {
       result,
       outcome: waitOutcome(done),
-      details: { snapshotIdentifier: copyId, status, attempt: result.attempt, percentProgress: result.percentProgress, ...(shared !== undefined ? { sharedNow: shared } : {}) },
+      details: {
+        snapshotIdentifier: copyId,
+        status,
+        attempt: result.attempt,
+        percentProgress: result.percentProgress,
+        ...(shared !== undefined ? { sharedNow: shared } : {}),
+      },
     };
   });
 };

@@ -56,7 +56,10 @@ export const handler = async (state: PipelineState): Promise<CopyProgress> => {
           // The source's own tags stay in the source account: a shareable copy carries only what names its purpose.
           CopyTags: !source,
           Tags: source
-            ? [...ownershipTags(config, state.operationId, state.snapshot.identifier), { Key: PipelineTag.SHARE_OF, Value: config.sourceClusterIdentifier.toLowerCase() }]
+            ? [
+              ...ownershipTags(config, state.operationId, state.snapshot.identifier),
+              { Key: PipelineTag.SHARE_OF, Value: config.sourceClusterIdentifier.toLowerCase() },
+            ]
             : mergeTags(toRdsTags(config.tags), ownershipTags(config, state.operationId, state.snapshot.identifier)),
         }));
         copy = out.DBClusterSnapshot;
@@ -89,7 +92,13 @@ export const handler = async (state: PipelineState): Promise<CopyProgress> => {
     return {
       result,
       outcome: waitOutcome(done),
-      details: { snapshotIdentifier: copyId, sourceSnapshotArn: state.snapshot.arn, status, kmsKeyId: result.kmsKeyId, ...(source ? { account: source.account } : {}) },
+      details: {
+        snapshotIdentifier: copyId,
+        sourceSnapshotArn: state.snapshot.arn,
+        status,
+        kmsKeyId: result.kmsKeyId,
+        ...(source ? { account: source.account } : {}),
+      },
     };
   });
 };

@@ -27,8 +27,8 @@ import { errors, mapAwsError, PipelineError } from './lib/errors';
 import { isFromOperation, mergeTags, ownershipTags, sameRdsIdentifier, temporaryClusterIdentifier, temporaryWriterIdentifier, toRdsTags } from './lib/naming';
 import { expectedPhase } from './lib/phase-history';
 import { describeCluster, describeInstance, isFault, tagsOf } from './lib/rds';
-import { Logger, runStep, waitOutcome } from './lib/step';
 import { sourceAccountOf } from './lib/source-account';
+import { Logger, runStep, waitOutcome } from './lib/step';
 import { progress } from './lib/waits';
 
 const ENGINE = 'aurora-postgresql';

@@ -63,7 +63,7 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState 
   return runStep<PipelineState | DryRunState>({ step: STEP_NAMES.snapshotCheck, operationId, requestedBy, audit: !dryRun }, async ({ log }) => {
     const input = validateInput(rawInput);
     const source = sourceAccountOf(config);
-    if (!source && sameRdsIdentifier(config.targetClusterIdentifier, config.sourceClusterIdentifier) && config.targetRegion === config.sourceRegion) {
+    if (sameRdsIdentifier(config.targetClusterIdentifier, config.sourceClusterIdentifier) && config.targetRegion === config.sourceRegion) {
       throw errors.sourceClusterProtected(`The target cluster ${config.targetClusterIdentifier} is the source cluster (same identifier, same region ${config.sourceRegion}); the pipeline never replaces its source. Configure a different target cluster identifier or target region.`);
     }
     if (input.dryRun) return dryRunChecks(config, event, operationId, input, users, log);

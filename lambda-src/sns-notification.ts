@@ -47,7 +47,8 @@ import { loadConfig } from './lib/config';
 import { aws, errors, isThrottling, mapAwsError } from './lib/errors';
 import { lockHeldBy } from './lib/lock';
 import {
-  clusterConsoleLink, copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN, shareSnapshotIdentifier, temporaryClusterIdentifier,
+  clusterConsoleLink, copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN, shareSnapshotIdentifier,
+  temporaryClusterIdentifier,
 } from './lib/naming';
 import { computeRunFigures, embeddedMetricLine, RunFigures } from './lib/run-figures';
 import { manualReleaseCommands, releaseShareCopy } from './lib/share-copy';
@@ -189,7 +190,7 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
       executionName: event.executionName,
       consoleLink: executionConsoleLink(executionArn, config.targetRegion),
       requestedBy,
-      sourceCluster: { identifier: config.sourceClusterIdentifier, region: config.sourceRegion },
+      sourceCluster: sourceClusterOf(config),
       targetCluster: { identifier: config.targetClusterIdentifier, region: config.targetRegion },
       snapshot: state.snapshot
         ? { identifier: state.snapshot.identifier, arn: state.snapshot.arn, createdAt: state.snapshot.createdAt }
@@ -330,7 +331,7 @@ async function notifyDryRun(event: NotificationEvent): Promise<NotificationResul
       executionName: event.executionName,
       consoleLink: executionConsoleLink(executionArn, config.targetRegion),
       requestedBy,
-      sourceCluster: { identifier: config.sourceClusterIdentifier, region: config.sourceRegion },
+      sourceCluster: sourceClusterOf(config),
       targetCluster: { identifier: config.targetClusterIdentifier, region: config.targetRegion },
       snapshot: state.snapshot ? { identifier: state.snapshot.identifier, arn: state.snapshot.arn, createdAt: state.snapshot.createdAt } : undefined,
       checks: preflight?.checks ?? [],
@@ -483,7 +484,8 @@ async function releaseAfterFailure(
   const base = { identifier, region, account: source.account };
   const where = `shareable copy ${identifier} in account ${source.account} (${region})`;
   try {
-    const released = await releaseShareCopy({ client: await sourceRds(config, source, operationId), config, source, operationId, claimedIdentifier: identifier });
+    const client = await sourceRds(config, source, operationId);
+    const released = await releaseShareCopy({ client, config, source, operationId, claimedIdentifier: identifier });
     let report: SnapshotCopyReport;
     switch (released.action) {
       case 'deleted':
@@ -524,6 +526,12 @@ async function releaseAfterFailure(
     log.warn('could not release the shareable copy; notifying anyway', { snapshotIdentifier: identifier, account: source.account, errorName: mapped.name, advice: report.advice });
     return report;
   }
+}
+
+/** The source cluster as notifications name it: across accounts, with its account. */
+function sourceClusterOf(config: PipelineConfig): Record<string, string> {
+  const source = sourceAccountOf(config);
+  return { identifier: config.sourceClusterIdentifier, region: config.sourceRegion, ...(source ? { account: source.account } : {}) };
 }
 
 function truncate(text: string, max: number): string {
@@ -720,7 +728,7 @@ async function settleStoppedExecution(stopped: StoppedExecution): Promise<Notifi
       executionName: stopped.executionName,
       consoleLink: executionConsoleLink(stopped.executionArn, config.targetRegion),
       requestedBy,
-      sourceCluster: { identifier: config.sourceClusterIdentifier, region: config.sourceRegion },
+      sourceCluster: sourceClusterOf(config),
       targetCluster: { identifier: target, region: config.targetRegion, consoleLink: clusterConsoleLink(config.targetRegion, target) },
       snapshot: snapshotIdentifier ? { identifier: snapshotIdentifier, arn: str(item?.snapshot_arn) } : undefined,
       lastStep,

@@ -28,7 +28,7 @@ import { HandlerPlacement } from './placement';
 import { RUN_METRICS, RunPhase } from './run-metrics';
 import { PipelineSchedule } from './schedule';
 import { PipelineDefinition } from './state-machine';
-import { normaliseIdentifier, TIMING_DEFAULTS, validateProps, validateSourceAccount } from './validation';
+import { normaliseIdentifier, resolveSourceAccount, TIMING_DEFAULTS, validateProps } from './validation';
 import type { ValidationQuery } from './validation-query';
 
 /**
@@ -62,17 +62,16 @@ export interface AuroraRestorePipelineProps {
   readonly sourceRegion?: string;
 
   /**
-   * The AWS account of the source cluster, when it is not the pipeline's. The pipeline then assumes the role of an
-   * `AuroraRestoreSource` deployed there (`sourceRoleArn`), has a shareable copy made there on its share key
-   * (`sourceShareKeyArn`), restores from that copy, and removes it afterwards. See docs/cross-account.md.
+   * The AWS account of the source cluster, when it is not the pipeline's. Deploy an `AuroraRestoreSource` there first
+   * (in this stack's region, with `pipelineAccount` set to this stack's account). The pipeline then assumes its role,
+   * has a shareable copy of the snapshot made there on its share key, restores from that copy, and removes it
+   * afterwards. See docs/cross-account.md.
    *
    * @example
    * new AuroraRestorePipeline(this, 'Pipeline', {
    *   sourceClusterIdentifier: 'prod-aurora',
    *   sourceRegion: 'us-east-1',
-   *   sourceAccount: '111111111111',
-   *   sourceRoleArn: source.roleArn,         // AuroraRestoreSource in 111111111111, deployed in this stack's region
-   *   sourceShareKeyArn: source.shareKeyArn,
+   *   sourceAccount: '111111111111', // AuroraRestoreSource deployed there, in this stack's region
    *   targetClusterIdentifier: 'staging-aurora',
    *   vpc,
    * });
@@ -82,18 +81,21 @@ export interface AuroraRestorePipelineProps {
   readonly sourceAccount?: string;
 
   /**
-   * The role of the `AuroraRestoreSource` in `sourceAccount` (its `roleArn`). Required when `sourceAccount` is another
-   * account; must be a role of that account.
+   * The role of the `AuroraRestoreSource` in `sourceAccount` (its `roleArn`). Only with `sourceAccount`; must be a
+   * role of that account. Needed when this stack's account or region is a token, or the companion's role was named
+   * otherwise.
    *
-   * @default - none: the source is in the pipeline's account
+   * @default - the role `AuroraRestoreSource` creates for this stack's account and region:
+   * `arn:<partition>:iam::<sourceAccount>:role/arp-source-<cluster>-<hash>`
    */
   readonly sourceRoleArn?: string;
 
   /**
-   * The share key of the `AuroraRestoreSource` in `sourceAccount` (its `shareKeyArn`), in the stack's region. Required
-   * when `sourceAccount` is another account.
+   * The share key of the `AuroraRestoreSource` in `sourceAccount` (its `shareKeyArn`), in this stack's region. Only
+   * with `sourceAccount`. Giving the key's ARN scopes the restore function's KMS permission to that key.
    *
-   * @default - none: the source is in the pipeline's account
+   * @default - the share key's alias `AuroraRestoreSource` creates for this stack's account and region:
+   * `arn:<partition>:kms:<region>:<sourceAccount>:alias/arp-source-<cluster>-<hash>`
    */
   readonly sourceShareKeyArn?: string;
 
@@ -559,7 +561,8 @@ export class AuroraRestorePipeline extends Construct {
     const stack = Stack.of(this);
     const targetRegion = stack.region;
     validateProps(this, props, targetRegion);
-    const crossAccount = validateSourceAccount(props, stack.account, targetRegion);
+    // The source account's side (role, share key), defaults computed as AuroraRestoreSource names them; none in one account.
+    const crossAccount = resolveSourceAccount(props, stack.account, targetRegion, stack.partition);
     // One spelling from here on, in every ARN and in the handlers' configuration.
     props = {
       ...props,
@@ -731,9 +734,9 @@ export class AuroraRestorePipeline extends Construct {
       previousTargetRetention: props.previousTargetRetention ?? PreviousTargetRetention.DELETE,
       retainFailedRestore: props.retainFailedRestore ?? false,
       ...(crossAccount ? {
-        sourceAccount: props.sourceAccount,
-        sourceRoleArn: props.sourceRoleArn,
-        sourceShareKeyArn: props.sourceShareKeyArn,
+        sourceAccount: crossAccount.account,
+        sourceRoleArn: crossAccount.roleArn,
+        sourceShareKeyArn: crossAccount.shareKeyArn,
         pipelineAccount: stack.account,
       } : {}),
     };
@@ -770,7 +773,7 @@ export class AuroraRestorePipeline extends Construct {
       // Across accounts the pipeline's account copies nothing and reads no source snapshot: the source's role does.
       mayCopy: !crossAccount && (!regionsKnown || sourceRegion !== targetRegion),
       mayRestoreFromSource: !crossAccount && (!regionsKnown || sourceRegion === targetRegion),
-      ...(crossAccount ? { sourceAccount: { account: props.sourceAccount!, roleArn: props.sourceRoleArn!, shareKeyArn: props.sourceShareKeyArn! } } : {}),
+      ...(crossAccount ? { sourceAccount: crossAccount } : {}),
       assumeTargetOwned: props.assumeTargetOwned ?? false,
       retainFailedRestore: config.retainFailedRestore,
       clusterParameterGroupName: config.restore.clusterParameterGroupName,

@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { PipelineTag } from './contracts';
 import { acknowledge, acknowledgeWildcardResource } from './nag';
-import { reservedPrefixOf, SHARE_SNAPSHOT_PREFIX } from './names';
+import { reservedPrefixOf, SHARE_SNAPSHOT_PREFIX, sourceAccessName } from './names';
 import { CLUSTER_ID, REGION } from './validation';
 
 /** Properties of an {@link AuroraRestoreSource}. */
@@ -62,8 +62,8 @@ export interface AuroraRestoreSourceProps {
  * - a customer-managed KMS key (rotation on) the shareable copies are re-encrypted with (snapshots on the
  *   `aws/rds` key cannot be shared), which the pipeline's account may use through RDS in this region only.
  *
- * The pipeline side (assuming the role, the share and copy flow, cleanup) is still to come: see
- * docs/cross-account.md.
+ * Then give the pipeline (`AuroraRestorePipeline`, in the pipeline's account) `sourceAccount`: it assumes the role,
+ * has a shareable copy made and shared, restores from it, and removes it. See docs/cross-account.md.
  */
 export class AuroraRestoreSource extends Construct {
   /** The role the pipeline assumes in this account. */
@@ -74,6 +74,13 @@ export class AuroraRestoreSource extends Construct {
   readonly roleArn: string;
   /** ARN of {@link shareKey}. */
   readonly shareKeyArn: string;
+  /**
+   * Name of {@link role}, and of the share key's alias (`alias/<name>`): `arp-source-<cluster>-<hash>`, which the
+   * pipeline computes from its own account and region and the source cluster, so it needs only `sourceAccount`.
+   * Undefined when the pipeline's account or this stack's region is a token: then CloudFormation names the role,
+   * the key has no alias, and the pipeline must be given `sourceRoleArn` and `sourceShareKeyArn`.
+   */
+  readonly accessName?: string;
   /** The value of the `aurora-restore-pipeline:share-of` tag every shareable copy must carry. */
   readonly shareTagValue: string;
 
@@ -100,7 +107,14 @@ export class AuroraRestoreSource extends Construct {
       ? new iam.CompositePrincipal(...props.pipelineRoleArns.map((arn) => new iam.ArnPrincipal(arn)))
       : new iam.AccountPrincipal(props.pipelineAccount);
 
+    // A name both sides can compute (see sourceAccessName), so the pipeline needs only the source account.
+    this.accessName = Token.isUnresolved(props.pipelineAccount) || Token.isUnresolved(stack.region)
+      || Token.isUnresolved(props.sourceClusterIdentifier)
+      ? undefined
+      : sourceAccessName(props.sourceClusterIdentifier, props.pipelineAccount, stack.region);
+
     this.shareKey = new kms.Key(this, 'ShareKey', {
+      alias: this.accessName ? `alias/${this.accessName}` : undefined,
       description: `Re-encrypts snapshots of ${props.sourceClusterIdentifier} before they are shared with account ${props.pipelineAccount}`,
       enableKeyRotation: true,
     });
@@ -121,6 +135,7 @@ export class AuroraRestoreSource extends Construct {
     }));
 
     this.role = new iam.Role(this, 'Role', {
+      roleName: this.accessName,
       assumedBy: pipelinePrincipal,
       description: `Assumed by the restore pipeline of account ${props.pipelineAccount} to share snapshots of ${props.sourceClusterIdentifier}`,
     });

@@ -1,3 +1,5 @@
+import { createHash } from 'crypto';
+
 /*
  * The names of what the pipeline makes in RDS, shared by the construct (its IAM patterns, its synth checks)
  * and the handlers (lambda-src/lib/naming.ts), so both spell them the same way.
@@ -25,6 +27,24 @@ export const PREVIOUS_CLUSTER_PREFIX = 'arp-prev-';
  * re-encrypted with the companion key: `arp-share-<...>`.
  */
 export const SHARE_SNAPSHOT_PREFIX = 'arp-share-';
+
+/** Prefix of the role and the share key alias `AuroraRestoreSource` creates in the source account. */
+export const SOURCE_ACCESS_PREFIX = 'arp-source-';
+/** Longest IAM role name. */
+const MAX_ROLE_NAME_LENGTH = 64;
+
+/**
+ * The name of the role `AuroraRestoreSource` creates in the source account for one pipeline account and region,
+ * and of its share key's alias (`alias/<name>`): `arp-source-<source cluster>-<hash>`, the hash of the pipeline's
+ * account, its region and the source cluster. Both sides compute it, so the pipeline needs only `sourceAccount`;
+ * two pipeline accounts (or regions) restoring the same production cluster get a role each (IAM names are global).
+ */
+export function sourceAccessName(sourceClusterIdentifier: string, pipelineAccount: string, pipelineRegion: string): string {
+  const cluster = sourceClusterIdentifier.toLowerCase();
+  const hash = createHash('sha256').update(`${pipelineAccount}/${pipelineRegion}/${cluster}`).digest('hex').slice(0, 8);
+  const start = `${SOURCE_ACCESS_PREFIX}${cluster}`.slice(0, MAX_ROLE_NAME_LENGTH - hash.length - 1).replace(/-+$/, '');
+  return `${start}-${hash}`;
+}
 
 /** The prefixes no source or target cluster identifier may start with. */
 export const RESERVED_NAME_PREFIXES = [

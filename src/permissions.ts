@@ -187,8 +187,12 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   // Across accounts: the operation's shareable copy in the source account (`arp-share-<target>-…`), nothing else there.
   const sharedCopies = cross
     ? [stack.formatArn({
-      service: 'rds', region: target, account: cross.account, resource: 'cluster-snapshot',
-      resourceName: `${shareSnapshotNameStart(t.targetClusterIdentifier)}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      service: 'rds',
+      region: target,
+      account: cross.account,
+      resource: 'cluster-snapshot',
+      resourceName: `${shareSnapshotNameStart(t.targetClusterIdentifier)}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     })]
     : [];
   const restoreSnapshots = [...(t.mayRestoreFromSource ? [sourceSnapshots] : []), ...(t.mayCopy ? [copies] : []), ...sharedCopies];
@@ -206,10 +210,19 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   if (t.mayRestoreFromSource) grantSourceKey(fns.restoreSnapshot, t.sourceRegion, t.sourceSnapshotKey);
   // Across accounts RDS decrypts the shared copy with the source account's share key, for this function, through RDS
   // in this region only (the share key's policy admits this account likewise).
+  // Given only its alias (the default), IAM cannot name the key (it authorizes on the key's ARN): any key of the source
+  // account in this region, through RDS; the share key's policy, admitting this account only to it, is the wall there.
   if (cross) {
     const viaRds = { 'kms:ViaService': `rds.${target}.${stack.urlSuffix}` };
-    allow(fns.restoreSnapshot, ['kms:Decrypt', 'kms:DescribeKey'], [cross.shareKeyArn], { StringEquals: viaRds });
-    allow(fns.restoreSnapshot, ['kms:CreateGrant'], [cross.shareKeyArn], { StringEquals: viaRds, ...GRANT_FOR_AWS_RESOURCE });
+    const shareKey = !cross.shareKeyArn.includes(':alias/')
+      ? cross.shareKeyArn
+      : stack.formatArn({ service: 'kms', region: target, account: cross.account, resource: 'key', resourceName: '*' });
+    allow(fns.restoreSnapshot, ['kms:Decrypt', 'kms:DescribeKey'], [shareKey], { StringEquals: viaRds });
+    allow(fns.restoreSnapshot, ['kms:CreateGrant'], [shareKey], { StringEquals: viaRds, ...GRANT_FOR_AWS_RESOURCE });
+    if (shareKey !== cross.shareKeyArn) {
+      ack(fns.restoreSnapshot, shareKey, 'The source account\'s share key is known by its alias only (set sourceShareKeyArn to a key ARN to name it): any key of '
+        + 'that account in this region, used through RDS only; its key policy, which admits this account to the share key alone, decides.');
+    }
   }
   const restoreReason = 'Restore reads the snapshot chosen at run time (the copy, the source account\'s shareable copy, or in the source region the source snapshot) and uses the engine\'s default parameter and option groups, named after the snapshot\'s engine version, known at run time.';
   for (const arn of [...restoreSnapshots, clusterParameterGroup, parameterGroups, optionGroups].filter((a) => a.includes('*'))) {

@@ -96,7 +96,9 @@ export async function assumeSourceRole(config: PipelineConfig, source: SourceAcc
     if (!c?.AccessKeyId || !c.SecretAccessKey) {
       throw errors.serviceUnavailable(`STS answered the AssumeRole of ${source.roleArn} without credentials. The step is retried.`);
     }
-    const credentials: Held = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
+    const credentials: Held = {
+      accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration,
+    };
     held.set(key, credentials);
     return credentials;
   } catch (err) {
@@ -105,7 +107,9 @@ export async function assumeSourceRole(config: PipelineConfig, source: SourceAcc
 }
 
 /** The RDS client of `region` acting as the source account's role. */
-export async function sourceRds(config: PipelineConfig, source: SourceAccount, operationId: string, region = config.targetRegion): Promise<RDSClient> {
+export async function sourceRds(
+  config: PipelineConfig, source: SourceAccount, operationId: string, region = config.targetRegion,
+): Promise<RDSClient> {
   const credentials = await assumeSourceRole(config, source, operationId);
   const key = `${region}|${credentials.accessKeyId}`;
   let client = rdsClients.get(key);
@@ -117,7 +121,9 @@ export async function sourceRds(config: PipelineConfig, source: SourceAccount, o
 }
 
 /** The KMS client of `region` acting as the source account's role (the preflight describes the share key). */
-export async function sourceKms(config: PipelineConfig, source: SourceAccount, operationId: string, region = config.targetRegion): Promise<KMSClient> {
+export async function sourceKms(
+  config: PipelineConfig, source: SourceAccount, operationId: string, region = config.targetRegion,
+): Promise<KMSClient> {
   const credentials = await assumeSourceRole(config, source, operationId);
   const key = `${region}|${credentials.accessKeyId}`;
   let client = kmsClients.get(key);

@@ -8,6 +8,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { AuroraRestoreSource, AuroraRestoreSourceProps, PipelineTag } from '../../src';
+import { sourceAccessName } from '../../src/names';
 import { decideAs, keyPolicies, policiesOfRole, type IamDecision, type IamRequest, type PolicyDocument } from '../support/iam-policies';
 import { TemplateResolver, type CfnTemplate } from '../support/template';
 
@@ -20,9 +21,9 @@ const TAG = PipelineTag.SHARE_OF;
 
 const SOURCE_ENV = { account: SOURCE_ACCOUNT, region: REGION };
 
-function build(props: Partial<AuroraRestoreSourceProps> = {}, env: { account: string; region: string } | undefined = SOURCE_ENV) {
+function build(props: Partial<AuroraRestoreSourceProps> = {}) {
   const app = new App();
-  const stack = new Stack(app, 'Source', { env });
+  const stack = new Stack(app, 'Source', { env: SOURCE_ENV });
   const source = new AuroraRestoreSource(stack, 'Source', { sourceClusterIdentifier: 'prod-aurora', pipelineAccount: PIPELINE_ACCOUNT, ...props });
   return { app, stack, source, template: Template.fromStack(stack) };
 }
@@ -140,6 +141,46 @@ describe('template', () => {
     expect(stack.resolve(source.shareKeyArn)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SourceShareKey/), 'Arn'] });
     expect(source.shareTagValue).toBe('prod-aurora');
   });
+
+  test('the role and the share key\'s alias get the name the pipeline computes from its account and region', () => {
+    const { source, template: t } = build();
+    const name = sourceAccessName('prod-aurora', PIPELINE_ACCOUNT, REGION);
+    expect(source.accessName).toBe(name);
+    t.hasResourceProperties('AWS::IAM::Role', { RoleName: name });
+    t.hasResourceProperties('AWS::KMS::Alias', { AliasName: `alias/${name}`, TargetKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^SourceShareKey'), 'Arn'] } });
+  });
+
+  test('without a known region or pipeline account, CloudFormation names the role and the key has no alias', () => {
+    const stack = new Stack(new App(), 'Agnostic');
+    const source = new AuroraRestoreSource(stack, 'Source', { sourceClusterIdentifier: 'prod-aurora', pipelineAccount: PIPELINE_ACCOUNT });
+    const t = Template.fromStack(stack);
+    expect(source.accessName).toBeUndefined();
+    t.hasResourceProperties('AWS::IAM::Role', { RoleName: Match.absent() });
+    t.resourceCountIs('AWS::KMS::Alias', 0);
+  });
+});
+
+describe('sourceAccessName', () => {
+  test('is arp-source-<cluster>-<hash>, the same on both sides, lower case', () => {
+    expect(sourceAccessName('Prod-Aurora', PIPELINE_ACCOUNT, REGION)).toBe(sourceAccessName('prod-aurora', PIPELINE_ACCOUNT, REGION));
+    expect(sourceAccessName('prod-aurora', PIPELINE_ACCOUNT, REGION)).toMatch(/^arp-source-prod-aurora-[0-9a-f]{8}$/);
+  });
+
+  test('differs per pipeline account and region (IAM role names are global to the account)', () => {
+    const names = new Set([
+      sourceAccessName('prod-aurora', PIPELINE_ACCOUNT, REGION),
+      sourceAccessName('prod-aurora', OTHER_ACCOUNT, REGION),
+      sourceAccessName('prod-aurora', PIPELINE_ACCOUNT, 'us-east-1'),
+    ]);
+    expect(names.size).toBe(3);
+  });
+
+  test('fits IAM\'s 64 characters for the longest cluster identifier, without a trailing hyphen before the hash', () => {
+    const longest = `a${'-b'.repeat(31)}`; // 63 characters
+    const name = sourceAccessName(longest, PIPELINE_ACCOUNT, REGION);
+    expect(name.length).toBeLessThanOrEqual(64);
+    expect(name).not.toMatch(/--/);
+  });
 });
 
 describe('props are checked', () => {
@@ -166,7 +207,9 @@ describe('props are checked', () => {
   });
 
   test('an environment-agnostic stack synthesizes', () => {
-    expect(() => build({}, undefined)).not.toThrow();
+    const stack = new Stack(new App(), 'Agnostic');
+    new AuroraRestoreSource(stack, 'Source', { sourceClusterIdentifier: 'prod-aurora', pipelineAccount: PIPELINE_ACCOUNT, sourceRegion: 'us-east-1' });
+    expect(() => Template.fromStack(stack)).not.toThrow();
   });
 });
 

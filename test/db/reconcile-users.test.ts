@@ -14,7 +14,7 @@ import * as tls from 'tls';
 import { Client } from 'pg';
 import { DbConnection, reconcileUsers as reconcile, ResolvedDbUser, scramSha256Verifier } from '../../lambda-src/lib/postgres';
 import { DatabasePrivilege, UnmanagedLogins } from '../../src/contracts';
-import { startPostgres, TestPostgres } from '../support/postgres';
+import { usePostgres, type TestPostgres } from '../support/postgres';
 import { createCertificateAuthority, issueServerCertificate } from '../support/tls';
 
 jest.setTimeout(60_000);
@@ -26,7 +26,6 @@ let pg: TestPostgres;
 let conn: DbConnection;
 /** Every clear password this file uses; none may ever show up in the server's log. */
 const usedPasswords: string[] = [];
-const savedCaEnv = process.env.NODE_EXTRA_CA_CERTS;
 
 function password(label: string): string {
   // Quotes, backslash, semicolon and non-ASCII would break a naively built statement.
@@ -91,8 +90,8 @@ async function roleExists(role: string): Promise<boolean> {
   return pg.withClient('postgres', async (c) => (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount === 1);
 }
 
-beforeAll(async () => {
-  pg = await startPostgres();
+usePostgres(async (server) => {
+  pg = server;
   // Reported by the run, not asserted: see the report for measured times.
   process.stdout.write(`test postgres ${pg.majorVersion}: initdb ${pg.startupMillis.initdb} ms, start ${pg.startupMillis.start} ms\n`);
   usedPasswords.push(pg.superPassword);
@@ -109,16 +108,6 @@ beforeAll(async () => {
     await c.query('CREATE VIEW sales.big_orders AS SELECT * FROM sales.orders WHERE amount > 5');
   });
   await pg.withClient('reports', (c) => c.query('CREATE TABLE public.daily (day date, total int); CREATE SCHEMA sales'));
-}, 120_000);
-
-afterAll(async () => {
-  if (savedCaEnv === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
-  else process.env.NODE_EXTRA_CA_CERTS = savedCaEnv;
-  await pg?.stop();
-});
-
-beforeEach(() => {
-  process.env.NODE_EXTRA_CA_CERTS = pg.caFile;
 });
 
 describe('roles and passwords', () => {

@@ -6,7 +6,7 @@
 import { DbConnection } from '../../lambda-src/lib/postgres';
 import { databaseCheck, MASTER_LOGIN_CHECK, validateRestoredCluster, type ValidationPlan } from '../../lambda-src/lib/restore-validation';
 import { PipelineErrorName, type ValidationQuerySpec } from '../../src/contracts';
-import { startPostgres, TestPostgres } from '../support/postgres';
+import { usePostgres, type TestPostgres } from '../support/postgres';
 
 jest.setTimeout(60_000);
 
@@ -16,10 +16,9 @@ const CLUSTER = 'arp-tmp-staging-db-op-1';
 
 let pg: TestPostgres;
 let conn: DbConnection;
-const savedCaEnv = process.env.NODE_EXTRA_CA_CERTS;
 
-beforeAll(async () => {
-  pg = await startPostgres();
+usePostgres(async (server) => {
+  pg = server;
   conn = { host: pg.host, port: pg.port, user: pg.superuser, password: pg.superPassword };
   await pg.withClient('postgres', async (c) => {
     await c.query('CREATE DATABASE app');
@@ -30,16 +29,6 @@ beforeAll(async () => {
     await c.query('INSERT INTO customers (card, note, active) VALUES ($1, $2, true), ($1, $2, false)', SECRET_DATA);
     await c.query('CREATE TABLE empty_table (id int)');
   });
-}, 120_000);
-
-afterAll(async () => {
-  if (savedCaEnv === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
-  else process.env.NODE_EXTRA_CA_CERTS = savedCaEnv;
-  await pg?.stop();
-});
-
-beforeEach(() => {
-  process.env.NODE_EXTRA_CA_CERTS = pg.caFile;
 });
 
 const q = (name: string, sql: string, database = 'app'): ValidationQuerySpec => ({ name, database, sql });

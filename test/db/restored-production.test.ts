@@ -7,7 +7,7 @@ import { randomBytes } from 'crypto';
 import { Client } from 'pg';
 import { DbConnection, reconcileUsers, ResolvedDbUser } from '../../lambda-src/lib/postgres';
 import { DatabasePrivilege, UnmanagedLogins } from '../../src/contracts';
-import { startPostgres, TestPostgres } from '../support/postgres';
+import { usePostgres, type TestPostgres } from '../support/postgres';
 import {
   APP_TABLE, loginOutcome, membershipsSnapshot, PROD_APP, PROD_CONNECTION_LIMIT, PROD_DBA, PROD_GROUP, PROD_SCHEMA, PROD_TABLE,
   RDS_SUPERUSER, rolesSnapshot, seedRestoredProduction, type RestoredProduction,
@@ -25,7 +25,6 @@ let conn: DbConnection;
 let production: RestoredProduction;
 /** Every clear password of this file: none may show up in the server's log. */
 const usedPasswords: string[] = [];
-const savedCaEnv = process.env.NODE_EXTRA_CA_CERTS;
 
 function secret(label: string): string {
   const p = `${label}-'"\\;ü-${randomBytes(9).toString('base64url')}`;
@@ -80,20 +79,10 @@ async function reconcileError(users: ResolvedDbUser[], unmanagedLogins: Unmanage
   return err!;
 }
 
-beforeAll(async () => {
-  pg = await startPostgres();
+usePostgres(async (server) => {
+  pg = server;
   usedPasswords.push(pg.superPassword);
   conn = { host: pg.host, port: pg.port, user: MASTER, password: secret('master') };
-}, 120_000);
-
-afterAll(async () => {
-  if (savedCaEnv === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
-  else process.env.NODE_EXTRA_CA_CERTS = savedCaEnv;
-  await pg?.stop();
-});
-
-beforeEach(() => {
-  process.env.NODE_EXTRA_CA_CERTS = pg.caFile;
 });
 
 describe('the restored-production fixture (the stand-in for Aurora)', () => {

@@ -344,3 +344,29 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     throw err;
   }
 }
+
+/**
+ * One server for a test file: started in `beforeAll` (with `prepare`, e.g. its databases), stopped in
+ * `afterAll`; `NODE_EXTRA_CA_CERTS` names the server's CA before each test (as the deployed functions find
+ * Lambda's CA bundle there), and is put back as it was after the file. Returns the server, once started.
+ */
+export function usePostgres(prepare?: (pg: TestPostgres) => Promise<void>): () => TestPostgres {
+  let pg: TestPostgres | undefined;
+  const savedCaEnv = process.env.NODE_EXTRA_CA_CERTS;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    await prepare?.(pg);
+  }, 120_000);
+  afterAll(async () => {
+    if (savedCaEnv === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+    else process.env.NODE_EXTRA_CA_CERTS = savedCaEnv;
+    await pg?.stop();
+  });
+  beforeEach(() => {
+    process.env.NODE_EXTRA_CA_CERTS = pg!.caFile;
+  });
+  return () => {
+    if (!pg) throw new Error('usePostgres: the server starts in beforeAll; read it inside a hook or a test');
+    return pg;
+  };
+}
