@@ -110,7 +110,9 @@ describe('preflight', () => {
     expect(Object.keys(byId)).toEqual(Object.values(PreflightCheckId));
     // Every check applies to this configuration (a cross-region copy, a target to replace, a user) but the engine
     // version and those of a source in another account (test/e2e/cross-account.test.ts).
-    const skipped = [PreflightCheckId.SNAPSHOT_ENGINE_VERSION, PreflightCheckId.SOURCE_ROLE, PreflightCheckId.SOURCE_ENCRYPTED, PreflightCheckId.SHARE_KEY];
+    const skipped = [
+      PreflightCheckId.SNAPSHOT_ENGINE_VERSION, PreflightCheckId.SOURCE_ROLE, PreflightCheckId.SOURCE_ENCRYPTED, PreflightCheckId.SHARE_KEY,
+    ];
     for (const id of Object.values(PreflightCheckId)) {
       expect([id, byId[id].status]).toEqual([id, skipped.includes(id) ? 'SKIPPED' : 'PASSED']);
     }
