@@ -276,20 +276,23 @@ describe('a source in another account (AuroraRestoreSource in 111111111111)', ()
   const asCompanion = (r: IamRequest) => decideAs(roleArn, policiesOfRole(sourceTemplate, sourceResolver, roleId), r, sourceKeys, A);
 
   const p = synth({ sourceRegion: 'us-east-1', sourceAccount: A, sourceRoleArn: roleArn, sourceShareKeyArn: shareKeyArn });
+  const sharedWithPipelineAccount = (resource: string) => ({
+    Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'rds:*', Resource: resource }],
+  });
   const trustsPipelineAccount = {
     Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }],
   };
   const trustPolicy = sourceResolver.resolve(sourceTemplate.Resources[roleId].Properties!.AssumeRolePolicyDocument);
-  // Each request also asks A's side: the companion role's trust policy for AssumeRole, the share key's policy from the
-  // source template for KMS; a shared snapshot has no resource policy (RDS's `restore` attribute is its side), so the
-  // restore is decided on the pipeline's identity policies alone.
+  // Each request also asks A's side: the companion role's trust policy for AssumeRole (any other role is given one
+  // that trusts account B, so only the pipeline's own policies can refuse it), the share key's policy from the source
+  // template for KMS, and for a snapshot of another account a share with B (acting as its resource policy), so that
+  // only the pipeline's own policies can refuse it.
   const asPipeline = (fnId: string, r: IamRequest) => {
     const role = p.iam.roles.get(fnId)!;
-    // Any other role is given a trust policy that trusts account B: only the pipeline's own policies can refuse it.
-    const side = r.action === 'sts:AssumeRole' ? { resourcePolicy: r.resource === roleArn ? trustPolicy : trustsPipelineAccount }
-      : r.action.startsWith('rds:') ? { resourceAccount: ACCOUNT } : {};
-    const request = r.action.startsWith('kms:') ? { ...r, context: { 'kms:CallerAccount': ACCOUNT, ...r.context } } : r;
-    return decideAs(role.roleArn, role.policies, request, sourceKeys, ACCOUNT, side);
+    const resourcePolicy = r.action === 'sts:AssumeRole' ? (r.resource === roleArn ? trustPolicy : trustsPipelineAccount)
+      : r.action.startsWith('rds:') && !r.resource.includes(`:${ACCOUNT}:`) ? sharedWithPipelineAccount(r.resource) : undefined;
+    const request = { ...r, ...(resourcePolicy ? { resourcePolicy } : {}), ...(r.action.startsWith('kms:') ? { context: { 'kms:CallerAccount': ACCOUNT, ...r.context } } : {}) };
+    return decideAs(role.roleArn, role.policies, request, sourceKeys, ACCOUNT);
   };
   const inA = (region: string, type: string, name: string) => `arn:aws:rds:${region}:${A}:${type}:${name}`;
   const share = inA(TARGET_REGION, 'cluster-snapshot', shareSnapshotIdentifier('prod', 'op-1'));
@@ -398,9 +401,9 @@ describe('a source in another account, given only sourceAccount (the companion\'
   const trustPolicy = sourceResolver.resolve(sourceTemplate.Resources[roleId].Properties!.AssumeRolePolicyDocument);
   const shareKeyArn = sourceResolver.resolveString(sourceStack.resolve(companion.shareKeyArn));
   const p = synth({ sourceAccount: A });
-  const decide = (step: string, r: IamRequest, side = {}) => {
+  const decide = (step: string, r: IamRequest) => {
     const role = p.iam.roles.get(p.iam.functionId(step))!;
-    return decideAs(role.roleArn, role.policies, r, keyPolicies(sourceTemplate, sourceResolver), ACCOUNT, side);
+    return decideAs(role.roleArn, role.policies, r, keyPolicies(sourceTemplate, sourceResolver), ACCOUNT);
   };
 
   test('the configured role is the companion\'s, and the share key is its alias', () => {
@@ -415,7 +418,6 @@ describe('a source in another account, given only sourceAccount (the companion\'
     }, 'Allowed'],
     ['RestoreSnapshot', 'not directly', { action: 'kms:Decrypt', resource: shareKeyArn, context: { 'kms:CallerAccount': ACCOUNT } }, 'ImplicitlyDenied'],
   ])('%s %s', async (step, _what, request, expected) => {
-    const side = request.action === 'sts:AssumeRole' ? { resourcePolicy: trustPolicy } : {};
-    expect(await decide(step, request, side)).toBe(expected);
+    expect(await decide(step, request.action === 'sts:AssumeRole' ? { ...request, resourcePolicy: trustPolicy } : request)).toBe(expected);
   });
 });

@@ -149,22 +149,6 @@ export class TemplateIam {
   }
 }
 
-/** How {@link decideAs} treats the resource's side of a request. */
-export interface ResourceSide {
-  /**
-   * The resource policy (e.g. a role's trust policy for `sts:AssumeRole`).
-   * @default - for KMS the key policy, else none
-   */
-  readonly resourcePolicy?: PolicyDocument;
-  /**
-   * The account the resource is evaluated in. A shared RDS snapshot of another account has no resource policy: RDS
-   * authorizes its side with the snapshot's `restore` attribute, so only the caller's identity policies are asked by
-   * evaluating it in the caller's account.
-   * @default - the account in the resource's ARN
-   */
-  readonly resourceAccount?: string;
-}
-
 /**
  * IAM's decision on `request` made by `principalArn` with these identity policies. A KMS request also asks the key
  * policy: the one in `keys` for the key, else the default key policy of `account`; another request its
@@ -172,16 +156,15 @@ export interface ResourceSide {
  */
 export async function decideAs(
   principalArn: string, policies: Array<{ name: string; policy: PolicyDocument }>, request: IamRequest,
-  keys: ReadonlyMap<string, PolicyDocument>, account: string, side: ResourceSide = {},
+  keys: ReadonlyMap<string, PolicyDocument>, account: string,
 ): Promise<IamDecision> {
-  const resourceAccount = side.resourceAccount ?? /^arn:[^:]+:[^:]+:[^:]*:(\d{12}):/.exec(request.resource)?.[1] ?? account;
-  const resourcePolicy = side.resourcePolicy ?? request.resourcePolicy
-    ?? (request.action.startsWith('kms:') ? keys.get(request.resource) ?? defaultKeyPolicy(resourceAccount) : undefined);
+  const resourceAccount = /^arn:[^:]+:[^:]+:[^:]*:(\d{12}):/.exec(request.resource)?.[1] ?? account;
   const simulation: Simulation = {
     identityPolicies: policies.map((p) => ({ name: p.name, policy: p.policy as any })),
     serviceControlPolicies: [],
     resourceControlPolicies: [],
-    ...(resourcePolicy ? { resourcePolicy: resourcePolicy as any } : {}),
+    ...(request.action.startsWith('kms:') ? { resourcePolicy: (keys.get(request.resource) ?? defaultKeyPolicy(resourceAccount)) as any } : {}),
+    ...(request.resourcePolicy ? { resourcePolicy: request.resourcePolicy as any } : {}),
     request: {
       action: request.action,
       principal: principalArn,
