@@ -164,8 +164,9 @@ describe('production in another account', () => {
     expect(duringRestore).toEqual({ inA: { [shareId]: 'available' }, shared: [sharedCopyArn(s, 'xacct-1')] });
     const target = (await h.rds(TARGET_REGION).send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'staging-aurora' }))).DBClusters![0];
     expect(tags(target)).toMatchObject({ [PipelineTag.OPERATION_ID]: 'xacct-1', [PipelineTag.PIPELINE]: h.config.pipelineId });
-    expect(target.StorageEncrypted).toBe(true);
-    expect(target.KmsKeyId).not.toContain(source.account);
+    // Re-encrypted by the restore into B's own key.
+    expect(target).toMatchObject({ StorageEncrypted: true, KmsKeyId: h.config.restore.kmsKeyArn });
+    expect(h.config.restore.kmsKeyArn).toMatch(new RegExp(`^arn:aws:kms:${TARGET_REGION}:${ACCOUNT}:key/`));
     const restore = h.iamCalls.find((c) => c.action === 'rds:RestoreDBClusterFromSnapshot')!;
     expect(restore.assumedRole).toBeUndefined();
     expect(restore.params.SnapshotIdentifier).toBe(sharedCopyArn(s, 'xacct-1'));
