@@ -127,7 +127,8 @@ export function sdkFromLayer(served: Map<string, Set<string>>): Plugin {
         if (!served.has(args.path)) {
           return { errors: [{ text: `${args.path} is not in the SDK layer: import it from a file under lambda-src/ so projenrc/sdk-layer.ts bundles it` }] };
         }
-        return { path: `${SDK_LAYER_PACKAGE}/${layerModuleName(args.path)}`, external: true };
+        // Side-effect free: a handler that leaves a client unused (lib/clients.ts imports them all) does not load it.
+        return { path: `${SDK_LAYER_PACKAGE}/${layerModuleName(args.path)}`, external: true, sideEffects: false };
       });
     },
   };
