@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { build, BuildOptions, Plugin, transformSync } from 'esbuild';
+import * as esbuild from 'esbuild';
+import type { BuildOptions, Plugin } from 'esbuild';
 import * as ts from 'typescript';
 import { BUNDLE_OPTIONS, HANDLERS, SDK_LAYER_ASSET, SDK_LAYER_PACKAGE } from './handlers';
 
@@ -32,7 +33,7 @@ export function sdkImports(dir: string): Map<string, Set<string>> {
   const files = fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.ts'));
   for (const file of files) {
     // esbuild drops the imports a file uses as types only (as it does when bundling): what remains runs.
-    const js = transformSync(fs.readFileSync(path.join(dir, file), 'utf8'), { loader: 'ts', format: 'esm', target: BUNDLE_OPTIONS.target }).code;
+    const js = esbuild.transformSync(fs.readFileSync(path.join(dir, file), 'utf8'), { loader: 'ts', format: 'esm', target: BUNDLE_OPTIONS.target }).code;
     const source = ts.createSourceFile(file, js, ts.ScriptTarget.ES2022);
     for (const statement of source.statements) {
       if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
@@ -93,12 +94,12 @@ export async function buildSdkLayer(root: string, outDir: string): Promise<strin
     plugins: [virtual],
     logLevel: 'warning',
   };
-  await build(options);
+  await esbuild.build(options);
   fs.mkdirSync(pkgDir, { recursive: true });
   const written: string[] = [];
   for (const file of fs.readdirSync(esmDir).sort()) {
     const esm = fs.readFileSync(path.join(esmDir, file), 'utf8');
-    const cjs = transformSync(esm, { format: 'cjs', target: BUNDLE_OPTIONS.target, platform: 'node', minify: true, legalComments: 'none', logLevel: 'warning' });
+    const cjs = esbuild.transformSync(esm, { format: 'cjs', target: BUNDLE_OPTIONS.target, platform: 'node', minify: true, legalComments: 'none', logLevel: 'warning' });
     fs.writeFileSync(path.join(pkgDir, file), cjs.code);
     written.push(path.join(LAYER_NODE_MODULES, SDK_LAYER_PACKAGE, file));
   }
@@ -125,7 +126,7 @@ export function sdkFromLayer(served: Map<string, Set<string>>): Plugin {
     setup(build) {
       build.onResolve({ filter: SDK_SPECIFIER }, (args) => {
         if (!served.has(args.path)) {
-          return { errors: [{ text: `${args.path} is not in the SDK layer: import it from a file under lambda-src/ so projenrc/sdk-layer.ts bundles it` }] };
+          return { errors: [{ text: `${args.path} is not in the SDK layer, which serves the SDK modules lambda-src/ imports: import what you need from it in lambda-src/` }] };
         }
         // Side-effect free: a handler that leaves a client unused (lib/clients.ts imports them all) does not load it.
         return { path: `${SDK_LAYER_PACKAGE}/${layerModuleName(args.path)}`, external: true, sideEffects: false };
@@ -139,7 +140,7 @@ export function sdkFromLayer(served: Map<string, Set<string>>): Plugin {
  */
 export async function buildHandlers(root: string, outDir: string, handlers: string[] = HANDLERS): Promise<void> {
   const served = sdkImports(path.join(root, 'lambda-src'));
-  await build({
+  await esbuild.build({
     ...BUNDLE_OPTIONS,
     mainFields: [...BUNDLE_OPTIONS.mainFields],
     external: [...BUNDLE_OPTIONS.external],

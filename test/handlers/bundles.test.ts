@@ -80,7 +80,7 @@ describe('the SDK layer', () => {
       const script = `try { const m = require(${JSON.stringify(path.join(dir, name, 'index.js'))});`
         + ' console.log(JSON.stringify({ handler: typeof m.handler, loaded: Object.keys(require.cache) }));'
         + ' } catch (e) { console.log(JSON.stringify({ error: e.message })); }';
-      const env = { ...process.env, NODE_OPTIONS: '' };
+      const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
       delete env.NODE_PATH;
       if (nodePath) env.NODE_PATH = nodePath;
       return JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: dir, env, encoding: 'utf8' }));
