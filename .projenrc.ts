@@ -157,7 +157,7 @@ project.addTask('bench:swap', {
   exec: 'ts-node --transpile-only --project tsconfig.dev.json bench/swap-timeline.ts',
 });
 project.addTask('bench:bundles', {
-  description: 'Print each handler bundle\'s size as shipped and the alternatives measured (SDK CommonJS builds, SDK external, eager part, one shared split bundle)',
+  description: 'Print each handler bundle\'s size, the SDK layer\'s, what each handler loads at cold start and its require time, before (SDK in each bundle) and after (SDK layer)',
   exec: 'ts-node --transpile-only --project tsconfig.dev.json bench/bundle-sizes.ts',
 });
 
