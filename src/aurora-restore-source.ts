@@ -62,8 +62,8 @@ export interface AuroraRestoreSourceProps {
  * - a customer-managed KMS key (rotation on) the shareable copies are re-encrypted with (snapshots on the
  *   `aws/rds` key cannot be shared), which the pipeline's account may use through RDS in this region only.
  *
- * Then give the pipeline (`AuroraRestorePipeline`, in the pipeline's account) `sourceAccount`: it assumes the role,
- * has a shareable copy made and shared, restores from it, and removes it. See docs/cross-account.md.
+ * The pipeline side (assuming the role, the share and copy flow, cleanup) is still to come: see
+ * docs/cross-account.md.
  */
 export class AuroraRestoreSource extends Construct {
   /** The role the pipeline assumes in this account. */
@@ -108,8 +108,8 @@ export class AuroraRestoreSource extends Construct {
       : new iam.AccountPrincipal(props.pipelineAccount);
 
     // A name both sides can compute (see sourceAccessName), so the pipeline needs only the source account.
-    this.accessName = Token.isUnresolved(props.pipelineAccount) || Token.isUnresolved(stack.region)
-      || Token.isUnresolved(props.sourceClusterIdentifier)
+    const named = [props.pipelineAccount, stack.region, props.sourceClusterIdentifier].every((v) => !Token.isUnresolved(v));
+    this.accessName = !named
       ? undefined
       : sourceAccessName(props.sourceClusterIdentifier, props.pipelineAccount, stack.region);
 
