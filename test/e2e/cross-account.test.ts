@@ -15,7 +15,7 @@ import { DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand, type DBCl
 import type { Stack } from 'aws-cdk-lib';
 import { shareSnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { PipelineTag, PreflightCheckId, ReplaceStrategy, type AuroraRestorePipelineProps } from '../../src';
-import { awsJsonCall } from '../support/moto-json-api';
+import { awsJsonCall, awsQueryCall } from '../support/moto-json-api';
 import { statusChangeEvent } from '../support/status-change-event';
 import type { E2EHarness } from './support/harness';
 import type { PipelineRun } from './support/run-pipeline';
@@ -242,7 +242,7 @@ describe('production in another account', () => {
     expect(await s.leaks([run])).toEqual([]);
   });
 
-  test('11d. an execution stopped mid-restore (ABORTED): its status change releases the shareable copy in A', async () => {
+  test.each(['ABORTED', 'TIMED_OUT'] as const)('11d. an execution stopped mid-restore (%s): its status change releases the shareable copy in A', async (status) => {
     const s = await scenario({ props: { replaceStrategy: ReplaceStrategy.DELETE_FIRST } });
     const { h, source } = s;
     await s.target!.hold('creating');
@@ -255,22 +255,48 @@ describe('production in another account', () => {
     expect(await snapshotsInA(s, TARGET_REGION)).toEqual({ [shareId]: 'available' });
     expect(await sharedWithB(h)).toEqual([sharedCopyArn(s, 'stop-1')]);
 
-    const settled = await deliverStatusChange(h, run, 'ABORTED');
+    const settled = await deliverStatusChange(h, run, status);
     expect(settled.result).toMatchObject({
-      status: 'ABORTED', operationId: 'stop-1', lockReleased: true, snapshotCopy: { identifier: shareId, account: source.account, action: 'deleted' },
+      status, operationId: 'stop-1', lockReleased: true, snapshotCopy: { identifier: shareId, account: source.account, action: 'deleted' },
     });
     expect(await snapshotsInA(s, TARGET_REGION)).toEqual({});
     expect(await sharedWithB(h)).toEqual([]);
     expect(await h.stateItem(LOCK)).toBeUndefined();
-    expect(await h.stateItem('stop-1')).toMatchObject({ status: 'FAILED', error_name: 'ExecutionAborted' });
+    expect(await h.stateItem('stop-1')).toMatchObject({ status: 'FAILED', error_name: status === 'ABORTED' ? 'ExecutionAborted' : 'ExecutionTimedOut' });
     const [message, ...more] = await notifications(h);
     expect(more).toEqual([]);
-    expect(message).toMatchObject({ status: 'ABORTED', snapshotCopy: { identifier: shareId, account: source.account, action: 'deleted' } });
+    expect(message).toMatchObject({ status, snapshotCopy: { identifier: shareId, account: source.account, action: 'deleted' } });
     // Delivered again: nothing left to release, nothing sent.
-    const again = await deliverStatusChange(h, run, 'ABORTED');
+    const again = await deliverStatusChange(h, run, status);
     expect(again.result).toMatchObject({ lockReleased: false, skipped: expect.stringContaining('already settled') });
     expect(await notifications(h)).toEqual([]);
     expect(callsAsSourceRole(s)).toEqual(expect.arrayContaining(['SnsNotification rds:DeleteDBClusterSnapshot']));
+    expect(await s.leaks([run])).toEqual([]);
+  });
+
+  test('11d2. stopped, and the companion\'s role deleted meanwhile: the notification says what is left in A and how to remove it', async () => {
+    const s = await scenario({ props: { replaceStrategy: ReplaceStrategy.DELETE_FIRST } });
+    const { h, source } = s;
+    await s.target!.hold('creating');
+    const shareId = shareSnapshotIdentifier('staging-aurora', 'stop-2');
+    const run = await runAndStop(h, 'stop-2', 'CheckRestoreStatus');
+    expect(run.status).toBe('ABORTED');
+    const roleName = source.roleArn.split('/').pop()!;
+    const iam = source.json('us-east-1');
+    for (const { name } of source.roles[0].policies) {
+      await awsQueryCall(iam, 'iam', 'DeleteRolePolicy', { RoleName: roleName, PolicyName: name.replace(/[^\w+=,.@-]/g, '-') });
+    }
+    await awsQueryCall(iam, 'iam', 'DeleteRole', { RoleName: roleName });
+
+    const settled = await deliverStatusChange(h, run, 'ABORTED');
+    expect(settled.result).toMatchObject({ status: 'ABORTED', lockReleased: true, snapshotCopy: { identifier: shareId, account: source.account, action: 'failed' } });
+    // Still there, still shared: the pipeline could not act in A.
+    expect(await snapshotsInA(s, TARGET_REGION)).toEqual({ [shareId]: 'available' });
+    const [message] = await notifications(h);
+    expect(message.snapshotCopy.advice).toContain(`aws rds delete-db-cluster-snapshot --db-cluster-snapshot-identifier ${shareId} --region ${TARGET_REGION}`);
+    expect(message.snapshotCopy.advice).toContain(`--values-to-remove ${ACCOUNT}`);
+    expect(message.snapshotCopy.advice).toContain(`account ${source.account}`);
+    expect(await h.stateItem(LOCK)).toBeUndefined();
     expect(await s.leaks([run])).toEqual([]);
   });
 
