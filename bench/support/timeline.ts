@@ -169,6 +169,7 @@ export class PipelineTimeline {
           },
           copyRequired,
           replaceTarget: false,
+          swap: false,
           restoreSnapshotIdentifier: copyRequired ? 'the-copy' : 'nightly-snapshot',
         };
         return state;

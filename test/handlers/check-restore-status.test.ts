@@ -112,7 +112,7 @@ describe('check-restore-status', () => {
     history.push({ ...history.at(-1), phases: { passwordReset: [{ operationId: 'op-0', seconds: 60, at: '' }] } });
     rdsMock.on(ModifyDBClusterCommand).resolves({});
     const next = await handler(makeState({ restore: previous() }));
-    expect(next).toMatchObject({ waitBasis: 'history', expectedSeconds: 60, nextWaitSeconds: 45 });
+    expect(next).toMatchObject({ waitBasis: 'history', expectedSeconds: 60, nextWaitSeconds: 30 });
   });
 
   test('both available: resets the master password from the secret, then reports done once applied', async () => {
