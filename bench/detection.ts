@@ -16,18 +16,25 @@
  * Modes: `first` (no history), `nightly` (five earlier runs recorded), `fixed 60 s` (pollInterval = maxPollInterval = 60 s).
  */
 import '../test/setup/polyfills';
+import { execFile } from 'node:child_process';
 import { Duration } from 'aws-cdk-lib';
-import { FakeAws } from './support/fake-aws';
+import { FakeAws, type CompletionKind } from './support/fake-aws';
 import { PipelineTimeline, type RunResult } from './support/timeline';
 import { realNow, VirtualClock } from './support/virtual-clock';
-import { WAIT_PHASES, WAIT_POLICY } from '../src/contracts';
+import { ReplaceStrategy, WAIT_PHASES, WAIT_POLICY } from '../src/contracts';
 import { pipelineStack } from '../test/e2e/support/stacks';
 
 /** Copy and restore minutes, and how many alignments each runs by default (every check runs the real bundles: long cases are slow). */
 const CASES: Array<[number, number, number]> = [[0, 10, 50], [10, 30, 30], [60, 120, 15], [240, 480, 4], [1440, 1440, 2]];
 const VARIATION = 0.03;
 const RESET_SECONDS = 60;
+/** The existing target's delete (DELETE_FIRST, or a swap retiring it): its writer, then the cluster with its final snapshot. */
+const INSTANCE_DELETE_SECONDS = 360;
+const CLUSTER_DELETE_SECONDS = 240;
+/** Each of a swap's two renames. */
+const RENAME_SECONDS = 60;
 const FLEET = 100;
+const DEFAULTS = 'Defaults:';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -81,20 +88,15 @@ function fleetRates(runs: RunResult[], random: () => number): { sustained: numbe
   return { sustained: perMinute.length ? perMinute[Math.floor(perMinute.length / 2)] : 0, peak };
 }
 
-const fmt = (n: number, digits = 0) => n.toFixed(digits);
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
-async function main(): Promise<void> {
-  const alignmentsArg = arg('alignments', 0);
-  const seed = arg('seed', 1);
-  const began = realNow();
-  const random = seeded(seed);
+/** Runs one case in this process and prints its rows. */
+async function runCase(c: number, r: number, alignments: number, seed: number, print: (line: string) => void): Promise<void> {
+  // Each case has its own seeded streams, so a case prints the same rows whether it runs alone or in a child process.
+  const random = seeded(seed * 1000 + c * 7 + r);
   // The handlers' jitter reads Math.random: seeded too, so the figures repeat.
-  Math.random = seeded(seed + 1);
-  // The handlers log a JSON line per step: not here.
-  const print = (line: string) => process.stdout.write(`${line}\n`);
-  for (const m of ['log', 'info', 'warn', 'error', 'debug'] as const) console[m] = () => undefined;
-
+  Math.random = seeded(seed * 1000 + c * 7 + r + 1);
   const clock = new VirtualClock(new Date('2026-12-01T00:00:00Z'));
   clock.install();
   const fake = new FakeAws(clock, { copySeconds: 0, restoreSeconds: 0, passwordResetSeconds: RESET_SECONDS }, 'eu-west-1');
@@ -104,60 +106,111 @@ async function main(): Promise<void> {
     const fixed = PipelineTimeline.fromStack(pipelineStack({
       pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60), pollBackoffRate: 1,
     }, { stackName: 'Fixed60' }).stack, fake, clock, endpoint);
-
-    print(`Detection benchmark: ${alignmentsArg || 'the default number of'} alignments per case and mode, durations ±${VARIATION * 100} %, password reset ${RESET_SECONDS} s, seed ${seed}.`);
-    print(`Defaults: pollInterval ${eta.config.waits.pollIntervalSeconds} s, maxPollInterval ${eta.config.waits.maxPollIntervalSeconds} s, `
+    print(`${DEFAULTS} pollInterval ${eta.config.waits.pollIntervalSeconds} s, maxPollInterval ${eta.config.waits.maxPollIntervalSeconds} s, `
       + `waitBudget ${eta.config.waits.budgetSeconds / 3600} h, timeout ${eta.config.lockTtlSeconds / 3600} h, jitter ±${WAIT_POLICY.jitter * 100} %.`);
-    print('');
-    print('| copy, restore (min) | mode | runs succeeded | lag mean (s) | lag max (s) | transitions | history events (max) | RDS calls / h waiting '
-      + '| 100 pipelines: mean req/s | median minute req/s | peak req/s |');
-    print('|---|---|---|---|---|---|---|---|---|---|---|');
-    const only = process.argv.indexOf('--case');
-    const cases = only >= 0 ? CASES.filter(([c, r]) => `${c},${r}` === process.argv[only + 1]) : CASES;
-    for (const [c, r, defaultAlignments] of cases) {
-      const alignments = alignmentsArg || defaultAlignments;
-      const vary = (seconds: number) => seconds * (1 + VARIATION * (2 * random() - 1));
-      const scenarios = Array.from({ length: alignments }, (_, i) => ({
-        i,
-        startAt: Date.parse('2026-12-01T02:00:00Z') + Math.floor(random() * 3600) * 1000,
-        durations: { copySeconds: c > 0 ? vary(c * 60) : 0, restoreSeconds: vary(r * 60), passwordResetSeconds: vary(RESET_SECONDS) },
-        history: {
-          ...(c > 0 ? { [WAIT_PHASES.copy]: Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(c * 60)), at: '' })) } : {}),
-          [WAIT_PHASES.restore]: Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(r * 60)), at: '' })),
-          [WAIT_PHASES.passwordReset]: Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(RESET_SECONDS)), at: '' })),
-        },
-      }));
-      const summaries: Summary[] = [];
-      for (const [mode, timeline, withHistory] of [['first run', eta, false], ['nightly', eta, true], ['fixed 60 s', fixed, false]] as const) {
-        const runs: RunResult[] = [];
-        for (const s of scenarios) {
-          clock.set(s.startAt);
-          runs.push(await timeline.run({ durations: s.durations, name: `${mode.replace(/\W/g, '')}-${c}-${r}-${s.i}`, history: withHistory ? s.history : undefined }));
-        }
-        summaries.push({ mode, runs, fleet: fleetRates(runs, random) });
+    const deleteFirst = PipelineTimeline.fromStack(pipelineStack({ replaceStrategy: ReplaceStrategy.DELETE_FIRST }, { stackName: 'DeleteFirst' }).stack, fake, clock, endpoint);
+    const vary = (seconds: number) => seconds * (1 + VARIATION * (2 * random() - 1));
+    const records = (seconds: number) => Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(seconds)), at: '' }));
+    const scenarios = Array.from({ length: alignments }, (_, i) => ({
+      i,
+      startAt: Date.parse('2026-12-01T02:00:00Z') + Math.floor(random() * 3600) * 1000,
+      durations: {
+        copySeconds: c > 0 ? vary(c * 60) : 0,
+        restoreSeconds: vary(r * 60),
+        passwordResetSeconds: vary(RESET_SECONDS),
+        instanceDeleteSeconds: vary(INSTANCE_DELETE_SECONDS),
+        clusterDeleteSeconds: vary(CLUSTER_DELETE_SECONDS),
+        renameSeconds: vary(RENAME_SECONDS),
+      },
+      history: {
+        ...(c > 0 ? { [WAIT_PHASES.copy]: records(c * 60) } : {}),
+        // A delete as the loop sees it: the instances, a check's lag, then the cluster.
+        [WAIT_PHASES.delete]: records(INSTANCE_DELETE_SECONDS + CLUSTER_DELETE_SECONDS + 30),
+        [WAIT_PHASES.restore]: records(r * 60),
+        [WAIT_PHASES.passwordReset]: records(RESET_SECONDS),
+      },
+    }));
+    // The issue's scenario (a new target: copy, restore, password reset) in three modes; then a nightly run replacing an
+    // existing target, as the default SWAP (two renames, then the previous target retired) and as DELETE_FIRST.
+    const modes = [
+      ['first run', eta, false, false], ['nightly', eta, true, false], ['fixed 60 s', fixed, false, false],
+      ['nightly, swap', eta, true, true], ['nightly, delete first', deleteFirst, true, true],
+    ] as const;
+    const summaries: Summary[] = [];
+    for (const [mode, timeline, withHistory, existingTarget] of modes) {
+      const runs: RunResult[] = [];
+      for (const s of scenarios) {
+        clock.set(s.startAt);
+        runs.push(await timeline.run({
+          durations: s.durations, name: `${mode.replace(/\W/g, '')}-${c}-${r}-${s.i}`, history: withHistory ? s.history : undefined, existingTarget,
+        }));
       }
-      for (const { mode, runs, fleet } of summaries) {
-        const ok = runs.filter((x) => x.status === 'SUCCEEDED');
-        const lags = ok.map((x) => (x.lag.copy ?? 0) + (x.lag.restore ?? 0) + (x.lag.passwordReset ?? 0));
-        const perHour = ok.map((x) => x.rdsCalls.length / (x.seconds / 3600));
-        const events = Math.max(...runs.map((x) => x.historyEvents));
-        const failures = runs.filter((x) => x.status !== 'SUCCEEDED').map((x) => x.error);
-        print(`| ${c}, ${r} | ${mode} | ${ok.length}/${runs.length} | ${fmt(mean(lags))} | ${fmt(Math.max(0, ...lags))} | ${fmt(mean(ok.map((x) => x.transitions)))} | `
-          + `${events}${events > WAIT_POLICY.historyEventLimit ? ' (over 25,000: fails on AWS)' : ''} | ${fmt(mean(perHour), 1)} | ${fmt((mean(perHour) * FLEET) / 3600, 2)} `
-          + `| ${fmt(fleet.sustained, 2)} | ${fleet.peak} |`);
-        if (process.argv.includes('--phases')) {
-          const phase = (k: 'copy' | 'restore' | 'passwordReset') => fmt(mean(ok.map((x) => x.lag[k] ?? 0)));
-          print(`|   | ${mode}: lag by phase (copy, restore, password reset) | ${phase('copy')}, ${phase('restore')}, ${phase('passwordReset')} | | | | | | | | |`);
-        }
-        if (failures.length > 0) print(`|   | ${mode}: first failure | ${failures[0]} | | | | | | | | |`);
-      }
+      summaries.push({ mode, runs, fleet: fleetRates(runs, random) });
     }
-    print('');
-    print(`Took ${fmt((realNow() - began) / 1000, 1)} s.`);
+    for (const { mode, runs, fleet } of summaries) {
+      const ok = runs.filter((x) => x.status === 'SUCCEEDED');
+      const total = (x: RunResult) => Object.values(x.lag).reduce((a, b) => a + (b ?? 0), 0);
+      const lags = ok.map(total);
+      const perHour = ok.map((x) => x.rdsCalls.length / (x.seconds / 3600));
+      const events = Math.max(...runs.map((x) => x.historyEvents));
+      const failures = runs.filter((x) => x.status !== 'SUCCEEDED').map((x) => x.error);
+      print(`| ${c}, ${r} | ${mode} | ${ok.length}/${runs.length} | ${fmt(mean(lags))} | ${fmt(Math.max(0, ...lags))} | ${fmt(mean(ok.map((x) => x.transitions)))} | `
+        + `${events}${events > WAIT_POLICY.historyEventLimit ? ' (over 25,000: fails on AWS)' : ''} | ${fmt(mean(perHour), 1)} | ${fmt((mean(perHour) * FLEET) / 3600, 2)} `
+        + `| ${fmt(fleet.sustained, 2)} | ${fleet.peak} |`);
+      if (process.argv.includes('--phases')) {
+        const phase = (k: CompletionKind) => fmt(mean(ok.map((x) => x.lag[k] ?? 0)));
+        print(`|   | ${mode}: lag by kind (copy, delete, restore, password reset, renames) | ${phase('copy')}, ${phase('delete')}, ${phase('restore')}, ${phase('passwordReset')}, ${phase('rename')} | | | | | | | | |`);
+      }
+      if (failures.length > 0) print(`|   | ${mode}: first failure | ${failures[0]} | | | | | | | | |`);
+    }
   } finally {
     await fake.stop();
     clock.uninstall();
   }
+}
+
+async function main(): Promise<void> {
+  const alignmentsArg = arg('alignments', 0);
+  const seed = arg('seed', 1);
+  const jobs = Math.max(1, arg('jobs', 2));
+  const began = realNow();
+  // The handlers log a JSON line per step: not here.
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  for (const m of ['log', 'info', 'warn', 'error', 'debug'] as const) console[m] = () => undefined;
+  const only = process.argv.indexOf('--case');
+  const cases = only >= 0 ? CASES.filter(([c, r]) => `${c},${r}` === process.argv[only + 1]) : CASES;
+  if (process.argv.includes('--child')) {
+    for (const [c, r, defaultAlignments] of cases) await runCase(c, r, alignmentsArg || defaultAlignments, seed, print);
+    return;
+  }
+  print(`Detection benchmark: ${alignmentsArg ? `${alignmentsArg} alignments` : `${cases.map(([, , a]) => a).join('/')} alignments`} per case and mode, durations ±${VARIATION * 100} %, `
+    + `an existing target (delete: instances ${INSTANCE_DELETE_SECONDS / 60} min, cluster ${CLUSTER_DELETE_SECONDS / 60} min; renames ${RENAME_SECONDS} s), password reset ${RESET_SECONDS} s, seed ${seed}, ${jobs} jobs.`);
+  const header = [
+    '| copy, restore (min) | mode | runs succeeded | lag mean (s) | lag max (s) | transitions | history events (max) | RDS calls / h waiting '
+    + '| 100 pipelines: mean req/s | median minute req/s | peak req/s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  // One child process per case, `jobs` at a time: each loads its own bundles and runs on its own virtual clock.
+  const outputs = new Map<string, string>();
+  const queue = [...cases];
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const [c, r, defaultAlignments] = next;
+      const args = [...process.execArgv, process.argv[1], '--child', '--case', `${c},${r}`, '--alignments', String(alignmentsArg || defaultAlignments), '--seed', String(seed),
+        ...(process.argv.includes('--phases') ? ['--phases'] : [])];
+      outputs.set(`${c},${r}`, await new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`case ${c},${r}: ${stderr || err.message}`)) : resolve(stdout)));
+      }));
+      process.stderr.write(`case ${c}, ${r} done after ${fmt((realNow() - began) / 1000)} s\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
+  const lines = cases.flatMap(([c, r]) => (outputs.get(`${c},${r}`) ?? '').split('\n').filter((l) => l !== ''));
+  print(lines.find((l) => l.startsWith(DEFAULTS)) ?? '');
+  print('');
+  for (const line of [...header, ...lines.filter((l) => !l.startsWith(DEFAULTS))]) print(line);
+  print('');
+  print(`Took ${fmt((realNow() - began) / 1000, 1)} s.`);
 }
 
 main().catch((e) => {
