@@ -137,7 +137,8 @@ async function runCase(c: number, r: number, alignments: number, seed: number, p
       ['nightly, swap', eta, true, true], ['nightly, delete first', deleteFirst, true, true],
     ] as const;
     const summaries: Summary[] = [];
-    for (const [mode, timeline, withHistory, existingTarget] of modes) {
+    const picked = process.argv.indexOf('--modes') >= 0 ? process.argv[process.argv.indexOf('--modes') + 1].split(',').map(Number) : modes.map((_m, k) => k);
+    for (const [mode, timeline, withHistory, existingTarget] of modes.filter((_m, k) => picked.includes(k))) {
       const runs: RunResult[] = [];
       for (const s of scenarios) {
         clock.set(s.startAt);
@@ -197,7 +198,8 @@ async function main(): Promise<void> {
     for (let next = queue.shift(); next; next = queue.shift()) {
       const [c, r, defaultAlignments] = next;
       const args = [...process.execArgv, process.argv[1], '--child', '--case', `${c},${r}`, '--alignments', String(alignmentsArg || defaultAlignments), '--seed', String(seed),
-        ...(process.argv.includes('--phases') ? ['--phases'] : [])];
+        ...(process.argv.includes('--phases') ? ['--phases'] : []),
+        ...(process.argv.indexOf('--modes') >= 0 ? ['--modes', process.argv[process.argv.indexOf('--modes') + 1]] : [])];
       outputs.set(`${c},${r}`, await new Promise<string>((resolve, reject) => {
         execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`case ${c},${r}: ${stderr || err.message}`)) : resolve(stdout)));
       }));

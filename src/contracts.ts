@@ -405,9 +405,10 @@ export const WAIT_POLICY = {
   fallbackCapSeconds: 90,
   /**
    * Before an expected completion, each wait is at most this share of the time left until the checks become frequent,
-   * so that an operation quicker than every recorded run is found within a fraction of how early it was.
+   * so that an operation quicker than every recorded run is found within about as long as it was early, not a
+   * maxPollInterval later.
    */
-  approachFraction: 1 / 3,
+  approachFraction: 1 / 2,
   /** Each wait is multiplied by a random factor within 1 ± this, then kept within [pollInterval, maxPollInterval]. */
   jitter: 0.03,
   /** Records kept per phase and target; the expected duration is the median of the last {@link WAIT_POLICY.historyMedianOf}. */

@@ -105,10 +105,10 @@ describe('waits', () => {
     // Restore expected to take 30 min (history); it does.
     const { waits, seenAt } = loop((t) => ({ done: t >= 1800 }), { expected: expect1800 });
     expect(waits.slice(0, 3)).toEqual([300, 300, 300]);
-    // Then each wait at most a third of the time left until 15 s before the expected end, at least pollInterval.
+    // Then each wait at most half the time left until 15 s before the expected end, at least pollInterval.
     let t = 900;
     for (const w of waits.slice(3, -1)) {
-      expect(w).toBe(Math.max(30, Math.round(Math.min(300, (1785 - t) / 3))));
+      expect(w).toBe(Math.max(30, Math.round(Math.min(300, (1785 - t) / 2))));
       t += w;
     }
     expect(seenAt - 1800).toBeLessThanOrEqual(30);
@@ -116,14 +116,16 @@ describe('waits', () => {
   });
 
   test('ETA from history: an operation quicker than every recorded run is found within a fraction of how early it was', () => {
-    // Recorded: 3000-4200 s, so the checks become frequent 600 s before 3000. It finishes at 1500 s, 900 s before that.
+    // Recorded: 3000-4200 s, so the checks become frequent 600 s before 3000, at 2400 s.
     const expected = { seconds: 3600, earliest: 3000, latest: 4200 };
-    const early = loop((t) => ({ done: t >= 1500 }), { expected });
-    // A wait never reaches further than a third of the way to 2400 s: found within half of 900 s, not up to 300 s
-    // past a long wait's start (let alone at 2400 s).
-    expect(early.seenAt - 1500).toBeLessThanOrEqual(900 / 2);
-    const justBefore = loop((t) => ({ done: t >= 2300 }), { expected });
-    expect(justBefore.seenAt - 2300).toBeLessThanOrEqual(100 / 2 + 30);
+    // Finished at 2200 s: waits of 300 s all the way would find it at 2400 s; halving the waits near 2400 s finds it
+    // within half of how early it was.
+    const early = loop((t) => ({ done: t >= 2200 }), { expected });
+    expect(early.seenAt - 2200).toBeLessThanOrEqual(100);
+    // Far from the window the waits stay at maxPollInterval.
+    expect(early.waits.slice(0, 6)).toEqual([300, 300, 300, 300, 300, 300]);
+    const justBefore = loop((t) => ({ done: t >= 2350 }), { expected });
+    expect(justBefore.seenAt - 2350).toBeLessThanOrEqual(30);
   });
 
   test('ETA from history, running late: the short waits grow to the fallback cap, never to maxPollInterval', () => {
@@ -137,7 +139,7 @@ describe('waits', () => {
   test('ETA from history with spread: waits until shortly before the shortest run, checks at pollInterval until the longest, then backs off', () => {
     const expected = { seconds: 3600, earliest: 3000, latest: 4200 };
     const { waits, seenAt } = loop((t) => ({ done: t >= 4000 }), { expected });
-    // Until half the spread (600 s) before the earliest, in waits of at most 300 s and a third of the time left; then every 30 s.
+    // Until half the spread (600 s) before the earliest, in waits of at most 300 s and half the time left; then every 30 s.
     const before = waits.findIndex((_w, i) => waits.slice(0, i + 1).reduce((a, b) => a + b, 0) >= 2400 - 30);
     expect(waits.slice(0, before).every((w) => w <= 300)).toBe(true);
     expect(new Set(waits.slice(before + 1))).toEqual(new Set([30]));
@@ -188,7 +190,7 @@ describe('waits', () => {
     expect(reset).toMatchObject({ nextWaitSeconds: 30, phaseStartedAt: at(1815).toISOString(), waitBasis: 'backoff', rampStep: 0 });
     expect(reset.expectedSeconds).toBeUndefined();
     const withHistory = progress({ done: false, status: 'resetting-master-password' }, before, settings, 'x', at(1815), { ...noJitter, restart: true, expected: { seconds: 60, earliest: 60, latest: 60 } });
-    // Expected in 60 s: checks become frequent 15 s before; a third of the 45 s until then is below pollInterval.
+    // Expected in 60 s: checks become frequent 15 s before; half the 45 s until then is below pollInterval.
     expect(withHistory).toMatchObject({ nextWaitSeconds: 30, waitBasis: 'history', expectedSeconds: 60 });
   });
 
