@@ -47,8 +47,16 @@ export interface Completion {
 
 interface Snapshot { id: string; arn: string; startedAt: number; seconds: number; tags: Tag[]; cluster?: string }
 interface Cluster {
-  id: string; arn: string; startedAt: number; seconds: number; tags: Tag[]; resetAt?: number;
-  deletingUntil?: number; renaming?: { to: string; until: number }; copyTagsToSnapshot?: boolean; finalSnapshot?: string;
+  id: string;
+  arn: string;
+  startedAt: number;
+  seconds: number;
+  tags: Tag[];
+  resetAt?: number;
+  deletingUntil?: number;
+  renaming?: { to: string; until: number };
+  copyTagsToSnapshot?: boolean;
+  finalSnapshot?: string;
 }
 interface Instance { id: string; cluster: string; arn: string; tags: Tag[]; deletingUntil?: number }
 interface Tag { Key: string; Value: string }
@@ -223,7 +231,8 @@ export class FakeAws {
       body: `<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${code}</Message></Error><RequestId>bench</RequestId></ErrorResponse>`,
     });
     this.settle(now);
-    const byArn = (arn: string | null) => [...this.snapshots.values(), ...this.clusters.values(), ...this.instances.values()].find((r) => r.arn === arn);
+    const byArn = (arn: string | null) => [...this.snapshots.values(), ...this.clusters.values(), ...this.instances.values()]
+      .find((r) => r.arn === arn);
     switch (action) {
       case 'DescribeDBClusterSnapshots': {
         const id = form.get('DBClusterSnapshotIdentifier');

@@ -92,7 +92,9 @@ export function planWait(
   // Start checking often a little before the earliest expected completion: half a poll, or half the spread of the
   // expectation (a run can be quicker than any recorded one).
   const approach = window.earliest - Math.max(poll / 2, (window.latest - window.earliest) / 2);
-  if (approach > 0) return { seconds: Math.max(poll, Math.min(settings.maxPollIntervalSeconds, approach * WAIT_POLICY.approachFraction)), basis: window.basis };
+  if (approach > 0) {
+    return { seconds: Math.max(poll, Math.min(settings.maxPollIntervalSeconds, approach * WAIT_POLICY.approachFraction)), basis: window.basis };
+  }
   if (window.latest >= 0) return { seconds: poll, basis: window.basis };
   return backoff(window.basis);
 }
