@@ -1,33 +1,47 @@
 /*
  * Detection benchmark: how late a pipeline notices finished AWS work, and what its waiting costs, against a fixed
  * 60 s poll. Runs the synthesized state machine with the real wait-loop bundles on a virtual clock against a held
- * fake RDS (bench/support/): copy C minutes, restore R minutes, master password reset 60 s; each duration varies by
- * up to ±3 % from run to run, and each run starts at a random second of the hour.
+ * fake RDS (bench/support/): copy C minutes, restore R minutes, master password reset 60 s, and over an existing target
+ * a delete (writer 6 min, then the cluster 4 min) and a swap's two renames (60 s each); each duration varies by up to
+ * ±3 % from run to run, and each run starts at a random second of the hour.
  *
- *   npx projen bench:detection [-- --alignments 100] [--case 60,120] [--seed 1] [--phases]
+ *   npx projen bench:detection [-- --alignments 100] [--case 60,120] [--seed 1] [--jobs 2] [--phases] [--modes 0,1]
  *
- * Every check runs the real bundles (about 5 ms of CPU each), so by default the long cases run fewer alignments
- * (50, 30, 15, 4, 2: about 10 minutes on a busy 2-core machine); `--alignments` sets one count for all.
+ * Every check runs the real bundles (a few ms of CPU each, most of it the SDK's calls), so by default the long cases
+ * run fewer alignments (100, 100, 50, 20, 12: about 20 minutes on a busy 2-core machine, one child process per
+ * case, `--jobs` at a time); `--alignments` sets one count for all. 100 for every case costs about 3 hours there,
+ * nearly all of it (1440, 1440).
  *
- * Per case it prints, over the alignments: detection lag (the sum over the copy, restore and password reset of the
- * time between RDS finishing and a check seeing it; mean and max), state transitions and history events per
- * execution, RDS calls per hour of waiting, and for 100 pipelines started by one schedule (within 10 s) the RDS
- * requests per second: the mean over a run, the median minute while all of them wait, and the busiest second.
- * Modes: `first` (no history), `nightly` (five earlier runs recorded), `fixed 60 s` (pollInterval = maxPollInterval = 60 s).
+ * Per case and mode it prints, over the alignments: detection lag (the sum, over every wait of the run, of the time
+ * between RDS finishing something and a check seeing it; mean and max; `--phases` splits it by kind), state
+ * transitions and history events per execution, RDS calls per hour of waiting, and for 100 pipelines started by one
+ * schedule (within 10 s) the RDS requests per second: the mean over a run, the median minute while all of them run
+ * (the "sustained" rate), and the busiest second.
+ * Modes (`--modes` picks by index): 0 `first run` (no history), 1 `nightly` (five earlier runs recorded), 2 `fixed
+ * 60 s` (pollInterval = maxPollInterval = 60 s), all three on a new target (copy, restore, password reset), then over
+ * an existing target with history: 3 `nightly, swap` (the default ReplaceStrategy: the restore, the two renames, the
+ * previous target retired) and 4 `nightly, delete first`.
  */
 import '../test/setup/polyfills';
+import { execFile } from 'node:child_process';
 import { Duration } from 'aws-cdk-lib';
-import { FakeAws } from './support/fake-aws';
+import { FakeAws, type CompletionKind } from './support/fake-aws';
 import { PipelineTimeline, type RunResult } from './support/timeline';
 import { realNow, VirtualClock } from './support/virtual-clock';
-import { WAIT_PHASES, WAIT_POLICY } from '../src/contracts';
+import { ReplaceStrategy, WAIT_PHASES, WAIT_POLICY } from '../src/contracts';
 import { pipelineStack } from '../test/e2e/support/stacks';
 
 /** Copy and restore minutes, and how many alignments each runs by default (every check runs the real bundles: long cases are slow). */
-const CASES: Array<[number, number, number]> = [[0, 10, 50], [10, 30, 30], [60, 120, 15], [240, 480, 4], [1440, 1440, 2]];
+const CASES: Array<[number, number, number]> = [[0, 10, 100], [10, 30, 100], [60, 120, 50], [240, 480, 20], [1440, 1440, 12]];
 const VARIATION = 0.03;
 const RESET_SECONDS = 60;
+/** The existing target's delete (DELETE_FIRST, or a swap retiring it): its writer, then the cluster with its final snapshot. */
+const INSTANCE_DELETE_SECONDS = 360;
+const CLUSTER_DELETE_SECONDS = 240;
+/** Each of a swap's two renames. */
+const RENAME_SECONDS = 60;
 const FLEET = 100;
+const DEFAULTS = 'Defaults:';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -56,8 +70,14 @@ interface Summary {
 
 /**
  * RDS requests per second of {@link FLEET} pipelines started by one schedule, each within 10 s of it (the runs of the
- * case taken in turn: a run stands for several pipelines when there are fewer runs than pipelines): the median of the
- * per-minute rates while all of them are waiting, and the busiest second.
+ * case taken in turn: a run stands for several pipelines when there are fewer runs than pipelines).
+ *
+ * - sustained: the median of the per-minute rates from the schedule until the first of them ends (the minutes all
+ *   of them run). RDS throttles with a token bucket (300 requests of burst, refilled at 12 per second per account and
+ *   region): short bursts such as the schedule's start or each loop's first checks are absorbed by the bucket, while
+ *   the refill rate bounds what a fleet can keep up minute after minute. The median minute is that rate, robust to
+ *   the few bursty minutes.
+ * - peak: the busiest second.
  */
 function fleetRates(runs: RunResult[], random: () => number): { sustained: number; peak: number } {
   const perSecond = new Map<number, number>();
@@ -81,20 +101,15 @@ function fleetRates(runs: RunResult[], random: () => number): { sustained: numbe
   return { sustained: perMinute.length ? perMinute[Math.floor(perMinute.length / 2)] : 0, peak };
 }
 
-const fmt = (n: number, digits = 0) => n.toFixed(digits);
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
-async function main(): Promise<void> {
-  const alignmentsArg = arg('alignments', 0);
-  const seed = arg('seed', 1);
-  const began = realNow();
-  const random = seeded(seed);
+/** Runs one case in this process and prints its rows. */
+async function runCase(c: number, r: number, alignments: number, seed: number, print: (line: string) => void): Promise<void> {
+  // Each case has its own seeded streams, so a case prints the same rows whether it runs alone or in a child process.
+  const random = seeded(seed * 1000 + c * 7 + r);
   // The handlers' jitter reads Math.random: seeded too, so the figures repeat.
-  Math.random = seeded(seed + 1);
-  // The handlers log a JSON line per step: not here.
-  const print = (line: string) => process.stdout.write(`${line}\n`);
-  for (const m of ['log', 'info', 'warn', 'error', 'debug'] as const) console[m] = () => undefined;
-
+  Math.random = seeded(seed * 1000 + c * 7 + r + 1);
   const clock = new VirtualClock(new Date('2026-12-01T00:00:00Z'));
   clock.install();
   const fake = new FakeAws(clock, { copySeconds: 0, restoreSeconds: 0, passwordResetSeconds: RESET_SECONDS }, 'eu-west-1');
@@ -104,60 +119,114 @@ async function main(): Promise<void> {
     const fixed = PipelineTimeline.fromStack(pipelineStack({
       pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60), pollBackoffRate: 1,
     }, { stackName: 'Fixed60' }).stack, fake, clock, endpoint);
-
-    print(`Detection benchmark: ${alignmentsArg || 'the default number of'} alignments per case and mode, durations ±${VARIATION * 100} %, password reset ${RESET_SECONDS} s, seed ${seed}.`);
-    print(`Defaults: pollInterval ${eta.config.waits.pollIntervalSeconds} s, maxPollInterval ${eta.config.waits.maxPollIntervalSeconds} s, `
+    print(`${DEFAULTS} pollInterval ${eta.config.waits.pollIntervalSeconds} s, maxPollInterval ${eta.config.waits.maxPollIntervalSeconds} s, `
       + `waitBudget ${eta.config.waits.budgetSeconds / 3600} h, timeout ${eta.config.lockTtlSeconds / 3600} h, jitter ±${WAIT_POLICY.jitter * 100} %.`);
-    print('');
-    print('| copy, restore (min) | mode | runs succeeded | lag mean (s) | lag max (s) | transitions | history events (max) | RDS calls / h waiting '
-      + '| 100 pipelines: mean req/s | median minute req/s | peak req/s |');
-    print('|---|---|---|---|---|---|---|---|---|---|---|');
-    const only = process.argv.indexOf('--case');
-    const cases = only >= 0 ? CASES.filter(([c, r]) => `${c},${r}` === process.argv[only + 1]) : CASES;
-    for (const [c, r, defaultAlignments] of cases) {
-      const alignments = alignmentsArg || defaultAlignments;
-      const vary = (seconds: number) => seconds * (1 + VARIATION * (2 * random() - 1));
-      const scenarios = Array.from({ length: alignments }, (_, i) => ({
-        i,
-        startAt: Date.parse('2026-12-01T02:00:00Z') + Math.floor(random() * 3600) * 1000,
-        durations: { copySeconds: c > 0 ? vary(c * 60) : 0, restoreSeconds: vary(r * 60), passwordResetSeconds: vary(RESET_SECONDS) },
-        history: {
-          ...(c > 0 ? { [WAIT_PHASES.copy]: Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(c * 60)), at: '' })) } : {}),
-          [WAIT_PHASES.restore]: Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(r * 60)), at: '' })),
-          [WAIT_PHASES.passwordReset]: Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(RESET_SECONDS)), at: '' })),
-        },
-      }));
-      const summaries: Summary[] = [];
-      for (const [mode, timeline, withHistory] of [['first run', eta, false], ['nightly', eta, true], ['fixed 60 s', fixed, false]] as const) {
-        const runs: RunResult[] = [];
-        for (const s of scenarios) {
-          clock.set(s.startAt);
-          runs.push(await timeline.run({ durations: s.durations, name: `${mode.replace(/\W/g, '')}-${c}-${r}-${s.i}`, history: withHistory ? s.history : undefined }));
-        }
-        summaries.push({ mode, runs, fleet: fleetRates(runs, random) });
+    const deleteFirst = PipelineTimeline.fromStack(pipelineStack({ replaceStrategy: ReplaceStrategy.DELETE_FIRST }, { stackName: 'DeleteFirst' }).stack, fake, clock, endpoint);
+    const vary = (seconds: number) => seconds * (1 + VARIATION * (2 * random() - 1));
+    const records = (seconds: number) => Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(seconds)), at: '' }));
+    const scenarios = Array.from({ length: alignments }, (_, i) => ({
+      i,
+      startAt: Date.parse('2026-12-01T02:00:00Z') + Math.floor(random() * 3600) * 1000,
+      durations: {
+        copySeconds: c > 0 ? vary(c * 60) : 0,
+        restoreSeconds: vary(r * 60),
+        passwordResetSeconds: vary(RESET_SECONDS),
+        instanceDeleteSeconds: vary(INSTANCE_DELETE_SECONDS),
+        clusterDeleteSeconds: vary(CLUSTER_DELETE_SECONDS),
+        renameSeconds: vary(RENAME_SECONDS),
+      },
+      history: {
+        ...(c > 0 ? { [WAIT_PHASES.copy]: records(c * 60) } : {}),
+        // A delete as the loop sees it: the instances, a check's lag, then the cluster.
+        [WAIT_PHASES.delete]: records(INSTANCE_DELETE_SECONDS + CLUSTER_DELETE_SECONDS + 30),
+        [WAIT_PHASES.restore]: records(r * 60),
+        [WAIT_PHASES.passwordReset]: records(RESET_SECONDS),
+      },
+    }));
+    // The issue's scenario (a new target: copy, restore, password reset) in three modes; then a nightly run replacing an
+    // existing target, as the default SWAP (two renames, then the previous target retired) and as DELETE_FIRST.
+    const modes = [
+      ['first run', eta, false, false], ['nightly', eta, true, false], ['fixed 60 s', fixed, false, false],
+      ['nightly, swap', eta, true, true], ['nightly, delete first', deleteFirst, true, true],
+    ] as const;
+    const summaries: Summary[] = [];
+    const picked = process.argv.indexOf('--modes') >= 0 ? process.argv[process.argv.indexOf('--modes') + 1].split(',').map(Number) : modes.map((_m, k) => k);
+    for (const [mode, timeline, withHistory, existingTarget] of modes.filter((_m, k) => picked.includes(k))) {
+      const runs: RunResult[] = [];
+      for (const s of scenarios) {
+        clock.set(s.startAt);
+        runs.push(await timeline.run({
+          durations: s.durations, name: `${mode.replace(/\W/g, '')}-${c}-${r}-${s.i}`, history: withHistory ? s.history : undefined, existingTarget,
+        }));
       }
-      for (const { mode, runs, fleet } of summaries) {
-        const ok = runs.filter((x) => x.status === 'SUCCEEDED');
-        const lags = ok.map((x) => (x.lag.copy ?? 0) + (x.lag.restore ?? 0) + (x.lag.passwordReset ?? 0));
-        const perHour = ok.map((x) => x.rdsCalls.length / (x.seconds / 3600));
-        const events = Math.max(...runs.map((x) => x.historyEvents));
-        const failures = runs.filter((x) => x.status !== 'SUCCEEDED').map((x) => x.error);
-        print(`| ${c}, ${r} | ${mode} | ${ok.length}/${runs.length} | ${fmt(mean(lags))} | ${fmt(Math.max(0, ...lags))} | ${fmt(mean(ok.map((x) => x.transitions)))} | `
-          + `${events}${events > WAIT_POLICY.historyEventLimit ? ' (over 25,000: fails on AWS)' : ''} | ${fmt(mean(perHour), 1)} | ${fmt((mean(perHour) * FLEET) / 3600, 2)} `
-          + `| ${fmt(fleet.sustained, 2)} | ${fleet.peak} |`);
-        if (process.argv.includes('--phases')) {
-          const phase = (k: 'copy' | 'restore' | 'passwordReset') => fmt(mean(ok.map((x) => x.lag[k] ?? 0)));
-          print(`|   | ${mode}: lag by phase (copy, restore, password reset) | ${phase('copy')}, ${phase('restore')}, ${phase('passwordReset')} | | | | | | | | |`);
-        }
-        if (failures.length > 0) print(`|   | ${mode}: first failure | ${failures[0]} | | | | | | | | |`);
-      }
+      summaries.push({ mode, runs, fleet: fleetRates(runs, random) });
     }
-    print('');
-    print(`Took ${fmt((realNow() - began) / 1000, 1)} s.`);
+    for (const { mode, runs, fleet } of summaries) {
+      const ok = runs.filter((x) => x.status === 'SUCCEEDED');
+      const total = (x: RunResult) => Object.values(x.lag).reduce((a, b) => a + (b ?? 0), 0);
+      const lags = ok.map(total);
+      const perHour = ok.map((x) => x.rdsCalls.length / (x.seconds / 3600));
+      const events = Math.max(...runs.map((x) => x.historyEvents));
+      const failures = runs.filter((x) => x.status !== 'SUCCEEDED').map((x) => x.error);
+      print(`| ${c}, ${r} | ${mode} | ${ok.length}/${runs.length} | ${fmt(mean(lags))} | ${fmt(Math.max(0, ...lags))} | ${fmt(mean(ok.map((x) => x.transitions)))} | `
+        + `${events}${events > WAIT_POLICY.historyEventLimit ? ' (over 25,000: fails on AWS)' : ''} | ${fmt(mean(perHour), 1)} | ${fmt((mean(perHour) * FLEET) / 3600, 2)} `
+        + `| ${fmt(fleet.sustained, 2)} | ${fleet.peak} |`);
+      if (process.argv.includes('--phases')) {
+        const phase = (k: CompletionKind) => fmt(mean(ok.map((x) => x.lag[k] ?? 0)));
+        print(`|   | ${mode}: lag by kind (copy, delete, restore, password reset, renames) | ${phase('copy')}, ${phase('delete')}, ${phase('restore')}, ${phase('passwordReset')}, ${phase('rename')} | | | | | | | | |`);
+      }
+      if (failures.length > 0) print(`|   | ${mode}: first failure | ${failures[0]} | | | | | | | | |`);
+    }
   } finally {
     await fake.stop();
     clock.uninstall();
   }
+}
+
+async function main(): Promise<void> {
+  const alignmentsArg = arg('alignments', 0);
+  const seed = arg('seed', 1);
+  const jobs = Math.max(1, arg('jobs', 2));
+  const began = realNow();
+  // The handlers log a JSON line per step: not here.
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  for (const m of ['log', 'info', 'warn', 'error', 'debug'] as const) console[m] = () => undefined;
+  const only = process.argv.indexOf('--case');
+  const cases = only >= 0 ? CASES.filter(([c, r]) => `${c},${r}` === process.argv[only + 1]) : CASES;
+  if (process.argv.includes('--child')) {
+    for (const [c, r, defaultAlignments] of cases) await runCase(c, r, alignmentsArg || defaultAlignments, seed, print);
+    return;
+  }
+  print(`Detection benchmark: ${alignmentsArg ? `${alignmentsArg} alignments` : `${cases.map(([, , a]) => a).join('/')} alignments`} per case and mode, durations ±${VARIATION * 100} %, `
+    + `an existing target (delete: instances ${INSTANCE_DELETE_SECONDS / 60} min, cluster ${CLUSTER_DELETE_SECONDS / 60} min; renames ${RENAME_SECONDS} s), password reset ${RESET_SECONDS} s, seed ${seed}, ${jobs} jobs.`);
+  const header = [
+    '| copy, restore (min) | mode | runs succeeded | lag mean (s) | lag max (s) | transitions | history events (max) | RDS calls / h waiting '
+    + '| 100 pipelines: mean req/s | median minute req/s | peak req/s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  // One child process per case, `jobs` at a time: each loads its own bundles and runs on its own virtual clock.
+  const outputs = new Map<string, string>();
+  // The longest case first, so that it does not start last.
+  const queue = [...cases].sort((x, y) => y[0] + y[1] - (x[0] + x[1]));
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const [c, r, defaultAlignments] = next;
+      const args = [...process.execArgv, process.argv[1], '--child', '--case', `${c},${r}`, '--alignments', String(alignmentsArg || defaultAlignments), '--seed', String(seed),
+        ...(process.argv.includes('--phases') ? ['--phases'] : []),
+        ...(process.argv.indexOf('--modes') >= 0 ? ['--modes', process.argv[process.argv.indexOf('--modes') + 1]] : [])];
+      outputs.set(`${c},${r}`, await new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`case ${c},${r}: ${stderr || err.message}`)) : resolve(stdout)));
+      }));
+      process.stderr.write(`case ${c}, ${r} done after ${fmt((realNow() - began) / 1000)} s\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
+  const lines = cases.flatMap(([c, r]) => (outputs.get(`${c},${r}`) ?? '').split('\n').filter((l) => l !== ''));
+  print(lines.find((l) => l.startsWith(DEFAULTS)) ?? '');
+  print('');
+  for (const line of [...header, ...lines.filter((l) => !l.startsWith(DEFAULTS))]) print(line);
+  print('');
+  print(`Took ${fmt((realNow() - began) / 1000, 1)} s.`);
 }
 
 main().catch((e) => {

@@ -1,6 +1,6 @@
 /*
  * CheckRestoreStatus: one check of the restore loop (`$.restore`). While the cluster or its writer is
- * not available it reports progress. Once both are available it resets the master password to the
+ * not available it reports progress (one RDS call per check while the cluster itself is restoring). Once both are available it resets the master password to the
  * target's secret (ModifyDBCluster, ApplyImmediately) and reports done on a later check, when RDS no
  * longer lists the password change as pending and the cluster is available again.
  *
@@ -36,6 +36,8 @@ export const FAILED_STATES = new Set([
 ]);
 
 const RESETTING = 'resetting-master-password';
+/** While the cluster is being restored, the writer is described on every this-many-th check only. */
+export const WRITER_CHECK_EVERY = 10;
 const PURPOSE = 'the master password of the restored cluster';
 
 export const handler = async (state: PipelineState): Promise<RestoreProgress> => {
@@ -56,12 +58,15 @@ export const handler = async (state: PipelineState): Promise<RestoreProgress> =>
     if (!cluster) {
       throw errors.restoreFailed(`Restored cluster ${clusterId} disappeared from ${region} before it became available (deleted by someone, or RDS gave up). Check the RDS events of ${region}, then start the restore again.`);
     }
-    const instance = await describeInstance(client, instanceId, region);
-    if (!instance) {
+    const clusterStatus = cluster.Status ?? 'unknown';
+    // The writer cannot be ready before its cluster: while RDS restores the cluster, one describe per check is enough,
+    // and the writer is read on every WRITER_CHECK_EVERY-th check only, so that a failed writer still surfaces early.
+    const readWriter = clusterStatus === 'available' || (previous.attempt + 1) % WRITER_CHECK_EVERY === 0;
+    const instance = readWriter ? await describeInstance(client, instanceId, region) : undefined;
+    if (readWriter && !instance) {
       throw errors.restoreFailed(`Writer instance ${instanceId} of cluster ${clusterId} disappeared from ${region} before it became available. Check the RDS events, delete cluster ${clusterId} if it is unusable, then start the restore again.`);
     }
-    const clusterStatus = cluster.Status ?? 'unknown';
-    const instanceStatus = instance.DBInstanceStatus ?? 'unknown';
+    const instanceStatus = instance ? instance.DBInstanceStatus ?? 'unknown' : 'not-read';
     for (const [kind, id, status] of [['cluster', clusterId, clusterStatus], ['writer instance', instanceId, instanceStatus]]) {
       if (FAILED_STATES.has(status)) {
         throw errors.restoreFailed(`The restored ${kind} ${id} is '${status}' (${link}). ${adviceFor(status)} Then delete the cluster (the pipeline replaces it on the next run only if it carries its tag) and start the restore again.`);
@@ -102,7 +107,7 @@ export const handler = async (state: PipelineState): Promise<RestoreProgress> =>
       instanceIdentifier: instanceId,
       masterPasswordReset: done,
       ...(requestedAt ? { masterPasswordResetRequestedAt: requestedAt } : {}),
-      ...(done ? endpointFields(cluster, instance) : {}),
+      ...(done && instance ? endpointFields(cluster, instance) : {}),
       ...(done ? deleteFirstUnavailable(state) : {}),
     };
     return {
@@ -111,7 +116,7 @@ export const handler = async (state: PipelineState): Promise<RestoreProgress> =>
       details: {
         clusterIdentifier: clusterId,
         clusterStatus,
-        instanceStatus,
+        ...(instance ? { instanceStatus } : {}),
         status,
         attempt: result.attempt,
         masterPasswordReset: done,

@@ -147,8 +147,10 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
     if (cluster.DeletionProtection && !config.allowDisableDeletionProtection) {
       throw errors.deletionProtected(`Cluster ${target} in ${region} has deletion protection on, and the pipeline may not turn it off. Turn it off yourself (aws rds modify-db-cluster --db-cluster-identifier ${target} --no-deletion-protection --apply-immediately), or set allowDisableDeletionProtection on the pipeline, then start the restore again.`);
     }
-    if (finalSnapshot) await assertFinalSnapshotNameFree(client, finalSnapshot, snapshotOperation, region);
     const instances = await memberInstances(client, cluster, region, subject.mayAssumeOwned);
+    // Instances this loop already asked RDS to delete: nothing to request on this check, so nothing more to read.
+    if (instances.length > 0 && instances.every((i) => i.DBInstanceStatus === 'deleting')) return report(false, 'deleting-instances', true);
+    if (finalSnapshot) await assertFinalSnapshotNameFree(client, finalSnapshot, snapshotOperation, region);
 
     // RDS neither deletes nor modifies a stopped cluster (or its instances): start it, and wait until it is available.
     if (status === 'stopped') {
@@ -176,7 +178,7 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
     }
 
     if (instances.length > 0) {
-      await deleteInstances(client, cluster, region, log);
+      await deleteInstances(client, cluster, instances, region, log);
       return report(false, 'deleting-instances', true);
     }
 
@@ -276,11 +278,11 @@ async function claimOwnership(
   }
 }
 
-/** Deletes every instance of the cluster that is not already going away. */
-async function deleteInstances(client: RDSClient, cluster: DBCluster, region: string, log: Logger): Promise<void> {
-  for (const member of cluster.DBClusterMembers ?? []) {
-    const id = member.DBInstanceIdentifier;
-    if (!id) continue;
+/** Deletes every instance of the cluster that is not already going away (RDS says `deleting`: not asked again). */
+async function deleteInstances(client: RDSClient, cluster: DBCluster, instances: DBInstance[], region: string, log: Logger): Promise<void> {
+  for (const instance of instances) {
+    const id = instance.DBInstanceIdentifier;
+    if (!id || instance.DBInstanceStatus === 'deleting') continue;
     try {
       await client.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: id }));
       log.info('instance deletion requested', { instanceIdentifier: id });

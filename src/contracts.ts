@@ -424,8 +424,17 @@ export const WAIT_BASIS = {
  * (src/validation.ts) so both count the same worst case.
  */
 export const WAIT_POLICY = {
-  /** Cap of the waits when nothing predicts the completion, in seconds (never above maxPollInterval, never below pollInterval). */
+  /**
+   * Cap of the waits when nothing predicts the completion, in seconds (never above maxPollInterval, never below
+   * pollInterval; raised when the loop's budget needs longer waits to fit its checks).
+   */
   fallbackCapSeconds: 90,
+  /**
+   * Before an expected completion, each wait is at most this share of the time left until the checks become frequent,
+   * so that an operation quicker than every recorded run is found within about as long as it was early, not a
+   * maxPollInterval later.
+   */
+  approachFraction: 1 / 2,
   /** Each wait is multiplied by a random factor within 1 ± this, then kept within [pollInterval, maxPollInterval]. */
   jitter: 0.03,
   /** Records kept per phase and target; the expected duration is the median of the last {@link WAIT_POLICY.historyMedianOf}. */

@@ -2,9 +2,11 @@
  * An in-process AWS endpoint for the handler bundles (AWS_ENDPOINT_URL), on the virtual clock: a held RDS whose
  * operations take the scenario's durations, and the few DynamoDB and Secrets Manager calls the wait loops make.
  *
- * RDS (query protocol, XML): DescribeDBClusterSnapshots, CopyDBClusterSnapshot, DescribeDBClusters,
- * RestoreDBClusterFromSnapshot, DescribeDBInstances, CreateDBInstance, ModifyDBCluster (the master password),
- * ListTagsForResource. DynamoDB (JSON): GetItem, PutItem, UpdateItem, Query, TransactWriteItems, on an in-memory
+ * RDS (query protocol, XML): DescribeDBClusterSnapshots, CopyDBClusterSnapshot, DeleteDBClusterSnapshot,
+ * DescribeDBClusters, RestoreDBClusterFromSnapshot, DeleteDBCluster (with its final snapshot), DescribeDBInstances,
+ * CreateDBInstance, DeleteDBInstance, ModifyDBCluster (the master password, a rename, deletion protection, tags to
+ * snapshots), AddTagsToResource, ListTagsForResource. A scenario may start with an existing target (its cluster and
+ * writer, tagged as the pipeline's) that DELETE_FIRST deletes or a swap renames away. DynamoDB (JSON): GetItem, PutItem, UpdateItem, Query, TransactWriteItems, on an in-memory
  * table without condition checks (one writer per pipeline: the lock holder). Secrets Manager: GetSecretValue.
  * Anything else answers 400 `UnsupportedOperation`, so a handler that starts calling something new shows up.
  */
@@ -17,7 +19,16 @@ export interface RdsDurations {
   readonly copySeconds: number;
   readonly restoreSeconds: number;
   readonly passwordResetSeconds: number;
+  /** Deleting an instance (DeleteDBInstance until RDS no longer lists it). Default 360. */
+  readonly instanceDeleteSeconds?: number;
+  /** Deleting a cluster without instances (DeleteDBCluster, final snapshot included). Default 240. */
+  readonly clusterDeleteSeconds?: number;
+  /** A cluster rename (ModifyDBCluster NewDBClusterIdentifier). Default 60. */
+  readonly renameSeconds?: number;
 }
+
+/** What RDS finished, for the detection lag: a copy, a restore, a password reset, a delete (instance or cluster gone), a rename. */
+export type CompletionKind = 'copy' | 'restore' | 'passwordReset' | 'delete' | 'rename';
 
 /** One RDS call, at virtual time. */
 export interface RdsCall {
@@ -25,15 +36,29 @@ export interface RdsCall {
   readonly at: number;
 }
 
-/** When RDS finished each operation and when a describe call first saw it finished (epoch ms, virtual). */
+/** When RDS finished an operation and when a describe call first saw it finished (epoch ms, virtual). */
 export interface Completion {
-  readonly finishedAt?: number;
-  readonly seenAt?: number;
+  readonly kind: CompletionKind;
+  /** What a describe call must look at to see it (`cluster:<id>`, `gone:<id>`, `snapshot:<id>`). */
+  readonly key: string;
+  readonly finishedAt: number;
+  seenAt?: number;
 }
 
-interface Snapshot { id: string; arn: string; startedAt: number; seconds: number; tags: Tag[] }
-interface Cluster { id: string; arn: string; startedAt: number; seconds: number; tags: Tag[]; resetAt?: number }
-interface Instance { id: string; cluster: string; arn: string; tags: Tag[] }
+interface Snapshot { id: string; arn: string; startedAt: number; seconds: number; tags: Tag[]; cluster?: string }
+interface Cluster {
+  id: string;
+  arn: string;
+  startedAt: number;
+  seconds: number;
+  tags: Tag[];
+  resetAt?: number;
+  deletingUntil?: number;
+  renaming?: { to: string; until: number };
+  copyTagsToSnapshot?: boolean;
+  finalSnapshot?: string;
+}
+interface Instance { id: string; cluster: string; arn: string; tags: Tag[]; deletingUntil?: number }
 interface Tag { Key: string; Value: string }
 type DynamoItem = Record<string, unknown>;
 
@@ -68,7 +93,7 @@ export class FakeAws {
   private instances = new Map<string, Instance>();
   private server?: http.Server;
   /** Completions of the current scenario. */
-  readonly completions: Record<'copy' | 'restore' | 'passwordReset', Completion> = { copy: {}, restore: {}, passwordReset: {} };
+  readonly completions: Completion[] = [];
 
   constructor(private readonly clock: VirtualClock, private durations: RdsDurations, private readonly region: string) {}
 
@@ -108,9 +133,61 @@ export class FakeAws {
     this.clusters.clear();
     this.instances.clear();
     for (const k of [...this.items.keys()]) if (!keep || !k.includes(keep)) this.items.delete(k);
-    this.completions.copy = {};
-    this.completions.restore = {};
-    this.completions.passwordReset = {};
+    this.completions.length = 0;
+  }
+
+  /** An existing, available cluster with one writer, both tagged with `tags` (the target a replace deletes or renames away). */
+  seedCluster(id: string, tags: Tag[]): void {
+    const at = this.clock.now();
+    this.clusters.set(id, { id, arn: this.clusterArn(id), startedAt: at, seconds: 0, tags: [...tags], copyTagsToSnapshot: false });
+    const writer = `${id}-writer`;
+    this.instances.set(writer, { id: writer, cluster: id, arn: `arn:aws:rds:${this.region}:${ACCOUNT}:db:${writer}`, tags: [...tags] });
+  }
+
+  /** Detection lag per kind: the sum of the seconds between RDS finishing and a check seeing it; undefined for kinds that did not occur. */
+  lags(): Partial<Record<CompletionKind, number>> {
+    const out: Partial<Record<CompletionKind, number>> = {};
+    for (const c of this.completions) {
+      if (c.seenAt !== undefined) out[c.kind] = (out[c.kind] ?? 0) + (c.seenAt - c.finishedAt) / 1000;
+    }
+    return out;
+  }
+
+  private clusterArn(id: string): string {
+    return `arn:aws:rds:${this.region}:${ACCOUNT}:cluster:${id}`;
+  }
+
+  private finish(kind: CompletionKind, key: string, finishedAt: number): void {
+    this.completions.push({ kind, key, finishedAt });
+  }
+
+  /** A describe call looked at `key` at `now`: what had finished by then is seen. */
+  private see(key: string, now: number): void {
+    for (const c of this.completions) if (c.key === key && c.seenAt === undefined && now >= c.finishedAt) c.seenAt = now;
+  }
+
+  /** Applies what finished by `now`: deleted instances and clusters disappear, renamed clusters take their new identifier. */
+  private settle(now: number): void {
+    for (const [id, i] of this.instances) if (i.deletingUntil !== undefined && now >= i.deletingUntil) this.instances.delete(id);
+    for (const [id, c] of [...this.clusters]) {
+      if (c.deletingUntil !== undefined && now >= c.deletingUntil) {
+        this.clusters.delete(id);
+        const snap = c.finalSnapshot ? this.snapshots.get(c.finalSnapshot) : undefined;
+        if (snap) snap.seconds = 0;
+      } else if (c.renaming && now >= c.renaming.until) {
+        this.clusters.delete(id);
+        const to = c.renaming.to;
+        c.id = to;
+        c.arn = this.clusterArn(to);
+        c.renaming = undefined;
+        this.clusters.set(to, c);
+        for (const i of this.instances.values()) if (i.cluster === id) i.cluster = to;
+      }
+    }
+  }
+
+  private members(clusterId: string): Instance[] {
+    return [...this.instances.values()].filter((i) => i.cluster === clusterId);
   }
 
   /** Writes an item (plain values) into a table, as the stubbed SnapshotCheck does for the lock. */
@@ -153,27 +230,68 @@ export class FakeAws {
       type: 'text/xml',
       body: `<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${code}</Message></Error><RequestId>bench</RequestId></ErrorResponse>`,
     });
+    this.settle(now);
+    const byArn = (arn: string | null) => [...this.snapshots.values(), ...this.clusters.values(), ...this.instances.values()]
+      .find((r) => r.arn === arn);
     switch (action) {
       case 'DescribeDBClusterSnapshots': {
-        const s = this.snapshots.get(form.get('DBClusterSnapshotIdentifier') ?? '');
+        const id = form.get('DBClusterSnapshotIdentifier');
+        if (id === null) {
+          const cluster = form.get('DBClusterIdentifier');
+          const listed = [...this.snapshots.values()].filter((x) => cluster === null || x.cluster === cluster);
+          return ok(`<DBClusterSnapshots>${listed.map((x) => this.snapshotXml(x, now)).join('')}</DBClusterSnapshots>`);
+        }
+        const s = this.snapshots.get(id);
         return s ? ok(`<DBClusterSnapshots>${this.snapshotXml(s, now)}</DBClusterSnapshots>`) : fault('DBClusterSnapshotNotFoundFault');
       }
       case 'CopyDBClusterSnapshot': {
         const id = form.get('TargetDBClusterSnapshotIdentifier')!;
         const s: Snapshot = { id, arn: `arn:aws:rds:${this.region}:${ACCOUNT}:cluster-snapshot:${id}`, startedAt: now, seconds: this.durations.copySeconds, tags: tagsOf(form) };
         this.snapshots.set(id, s);
-        this.completions.copy = { finishedAt: now + s.seconds * 1000 };
+        this.finish('copy', `snapshot:${id}`, now + s.seconds * 1000);
+        return ok(this.snapshotXml(s, now));
+      }
+      case 'DeleteDBClusterSnapshot': {
+        const id = form.get('DBClusterSnapshotIdentifier') ?? '';
+        const s = this.snapshots.get(id);
+        if (!s) return fault('DBClusterSnapshotNotFoundFault');
+        this.snapshots.delete(id);
         return ok(this.snapshotXml(s, now));
       }
       case 'DescribeDBClusters': {
-        const c = this.clusters.get(form.get('DBClusterIdentifier') ?? '');
-        return c ? ok(`<DBClusters>${this.clusterXml(c, now)}</DBClusters>`) : fault('DBClusterNotFoundFault');
+        const id = form.get('DBClusterIdentifier') ?? '';
+        const c = this.clusters.get(id);
+        if (!c) {
+          this.see(`gone:${id}`, now);
+          return fault('DBClusterNotFoundFault');
+        }
+        this.see(`cluster:${id}`, now);
+        return ok(`<DBClusters>${this.clusterXml(c, now)}</DBClusters>`);
       }
       case 'RestoreDBClusterFromSnapshot': {
         const id = form.get('DBClusterIdentifier')!;
-        const c: Cluster = { id, arn: `arn:aws:rds:${this.region}:${ACCOUNT}:cluster:${id}`, startedAt: now, seconds: this.durations.restoreSeconds, tags: tagsOf(form) };
+        if (this.clusters.has(id)) return fault('DBClusterAlreadyExistsFault', 400);
+        const c: Cluster = { id, arn: this.clusterArn(id), startedAt: now, seconds: this.durations.restoreSeconds, tags: tagsOf(form) };
         this.clusters.set(id, c);
-        this.completions.restore = { finishedAt: now + c.seconds * 1000 };
+        this.finish('restore', `cluster:${id}`, now + c.seconds * 1000);
+        return ok(this.clusterXml(c, now));
+      }
+      case 'DeleteDBCluster': {
+        const id = form.get('DBClusterIdentifier') ?? '';
+        const c = this.clusters.get(id);
+        if (!c) return fault('DBClusterNotFoundFault');
+        if (c.deletingUntil !== undefined || c.renaming || this.members(id).length > 0) return fault('InvalidDBClusterStateFault', 400);
+        const finalId = form.get('FinalDBSnapshotIdentifier');
+        if (finalId && this.snapshots.has(finalId)) return fault('DBClusterSnapshotAlreadyExistsFault', 400);
+        const until = now + (this.durations.clusterDeleteSeconds ?? 240) * 1000;
+        c.deletingUntil = until;
+        if (finalId) {
+          c.finalSnapshot = finalId;
+          this.snapshots.set(finalId, {
+            id: finalId, arn: `arn:aws:rds:${this.region}:${ACCOUNT}:cluster-snapshot:${finalId}`, startedAt: now, seconds: 1e9, cluster: id, tags: c.copyTagsToSnapshot ? [...c.tags] : [],
+          });
+        }
+        this.finish('delete', `gone:${id}`, until);
         return ok(this.clusterXml(c, now));
       }
       case 'DescribeDBInstances': {
@@ -186,34 +304,54 @@ export class FakeAws {
         this.instances.set(id, i);
         return ok(this.instanceXml(i, now));
       }
+      case 'DeleteDBInstance': {
+        const i = this.instances.get(form.get('DBInstanceIdentifier') ?? '');
+        if (!i) return fault('DBInstanceNotFound');
+        if (i.deletingUntil !== undefined) return fault('InvalidDBInstanceState', 400);
+        i.deletingUntil = now + (this.durations.instanceDeleteSeconds ?? 360) * 1000;
+        // The check that sees the cluster without it (DBClusterMembers) has seen the deletion.
+        this.finish('delete', `cluster:${i.cluster}`, i.deletingUntil);
+        return ok(this.instanceXml(i, now));
+      }
       case 'ModifyDBCluster': {
         const c = this.clusters.get(form.get('DBClusterIdentifier') ?? '');
         if (!c) return fault('DBClusterNotFoundFault');
+        const to = form.get('NewDBClusterIdentifier');
+        if (to) {
+          if (c.renaming || c.deletingUntil !== undefined) return fault('InvalidDBClusterStateFault', 400);
+          if (this.clusters.has(to)) return fault('DBClusterAlreadyExistsFault', 400);
+          const until = now + (this.durations.renameSeconds ?? 60) * 1000;
+          c.renaming = { to, until };
+          this.finish('rename', `cluster:${to}`, until);
+        }
+        if (form.get('CopyTagsToSnapshot') === 'true') c.copyTagsToSnapshot = true;
         if (form.get('MasterUserPassword')) {
           c.resetAt = now;
-          this.completions.passwordReset = { finishedAt: now + this.durations.passwordResetSeconds * 1000 };
+          this.finish('passwordReset', `cluster:${c.id}`, now + this.durations.passwordResetSeconds * 1000);
         }
         return ok(this.clusterXml(c, now));
       }
-      case 'ListTagsForResource': {
-        const arn = form.get('ResourceName');
-        const found = [...this.snapshots.values(), ...this.clusters.values(), ...this.instances.values()].find((r) => r.arn === arn);
-        return ok(tagXml(found?.tags ?? []));
+      case 'AddTagsToResource': {
+        const found = byArn(form.get('ResourceName'));
+        if (!found) return fault('DBClusterNotFoundFault');
+        for (const t of tagsOf(form)) {
+          const existing = found.tags.find((x) => x.Key === t.Key);
+          if (existing) existing.Value = t.Value;
+          else found.tags.push(t);
+        }
+        return ok('');
       }
+      case 'ListTagsForResource':
+        return ok(tagXml(byArn(form.get('ResourceName'))?.tags ?? []));
       default:
         return fault('UnsupportedOperation', 400);
     }
   }
 
-  private seen(kind: 'copy' | 'restore' | 'passwordReset', now: number): void {
-    const c = this.completions[kind];
-    if (c.finishedAt !== undefined && c.seenAt === undefined && now >= c.finishedAt) this.completions[kind] = { ...c, seenAt: now };
-  }
-
   private snapshotXml(s: Snapshot, now: number): string {
     const elapsed = (now - s.startedAt) / 1000;
     const done = elapsed >= s.seconds;
-    if (done) this.seen('copy', now);
+    if (done) this.see(`snapshot:${s.id}`, now);
     return `<DBClusterSnapshot>${fields({
       DBClusterSnapshotIdentifier: s.id,
       DBClusterSnapshotArn: s.arn,
@@ -228,15 +366,16 @@ export class FakeAws {
   }
 
   private clusterStatus(c: Cluster, now: number): { status: string; pending: boolean } {
+    if (c.deletingUntil !== undefined) return { status: 'deleting', pending: false };
+    if (c.renaming) return { status: 'renaming', pending: false };
     if ((now - c.startedAt) / 1000 < c.seconds) return { status: 'creating', pending: false };
-    this.seen('restore', now);
     if (c.resetAt !== undefined && (now - c.resetAt) / 1000 < this.durations.passwordResetSeconds) return { status: 'resetting-master-credentials', pending: true };
-    if (c.resetAt !== undefined) this.seen('passwordReset', now);
     return { status: 'available', pending: false };
   }
 
   private clusterXml(c: Cluster, now: number): string {
     const { status, pending } = this.clusterStatus(c, now);
+    const members = this.members(c.id).map((i) => `<DBClusterMember><DBInstanceIdentifier>${esc(i.id)}</DBInstanceIdentifier><IsClusterWriter>true</IsClusterWriter></DBClusterMember>`);
     return `<DBCluster>${fields({
       DBClusterIdentifier: c.id,
       DBClusterArn: c.arn,
@@ -247,13 +386,17 @@ export class FakeAws {
       ReaderEndpoint: `${c.id}.cluster-ro-bench.${this.region}.rds.amazonaws.com`,
       Port: 5432,
       MasterUsername: 'postgres',
-    })}${pending ? '<PendingModifiedValues><MasterUserPassword>****</MasterUserPassword></PendingModifiedValues>' : ''}${tagXml(c.tags)}</DBCluster>`;
+      DeletionProtection: false,
+      CopyTagsToSnapshot: c.copyTagsToSnapshot ?? false,
+    })}<DBClusterMembers>${members.join('')}</DBClusterMembers>`
+      + `${pending ? '<PendingModifiedValues><MasterUserPassword>****</MasterUserPassword></PendingModifiedValues>' : ''}${tagXml(c.tags)}</DBCluster>`;
   }
 
   private instanceXml(i: Instance, now: number): string {
     const c = this.clusters.get(i.cluster);
     const ready = c !== undefined && (now - c.startedAt) / 1000 >= c.seconds;
-    return `<DBInstance>${fields({ DBInstanceIdentifier: i.id, DBInstanceArn: i.arn, DBClusterIdentifier: i.cluster, DBInstanceStatus: ready ? 'available' : 'creating' })}${tagXml(i.tags)}</DBInstance>`;
+    const status = i.deletingUntil !== undefined ? 'deleting' : ready ? 'available' : 'creating';
+    return `<DBInstance>${fields({ DBInstanceIdentifier: i.id, DBInstanceArn: i.arn, DBClusterIdentifier: i.cluster, DBInstanceStatus: status })}${tagXml(i.tags)}</DBInstance>`;
   }
 
   private dynamo(op: string, req: Record<string, any>): unknown {

@@ -17,9 +17,9 @@ import * as path from 'node:path';
 import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as LocalStepFunctions from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
-import { FakeAws, type RdsCall, type RdsDurations } from './fake-aws';
+import { FakeAws, type CompletionKind, type RdsCall, type RdsDurations } from './fake-aws';
 import type { VirtualClock } from './virtual-clock';
-import { PIPELINE_CONFIG_ENV, STEP_NAMES, TABLE_KEYS, type PipelineConfig, type PipelineState } from '../../src/contracts';
+import { PIPELINE_CONFIG_ENV, PipelineTag, STEP_NAMES, TABLE_KEYS, ReplaceStrategy, type PipelineConfig, type PipelineState } from '../../src/contracts';
 import { forLocalRun, lambdaTasks, retryingStates, waitStates, type AslDefinition } from '../../test/support/asl';
 import { useSdkLayer } from '../../test/support/sdk-layer';
 import { functionAssetSources, TemplateResolver, templateFunctions, type CfnTemplate } from '../../test/support/template';
@@ -30,16 +30,23 @@ const { StateMachine } = require('aws-local-stepfunctions') as typeof LocalStepF
 /** Virtual seconds each Lambda task takes (invoke, handler, a few AWS calls). */
 export const TASK_SECONDS = 1;
 
-/** The tasks that follow a Wait state, and where the loop's previous task put the seconds that Wait waited. */
-export const WAIT_BEFORE_TASK: Record<string, (state: PipelineState) => number | undefined> = {
-  [STEP_NAMES.checkCopyStatus]: (s) => s.copy?.nextWaitSeconds,
-  [STEP_NAMES.deleteRds]: (s) => s.delete?.nextWaitSeconds,
-  [STEP_NAMES.checkRestoreStatus]: (s) => s.restore?.nextWaitSeconds,
+/**
+ * The tasks that follow a Wait state, and where the loop's previous task put the seconds that Wait waited. The
+ * DeleteRds states of a swap receive `{ state, subject }`.
+ */
+export const WAIT_BEFORE_TASK: Record<string, (input: any) => number | undefined> = {
+  [STEP_NAMES.checkCopyStatus]: (s: PipelineState) => s.copy?.nextWaitSeconds,
+  [STEP_NAMES.deleteRds]: (s: PipelineState) => s.delete?.nextWaitSeconds,
+  [STEP_NAMES.checkRestoreStatus]: (s: PipelineState) => s.restore?.nextWaitSeconds,
+  [STEP_NAMES.cutover]: (s: PipelineState) => s.cutover?.nextWaitSeconds,
+  [STEP_NAMES.deleteKeptPrevious]: (e: { state: PipelineState }) => e.state.keptPrevious?.nextWaitSeconds,
+  [STEP_NAMES.retirePrevious]: (e: { state: PipelineState }) => e.state.retire?.nextWaitSeconds,
 };
 
 /** The steps whose real bundles run; the others are stubbed. */
 export const REAL_STEPS = new Set<string>([
   STEP_NAMES.copySnapshot, STEP_NAMES.checkCopyStatus, STEP_NAMES.deleteRds, STEP_NAMES.restoreSnapshot, STEP_NAMES.checkRestoreStatus,
+  STEP_NAMES.cutover, STEP_NAMES.deleteKeptPrevious, STEP_NAMES.retirePrevious,
 ]);
 
 /** Execution history events Step Functions writes per state entered, by type (a Lambda task: entered, scheduled, started, succeeded, exited). */
@@ -53,6 +60,11 @@ export interface RunScenario {
   readonly name: string;
   /** The history item to seed (`phases` of `HISTORY#<target>`), or none for a first run. */
   readonly history?: Record<string, Array<{ operationId: string; seconds: number; at: string }>>;
+  /**
+   * Whether the target exists (tagged as the pipeline's): the pipeline then replaces it as its stack says
+   * (DELETE_FIRST deletes it first; SWAP restores beside it, renames both, and retires it). Default false.
+   */
+  readonly existingTarget?: boolean;
 }
 
 /** What one run did. */
@@ -61,8 +73,8 @@ export interface RunResult {
   readonly error?: string;
   /** Virtual seconds from the start to the end of the execution. */
   readonly seconds: number;
-  /** Per operation: seconds between RDS finishing it and a check seeing it finished. */
-  readonly lag: Record<'copy' | 'restore' | 'passwordReset', number | undefined>;
+  /** Per kind of operation: seconds between RDS finishing it and a check seeing it finished (summed over its occurrences). */
+  readonly lag: Partial<Record<CompletionKind, number>>;
   /** States entered (Step Functions' billed state transitions). */
   readonly transitions: number;
   /** Events Step Functions would write to the execution's history. */
@@ -136,6 +148,8 @@ export class PipelineTimeline {
     const table = config.stateTableName;
     const target = config.targetClusterIdentifier;
     fake.reset(scenario.durations);
+    const replace = scenario.existingTarget ?? false;
+    if (replace) fake.seedCluster(target, [{ Key: PipelineTag.PIPELINE, Value: config.pipelineId }]);
     if (scenario.history) fake.putPlain(table, { [TABLE_KEYS.partitionKey]: `${TABLE_KEYS.historyPrefix}${target}`, phases: scenario.history, version: 1 });
     const start = clock.now();
     const executionArn = `arn:aws:states:${this.resolver.region}:${this.resolver.account}:execution:bench:${scenario.name}`;
@@ -168,7 +182,8 @@ export class PipelineTimeline {
             createdAt: new Date().toISOString(),
           },
           copyRequired,
-          replaceTarget: false,
+          replaceTarget: replace,
+          swap: replace && config.replaceStrategy === ReplaceStrategy.SWAP,
           restoreSnapshotIdentifier: copyRequired ? 'the-copy' : 'nightly-snapshot',
         };
         return state;
@@ -236,15 +251,11 @@ export class PipelineTimeline {
       error = `${cause?.name ?? (e as Error).name}: ${(cause?.message ?? (e as Error).message).slice(0, 300)}`;
     }
     await collecting;
-    const lagOf = (k: 'copy' | 'restore' | 'passwordReset') => {
-      const c = fake.completions[k];
-      return c.finishedAt !== undefined && c.seenAt !== undefined ? (c.seenAt - c.finishedAt) / 1000 : undefined;
-    };
     return {
       status,
       error,
       seconds: (clock.now() - start) / 1000,
-      lag: { copy: lagOf('copy'), restore: lagOf('restore'), passwordReset: lagOf('passwordReset') },
+      lag: fake.lags(),
       transitions,
       historyEvents,
       rdsCalls: fake.rdsCalls.map((c) => ({ action: c.action, at: c.at - start })),

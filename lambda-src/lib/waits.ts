@@ -7,9 +7,20 @@ export function nextWaitSeconds(settings: WaitSettings, attempt: number): number
   return Math.max(1, Math.min(settings.maxPollIntervalSeconds, raw));
 }
 
-/** The cap of the waits when nothing predicts the completion: {@link WAIT_POLICY.fallbackCapSeconds} within [poll, max]. */
-export function fallbackCapSeconds(settings: WaitSettings): number {
-  return Math.min(settings.maxPollIntervalSeconds, Math.max(settings.pollIntervalSeconds, WAIT_POLICY.fallbackCapSeconds));
+/**
+ * The cap of the waits when nothing predicts the completion (a first run, or a phase running late):
+ * {@link WAIT_POLICY.fallbackCapSeconds}, or, when that would use the loop's checks faster than its budget allows, the
+ * interval that spreads the checks left evenly over the budget left; within [pollInterval, maxPollInterval]. So a long
+ * operation without history is checked at an even pace to the end of its budget instead of hitting the history floor,
+ * which would stretch its last waits towards maxPollInterval.
+ *
+ * @param attempt the check this wait follows (0 for the loop's first task)
+ * @param elapsedSeconds seconds since the loop's wait began
+ */
+export function fallbackCapSeconds(settings: WaitSettings, attempt = 0, elapsedSeconds = 0): number {
+  const checksLeft = Math.max(1, MAX_CHECKS_PER_LOOP - attempt - 1);
+  const spread = Math.max(0, settings.budgetSeconds - elapsedSeconds) / checksLeft;
+  return Math.min(settings.maxPollIntervalSeconds, Math.max(settings.pollIntervalSeconds, WAIT_POLICY.fallbackCapSeconds, spread));
 }
 
 /** What a check reports, before the wait bookkeeping is added. */
@@ -58,14 +69,21 @@ export interface PlannedWait {
 /**
  * The next wait, before jitter and the history floor.
  *
- * - Completion expected (a window): until shortly (half a pollInterval) before its start, wait for it, at most
- *   maxPollInterval at a time; within the window check every pollInterval; once past it the phase is late: back off
- *   from pollInterval to the fallback cap.
+ * - Completion expected (a window): until shortly (half a pollInterval) before its start, wait for it, each wait at
+ *   most maxPollInterval and at most {@link WAIT_POLICY.approachFraction} of the time left until then, so that an
+ *   operation quicker than every recorded run is not overshot by a long wait; within the window check every
+ *   pollInterval; once past it the phase is late: back off from pollInterval to the fallback cap.
  * - Nothing known: the same backoff from pollInterval to the fallback cap.
+ *
+ * @param cap the fallback cap ({@link fallbackCapSeconds})
  */
-export function planWait(settings: WaitSettings, rampStep: number | undefined, window: CompletionWindow | undefined): PlannedWait {
+export function planWait(
+  settings: WaitSettings,
+  rampStep: number | undefined,
+  window: CompletionWindow | undefined,
+  cap: number = fallbackCapSeconds(settings),
+): PlannedWait {
   const poll = settings.pollIntervalSeconds;
-  const cap = fallbackCapSeconds(settings);
   const backoff = (basis: string): PlannedWait => {
     const step = rampStep === undefined ? 0 : rampStep + 1;
     return { seconds: Math.min(cap, poll * Math.pow(settings.backoffRate, step)), basis, rampStep: step };
@@ -74,7 +92,9 @@ export function planWait(settings: WaitSettings, rampStep: number | undefined, w
   // Start checking often a little before the earliest expected completion: half a poll, or half the spread of the
   // expectation (a run can be quicker than any recorded one).
   const approach = window.earliest - Math.max(poll / 2, (window.latest - window.earliest) / 2);
-  if (approach > 0) return { seconds: Math.min(settings.maxPollIntervalSeconds, Math.max(poll, approach)), basis: window.basis };
+  if (approach > 0) {
+    return { seconds: Math.max(poll, Math.min(settings.maxPollIntervalSeconds, approach * WAIT_POLICY.approachFraction)), basis: window.basis };
+  }
   if (window.latest >= 0) return { seconds: poll, basis: window.basis };
   return backoff(window.basis);
 }
@@ -153,8 +173,9 @@ export function progress(
   });
   const secondsSince = (iso: string) => (now.getTime() - Date.parse(iso)) / 1000;
   const window = completionWindow(hint.restart ? undefined : observation.percentProgress, secondsSince(phaseStartedAt), expected);
-  const planned = planWait(settings, hint.restart ? undefined : previous?.rampStep, window);
-  const floor = historyFloorSeconds(settings, attempt, secondsSince(waitStartedAt));
+  const elapsed = secondsSince(waitStartedAt);
+  const planned = planWait(settings, hint.restart ? undefined : previous?.rampStep, window, fallbackCapSeconds(settings, attempt, elapsed));
+  const floor = historyFloorSeconds(settings, attempt, elapsed);
   const seconds = Math.min(settings.maxPollIntervalSeconds, Math.max(floor, jitter(settings, planned.seconds, hint.random)));
   return {
     done: observation.done,

@@ -32,14 +32,15 @@ describe('check-copy-status', () => {
     reportStatus('copying', 55);
     const prev = previous({ attempt: 2 });
     const out = await handler(makeState({ copy: prev }));
-    // 55-56 % in 60 s: done in 47 to 49 s; the check comes 15 s (half a poll) before the earliest.
+    // 55-56 % in 60 s: done in 47 to 49 s; checks become frequent 15 s (half a poll) before the earliest, 32 s from
+    // now; the wait is half of that, but never below pollInterval (30 s).
     expect(out).toEqual({
       ...prev,
       done: false,
       status: 'copying',
       percentProgress: 55,
       attempt: 3,
-      nextWaitSeconds: 32,
+      nextWaitSeconds: 30,
       checkedAt: expect.any(String),
       phaseStartedAt: prev.waitStartedAt,
       waitBasis: 'progress',

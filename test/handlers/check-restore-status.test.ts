@@ -14,7 +14,7 @@ import {
   useConfig,
   holdLock,
 } from './support/factories';
-import { handler } from '../../lambda-src/check-restore-status';
+import { handler, WRITER_CHECK_EVERY } from '../../lambda-src/check-restore-status';
 import { PipelineErrorName, RestoreProgress } from '../../src/contracts';
 
 const rdsMock = mockClient(RDSClient);
@@ -78,6 +78,21 @@ describe('check-restore-status', () => {
     expect(auditItems(ddbMock)[0]).toMatchObject({ step: 'CheckRestoreStatus', outcome: 'IN_PROGRESS' });
   });
 
+  test('while the cluster restores, one describe per check: the writer is read on every tenth check only', async () => {
+    rdsReports('creating', 'incompatible-network');
+    for (const attempt of [0, 1, 2, 3, 5, 7, 8]) {
+      expect(await handler(makeState({ restore: previous({ attempt }) }))).toMatchObject({ done: false, status: 'creating', attempt: attempt + 1 });
+    }
+    expect(rdsMock.commandCalls(DescribeDBInstancesCommand)).toHaveLength(0);
+    expect(rdsMock.commandCalls(DescribeDBClustersCommand)).toHaveLength(7);
+    // The tenth check reads the writer too: a failed writer surfaces while its cluster is still restoring.
+    await expect(handler(makeState({ restore: previous({ attempt: WRITER_CHECK_EVERY - 1 }) })))
+      .rejects.toMatchObject({ name: PipelineErrorName.RESTORE_FAILED, message: expect.stringContaining('writer instance') });
+    rdsMock.on(DescribeDBInstancesCommand).rejects(awsError('DBInstanceNotFoundFault'));
+    await expect(handler(makeState({ restore: previous({ attempt: 2 * WRITER_CHECK_EVERY - 1 }) })))
+      .rejects.toMatchObject({ name: PipelineErrorName.RESTORE_FAILED, message: expect.stringContaining('disappeared') });
+  });
+
   test('cluster available, writer not yet: reports the writer\'s status', async () => {
     rdsReports('available', 'configuring-enhanced-monitoring');
     expect(await handler(makeState({ restore: previous() }))).toMatchObject({ done: false, status: 'configuring-enhanced-monitoring' });
@@ -112,7 +127,7 @@ describe('check-restore-status', () => {
     history.push({ ...history.at(-1), phases: { passwordReset: [{ operationId: 'op-0', seconds: 60, at: '' }] } });
     rdsMock.on(ModifyDBClusterCommand).resolves({});
     const next = await handler(makeState({ restore: previous() }));
-    expect(next).toMatchObject({ waitBasis: 'history', expectedSeconds: 60, nextWaitSeconds: 45 });
+    expect(next).toMatchObject({ waitBasis: 'history', expectedSeconds: 60, nextWaitSeconds: 30 });
   });
 
   test('both available: resets the master password from the secret, then reports done once applied', async () => {

@@ -113,6 +113,18 @@ describe('delete-rds', () => {
     expect(await handler(makeState({ delete: previous() }))).toMatchObject({ done: false, status: 'deleting-instances', attempt: 2 });
   });
 
+  test('instances RDS already lists as deleting: a check only reads, and asks for nothing again', async () => {
+    useConfig({ finalSnapshotOnDelete: true });
+    describes(target());
+    rdsMock.on(DescribeDBInstancesCommand).callsFake((input: { DBInstanceIdentifier: string }) => ({
+      DBInstances: [{ DBInstanceIdentifier: input.DBInstanceIdentifier, DBInstanceArn: instanceArn(input.DBInstanceIdentifier), DBInstanceStatus: 'deleting', TagList: OWNED }],
+    }));
+    expect(await handler(makeState({ delete: previous() }))).toMatchObject({ done: false, status: 'deleting-instances', attempt: 2 });
+    expect(rdsMock.commandCalls(DeleteDBInstanceCommand)).toHaveLength(0);
+    expect(rdsMock.commandCalls(DescribeDBClusterSnapshotsCommand)).toHaveLength(0);
+    expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(0);
+  });
+
   test('a busy cluster is waited for, not failed', async () => {
     describes(target({ Status: 'modifying', DBClusterMembers: [] }));
     rdsMock.on(DeleteDBClusterCommand).rejects(awsError('InvalidDBClusterStateFault'));

@@ -60,13 +60,35 @@ describe('waits', () => {
   });
 
   test('fallback: with nothing to go on, waits back off from pollInterval to the fallback cap (90 s), not to maxPollInterval', () => {
-    const { waits } = loop((t) => ({ done: t >= 3600 }));
+    const short = { ...settings, budgetSeconds: 12 * 3600 };
+    const { waits } = loop((t) => ({ done: t >= 3600 }), {}, short);
     expect(waits.slice(0, 6)).toEqual([30, 45, 68, 90, 90, 90]);
     expect(Math.max(...waits)).toBe(90);
-    expect(fallbackCapSeconds(settings)).toBe(90);
+    expect(fallbackCapSeconds(short)).toBe(90);
     // The cap stays within [poll, max].
-    expect(fallbackCapSeconds({ ...settings, maxPollIntervalSeconds: 60 })).toBe(60);
-    expect(fallbackCapSeconds({ ...settings, pollIntervalSeconds: 200 })).toBe(200);
+    expect(fallbackCapSeconds({ ...short, maxPollIntervalSeconds: 60 })).toBe(60);
+    expect(fallbackCapSeconds({ ...short, pollIntervalSeconds: 200 })).toBe(200);
+  });
+
+  test('fallback cap: grows with the time waited so the checks left spread evenly over the budget left', () => {
+    // 26 h over 913 checks left: 102.5 s from the start, not 90.
+    expect(fallbackCapSeconds(settings, 0, 0)).toBeCloseTo((26 * 3600) / (MAX_CHECKS_PER_LOOP - 1), 5);
+    // A loop that used its checks faster than that (the ramp, a late phase) spreads the rest wider.
+    expect(fallbackCapSeconds(settings, 500, 10 * 3600)).toBeCloseTo((16 * 3600) / (MAX_CHECKS_PER_LOOP - 501), 5);
+    expect(fallbackCapSeconds(settings, MAX_CHECKS_PER_LOOP - 10, 20 * 3600)).toBe(300);
+    expect(fallbackCapSeconds(settings, 0, 30 * 3600)).toBe(90);
+    const { waits } = loop((t) => ({ done: t >= 3600 }));
+    expect(waits.slice(0, 6)).toEqual([30, 45, 68, 101, 103, 103]);
+  });
+
+  test('fallback cap: a 24-hour operation without history is checked at an even pace to its end, never near maxPollInterval', () => {
+    const { waits, seenAt } = loop((t) => ({ done: t >= 24 * 3600 }));
+    // With a fixed 90 s cap it would need 960 checks, over the loop's 914: the history floor would stretch the last
+    // waits towards 300 s. Spread evenly, the last waits are as short as the first long ones.
+    expect(waits.length).toBeLessThan(MAX_CHECKS_PER_LOOP);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(110);
+    expect(Math.min(...waits.slice(-50))).toBeGreaterThanOrEqual(100);
+    expect(seenAt - 24 * 3600).toBeLessThanOrEqual(110);
   });
 
   test('ETA from progress: extrapolates PercentProgress and its rate, checks shortly before, then at a short interval', () => {
@@ -82,26 +104,47 @@ describe('waits', () => {
   test('ETA from history: waits until shortly before the expected completion, then checks at pollInterval', () => {
     // Restore expected to take 30 min (history); it does.
     const { waits, seenAt } = loop((t) => ({ done: t >= 1800 }), { expected: expect1800 });
-    expect(waits.slice(0, 5)).toEqual([300, 300, 300, 300, 300]);
-    // 1500 s passed: 300 s left, the next check 15 s before the expected end, then one at pollInterval.
-    expect(waits.slice(5)).toEqual([285, 30]);
-    expect(seenAt).toBe(1815);
+    expect(waits.slice(0, 3)).toEqual([300, 300, 300]);
+    // Then each wait at most half the time left until 15 s before the expected end, at least pollInterval.
+    let t = 900;
+    for (const w of waits.slice(3, -1)) {
+      expect(w).toBe(Math.max(30, Math.round(Math.min(300, (1785 - t) / 2))));
+      t += w;
+    }
+    expect(seenAt - 1800).toBeLessThanOrEqual(30);
+    expect(waits.length).toBeLessThan(15);
+  });
+
+  test('ETA from history: an operation quicker than every recorded run is found within a fraction of how early it was', () => {
+    // Recorded: 3000-4200 s, so the checks become frequent 600 s before 3000, at 2400 s.
+    const expected = { seconds: 3600, earliest: 3000, latest: 4200 };
+    // Finished at 2200 s: waits of 300 s all the way would find it at 2400 s; halving the waits near 2400 s finds it
+    // within half of how early it was.
+    const early = loop((t) => ({ done: t >= 2200 }), { expected });
+    expect(early.seenAt - 2200).toBeLessThanOrEqual(100);
+    // Far from the window the waits stay at maxPollInterval.
+    expect(early.waits.slice(0, 6)).toEqual([300, 300, 300, 300, 300, 300]);
+    const justBefore = loop((t) => ({ done: t >= 2350 }), { expected });
+    expect(justBefore.seenAt - 2350).toBeLessThanOrEqual(30);
   });
 
   test('ETA from history, running late: the short waits grow to the fallback cap, never to maxPollInterval', () => {
-    const { waits } = loop((t) => ({ done: t >= 1800 + 1000 }), { expected: expect1800 });
-    expect(waits.slice(6, 12)).toEqual([30, 30, 45, 68, 90, 90]);
-    expect(Math.max(...waits.slice(6))).toBe(90);
+    const s = { ...settings, budgetSeconds: 12 * 3600 };
+    const { waits } = loop((t) => ({ done: t >= 1800 + 1000 }), { expected: expect1800 }, s);
+    const late = waits.slice(waits.lastIndexOf(30) + 1);
+    expect(late.slice(0, 4)).toEqual([45, 68, 90, 90]);
+    expect(Math.max(...late)).toBe(90);
   });
 
   test('ETA from history with spread: waits until shortly before the shortest run, checks at pollInterval until the longest, then backs off', () => {
     const expected = { seconds: 3600, earliest: 3000, latest: 4200 };
     const { waits, seenAt } = loop((t) => ({ done: t >= 4000 }), { expected });
-    // Until half the spread (600 s) before the earliest, in waits of at most 300 s; then every 30 s.
-    expect(waits.slice(0, 8).reduce((a, b) => a + b, 0)).toBe(2400);
-    expect(new Set(waits.slice(8))).toEqual(new Set([30]));
+    // Until half the spread (600 s) before the earliest, in waits of at most 300 s and half the time left; then every 30 s.
+    const before = waits.findIndex((_w, i) => waits.slice(0, i + 1).reduce((a, b) => a + b, 0) >= 2400 - 30);
+    expect(waits.slice(0, before).every((w) => w <= 300)).toBe(true);
+    expect(new Set(waits.slice(before + 1))).toEqual(new Set([30]));
     expect(seenAt - 4000).toBeLessThan(30);
-    const late = loop((t) => ({ done: t >= 4600 }), { expected });
+    const late = loop((t) => ({ done: t >= 4600 }), { expected }, { ...settings, budgetSeconds: 12 * 3600 });
     const afterWindow = late.waits.slice(late.waits.lastIndexOf(30) + 1);
     expect(afterWindow).toEqual([45, 68, 90, 90, 90]);
   });
@@ -147,8 +190,8 @@ describe('waits', () => {
     expect(reset).toMatchObject({ nextWaitSeconds: 30, phaseStartedAt: at(1815).toISOString(), waitBasis: 'backoff', rampStep: 0 });
     expect(reset.expectedSeconds).toBeUndefined();
     const withHistory = progress({ done: false, status: 'resetting-master-password' }, before, settings, 'x', at(1815), { ...noJitter, restart: true, expected: { seconds: 60, earliest: 60, latest: 60 } });
-    // Expected in 60 s: check 15 s before.
-    expect(withHistory).toMatchObject({ nextWaitSeconds: 45, waitBasis: 'history', expectedSeconds: 60 });
+    // Expected in 60 s: checks become frequent 15 s before; half the 45 s until then is below pollInterval.
+    expect(withHistory).toMatchObject({ nextWaitSeconds: 30, waitBasis: 'history', expectedSeconds: 60 });
   });
 
   test('a finished phase lasted until the middle of the interval in which it finished', () => {
