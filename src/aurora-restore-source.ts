@@ -62,8 +62,8 @@ export interface AuroraRestoreSourceProps {
  * - a customer-managed KMS key (rotation on) the shareable copies are re-encrypted with (snapshots on the
  *   `aws/rds` key cannot be shared), which the pipeline's account may use through RDS in this region only.
  *
- * The pipeline side (assuming the role, the share and copy flow, cleanup) is still to come: see
- * docs/cross-account.md.
+ * Then give the pipeline (`AuroraRestorePipeline`, in the pipeline's account) `sourceAccount`: it assumes the role,
+ * has a shareable copy made and shared, restores from it, and removes it. See docs/cross-account.md.
  */
 export class AuroraRestoreSource extends Construct {
   /** The role the pipeline assumes in this account. */
