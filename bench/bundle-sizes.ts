@@ -1,80 +1,92 @@
 /**
- * Prints each handler bundle's size as shipped (the SDK's ES module builds, tree-shaken) next to the
- * alternatives measured for the bundling decision: the SDK's CommonJS builds (what shipped before issue 12),
- * the SDK left to the Lambda runtime, the part a cold start loads eagerly (without the credential providers
- * the SDK imports lazily), and one code-split ES module bundle shared by all handlers.
+ * Prints, per handler, what ships and what a cold start loads, before and after the SDK layer:
+ * - before: a self-contained bundle holding its own copy of the SDK (the SDK's ES module builds, tree-shaken), as
+ *   shipped until the layer;
+ * - after: the handler bundle (our code, and pg for the database steps), the files of the SDK layer it loads at cold
+ *   start (its bundle + the layer modules and shared chunks it requires), and the layer as a whole;
+ * - the time to `require` the handler in a fresh Node process (median of RUNS), before and after, with the layer
+ *   on NODE_PATH as Lambda puts it.
  *
+ * Builds both variants into a temporary folder with the shipped settings (projenrc/sdk-layer.ts), not from assets/.
  * Run: `npx projen bench:bundles`.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { buildSync, BuildOptions, Metafile } from 'esbuild';
-import { BUNDLE_OPTIONS, HANDLERS } from '../projenrc/handlers';
+import { build } from 'esbuild';
+import { BUNDLE_OPTIONS, HANDLERS, SDK_LAYER_ASSET } from '../projenrc/handlers';
+import { buildHandlers, buildSdkLayer, LAYER_NODE_MODULES } from '../projenrc/sdk-layer';
 
+const RUNS = 5;
 const root = path.join(__dirname, '..');
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bundles-'));
-const entry = (h: string) => path.join(root, 'lambda-src', `${h}.ts`);
+const before = path.join(out, 'before');
+const after = path.join(out, 'after');
+const layerModules = path.join(after, SDK_LAYER_ASSET, LAYER_NODE_MODULES);
 
-/** The shipped settings (mutable copies of their arrays, as esbuild types them), changed by `extra`. */
-function options(extra: BuildOptions): BuildOptions {
-  return { ...BUNDLE_OPTIONS, mainFields: [...BUNDLE_OPTIONS.mainFields], external: [...BUNDLE_OPTIONS.external], ...extra };
+const kib = (bytes: number, width = 0) => `${(bytes / 1024).toFixed(0).padStart(width)} KiB`;
+const size = (file: string) => fs.statSync(file).size;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Requires `file` in a fresh Node process: the milliseconds it took and the files it loaded. */
+function load(file: string, nodePath?: string): { ms: number; files: string[] } {
+  const script = 'const t = process.hrtime.bigint();'
+    + ` const m = require(${JSON.stringify(file)});`
+    + ' const ms = Number(process.hrtime.bigint() - t) / 1e6;'
+    + ' if (typeof m.handler !== "function") throw new Error("no handler");'
+    + ' console.log(JSON.stringify({ ms, files: Object.keys(require.cache) }));';
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
+  delete env.NODE_PATH;
+  if (nodePath) env.NODE_PATH = nodePath;
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: out, env, encoding: 'utf8' }));
 }
 
-function bundle(handler: string, variant: string, extra: BuildOptions): { bytes: number; ms: number; metafile: Metafile } {
-  const outfile = path.join(out, `${handler}-${variant}.js`);
-  const start = process.hrtime.bigint();
-  const result = buildSync({ ...options(extra), entryPoints: [entry(handler)], outfile, metafile: true, logLevel: 'error' });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  return { bytes: fs.statSync(outfile).size, ms, metafile: result.metafile! };
+function coldStart(file: string, nodePath?: string): { ms: number; files: string[] } {
+  const runs = Array.from({ length: RUNS }, () => load(file, nodePath));
+  return { ms: median(runs.map((r) => r.ms)), files: runs[0].files };
 }
 
-/** Bytes of the output that come from modules reachable from the entry without a dynamic `import()`. */
-function eagerBytes(handler: string, metafile: Metafile): number {
-  const start = path.relative(process.cwd(), entry(handler));
-  const seen = new Set<string>();
-  const stack = [start];
-  while (stack.length > 0) {
-    const file = stack.pop()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    for (const i of metafile.inputs[file]?.imports ?? []) {
-      if (i.kind !== 'dynamic-import' && !i.external) stack.push(i.path);
-    }
+async function main(): Promise<void> {
+  await build({
+    ...BUNDLE_OPTIONS,
+    mainFields: [...BUNDLE_OPTIONS.mainFields],
+    external: [...BUNDLE_OPTIONS.external],
+    entryPoints: HANDLERS.map((h) => path.join(root, 'lambda-src', `${h}.ts`)),
+    outdir: before,
+    entryNames: '[name]/index',
+    logLevel: 'error',
+  });
+  const layerFiles = await buildSdkLayer(root, path.join(after, SDK_LAYER_ASSET));
+  await buildHandlers(root, after);
+  const layerBytes = layerFiles.reduce((n, f) => n + size(path.join(after, SDK_LAYER_ASSET, f)), 0);
+
+  console.log(`SDK layer (assets/${SDK_LAYER_ASSET}): ${kib(layerBytes)} in ${layerFiles.length} files, shared by all ${HANDLERS.length} functions`);
+  console.log(`cold start: require() in a fresh Node ${process.version} process, median of ${RUNS}`);
+  console.log(`${''.padEnd(22)} ${'before (own SDK)'.padStart(20)}   ${'after (SDK layer)'.padEnd(48)}`);
+  console.log(`${'handler'.padEnd(22)} ${'bundle'.padStart(9)} ${'require'.padStart(10)}   ${'bundle'.padStart(9)} ${'loads: bundle + layer'.padStart(30)} ${'require'.padStart(10)}`);
+  const totals = { before: 0, after: 0 };
+  let largest = 0;
+  for (const h of HANDLERS) {
+    const old = path.join(before, h, 'index.js');
+    const now = path.join(after, h, 'index.js');
+    const oldStart = coldStart(old);
+    const newStart = coldStart(now, layerModules);
+    const layerLoaded = newStart.files.filter((f) => f.startsWith(layerModules + path.sep));
+    const loaded = newStart.files.reduce((n, f) => n + size(f), 0);
+    totals.before += size(old);
+    totals.after += size(now);
+    largest = Math.max(largest, size(now));
+    const loads = `${kib(loaded, 5)} (${layerLoaded.length} layer files)`;
+    console.log(`${h.padEnd(22)} ${kib(size(old), 5)} ${oldStart.ms.toFixed(0).padStart(7)} ms   ${kib(size(now), 5)} ${loads.padStart(30)} ${newStart.ms.toFixed(0).padStart(7)} ms`);
   }
-  const output = Object.values(metafile.outputs)[0];
-  return Object.entries(output.inputs).filter(([f]) => seen.has(f)).reduce((sum, [, v]) => sum + v.bytesInOutput, 0);
+  console.log(`${'total'.padEnd(22)} ${kib(totals.before, 5)} ${''.padStart(10)}   ${kib(totals.after, 5)}`);
+  console.log(`largest handler bundle: ${kib(largest)} (before: the SDK in each bundle); shipped in all: ${kib(totals.after + layerBytes)} (before: ${kib(totals.before)})`);
+  fs.rmSync(out, { recursive: true, force: true });
 }
 
-const kib = (bytes: number, width: number) => `${(bytes / 1024).toFixed(0).padStart(width)} KiB`;
-const totals = { shipped: 0, cjs: 0, ext: 0, eager: 0, ms: 0 };
-let largest = 0;
-console.log(`${'handler'.padEnd(22)} ${'shipped'.padStart(9)} ${'SDK cjs'.padStart(9)} ${'SDK external'.padStart(13)} ${'eager part'.padStart(11)} ${'esbuild'.padStart(8)}`);
-for (const h of HANDLERS) {
-  const shipped = bundle(h, 'shipped', {});
-  const cjs = bundle(h, 'cjs', { mainFields: ['main', 'module'] });
-  const ext = bundle(h, 'ext', { external: [...BUNDLE_OPTIONS.external, '@aws-sdk/*'] });
-  const eager = eagerBytes(h, shipped.metafile);
-  totals.shipped += shipped.bytes;
-  totals.cjs += cjs.bytes;
-  totals.ext += ext.bytes;
-  totals.eager += eager;
-  totals.ms += shipped.ms;
-  largest = Math.max(largest, shipped.bytes);
-  console.log(`${h.padEnd(22)} ${kib(shipped.bytes, 5)} ${kib(cjs.bytes, 5)} ${kib(ext.bytes, 9)} ${kib(eager, 7)} ${shipped.ms.toFixed(0).padStart(5)} ms`);
-}
-console.log(`${'total'.padEnd(22)} ${kib(totals.shipped, 5)} ${kib(totals.cjs, 5)} ${kib(totals.ext, 9)} ${kib(totals.eager, 7)} ${totals.ms.toFixed(0).padStart(5)} ms`);
-console.log(`largest shipped bundle: ${kib(largest, 0)}`);
-
-// The alternative of one asset for all the functions: ES modules, code-split into shared chunks.
-const shared = path.join(out, 'shared');
-buildSync({
-  ...options({ format: 'esm', splitting: true, outExtension: { '.js': '.mjs' } }),
-  entryPoints: HANDLERS.map(entry),
-  outdir: shared,
-  logLevel: 'error',
+main().catch((e) => {
+  fs.rmSync(out, { recursive: true, force: true });
+  console.error(e);
+  process.exit(1);
 });
-const sharedFiles = fs.readdirSync(shared);
-const sharedBytes = sharedFiles.reduce((sum, f) => sum + fs.statSync(path.join(shared, f)).size, 0);
-console.log(`one code-split ES module bundle shared by all handlers: ${kib(sharedBytes, 0)} in ${sharedFiles.length} files`);
-fs.rmSync(out, { recursive: true, force: true });

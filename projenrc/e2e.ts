@@ -1,8 +1,8 @@
 import type { awscdk } from 'projen';
-import { HANDLERS } from './handlers';
+import { HANDLERS, SDK_LAYER_ASSET, SDK_LAYER_PACKAGE } from './handlers';
 
 /**
- * A shell condition that succeeds when a handler bundle is missing or older than the code it is built
+ * A shell condition that succeeds when a handler bundle (or the SDK layer) is missing or older than the code it is built
  * from (`lambda-src/`, and `src/`, whose contracts the handlers import), so a task can bundle only then.
  */
 export function bundlesStaleCondition(handlers: string[]): string {
@@ -11,7 +11,7 @@ export function bundlesStaleCondition(handlers: string[]): string {
     'const mtime=(p)=>{try{return fs.statSync(p).mtimeMs}catch{return -1}};',
     'const newest=(d)=>fs.readdirSync(d,{recursive:true}).reduce((m,f)=>Math.max(m,mtime(path.join(d,String(f)))),0);',
     "const source=Math.max(newest('lambda-src'),newest('src'));",
-    `const bundles=[${handlers.map((h) => `'assets/${h}/index.js'`).join(',')}];`,
+    `const bundles=[${[...handlers.map((h) => `assets/${h}/index.js`), `assets/${SDK_LAYER_ASSET}/nodejs/node_modules/${SDK_LAYER_PACKAGE}/package.json`].map((f) => `'${f}'`).join(',')}];`,
     'process.exit(bundles.some((b)=>mtime(b)<source)?0:1);',
   ].join('');
   return `node -e "${script}"`;

@@ -20,13 +20,27 @@ export const HANDLERS = [
 ];
 
 /**
+ * The SDK layer's asset folder under `assets/` (shipped in the npm package like the handler bundles): see
+ * projenrc/sdk-layer.ts. src/handlers.ts loads it by the same name.
+ */
+export const SDK_LAYER_ASSET = 'sdk-layer';
+
+/**
+ * The package name the handler bundles `require` the SDK layer's modules by. Ours, not `@aws-sdk/...`: a handler
+ * can then only ever load the SDK of the layer, never the copy in the Lambda runtime (or, in local runs, in the
+ * repository's node_modules).
+ */
+export const SDK_LAYER_PACKAGE = 'aurora-restore-pipeline-sdk';
+
+/**
  * Node version the bundles are compiled for. The functions run on the newest Node.js runtime the
  * consumer's aws-cdk-lib knows (at least nodejs22.x at our aws-cdk-lib floor), so node22 syntax is safe.
  */
 export const BUNDLE_TARGET = 'node22';
 
 /**
- * The esbuild settings of every handler bundle: the `bundle` task and `bench/bundle-sizes.ts` both read them.
+ * The esbuild settings of every handler bundle and of the SDK layer: projenrc/sdk-layer.ts (the `bundle` task) and
+ * `bench/bundle-sizes.ts` both read them.
  *
  * `mainFields: ['module', 'main']` makes esbuild take the SDK's ES module builds (`dist-es`), which it can
  * tree-shake, instead of the CommonJS builds (`dist-cjs`, one file per package, kept whole): the same SDK
@@ -47,24 +61,8 @@ export const BUNDLE_OPTIONS = {
   supported: { 'dynamic-import': false },
 } as const;
 
-/** The `esbuild` command-line flags equivalent to {@link BUNDLE_OPTIONS}. */
-export function bundleFlags(): string {
-  const o = BUNDLE_OPTIONS;
-  return [
-    '--bundle',
-    `--platform=${o.platform}`,
-    `--format=${o.format}`,
-    `--target=${o.target}`,
-    '--minify',
-    `--main-fields=${o.mainFields.join(',')}`,
-    ...o.external.map((e) => `--external:${e}`),
-    `--legal-comments=${o.legalComments}`,
-    ...Object.entries(o.supported).map(([feature, on]) => `--supported:${feature}=${on}`),
-  ].join(' ');
-}
-
 /**
- * Type-checks `lambda-src/` with its own tsconfig and bundles every handler with esbuild in `pre-compile`,
+ * Type-checks `lambda-src/` with its own tsconfig and bundles the SDK layer and every handler (projenrc/sdk-layer.ts) in `pre-compile`,
  * so `assets/` exists before jsii compiles, before tests run, and before `npm pack`.
  */
 export function configureHandlerBuild(project: awscdk.AwsCdkConstructLibrary, handlers: string[]) {
@@ -96,14 +94,10 @@ export function configureHandlerBuild(project: awscdk.AwsCdkConstructLibrary, ha
     exec: 'tsc -p lambda-src/tsconfig.json',
   });
 
-  const entries = handlers.map((h) => `lambda-src/${h}.ts`).join(' ');
   const bundle = project.addTask('bundle', {
-    description: 'Bundle every handler with esbuild into assets/<handler>/index.js',
+    description: `Bundle the SDK layer into assets/${SDK_LAYER_ASSET}/ and every handler (${handlers.length}) with esbuild into assets/<handler>/index.js`,
   });
-  bundle.exec('rm -rf assets');
-  bundle.exec(
-    `esbuild ${entries} ${bundleFlags()} --log-level=warning --outdir=assets --entry-names=[name]/index`,
-  );
+  bundle.exec('ts-node --transpile-only --project tsconfig.dev.json projenrc/sdk-layer.ts');
 
   project.preCompileTask.spawn(typecheck);
   project.preCompileTask.spawn(bundle);

@@ -108,7 +108,8 @@ export class AuroraRestoreSource extends Construct {
       : new iam.AccountPrincipal(props.pipelineAccount);
 
     // A name both sides can compute (see sourceAccessName), so the pipeline needs only the source account.
-    this.accessName = Token.isUnresolved(props.pipelineAccount) || Token.isUnresolved(stack.region) || Token.isUnresolved(props.sourceClusterIdentifier)
+    const named = [props.pipelineAccount, stack.region, props.sourceClusterIdentifier].every((v) => !Token.isUnresolved(v));
+    this.accessName = !named
       ? undefined
       : sourceAccessName(props.sourceClusterIdentifier, props.pipelineAccount, stack.region);
 

@@ -32,6 +32,15 @@ export const HANDLER_SPECS = [
   { key: 'snsNotification', id: 'SnsNotification', asset: 'sns-notification', memory: 256, timeoutSeconds: 60, description: 'Records the outcome and notifies' },
 ] as const;
 
+/**
+ * The asset folder (under `assets/`) of the SDK layer: the AWS SDK code of all the handlers, bundled once by
+ * projenrc/sdk-layer.ts under `nodejs/node_modules/`, which Lambda's Node.js runtime puts on `NODE_PATH`. Every
+ * function carries the layer; each handler bundle holds only our code (and pg) and requires the SDK clients it
+ * uses from it. One layer per pipeline: its lifecycle and removal policy follow the pipeline, and CDK uploads the
+ * asset once however many pipelines a stack holds.
+ */
+export const SDK_LAYER_ASSET = 'sdk-layer';
+
 /** Step key of a handler. */
 export type StepKey = typeof HANDLER_SPECS[number]['key'];
 
@@ -91,6 +100,8 @@ export class PipelineHandlers extends Construct {
   public readonly deadLetterQueue: sqs.Queue;
   /** Log groups by step key. */
   public readonly logGroups: Record<StepKey, logs.LogGroup>;
+  /** The layer with the AWS SDK code every function loads (see {@link SDK_LAYER_ASSET}). */
+  public readonly sdkLayer: lambda.LayerVersion;
 
   constructor(scope: Construct, id: string, props: PipelineHandlersProps) {
     super(scope, id);
@@ -131,6 +142,13 @@ export class PipelineHandlers extends Construct {
 
     checkEnvironmentSize(this, props.config);
     const runtime = newestNodeRuntime();
+    this.sdkLayer = new lambda.LayerVersion(this, 'SdkLayer', {
+      code: lambda.Code.fromAsset(path.join(__dirname, '..', 'assets', SDK_LAYER_ASSET)),
+      compatibleRuntimes: [runtime],
+      compatibleArchitectures: [lambda.Architecture.ARM_64],
+      description: 'Aurora restore pipeline: the AWS SDK code of the handlers, bundled once',
+      removalPolicy: props.removalPolicy,
+    });
     const functions: Partial<Record<StepKey, lambda.Function>> = {};
     const logGroups: Partial<Record<StepKey, logs.LogGroup>> = {};
     for (const spec of HANDLER_SPECS) {
@@ -183,6 +201,7 @@ export class PipelineHandlers extends Construct {
         architecture: lambda.Architecture.ARM_64,
         handler: 'index.handler',
         code: lambda.Code.fromAsset(path.join(__dirname, '..', 'assets', spec.asset)),
+        layers: [this.sdkLayer],
         memorySize: spec.memory,
         timeout: Duration.seconds(spec.timeoutSeconds),
         tracing: lambda.Tracing.ACTIVE,

@@ -21,6 +21,7 @@ import { FakeAws, type RdsCall, type RdsDurations } from './fake-aws';
 import type { VirtualClock } from './virtual-clock';
 import { PIPELINE_CONFIG_ENV, STEP_NAMES, TABLE_KEYS, type PipelineConfig, type PipelineState } from '../../src/contracts';
 import { forLocalRun, lambdaTasks, retryingStates, waitStates, type AslDefinition } from '../../test/support/asl';
+import { useSdkLayer } from '../../test/support/sdk-layer';
 import { functionAssetSources, TemplateResolver, templateFunctions, type CfnTemplate } from '../../test/support/template';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -77,6 +78,7 @@ interface LoadedFunction {
 
 /* eslint-disable @typescript-eslint/no-require-imports -- a bundle is a CommonJS file chosen at run time */
 function loadFresh(file: string): Record<string, unknown> {
+  useSdkLayer();
   const resolved = require.resolve(file);
   delete require.cache[resolved];
   const mod = require(resolved);

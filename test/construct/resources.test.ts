@@ -1,9 +1,11 @@
+import * as path from 'path';
+import { AssetStaging } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { definitionOf, renderIntrinsics } from './definition';
 import { defaultStack, fullStack } from './stacks';
-import { HANDLER_SPECS } from '../../src/handlers';
+import { HANDLER_SPECS, SDK_LAYER_ASSET } from '../../src/handlers';
 
 describe('default stack', () => {
   const { stack, pipeline } = defaultStack();
@@ -68,6 +70,22 @@ describe('default stack', () => {
       expect(p.LoggingConfig.LogGroup).toBeDefined();
     }
     t.resourceCountIs('AWS::Lambda::EventInvokeConfig', HANDLER_SPECS.length);
+  });
+
+  test('one SDK layer per pipeline, from assets/sdk-layer, on every function, for the functions\' runtime and architecture', () => {
+    const layers = t.findResources('AWS::Lambda::LayerVersion');
+    expect(Object.keys(layers)).toHaveLength(1);
+    const [layerId, layer] = Object.entries(layers)[0];
+    expect(layerId).toMatch(/^\w*HandlersSdkLayer[0-9A-F]{8}$/);
+    const fns = Object.values(t.findResources('AWS::Lambda::Function'));
+    expect(layer.Properties.CompatibleRuntimes).toEqual([fns[0].Properties.Runtime]);
+    expect(layer.Properties.CompatibleArchitectures).toEqual(['arm64']);
+    for (const fn of fns) {
+      expect(fn.Properties.Layers).toEqual([{ Ref: layerId }]);
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+    }
+    const asset = pipeline.node.findAll().find((c) => c instanceof AssetStaging && c.node.path.includes('SdkLayer')) as AssetStaging;
+    expect(path.relative(path.join(__dirname, '..', '..', 'assets'), asset.sourcePath)).toBe(SDK_LAYER_ASSET);
   });
 
   test('no reserved concurrency by default: each function acknowledges the concurrency rules with that reason', () => {

@@ -151,9 +151,9 @@ describe('template', () => {
   });
 
   test('without a known region or pipeline account, CloudFormation names the role and the key has no alias', () => {
-    const stack = new Stack(new App(), 'Agnostic');
-    const source = new AuroraRestoreSource(stack, 'Source', { sourceClusterIdentifier: 'prod-aurora', pipelineAccount: PIPELINE_ACCOUNT });
-    const t = Template.fromStack(stack);
+    const agnostic = new Stack(new App(), 'Agnostic');
+    const source = new AuroraRestoreSource(agnostic, 'Source', { sourceClusterIdentifier: 'prod-aurora', pipelineAccount: PIPELINE_ACCOUNT });
+    const t = Template.fromStack(agnostic);
     expect(source.accessName).toBeUndefined();
     t.hasResourceProperties('AWS::IAM::Role', { RoleName: Match.absent() });
     t.resourceCountIs('AWS::KMS::Alias', 0);

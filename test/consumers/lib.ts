@@ -145,6 +145,8 @@ export function readCloudAssembly(outdir: string): { template: CfnTemplate; asse
 /** Resource counts example (a) must synthesize to, in any language. */
 export const EXPECTED_RESOURCE_COUNTS: Record<string, number> = {
   'AWS::Lambda::Function': HANDLER_SPECS.length,
+  // The SDK layer every function carries.
+  'AWS::Lambda::LayerVersion': 1,
   'AWS::StepFunctions::StateMachine': 1,
   'AWS::DynamoDB::Table': 2,
   'AWS::SNS::Topic': 1,

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { checkExampleA, ConsumerContext, ConsumerError, ConsumerResult, copyInto, devDependencyVersion, DIST, REPO, run, sha256, singleArtifact } from './lib';
-import { HANDLER_SPECS } from '../../src/handlers';
+import { HANDLER_SPECS, SDK_LAYER_ASSET } from '../../src/handlers';
 
 const PACKAGE = 'cdk-aurora-restore-pipeline';
 
@@ -101,11 +101,13 @@ export function consumeTypescript(ctx: ConsumerContext): ConsumerResult {
   const probe = run('node', [path.join('build', 'staging-probe.js'), path.join(ctx.dir, 'probe.out')], { cwd: app, logFile });
   const staged: { path: string; sourcePath: string }[] = JSON.parse(probe.stdout.trim().split('\n').pop() ?? '[]');
   const outside = staged.filter((s) => !fs.realpathSync(s.sourcePath).startsWith(path.join(installed, 'assets') + path.sep));
-  if (staged.length !== HANDLER_SPECS.length || outside.length) {
-    throw new ConsumerError(`expected ${HANDLER_SPECS.length} assets staged from ${installed}/assets/, found ${staged.length}`
+  // One asset per function, and the SDK layer.
+  if (staged.length !== HANDLER_SPECS.length + 1 || outside.length) {
+    throw new ConsumerError(`expected ${HANDLER_SPECS.length + 1} assets (the bundles and the SDK layer) staged from ${installed}/assets/, found ${staged.length}`
       + (outside.length ? `; read from elsewhere: ${outside.map((s) => `${s.path} <- ${s.sourcePath}`).join(', ')}` : ''), logFile);
   }
-  const packaged = new Set(fs.readdirSync(path.join(installed, 'assets')).map((d) => sha256(path.join(installed, 'assets', d, 'index.js'))));
+  const bundleDirs = fs.readdirSync(path.join(installed, 'assets')).filter((d) => d !== SDK_LAYER_ASSET);
+  const packaged = new Set(bundleDirs.map((d) => sha256(path.join(installed, 'assets', d, 'index.js'))));
   const foreign = [...bundles].filter(([, bundle]) => !packaged.has(sha256(bundle))).map(([id]) => id);
   if (packaged.size !== HANDLER_SPECS.length || foreign.length) {
     throw new ConsumerError(`the staged code is not the package's: ${packaged.size} bundles in the package, functions with other code: ${foreign.join(', ') || 'none'}`, logFile);
@@ -127,7 +129,7 @@ export function consumeTypescript(ctx: ConsumerContext): ConsumerResult {
 
   return {
     status: 'pass',
-    summary: `aws-cdk-lib ${cdk}: ${resources} resources, ${HANDLER_SPECS.length} functions whose code is staged from node_modules/${PACKAGE}/assets/ and equals the package's bundles; `
+    summary: `aws-cdk-lib ${cdk}: ${resources} resources, ${HANDLER_SPECS.length} functions whose code (and SDK layer) is staged from node_modules/${PACKAGE}/assets/ and equals the package's bundles; `
       + 'no cdk-nag finding under five packs (the README\'s app with a granted role, and a cross-region default stack)',
     outdir,
   };

@@ -23,6 +23,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as LocalStepFunctions from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 import { definitionProblems, forLocalRun, lambdaTasks, retryingStates, waitStates, type AslDefinition } from '../../support/asl';
+import { useSdkLayer } from '../../support/sdk-layer';
 import type { TemplateFunction, TemplateResolver } from '../../support/template';
 
 // The package is ESM-typed, so TypeScript (module node16) refuses a static import from CommonJS; its
@@ -160,6 +161,7 @@ function loadFresh(bundlePath: string): Record<string, unknown> {
       mod = require(bundlePath);
     });
   } else {
+    useSdkLayer();
     const resolved = require.resolve(bundlePath);
     delete require.cache[resolved];
     mod = require(resolved);
