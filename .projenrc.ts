@@ -67,6 +67,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-secrets-manager@^3',
     '@aws-sdk/client-sfn@^3',
     '@aws-sdk/client-kms@^3',
+    // lambda-src/lib/source-account.ts: AssumeRole into the source account's AuroraRestoreSource role.
+    '@aws-sdk/client-sts@^3',
     // lambda-src/lib/ec2-query.ts: one EC2 Query API call from the SDK parts every bundle already carries.
     '@aws-sdk/core@^3',
     '@aws-sdk/credential-provider-node@^3',

@@ -8,12 +8,18 @@
  * Called twice: deleting converges (a copy already gone, or already being deleted, is reported 'deleted');
  * retaining re-applies the same tag. A copy that is not this operation's is refused with SnapshotCopyFailed
  * and left untouched.
+ *
+ * Across accounts it releases instead, as the source account's role (lib/share-copy): the pipeline's account is removed
+ * from the shareable copy's share, and the copy is deleted, only when it carries this operation's tags. Nothing is
+ * archived in either account.
  */
 import { ArchiveResult, PipelineState, STEP_NAMES } from '../src/contracts';
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors } from './lib/errors';
+import { releaseShareCopy } from './lib/share-copy';
 import { settleSnapshotCopy } from './lib/snapshot-copy';
+import { sourceAccountOf, sourceRds } from './lib/source-account';
 import { runStep } from './lib/step';
 import { AuditOutcome } from './lib/store';
 
@@ -25,6 +31,31 @@ export const handler = async (state: PipelineState): Promise<ArchiveResult> => {
       return { result: { action: 'none' }, outcome: AuditOutcome.SKIPPED, details: { reason: 'no snapshot copy was made' } };
     }
     const region = config.targetRegion;
+    const source = sourceAccountOf(config);
+    if (source) {
+      const released = await releaseShareCopy({
+        client: await sourceRds(config, source, state.operationId),
+        config,
+        source,
+        operationId: state.operationId,
+        claimedIdentifier: state.copy.snapshotIdentifier,
+      });
+      const id = released.snapshotIdentifier;
+      if (released.action === 'untouched') {
+        throw errors.snapshotCopyFailed(`${released.reason} The restored cluster is in place; check snapshot ${id} in account ${source.account} (${region}) and delete it by hand if it is a leftover of execution ${state.executionArn}.`);
+      }
+      log.info('shareable copy released', { snapshotIdentifier: id, account: source.account, action: released.action, unshared: released.unshared });
+      return {
+        result: { action: 'deleted', snapshotIdentifier: id },
+        details: {
+          snapshotIdentifier: id,
+          account: source.account,
+          action: 'deleted',
+          unshared: released.unshared ?? false,
+          ...(released.action === 'absent' ? { note: 'already deleted' } : released.alreadyDeleting ? { note: 'already being deleted' } : {}),
+        },
+      };
+    }
     const settled = await settleSnapshotCopy({
       client: rds(region),
       region,

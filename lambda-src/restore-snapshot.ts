@@ -8,6 +8,9 @@
  * exists with this operation's tags is adopted, the missing part is created, and the progress is
  * reported as on the first call. One that exists without this operation's tags was made by someone else
  * in the meantime: TargetAlreadyExists, and nothing is touched.
+ *
+ * Across accounts the snapshot is the shareable copy in the source account, restored straight from its ARN and
+ * re-encrypted with the pipeline's key: one copy in all. RDS's KMSKeyNotAccessibleFault there is ShareKeyNotAccessible.
  */
 import {
   CreateDBInstanceCommand,
@@ -24,6 +27,7 @@ import { errors, mapAwsError, PipelineError } from './lib/errors';
 import { isFromOperation, mergeTags, ownershipTags, sameRdsIdentifier, temporaryClusterIdentifier, temporaryWriterIdentifier, toRdsTags } from './lib/naming';
 import { expectedPhase } from './lib/phase-history';
 import { describeCluster, describeInstance, isFault, tagsOf } from './lib/rds';
+import { sourceAccountOf } from './lib/source-account';
 import { Logger, runStep, waitOutcome } from './lib/step';
 import { progress } from './lib/waits';
 
@@ -136,7 +140,7 @@ async function ensureCluster(
       if (raced) return adoptCluster(raced, config, state, log);
       throw errors.resourceBusy(`RDS says cluster ${target} already exists in ${region} but cannot describe it. The step is retried.`);
     }
-    throw mapRestoreError(err, `Restoring cluster ${target} in ${region} from ${state.restoreSnapshotIdentifier}`);
+    throw mapRestoreError(err, `Restoring cluster ${target} in ${region} from ${state.restoreSnapshotIdentifier}`, config);
   }
 }
 
@@ -189,8 +193,15 @@ async function adoptInstance(
   return instance;
 }
 
-function mapRestoreError(err: unknown, context: string): Error {
+function mapRestoreError(err: unknown, context: string, config?: PipelineConfig): Error {
   const name = (err as { name?: string })?.name ?? '';
+  const source = config && sourceAccountOf(config);
+  if (source && name === 'KMSKeyNotAccessibleFault') {
+    return errors.shareKeyNotAccessible(`${context}: RDS cannot use the share key (${(err as Error).message ?? ''}). The share key ${source.shareKeyArn} in account `
+      + `${source.account} does not let account ${source.pipelineAccount} use it through RDS in ${config.targetRegion}, or it is disabled or gone: redeploy `
+      + `AuroraRestoreSource in account ${source.account} with pipelineAccount '${source.pipelineAccount}' and give its shareKeyArn to the pipeline as `
+      + `sourceShareKeyArn. (The pipeline's own key ${config.restore.kmsKeyArn} is checked by the preflight, kms.copy-key.)`);
+  }
   const advice = RESTORE_FAULTS[name];
   if (advice) {
     return errors.restoreFailed(`${context}: RDS refused with ${name} (${(err as Error).message ?? ''}). To fix: ${advice}, then start the restore again.`);

@@ -10,11 +10,16 @@
  * The preflight (lib/preflight.ts) runs before the lock: a failed check fails the run with PreflightFailed (or, for
  * a target it may not replace, TargetAlreadyExists / TargetNotOwned) with no lock kept and nothing changed. A dry
  * run (`{"dryRun": true}`) runs only the preflight and returns its checklist: no lock, no state item, no audit entry.
+ *
+ * Across accounts (`sourceRoleArn`) it first assumes the source account's role (SourceRoleNotAssumable when it cannot:
+ * preflight check source.role), finds the snapshot as that role, and refuses an unencrypted one (SourceSnapshotUnencrypted,
+ * source.encrypted), all before the lock. The restore then reads the shareable copy `arp-share-…` in the source account.
  */
-import { DBCluster, DBClusterSnapshot, paginateDescribeDBClusterSnapshots, Tag } from '@aws-sdk/client-rds';
+import { DBCluster, DBClusterSnapshot, paginateDescribeDBClusterSnapshots, RDSClient, Tag } from '@aws-sdk/client-rds';
 import {
   DbUserSpec,
   DryRunState,
+  PipelineErrorName,
   OperationStatus,
   PipelineConfig,
   PipelineState,
@@ -36,6 +41,7 @@ import {
 } from './lib/naming';
 import { preflightError, runPreflight, targetOwnershipError } from './lib/preflight';
 import { describeCluster, describeClusterSnapshot, tagsOf } from './lib/rds';
+import { assumeSourceRole, SourceAccount, sourceAccountOf, sourceRds, sharedCopyArn } from './lib/source-account';
 import { Logger, runStep, StepOutcome } from './lib/step';
 import { acquireLock, putOperation, releaseLock } from './lib/store';
 
@@ -56,22 +62,26 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState 
 
   return runStep<PipelineState | DryRunState>({ step: STEP_NAMES.snapshotCheck, operationId, requestedBy, audit: !dryRun }, async ({ log }) => {
     const input = validateInput(rawInput);
+    const source = sourceAccountOf(config);
     if (sameRdsIdentifier(config.targetClusterIdentifier, config.sourceClusterIdentifier) && config.targetRegion === config.sourceRegion) {
       throw errors.sourceClusterProtected(`The target cluster ${config.targetClusterIdentifier} is the source cluster (same identifier, same region ${config.sourceRegion}); the pipeline never replaces its source. Configure a different target cluster identifier or target region.`);
     }
     if (input.dryRun) return dryRunChecks(config, event, operationId, input, users, log);
 
     // Resolved before the lock: a snapshot that cannot be restored (or is not the source's) never blocks a target.
-    const snapshot = await resolveSnapshot(config, input.snapshotIdentifier, log);
+    // Across accounts the role is assumed first: a role the pipeline cannot assume fails here, with nothing changed.
+    const snapshot = await resolveSnapshot(config, input.snapshotIdentifier, log, await sourceClient(config, source, operationId));
+    if (source && !snapshot.storageEncrypted) throw unencryptedError(snapshot, source);
     // The preflight, also before the lock: a run that cannot succeed fails with nothing kept or changed.
-    const { report, targetError } = await runPreflight({ config, snapshot, users, ...await readTarget(config) });
+    const { report, targetError } = await runPreflight({ config, snapshot, users, operationId, ...await readTarget(config) });
     if (targetError) throw targetError;
     if (!report.passed) throw preflightError(report);
     log.info('preflight passed', { checks: report.checks.map((c) => `${c.id}:${c.status}`) });
     await acquireLock(config.targetClusterIdentifier, operationId, event.executionArn);
     try {
       const replaceTarget = await preflightTarget(config);
-      const copyRequired = config.sourceRegion !== config.targetRegion;
+      // Across accounts there is always a copy: the shareable one, in the source account.
+      const copyRequired = source !== undefined || config.sourceRegion !== config.targetRegion;
       const swap = replaceTarget && config.replaceStrategy === ReplaceStrategy.SWAP;
       const state: PipelineState = {
         operationId,
@@ -85,7 +95,9 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState 
         copyRequired,
         replaceTarget,
         swap,
-        restoreSnapshotIdentifier: copyRequired ? copySnapshotIdentifier(config.targetClusterIdentifier, operationId) : snapshot.arn,
+        restoreSnapshotIdentifier: source
+          ? sharedCopyArn(config, source, operationId)
+          : copyRequired ? copySnapshotIdentifier(config.targetClusterIdentifier, operationId) : snapshot.arn,
       };
       await putOperation({
         operationId,
@@ -109,6 +121,7 @@ export const handler = async (event: SnapshotCheckEvent): Promise<PipelineState 
           swap,
           targetClusterIdentifier: config.targetClusterIdentifier,
           executionArn: event.executionArn,
+          ...(source ? { sourceAccount: source.account } : {}),
         },
       };
     } catch (err) {
@@ -129,14 +142,17 @@ async function dryRunChecks(
 ): Promise<StepOutcome<DryRunState>> {
   let snapshot: SnapshotInfo | undefined;
   let snapshotError: Error | undefined;
+  let sourceRoleError: Error | undefined;
+  const source = sourceAccountOf(config);
   try {
-    snapshot = await resolveSnapshot(config, input.snapshotIdentifier, log);
+    snapshot = await resolveSnapshot(config, input.snapshotIdentifier, log, await sourceClient(config, source, operationId));
   } catch (err) {
     // Transient faults are retried by the state machine; anything else is what the checklist reports.
     if (isThrottling(err) || !(err instanceof PipelineError) || err.name === 'ResourceBusy' || err.name === 'AwsServiceUnavailable') throw err;
     snapshotError = err;
+    if (err.name === PipelineErrorName.SOURCE_ROLE_NOT_ASSUMABLE) sourceRoleError = err;
   }
-  const { report } = await runPreflight({ config, snapshot, snapshotError, users, ...await readTarget(config) });
+  const { report } = await runPreflight({ config, snapshot, snapshotError, sourceRoleError, users, operationId, ...await readTarget(config) });
   log.info('dry run: preflight done', { passed: report.passed, checks: report.checks.map((c) => `${c.id}:${c.status}`) });
   return {
     result: {
@@ -192,15 +208,31 @@ function validateInput(raw: unknown): RestoreExecutionInput {
   return input as RestoreExecutionInput;
 }
 
-async function resolveSnapshot(config: PipelineConfig, requested: string | undefined, log: Logger): Promise<SnapshotInfo> {
-  const client = rds(config.sourceRegion);
+/** The RDS client of the source region: the pipeline's own, or across accounts the source account's role's (assumed now). */
+async function sourceClient(config: PipelineConfig, source: SourceAccount | undefined, operationId: string): Promise<RDSClient> {
+  if (!source) return rds(config.sourceRegion);
+  await assumeSourceRole(config, source, operationId);
+  return sourceRds(config, source, operationId, config.sourceRegion);
+}
+
+function unencryptedError(snapshot: SnapshotInfo, source: SourceAccount): PipelineError {
+  return errors.sourceSnapshotUnencrypted(`Snapshot ${snapshot.identifier} in account ${source.account} (${snapshot.region}) is not encrypted. Across accounts the pipeline `
+    + 'shares a copy of it, and the copy of an unencrypted snapshot cannot be encrypted with the share key, so it could be shared with any account. '
+    + 'Encrypt the source cluster (restore it from an encrypted copy of one of its snapshots), then start the restore again. Nothing was changed.');
+}
+
+async function resolveSnapshot(config: PipelineConfig, requested: string | undefined, log: Logger, client: RDSClient): Promise<SnapshotInfo> {
+  const source = sourceAccountOf(config);
   let found: DBClusterSnapshot | undefined;
   if (requested) {
     const arn = requested.startsWith('arn:') ? parseSnapshotArn(requested) : undefined;
     if (arn && arn.region !== config.sourceRegion) {
       throw errors.invalidInput(`The snapshot ARN ${requested} is in region ${arn.region}, but the pipeline restores from the source region ${config.sourceRegion}. Pass a snapshot of the source region.`);
     }
-    found = await describeClusterSnapshot(client, requested, config.sourceRegion, arn !== undefined);
+    if (arn && source && arn.account !== source.account) {
+      throw errors.invalidInput(`The snapshot ARN ${requested} is in account ${arn.account}, but the pipeline restores from the source account ${source.account}. Pass a snapshot of the source cluster in ${source.account}, or its identifier.`);
+    }
+    found = await describeClusterSnapshot(client, requested, config.sourceRegion, arn !== undefined && !source);
     if (!found) {
       throw errors.snapshotNotFound(`Snapshot ${requested} does not exist in region ${config.sourceRegion} (or is not shared with this account). Check the identifier and the region, or leave snapshotIdentifier out to restore the latest available snapshot of ${config.sourceClusterIdentifier}.`);
     }
@@ -215,7 +247,7 @@ async function resolveSnapshot(config: PipelineConfig, requested: string | undef
       throw errors.snapshotNotFromSource(`Snapshot ${requested} is a snapshot of cluster ${found.DBClusterIdentifier ?? '(unknown)'}, not of the source cluster ${config.sourceClusterIdentifier}: the pipeline restores only its source's snapshots. Pass a snapshot of ${config.sourceClusterIdentifier}, or leave snapshotIdentifier out to restore its latest one.`);
     }
   } else {
-    found = await latestSnapshot(config);
+    found = await latestSnapshot(config, client);
   }
   if (found.Engine !== ENGINE) {
     throw errors.unsupportedEngine(`Snapshot ${found.DBClusterSnapshotIdentifier} is of engine '${found.Engine}'; the pipeline restores only ${ENGINE} snapshots. Choose a snapshot of an Aurora PostgreSQL cluster.`);
@@ -239,8 +271,7 @@ async function resolveSnapshot(config: PipelineConfig, requested: string | undef
 }
 
 /** The newest available snapshot of the source cluster (manual, and automated when configured). */
-async function latestSnapshot(config: PipelineConfig): Promise<DBClusterSnapshot> {
-  const client = rds(config.sourceRegion);
+async function latestSnapshot(config: PipelineConfig, client: RDSClient): Promise<DBClusterSnapshot> {
   const types = config.includeAutomatedSnapshots ? ['manual', 'automated'] : ['manual'];
   let latest: DBClusterSnapshot | undefined;
   for (const type of types) {

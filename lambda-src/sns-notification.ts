@@ -14,6 +14,9 @@
  * never stops the notification. The success path never touches the copy (ArchiveSnapshot did). A swap that failed
  * before its cutover has its temporary cluster settled the same way (lib/temporary-cluster: deleted, or kept and
  * tagged with retainFailedRestore), reported as `temporaryCluster`; the target was never touched.
+ * Across accounts the copy is the shareable copy in the source account: it is released (unshared, deleted) as the source
+ * account's role (lib/share-copy), and when even that fails the message names what is left there and the commands that
+ * remove it.
  *
  * Called twice: the state item is written again with the same values, the lock is already released (the
  * conditional delete finds nothing of ours and changes nothing), the copy is already gone or being deleted
@@ -43,9 +46,14 @@ import { rds, sfn, sns } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { aws, errors, isThrottling, mapAwsError } from './lib/errors';
 import { lockHeldBy } from './lib/lock';
-import { clusterConsoleLink, copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN, temporaryClusterIdentifier } from './lib/naming';
+import {
+  clusterConsoleLink, copySnapshotIdentifier, deriveOperationId, executionConsoleLink, OPERATION_ID_PATTERN, shareSnapshotIdentifier,
+  temporaryClusterIdentifier,
+} from './lib/naming';
 import { computeRunFigures, embeddedMetricLine, RunFigures } from './lib/run-figures';
+import { manualReleaseCommands, releaseShareCopy } from './lib/share-copy';
 import { awsCause, settleSnapshotCopy } from './lib/snapshot-copy';
+import { SourceAccount, sourceAccountOf, sourceRds } from './lib/source-account';
 import { Logger, runStep } from './lib/step';
 import { AuditEntry, AuditOutcome, getOperation, listAudit, lockKey, releaseLock, updateOperation } from './lib/store';
 import { settleTemporaryCluster, TemporaryClusterSettlement } from './lib/temporary-cluster';
@@ -88,6 +96,11 @@ export interface SnapshotCopyReport {
   /** The copy's identifier in the target region. */
   readonly identifier: string;
   readonly region: string;
+  /**
+   * Across accounts: the source account the shareable copy is in.
+   * @default - the pipeline's account
+   */
+  readonly account?: string;
   /**
    * `deleted` (now, or RDS was already deleting it), `retained` (kept and tagged, retainSnapshotCopy),
    * `none` (no such snapshot: never made, or already gone), `untouched` (a snapshot that is not this
@@ -177,7 +190,7 @@ async function notifyOutcome(event: NotificationEvent): Promise<NotificationResu
       executionName: event.executionName,
       consoleLink: executionConsoleLink(executionArn, config.targetRegion),
       requestedBy,
-      sourceCluster: { identifier: config.sourceClusterIdentifier, region: config.sourceRegion },
+      sourceCluster: sourceClusterOf(config),
       targetCluster: { identifier: config.targetClusterIdentifier, region: config.targetRegion },
       snapshot: state.snapshot
         ? { identifier: state.snapshot.identifier, arn: state.snapshot.arn, createdAt: state.snapshot.createdAt }
@@ -318,7 +331,7 @@ async function notifyDryRun(event: NotificationEvent): Promise<NotificationResul
       executionName: event.executionName,
       consoleLink: executionConsoleLink(executionArn, config.targetRegion),
       requestedBy,
-      sourceCluster: { identifier: config.sourceClusterIdentifier, region: config.sourceRegion },
+      sourceCluster: sourceClusterOf(config),
       targetCluster: { identifier: config.targetClusterIdentifier, region: config.targetRegion },
       snapshot: state.snapshot ? { identifier: state.snapshot.identifier, arn: state.snapshot.arn, createdAt: state.snapshot.createdAt } : undefined,
       checks: preflight?.checks ?? [],
@@ -353,7 +366,8 @@ async function settleCopyAfterFailure(
   const claimed = typeof state.copy?.snapshotIdentifier === 'string' ? state.copy.snapshotIdentifier as string : undefined;
   if (!isOperationState || (state.copyRequired !== true && claimed === undefined)) return undefined;
   // Only the lock holder touches anything: a redriven execution that lost its lock leaves the copy alone.
-  const identifier = claimed ?? copySnapshotIdentifier(config.targetClusterIdentifier, operationId);
+  const source = sourceAccountOf(config);
+  const identifier = claimed ?? (source ? shareSnapshotIdentifier : copySnapshotIdentifier)(config.targetClusterIdentifier, operationId);
   let lock: { held: boolean; reason?: string };
   try {
     lock = await lockHeldBy(config, { operationId, executionArn });
@@ -365,9 +379,12 @@ async function settleCopyAfterFailure(
     return {
       identifier,
       region: config.targetRegion,
+      ...(source ? { account: source.account } : {}),
       action: 'untouched',
       detail: `${lock.reason ?? 'This execution does not hold the lock.'} The snapshot copy was not touched.`,
-      advice: `If snapshot ${identifier} in ${config.targetRegion} is a leftover of this operation, delete it by hand.`,
+      advice: source
+        ? `If snapshot ${identifier} in account ${source.account} (${config.targetRegion}) is a leftover of this operation, remove it by hand: ${manualReleaseCommands(identifier, source, config.targetRegion)}.`
+        : `If snapshot ${identifier} in ${config.targetRegion} is a leftover of this operation, delete it by hand.`,
     };
   }
   return settleCopy(config, operationId, claimed, state.snapshot.identifier, log, false);
@@ -382,6 +399,8 @@ async function settleCopy(
   config: PipelineConfig, operationId: string, claimed: string | undefined, sourceSnapshotIdentifier: string | undefined,
   log: Logger, rethrowThrottling: boolean,
 ): Promise<SnapshotCopyReport> {
+  const source = sourceAccountOf(config);
+  if (source) return releaseAfterFailure(config, source, operationId, claimed, log, rethrowThrottling);
   const region = config.targetRegion;
   const retain = config.retainSnapshotCopy;
   let identifier = claimed ?? '';
@@ -450,6 +469,69 @@ async function settleCopy(
     });
     return report;
   }
+}
+
+/**
+ * Across accounts: releases this operation's shareable copy in the source account (unshare, delete) and reports what
+ * happened. Never throws but throttling (with `rethrowThrottling`): when the role is gone or the calls fail, the report
+ * names what is left in the source account and the commands that remove it.
+ */
+async function releaseAfterFailure(
+  config: PipelineConfig, source: SourceAccount, operationId: string, claimed: string | undefined, log: Logger, rethrowThrottling: boolean,
+): Promise<SnapshotCopyReport> {
+  const region = config.targetRegion;
+  const identifier = claimed ?? shareSnapshotIdentifier(config.targetClusterIdentifier, operationId);
+  const base = { identifier, region, account: source.account };
+  const where = `shareable copy ${identifier} in account ${source.account} (${region})`;
+  try {
+    const client = await sourceRds(config, source, operationId);
+    const released = await releaseShareCopy({ client, config, source, operationId, claimedIdentifier: identifier });
+    let report: SnapshotCopyReport;
+    switch (released.action) {
+      case 'deleted':
+        report = {
+          ...base,
+          status: released.status,
+          action: 'deleted',
+          detail: released.alreadyDeleting
+            ? `RDS was already deleting ${where}.`
+            : `Released ${where}: ${released.unshared ? `account ${source.pipelineAccount} removed from its share, ` : ''}deleted${released.status && released.status !== 'available' ? ` (it was '${released.status}': RDS cancels the copy)` : ''}.`,
+        };
+        break;
+      case 'absent':
+        report = { ...base, action: 'none', detail: `No ${where} exists: it was never made, or is already deleted.` };
+        break;
+      case 'untouched':
+        report = {
+          ...base,
+          status: released.status,
+          action: 'untouched',
+          detail: released.reason ?? `${where} was left untouched.`,
+          advice: `Nothing was deleted. Check snapshot ${identifier} in account ${source.account}; if it is a leftover of this operation, remove it by hand: ${manualReleaseCommands(identifier, source, region)}.`,
+        };
+        break;
+    }
+    log.info('shareable copy settled', { snapshotIdentifier: identifier, account: source.account, action: report.action, status: report.status });
+    return report;
+  } catch (err) {
+    if (rethrowThrottling && isThrottling(err)) throw err;
+    const mapped = mapAwsError(err, `Releasing ${where}`);
+    const report: SnapshotCopyReport = {
+      ...base,
+      action: 'failed',
+      errorName: mapped.name,
+      detail: `Could not release ${where}: ${mapped.name}: ${truncate(mapped.message, 1000)} It may still exist there, shared with account ${source.pipelineAccount}.`,
+      advice: `Remove it by hand, ${manualReleaseCommands(identifier, source, region)} (once it is no longer being copied). If the role ${source.roleArn} is gone, use an administrator of account ${source.account}.`,
+    };
+    log.warn('could not release the shareable copy; notifying anyway', { snapshotIdentifier: identifier, account: source.account, errorName: mapped.name, advice: report.advice });
+    return report;
+  }
+}
+
+/** The source cluster as notifications name it: across accounts, with its account. */
+function sourceClusterOf(config: PipelineConfig): Record<string, string> {
+  const source = sourceAccountOf(config);
+  return { identifier: config.sourceClusterIdentifier, region: config.sourceRegion, ...(source ? { account: source.account } : {}) };
 }
 
 function truncate(text: string, max: number): string {
@@ -621,7 +703,7 @@ async function settleStoppedExecution(stopped: StoppedExecution): Promise<Notifi
     const lastStep = str(item?.step);
     const snapshotIdentifier = str(item?.snapshot_identifier);
 
-    const snapshotCopy = config.sourceRegion !== config.targetRegion
+    const snapshotCopy = config.sourceRegion !== config.targetRegion || sourceAccountOf(config)
       ? await settleCopy(config, operationId, undefined, snapshotIdentifier, log, true)
       : undefined;
 
@@ -646,7 +728,7 @@ async function settleStoppedExecution(stopped: StoppedExecution): Promise<Notifi
       executionName: stopped.executionName,
       consoleLink: executionConsoleLink(stopped.executionArn, config.targetRegion),
       requestedBy,
-      sourceCluster: { identifier: config.sourceClusterIdentifier, region: config.sourceRegion },
+      sourceCluster: sourceClusterOf(config),
       targetCluster: { identifier: target, region: config.targetRegion, consoleLink: clusterConsoleLink(config.targetRegion, target) },
       snapshot: snapshotIdentifier ? { identifier: snapshotIdentifier, arn: str(item?.snapshot_arn) } : undefined,
       lastStep,

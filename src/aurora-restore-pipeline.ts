@@ -28,7 +28,7 @@ import { HandlerPlacement } from './placement';
 import { RUN_METRICS, RunPhase } from './run-metrics';
 import { PipelineSchedule } from './schedule';
 import { PipelineDefinition } from './state-machine';
-import { normaliseIdentifier, TIMING_DEFAULTS, validateProps } from './validation';
+import { normaliseIdentifier, resolveSourceAccount, TIMING_DEFAULTS, validateProps } from './validation';
 import type { ValidationQuery } from './validation-query';
 
 /**
@@ -60,6 +60,44 @@ export interface AuroraRestorePipelineProps {
    * @default - the stack's region (no copy)
    */
   readonly sourceRegion?: string;
+
+  /**
+   * The AWS account of the source cluster, when it is not the pipeline's. Deploy an `AuroraRestoreSource` there first
+   * (in this stack's region, with `pipelineAccount` set to this stack's account). The pipeline then assumes its role,
+   * has a shareable copy of the snapshot made there on its share key, restores from that copy, and removes it
+   * afterwards. See docs/cross-account.md.
+   *
+   * @example
+   * new AuroraRestorePipeline(this, 'Pipeline', {
+   *   sourceClusterIdentifier: 'prod-aurora',
+   *   sourceRegion: 'us-east-1',
+   *   sourceAccount: '111111111111', // AuroraRestoreSource deployed there, in this stack's region
+   *   targetClusterIdentifier: 'staging-aurora',
+   *   vpc,
+   * });
+   *
+   * @default - the pipeline's own account
+   */
+  readonly sourceAccount?: string;
+
+  /**
+   * The role of the `AuroraRestoreSource` in `sourceAccount` (its `roleArn`). Only with `sourceAccount`; must be a
+   * role of that account. Needed when this stack's account or region is a token, or the companion's role was named
+   * otherwise.
+   *
+   * @default - the role `AuroraRestoreSource` creates for this stack's account and region:
+   * `arn:<partition>:iam::<sourceAccount>:role/arp-source-<cluster>-<hash>`
+   */
+  readonly sourceRoleArn?: string;
+
+  /**
+   * The share key of the `AuroraRestoreSource` in `sourceAccount` (its `shareKeyArn`), in this stack's region. Only
+   * with `sourceAccount`. Giving the key's ARN scopes the restore function's KMS permission to that key.
+   *
+   * @default - the share key's alias `AuroraRestoreSource` creates for this stack's account and region:
+   * `arn:<partition>:kms:<region>:<sourceAccount>:alias/arp-source-<cluster>-<hash>`
+   */
+  readonly sourceShareKeyArn?: string;
 
   /**
    * Whether automated snapshots count when the pipeline looks for the latest snapshot.
@@ -523,6 +561,8 @@ export class AuroraRestorePipeline extends Construct {
     const stack = Stack.of(this);
     const targetRegion = stack.region;
     validateProps(this, props, targetRegion);
+    // The source account's side (role, share key), defaults computed as AuroraRestoreSource names them; none in one account.
+    const crossAccount = resolveSourceAccount(props, stack.account, targetRegion, stack.partition);
     // One spelling from here on, in every ARN and in the handlers' configuration.
     props = {
       ...props,
@@ -693,6 +733,12 @@ export class AuroraRestorePipeline extends Construct {
       replaceStrategy: props.replaceStrategy ?? ReplaceStrategy.SWAP,
       previousTargetRetention: props.previousTargetRetention ?? PreviousTargetRetention.DELETE,
       retainFailedRestore: props.retainFailedRestore ?? false,
+      ...(crossAccount ? {
+        sourceAccount: crossAccount.account,
+        sourceRoleArn: crossAccount.roleArn,
+        sourceShareKeyArn: crossAccount.shareKeyArn,
+        pipelineAccount: stack.account,
+      } : {}),
     };
 
     // ----- handlers -----
@@ -724,8 +770,10 @@ export class AuroraRestorePipeline extends Construct {
       sourceClusterIdentifier: props.sourceClusterIdentifier,
       targetClusterIdentifier: props.targetClusterIdentifier,
       sourceRegion,
-      mayCopy: !regionsKnown || sourceRegion !== targetRegion,
-      mayRestoreFromSource: !regionsKnown || sourceRegion === targetRegion,
+      // Across accounts the pipeline's account copies nothing and reads no source snapshot: the source's role does.
+      mayCopy: !crossAccount && (!regionsKnown || sourceRegion !== targetRegion),
+      mayRestoreFromSource: !crossAccount && (!regionsKnown || sourceRegion === targetRegion),
+      ...(crossAccount ? { sourceAccount: crossAccount } : {}),
       assumeTargetOwned: props.assumeTargetOwned ?? false,
       retainFailedRestore: config.retainFailedRestore,
       clusterParameterGroupName: config.restore.clusterParameterGroupName,

@@ -126,6 +126,26 @@ export enum PipelineErrorName {
    * previous target was renamed back, and what to do.
    */
   CUTOVER_FAILED = 'CutoverFailed',
+  /**
+   * Cross-account: the pipeline's account cannot assume the source account's role (`sourceRoleArn`): the role's
+   * trust policy does not trust it, or the role does not exist. Raised before the lock and before any change.
+   */
+  SOURCE_ROLE_NOT_ASSUMABLE = 'SourceRoleNotAssumable',
+  /**
+   * Cross-account: the source snapshot is not encrypted. Its shareable copy could not be re-encrypted with the share
+   * key, and could be shared with anyone: encrypt the source cluster. Raised before the lock and before any change.
+   */
+  SOURCE_SNAPSHOT_UNENCRYPTED = 'SourceSnapshotUnencrypted',
+  /**
+   * Cross-account: the shareable copy cannot be shared with the pipeline's account because RDS's limit of accounts a
+   * manual snapshot may be shared with (20) is reached.
+   */
+  SNAPSHOT_SHARE_QUOTA_EXCEEDED = 'SnapshotShareQuotaExceeded',
+  /**
+   * Cross-account: RDS cannot use the source account's share key for the pipeline's account (its key policy does not
+   * admit the pipeline's account through RDS, or the key is disabled or gone).
+   */
+  SHARE_KEY_NOT_ACCESSIBLE = 'ShareKeyNotAccessible',
 }
 
 /** The checks of the preflight, run at the start of every execution (and alone by a dry run). */
@@ -160,6 +180,12 @@ export enum PreflightCheckId {
   MASTER_SECRET = 'secrets.master',
   /** Every database user's secret is readable and holds its password key (and user name key when needed). */
   USER_SECRETS = 'secrets.users',
+  /** Cross-account: the pipeline can assume the source account's role (`sourceRoleArn`). */
+  SOURCE_ROLE = 'source.role',
+  /** Cross-account: the source snapshot is encrypted (an unencrypted copy could be shared with anyone). */
+  SOURCE_ENCRYPTED = 'source.encrypted',
+  /** Cross-account: the share key exists, is enabled, is a symmetric encryption key, and is in the pipeline's region. */
+  SHARE_KEY = 'kms.share-key',
 }
 
 /** The outcome of one preflight check. */
@@ -628,7 +654,10 @@ export interface PipelineState {
    * @default false
    */
   readonly swap?: boolean;
-  /** Identifier of the snapshot the restore uses: the copy when one is made, else the source snapshot's ARN. */
+  /**
+   * Identifier of the snapshot the restore uses: the copy when one is made, else the source snapshot's ARN; across
+   * accounts, the ARN of the shareable copy in the source account.
+   */
   readonly restoreSnapshotIdentifier: string;
   /**
    * Copy progress.
@@ -972,6 +1001,27 @@ export interface PipelineConfig {
   readonly previousTargetRetention: PreviousTargetRetention;
   /** Keep (tagged) instead of delete a swap's temporary cluster when the run fails before the cutover. */
   readonly retainFailedRestore: boolean;
+  /**
+   * Cross-account: the account of the source cluster. Set together with `sourceRoleArn` and `sourceShareKeyArn`.
+   * @default - the pipeline's own account
+   */
+  readonly sourceAccount?: string;
+  /**
+   * Cross-account: the role of `AuroraRestoreSource` the handlers assume in the source account.
+   * @default - none: the source is in the pipeline's account
+   */
+  readonly sourceRoleArn?: string;
+  /**
+   * Cross-account: the share key of `AuroraRestoreSource` (source account, pipeline's region) the shareable copy is
+   * encrypted with.
+   * @default - none: the source is in the pipeline's account
+   */
+  readonly sourceShareKeyArn?: string;
+  /**
+   * Cross-account: the pipeline's own account, the one the shareable copy is shared with.
+   * @default - none: the source is in the pipeline's account
+   */
+  readonly pipelineAccount?: string;
 }
 
 /** Name of the environment variable that carries the {@link PipelineConfig} JSON. */

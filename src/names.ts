@@ -77,6 +77,11 @@ export function copySnapshotNameStart(targetClusterIdentifier: string): string {
   return `${COPY_SNAPSHOT_PREFIX}${targetClusterIdentifier.toLowerCase()}-`;
 }
 
+/** The start every shareable copy name of this target has (in the source account): `arp-share-<target>-`. */
+export function shareSnapshotNameStart(targetClusterIdentifier: string): string {
+  return `${SHARE_SNAPSHOT_PREFIX}${targetClusterIdentifier.toLowerCase()}-`;
+}
+
 /** The start every final snapshot name of this target has (an IAM resource pattern adds `*`). */
 export function finalSnapshotNameStart(targetClusterIdentifier: string): string {
   return `${FINAL_SNAPSHOT_PREFIX}${targetClusterIdentifier.toLowerCase()}-`;

@@ -9,7 +9,7 @@ import type { Construct } from 'constructs';
 import { PipelineTag } from './contracts';
 import type { StepKey } from './handlers';
 import { acknowledge, acknowledgeWildcardResource } from './nag';
-import { copySnapshotNameStart, finalSnapshotNameStart, previousClusterIdentifier, temporaryNameStart } from './names';
+import { copySnapshotNameStart, finalSnapshotNameStart, previousClusterIdentifier, shareSnapshotNameStart, temporaryNameStart } from './names';
 
 /** What the permissions are granted on. */
 export interface PermissionTargets {
@@ -37,6 +37,17 @@ export interface PermissionTargets {
   readonly sourceSnapshotKey?: kms.IKey;
   readonly masterSecret: secretsmanager.ISecret;
   readonly userSecrets: secretsmanager.ISecret[];
+  /** The source account's side, when the source cluster is in another account (its AuroraRestoreSource). */
+  readonly sourceAccount?: SourceAccountTargets;
+}
+
+/** What the pipeline uses in the source account (cross-account mode). */
+export interface SourceAccountTargets {
+  readonly account: string;
+  /** The AuroraRestoreSource role the handlers assume. */
+  readonly roleArn: string;
+  /** The share key the shareable copies are encrypted with (source account, stack's region). */
+  readonly shareKeyArn: string;
 }
 
 /**
@@ -103,12 +114,24 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
     t.encryptionKey.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
   }
 
+  // 0. Across accounts: the steps that act in the source account assume its AuroraRestoreSource role, that one role only.
+  // Everything there is then what that role may do (its own policies, in the source account).
+  const cross = t.sourceAccount;
+  if (cross) {
+    for (const fn of [fns.snapshotCheck, fns.copySnapshot, fns.checkCopyStatus, fns.archiveSnapshot, fns.snsNotification]) {
+      allow(fn, ['sts:AssumeRole'], [cross.roleArn]);
+    }
+  }
+
   // 1. snapshot check: read the source cluster's snapshots, the target cluster and its tags; lock (state table).
-  allow(fns.snapshotCheck, ['rds:DescribeDBClusterSnapshots', 'rds:DescribeDBClusters', 'rds:ListTagsForResource'], [sourceCluster, sourceSnapshots]);
+  // Across accounts the source is read as the source account's role.
+  if (!cross) {
+    allow(fns.snapshotCheck, ['rds:DescribeDBClusterSnapshots', 'rds:DescribeDBClusters', 'rds:ListTagsForResource'], [sourceCluster, sourceSnapshots]);
+    ack(fns.snapshotCheck, sourceSnapshots,
+      'Snapshot names of the source cluster are unknown at deploy time (automated snapshots are dated); read-only access, scoped to the source region and account.');
+  }
   allow(fns.snapshotCheck, ['rds:DescribeDBClusters', 'rds:ListTagsForResource'], [targetCluster]);
   t.stateTable.grant(fns.snapshotCheck, 'dynamodb:DeleteItem');
-  ack(fns.snapshotCheck, sourceSnapshots,
-    'Snapshot names of the source cluster are unknown at deploy time (automated snapshots are dated); read-only access, scoped to the source region and account.');
   grantPreflight(fns.snapshotCheck, t, { subnetGroup, targetSnapshots: rdsArn(target, 'cluster-snapshot', '*') });
 
   // 2. copy (only when the source region can differ): read the source snapshot, create the copy, tagged as the
@@ -161,7 +184,18 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
 
   // 5. restore: the target cluster and its writer, tagged as the pipeline's, from the copy (cross-region) or the
   // source snapshot (same region), in the configured subnet group.
-  const restoreSnapshots = [...(t.mayRestoreFromSource ? [sourceSnapshots] : []), ...(t.mayCopy ? [copies] : [])];
+  // Across accounts: the operation's shareable copy in the source account (`arp-share-<target>-…`), nothing else there.
+  const sharedCopies = cross
+    ? [stack.formatArn({
+      service: 'rds',
+      region: target,
+      account: cross.account,
+      resource: 'cluster-snapshot',
+      resourceName: `${shareSnapshotNameStart(t.targetClusterIdentifier)}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    })]
+    : [];
+  const restoreSnapshots = [...(t.mayRestoreFromSource ? [sourceSnapshots] : []), ...(t.mayCopy ? [copies] : []), ...sharedCopies];
   allow(fns.restoreSnapshot, ['rds:RestoreDBClusterFromSnapshot'],
     [targetCluster, temporaryClusters, ...restoreSnapshots, subnetGroup, clusterParameterGroup, optionGroups], taggedOnCreate);
   allow(fns.restoreSnapshot, ['rds:CreateDBInstance'],
@@ -174,7 +208,23 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   grantKeyForRds(fns.restoreSnapshot, t.snapshotCopyKey);
   // Restoring in the source region reads the source snapshot's key; from a copy, only the copy key.
   if (t.mayRestoreFromSource) grantSourceKey(fns.restoreSnapshot, t.sourceRegion, t.sourceSnapshotKey);
-  const restoreReason = 'Restore reads the snapshot chosen at run time (the copy, or in the source region the source snapshot) and uses the engine\'s default parameter and option groups, named after the snapshot\'s engine version, known at run time.';
+  // Across accounts RDS decrypts the shared copy with the source account's share key, for this function, through RDS
+  // in this region only (the share key's policy admits this account likewise).
+  // Given only its alias (the default), IAM cannot name the key (it authorizes on the key's ARN): any key of the source
+  // account in this region, through RDS; the share key's policy, admitting this account only to it, is the wall there.
+  if (cross) {
+    const viaRds = { 'kms:ViaService': `rds.${target}.${stack.urlSuffix}` };
+    const shareKey = !cross.shareKeyArn.includes(':alias/')
+      ? cross.shareKeyArn
+      : stack.formatArn({ service: 'kms', region: target, account: cross.account, resource: 'key', resourceName: '*' });
+    allow(fns.restoreSnapshot, ['kms:Decrypt', 'kms:DescribeKey'], [shareKey], { StringEquals: viaRds });
+    allow(fns.restoreSnapshot, ['kms:CreateGrant'], [shareKey], { StringEquals: viaRds, ...GRANT_FOR_AWS_RESOURCE });
+    if (shareKey !== cross.shareKeyArn) {
+      ack(fns.restoreSnapshot, shareKey, 'The source account\'s share key is known by its alias only (set sourceShareKeyArn to a key ARN to name it): any key of '
+        + 'that account in this region, used through RDS only; its key policy, which admits this account to the share key alone, decides.');
+    }
+  }
+  const restoreReason = 'Restore reads the snapshot chosen at run time (the copy, the source account\'s shareable copy, or in the source region the source snapshot) and uses the engine\'s default parameter and option groups, named after the snapshot\'s engine version, known at run time.';
   for (const arn of [...restoreSnapshots, clusterParameterGroup, parameterGroups, optionGroups].filter((a) => a.includes('*'))) {
     ack(fns.restoreSnapshot, arn, restoreReason);
   }
@@ -214,8 +264,9 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
   t.topic.grantPublish(fns.snsNotification);
   t.auditTable.grant(fns.snsNotification, 'dynamodb:Query');
   t.stateTable.grant(fns.snsNotification, 'dynamodb:DeleteItem');
-  // A stopped execution's state may not say whether a copy was made: settling looks for one by name.
-  grantSettleCopy(fns.snsNotification, copies, owned, copyNames);
+  // A stopped execution's state may not say whether a copy was made: settling looks for one by name. Across accounts the
+  // copy is in the source account, released as its role.
+  if (!cross) grantSettleCopy(fns.snsNotification, copies, owned, copyNames);
   // After a swap failed before its cutover: delete (or with retainFailedRestore tag) the operation's temporary cluster and writer.
   allow(fns.snsNotification, ['rds:DescribeDBClusters', 'rds:ListTagsForResource'], [targetCluster, temporaryClusters, previousCluster]);
   allow(fns.snsNotification, ['rds:DescribeDBInstances', 'rds:ListTagsForResource'], [temporaryWriters]);
@@ -236,7 +287,6 @@ export function grantStepPermissions(scope: Construct, fns: Record<StepKey, lamb
  * snapshots copying into the target region; and three actions IAM cannot scope to a resource.
  */
 function grantPreflight(fn: lambda.Function, t: PermissionTargets, arns: { subnetGroup: string; targetSnapshots: string }) {
-  const stack = Stack.of(fn);
   fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:DescribeDBSubnetGroups'], resources: [arns.subnetGroup] }));
   // Copies in flight into the target region: any manual snapshot there may be one (other pipelines', by hand).
   if (t.mayCopy) {
@@ -252,6 +302,15 @@ function grantPreflight(fn: lambda.Function, t: PermissionTargets, arns: { subne
   acknowledgeWildcardResource(fn.role!, '*',
     'rds:DescribeAccountAttributes, rds:DescribeDBEngineVersions and ec2:DescribeSecurityGroups support no resource-level permissions (resource "*" only); all three are read-only, used by the preflight.');
   t.snapshotCopyKey.grant(fn, 'kms:DescribeKey');
+  // Across accounts the source key is used by the source account's role, and the share key described as that role.
+  if (!t.sourceAccount) grantDescribeSourceKey(fn, t);
+  t.masterSecret.grantRead(fn);
+  for (const secret of t.userSecrets) secret.grantRead(fn);
+}
+
+/** The preflight describes the source snapshot's key (same account). */
+function grantDescribeSourceKey(fn: lambda.Function, t: PermissionTargets) {
+  const stack = Stack.of(fn);
   if (t.sourceSnapshotKey) {
     t.sourceSnapshotKey.grant(fn, 'kms:DescribeKey');
   } else {
@@ -261,8 +320,6 @@ function grantPreflight(fn: lambda.Function, t: PermissionTargets, arns: { subne
     acknowledgeWildcardResource(fn.role!, keys,
       'The preflight describes the source snapshot\'s KMS key, only known at run time (kms:DescribeKey: metadata only), in the source region. Set sourceSnapshotKey to scope it to one key.');
   }
-  t.masterSecret.grantRead(fn);
-  for (const secret of t.userSecrets) secret.grantRead(fn);
 }
 
 /** Engine default parameter groups of Aurora PostgreSQL (`default.aurora-postgresql16`). */

@@ -1,9 +1,9 @@
-import { Annotations, Duration, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { AuroraRestorePipelineProps } from './aurora-restore-pipeline';
 import { MAX_CHECKS_PER_LOOP, WAIT_POLICY } from './contracts';
 import { NAME_RULE, objectNameProblem, roleNameProblem } from './db-names';
-import { reservedPrefixOf } from './names';
+import { reservedPrefixOf, sourceAccessName } from './names';
 import { HandlerPlacement } from './placement';
 
 /** RDS DB cluster identifiers: 1–63 letters, digits or hyphens, starting with a letter, no `--`, no trailing `-`. */
@@ -66,6 +66,81 @@ export function normaliseIdentifier(scope: IConstruct, prop: string, value: stri
   return lower;
 }
 
+const ACCOUNT = /^\d{12}$/;
+
+/** The source account's side of a pipeline restoring from another account, as the handlers and IAM get it. */
+export interface SourceAccountSettings {
+  /** The source account. */
+  readonly account: string;
+  /** The AuroraRestoreSource role to assume. */
+  readonly roleArn: string;
+  /** The share key: a key ARN, or (by default) the alias ARN of the companion's share key. */
+  readonly shareKeyArn: string;
+}
+
+/**
+ * Checks the cross-account props (`sourceAccount`, `sourceRoleArn`, `sourceShareKeyArn`) and returns the source
+ * account's side when the pipeline restores from another account, else `undefined`. The role and key default to the
+ * names `AuroraRestoreSource` gives them (`sourceAccessName`), computed from this stack's account and region. Values
+ * that are tokens are not checked.
+ */
+export function resolveSourceAccount(
+  props: AuroraRestorePipelineProps, pipelineAccount: string, targetRegion: string, partition = 'aws',
+): SourceAccountSettings | undefined {
+  const { sourceAccount, sourceRoleArn, sourceShareKeyArn } = props;
+  if (sourceAccount === undefined) {
+    if (sourceRoleArn !== undefined || sourceShareKeyArn !== undefined) {
+      fail(`${sourceRoleArn !== undefined ? 'sourceRoleArn' : 'sourceShareKeyArn'} is set without sourceAccount`,
+        "Set sourceAccount to the source cluster's account, or leave sourceRoleArn and sourceShareKeyArn out for a source in the pipeline's account.");
+    }
+    return undefined;
+  }
+  if (known(sourceAccount) && !ACCOUNT.test(sourceAccount)) {
+    fail(`sourceAccount '${sourceAccount}' is not a 12-digit AWS account id`, "Give the account id of the source cluster, or leave sourceAccount out for the pipeline's own account.");
+  }
+  if (known(sourceAccount) && known(pipelineAccount) && sourceAccount === pipelineAccount) {
+    if (sourceRoleArn !== undefined || sourceShareKeyArn !== undefined) {
+      fail(`sourceAccount '${sourceAccount}' is the pipeline's own account, yet ${sourceRoleArn !== undefined ? 'sourceRoleArn' : 'sourceShareKeyArn'} is set`,
+        'Leave sourceRoleArn and sourceShareKeyArn out: the pipeline reads snapshots of its own account directly (or leave sourceAccount out too).');
+    }
+    return undefined;
+  }
+  // The companion names its role and key alias after this pipeline's account and region: both must be known to compute them.
+  const computable = known(pipelineAccount) && known(targetRegion) && known(props.sourceClusterIdentifier);
+  if ((sourceRoleArn === undefined || sourceShareKeyArn === undefined) && !computable) {
+    fail(`sourceAccount '${sourceAccount}' is set and ${sourceRoleArn === undefined ? 'sourceRoleArn' : 'sourceShareKeyArn'} is not, and the stack's account or region `
+      + 'is not known at synth time, so the names AuroraRestoreSource gives its role and share key cannot be computed',
+    'Give sourceRoleArn and sourceShareKeyArn (the roleArn and shareKeyArn of the AuroraRestoreSource in the source account), or deploy this stack with an explicit account and region.');
+  }
+  const name = computable ? sourceAccessName(props.sourceClusterIdentifier, pipelineAccount, targetRegion) : '';
+  const roleArn = sourceRoleArn ?? `arn:${partition}:iam::${sourceAccount}:role/${name}`;
+  const shareKeyArn = sourceShareKeyArn ?? `arn:${partition}:kms:${targetRegion}:${sourceAccount}:alias/${name}`;
+  if (sourceRoleArn !== undefined && known(sourceRoleArn) && known(sourceAccount) && !new RegExp(`^arn:aws[a-z-]*:iam::${sourceAccount}:role/.+$`).test(sourceRoleArn)) {
+    fail(`sourceRoleArn '${sourceRoleArn}' is not a role of the source account ${sourceAccount}`, `Give the roleArn of the AuroraRestoreSource deployed in account ${sourceAccount}.`);
+  }
+  if (sourceShareKeyArn !== undefined && known(sourceShareKeyArn)) {
+    const m = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key|alias)\/.+$/.exec(sourceShareKeyArn);
+    if (!m) fail(`sourceShareKeyArn '${sourceShareKeyArn}' is not a KMS key or alias ARN`, `Give the shareKeyArn of the AuroraRestoreSource deployed in account ${sourceAccount}.`);
+    if (known(sourceAccount) && m[2] !== sourceAccount) {
+      fail(`sourceShareKeyArn '${sourceShareKeyArn}' is a key of account ${m[2]}, not of the source account ${sourceAccount}`,
+        `Give the shareKeyArn of the AuroraRestoreSource deployed in account ${sourceAccount}.`);
+    }
+    if (known(targetRegion) && m[1] !== targetRegion) {
+      fail(`sourceShareKeyArn '${sourceShareKeyArn}' is in ${m[1]}, not in the pipeline's region ${targetRegion} (a shared cluster snapshot can be restored only in its own region, where its copy is made)`,
+        `Deploy AuroraRestoreSource in account ${sourceAccount} in ${targetRegion}, and give its shareKeyArn.`);
+    }
+  }
+  if (props.retainSnapshotCopy === true) {
+    fail('retainSnapshotCopy is true with a source in another account: the shareable copy lives in the source account and is always removed',
+      'Leave retainSnapshotCopy out; the restored cluster (and its final snapshots) stay in this account.');
+  }
+  if (props.sourceSnapshotKey !== undefined) {
+    fail('sourceSnapshotKey is set with a source in another account: the source account\'s role (AuroraRestoreSource) uses the source snapshot\'s key, not the pipeline',
+      'Leave sourceSnapshotKey out here, and give it to AuroraRestoreSource (its sourceSnapshotKey) instead.');
+  }
+  return { account: sourceAccount, roleArn, shareKeyArn };
+}
+
 /**
  * Throws on impossible prop combinations, saying what to fix, and warns (acknowledgeable annotations)
  * on legal but risky ones.
@@ -85,7 +160,9 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
   if (known(props.sourceRegion) && !REGION.test(props.sourceRegion)) {
     fail(`sourceRegion '${props.sourceRegion}' is not an AWS region name`, "Use a region such as 'us-east-1', or leave it out to use the stack's region.");
   }
+  resolveSourceAccount(props, Stack.of(scope).account, targetRegion);
   const sourceRegion = props.sourceRegion ?? targetRegion;
+  // Also across accounts: the handlers' own guard refuses a target named as the source in its region, whatever the account.
   const sameRegion = sourceRegion === targetRegion;
   if (known(props.sourceClusterIdentifier) && known(props.targetClusterIdentifier)
     && props.sourceClusterIdentifier.toLowerCase() === props.targetClusterIdentifier.toLowerCase() && sameRegion) {

@@ -53,6 +53,10 @@ const TOP_LEVEL: Record<string, Kind> = {
   replaceStrategy: 'string',
   previousTargetRetention: 'string',
   retainFailedRestore: 'boolean',
+  sourceAccount: 'optional-string',
+  sourceRoleArn: 'optional-string',
+  sourceShareKeyArn: 'optional-string',
+  pipelineAccount: 'optional-string',
 };
 
 const RESTORE: Record<string, Kind> = {
@@ -149,4 +153,9 @@ function validateConfig(value: unknown): asserts value is PipelineConfig {
   checkFields(c, TOP_LEVEL, '');
   checkFields(c.restore as Record<string, unknown>, RESTORE, 'restore.');
   checkFields(c.waits as Record<string, unknown>, WAITS, 'waits.');
+  // Cross-account takes all three or none (the construct sets them together).
+  const crossAccount = [c.sourceAccount, c.sourceRoleArn, c.sourceShareKeyArn, c.pipelineAccount].filter((v) => typeof v === 'string' && v !== '').length;
+  if (crossAccount !== 0 && crossAccount !== 4) {
+    throw errors.invalidInput(`${PIPELINE_CONFIG_ENV} is invalid: 'sourceAccount', 'sourceRoleArn', 'sourceShareKeyArn' and 'pipelineAccount' must be set together or not at all. ${FIX}`);
+  }
 }

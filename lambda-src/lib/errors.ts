@@ -39,6 +39,10 @@ export const errors = {
   validationFailed: (msg: string) => new PipelineError(PipelineErrorName.VALIDATION_FAILED, msg),
   preflightFailed: (msg: string) => new PipelineError(PipelineErrorName.PREFLIGHT_FAILED, msg),
   cutoverFailed: (msg: string) => new PipelineError(PipelineErrorName.CUTOVER_FAILED, msg),
+  sourceRoleNotAssumable: (msg: string) => new PipelineError(PipelineErrorName.SOURCE_ROLE_NOT_ASSUMABLE, msg),
+  sourceSnapshotUnencrypted: (msg: string) => new PipelineError(PipelineErrorName.SOURCE_SNAPSHOT_UNENCRYPTED, msg),
+  snapshotShareQuotaExceeded: (msg: string) => new PipelineError(PipelineErrorName.SNAPSHOT_SHARE_QUOTA_EXCEEDED, msg),
+  shareKeyNotAccessible: (msg: string) => new PipelineError(PipelineErrorName.SHARE_KEY_NOT_ACCESSIBLE, msg),
 };
 
 interface AwsLikeError {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Tag } from '@aws-sdk/client-rds';
 import { errors } from './errors';
 import { PipelineConfig, PipelineTag, TagEntry } from '../../src/contracts';
-import { copySnapshotNameStart, finalSnapshotNameStart, MAX_RDS_IDENTIFIER_LENGTH, temporaryNameStart } from '../../src/names';
+import { copySnapshotNameStart, finalSnapshotNameStart, MAX_RDS_IDENTIFIER_LENGTH, shareSnapshotNameStart, temporaryNameStart } from '../../src/names';
 
 /** Longest cluster snapshot identifier RDS accepts. */
 export const MAX_SNAPSHOT_IDENTIFIER_LENGTH = 255;
@@ -44,6 +44,14 @@ function operationName(start: string, operationId: string, maxLength: number): s
  */
 export function copySnapshotIdentifier(targetClusterIdentifier: string, operationId: string): string {
   return operationName(copySnapshotNameStart(targetClusterIdentifier), operationId, MAX_SNAPSHOT_IDENTIFIER_LENGTH);
+}
+
+/**
+ * Identifier of the shareable copy made in the source account (cross-account): `arp-share-<target>-<operationId>-<hash>`,
+ * sanitized. The source account's role may share and delete only `arp-share-` snapshots carrying its tag.
+ */
+export function shareSnapshotIdentifier(targetClusterIdentifier: string, operationId: string): string {
+  return operationName(shareSnapshotNameStart(targetClusterIdentifier), operationId, MAX_SNAPSHOT_IDENTIFIER_LENGTH);
 }
 
 /**

@@ -6,7 +6,7 @@
  * A check's own AWS faults (missing resource, access denied) fail the check; throttling and transient faults are
  * rethrown so the state machine retries the step.
  */
-import { DescribeKeyCommand, KeyMetadata } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, KeyMetadata, KMSClient } from '@aws-sdk/client-kms';
 import {
   DBCluster,
   DescribeAccountAttributesCommand,
@@ -21,6 +21,7 @@ import { errors, isThrottling, mapAwsError, PipelineError } from './errors';
 import { isOwnedByPipeline, tagValue } from './naming';
 import { isFault } from './rds';
 import { getSecretJson, requireSecretKey } from './secrets';
+import { sourceAccountOf, sourceKms } from './source-account';
 import {
   DbUserSpec,
   PipelineConfig,
@@ -60,6 +61,16 @@ export interface PreflightInput {
   readonly targetTags?: Tag[];
   /** The database users whose secrets to check. */
   readonly users: DbUserSpec[];
+  /**
+   * The operation (across accounts, the role session is named after it).
+   * @default - `preflight`
+   */
+  readonly operationId?: string;
+  /**
+   * Across accounts: why the source account's role could not be assumed (SourceRoleNotAssumable).
+   * @default - it was assumed, or the source is in the pipeline's account
+   */
+  readonly sourceRoleError?: Error;
 }
 
 /** The checklist, and the dedicated error of a target that may not be replaced (raised as such by a real run). */
@@ -78,7 +89,8 @@ const failed = (reason: string, fix: string): Check => ({ status: PreflightCheck
 /** Runs every check (in parallel; the report keeps their order). */
 export async function runPreflight(input: PreflightInput): Promise<PreflightOutcome> {
   const { config } = input;
-  const copyRequired = config.sourceRegion !== config.targetRegion;
+  // Copies into the pipeline's account: across accounts the (shareable) copy is made in the source account instead.
+  const copyRequired = !sourceAccountOf(config) && config.sourceRegion !== config.targetRegion;
   const targetError = input.target ? targetOwnershipError(config, input.targetTags ?? []) : undefined;
   const checks: Array<[PreflightCheckId, () => Promise<Check> | Check]> = [
     [PreflightCheckId.SNAPSHOT_AVAILABLE, () => snapshotAvailable(input)],
@@ -96,6 +108,9 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightOutc
     [PreflightCheckId.TARGET_STOPPED, () => targetStopped(input)],
     [PreflightCheckId.MASTER_SECRET, () => masterSecret(config)],
     [PreflightCheckId.USER_SECRETS, () => userSecrets(input.users)],
+    [PreflightCheckId.SOURCE_ROLE, () => sourceRole(input)],
+    [PreflightCheckId.SOURCE_ENCRYPTED, () => sourceEncrypted(input)],
+    [PreflightCheckId.SHARE_KEY, () => shareKey(input)],
   ];
   const results = await Promise.all(checks.map(async ([id, run]): Promise<PreflightCheckResult> => ({ id, ...await guarded(id, run) })));
   return { report: report(results), ...(targetError ? { targetError } : {}) };
@@ -162,9 +177,9 @@ async function engineVersion(input: PreflightInput): Promise<Check> {
 }
 
 /** Describes a key; `undefined` with the check when it cannot be. */
-async function describeKey(keyId: string, region: string): Promise<{ key?: KeyMetadata; check?: Check }> {
+async function describeKey(keyId: string, region: string, client: KMSClient = kms(region)): Promise<{ key?: KeyMetadata; check?: Check }> {
   try {
-    const out = await kms(region).send(new DescribeKeyCommand({ KeyId: keyId }));
+    const out = await client.send(new DescribeKeyCommand({ KeyId: keyId }));
     return { key: out.KeyMetadata };
   } catch (err) {
     if (isFault(err, 'NotFoundException', 'InvalidArnException')) {
@@ -201,6 +216,9 @@ async function copyKey(config: PipelineConfig): Promise<Check> {
 
 async function sourceKey(input: PreflightInput): Promise<Check> {
   const snapshot = input.snapshot;
+  if (sourceAccountOf(input.config)) {
+    return skipped('The source snapshot is in another account: its key is used there, by the source account\'s role through RDS, for the shareable copy (see kms.share-key).');
+  }
   if (!snapshot) return skipped('No snapshot to check (see snapshot.available).');
   if (!snapshot.storageEncrypted || !snapshot.kmsKeyId) return skipped(`Snapshot ${snapshot.identifier} is not encrypted.`);
   const { key, check } = await describeKey(snapshot.kmsKeyId, snapshot.region);
@@ -208,6 +226,46 @@ async function sourceKey(input: PreflightInput): Promise<Check> {
   if (key!.KeyManager === 'AWS') return passed(`Snapshot ${snapshot.identifier} is encrypted with the AWS managed key of RDS, which the pipeline's copy or restore may use.`);
   return keyProblem(key!, snapshot.kmsKeyId, snapshot.region)
     ?? passed(`The snapshot's customer managed key ${key!.Arn ?? snapshot.kmsKeyId} in ${snapshot.region} is usable by the pipeline and enabled.`);
+}
+
+const SAME_ACCOUNT = 'The source cluster is in the pipeline\'s account.';
+
+function sourceRole(input: PreflightInput): Check {
+  const source = sourceAccountOf(input.config);
+  if (!source) return skipped(SAME_ACCOUNT);
+  if (input.sourceRoleError) {
+    return failed(input.sourceRoleError.message,
+      `Deploy AuroraRestoreSource in account ${source.account} with pipelineAccount '${source.pipelineAccount}' and give its roleArn as sourceRoleArn; then run a dry run again.`);
+  }
+  return passed(`The pipeline assumed role ${source.roleArn} in account ${source.account}.`);
+}
+
+function sourceEncrypted(input: PreflightInput): Check {
+  const source = sourceAccountOf(input.config);
+  if (!source) return skipped(SAME_ACCOUNT);
+  const snapshot = input.snapshot;
+  if (!snapshot) return skipped('No snapshot to check (see snapshot.available).');
+  if (snapshot.storageEncrypted) return passed(`Snapshot ${snapshot.identifier} in account ${source.account} is encrypted: its shareable copy is re-encrypted with the share key.`);
+  return failed(`Snapshot ${snapshot.identifier} in account ${source.account} is not encrypted: its shareable copy could not be encrypted with the share key and could be shared with any account.`,
+    'Encrypt the source cluster (restore it from an encrypted copy of one of its snapshots); the pipeline never shares an unencrypted snapshot.');
+}
+
+async function shareKey(input: PreflightInput): Promise<Check> {
+  const { config } = input;
+  const source = sourceAccountOf(config);
+  if (!source) return skipped(SAME_ACCOUNT);
+  if (input.sourceRoleError) return skipped('The source account\'s role could not be assumed (see source.role).');
+  const keyId = source.shareKeyArn;
+  const region = config.targetRegion;
+  const keyRegion = keyId.split(':')[3];
+  if (keyRegion !== region) {
+    return failed(`The share key ${keyId} is in ${keyRegion || 'an unknown region'}, not in the pipeline's region ${region}: a shared cluster snapshot can be restored only in its own region.`,
+      `Deploy AuroraRestoreSource in account ${source.account} in ${region} and give its shareKeyArn as sourceShareKeyArn.`);
+  }
+  const client = await sourceKms(config, source, input.operationId ?? 'preflight', region);
+  const { key, check } = await describeKey(keyId, region, client);
+  if (check) return check;
+  return keyProblem(key!, keyId, region) ?? passed(`The share key ${keyId} in account ${source.account} exists in ${region}, is enabled and symmetric.`);
 }
 
 async function subnetGroup(config: PipelineConfig): Promise<Check> {
@@ -285,6 +343,7 @@ async function clusterQuota(input: PreflightInput): Promise<Check> {
 }
 
 async function copiesInFlight(config: PipelineConfig, copyRequired: boolean): Promise<Check> {
+  if (sourceAccountOf(config)) return skipped('The copy is made in the source account (the shareable copy), not in this one.');
   if (!copyRequired) return skipped('The snapshot is restored in its own region: no copy.');
   const region = config.targetRegion;
   let copying = 0;

@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
-import { defaultStack, fullStack } from './stacks';
+import { CROSS_ACCOUNT, defaultStack, fullStack } from './stacks';
 import { HandlerPlacement } from '../../src';
 
 function findings(app: App): string[] {
@@ -20,6 +20,8 @@ describe('cdk-nag: AwsSolutions, Serverless, NIST 800-53 R5, HIPAA, PCI DSS 3.2.
     [handlerPlacement, 'default, environment-agnostic', () => defaultStack({ handlerPlacement }, undefined).app],
     [handlerPlacement, 'fully configured, same region', () => fullStack('eu-west-1', handlerPlacement).app],
     [handlerPlacement, 'fully configured, cross-region', () => fullStack('us-east-1', handlerPlacement).app],
+    [handlerPlacement, 'default, source in another account and region', () => defaultStack({ ...CROSS_ACCOUNT, sourceRegion: 'us-east-1', handlerPlacement }).app],
+    [handlerPlacement, 'default, source in another account, role and key by their default names', () => defaultStack({ sourceAccount: CROSS_ACCOUNT.sourceAccount, handlerPlacement }).app],
   ] as const))('%s, %s: no unacknowledged finding', (_placement, _name, build) => {
     expect(findings(build())).toEqual([]);
   });

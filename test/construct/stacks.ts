@@ -10,6 +10,13 @@ import { AuroraRestorePipeline, AuroraRestorePipelineProps, DatabasePrivilege, H
 
 export const ENV = { account: '123456789012', region: 'eu-west-1' };
 
+/** The cross-account props of a pipeline in ENV restoring from account 111111111111 (its AuroraRestoreSource's outputs). */
+export const CROSS_ACCOUNT = {
+  sourceAccount: '111111111111',
+  sourceRoleArn: 'arn:aws:iam::111111111111:role/RestoreSourceRole',
+  sourceShareKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+};
+
 /** An imported VPC: the consumer's network, whose own findings are not the construct's. */
 export function importedVpc(stack: Stack): ec2.IVpc {
   return ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {

@@ -1,9 +1,10 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { ENV, importedVpc } from './stacks';
 import { AuroraRestorePipeline, AuroraRestorePipelineProps } from '../../src';
 import { MAX_CHECKS_PER_LOOP } from '../../src/contracts';
+import { sourceAccessName } from '../../src/names';
 import { historyWorstCase, TIMING_DEFAULTS } from '../../src/validation';
 
 function build(props: Partial<AuroraRestorePipelineProps>) {
@@ -142,5 +143,68 @@ describe('risky combinations warn', () => {
       encryptionKey: kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'),
     });
     expect(warned(stack, /key policy cannot be extended/)).toHaveLength(1);
+  });
+});
+
+describe('a source in another account (sourceAccount, sourceRoleArn, sourceShareKeyArn)', () => {
+  const A = '111111111111';
+  const role = `arn:aws:iam::${A}:role/RestoreSourceRole`;
+  const key = `arn:aws:kms:eu-west-1:${A}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+  const cross = { sourceAccount: A, sourceRoleArn: role, sourceShareKeyArn: key };
+
+  test.each<[string, Partial<AuroraRestorePipelineProps>, RegExp]>([
+    ['role without sourceAccount', { sourceRoleArn: role }, /sourceRoleArn is set without sourceAccount.*Set sourceAccount/],
+    ['key without sourceAccount', { sourceShareKeyArn: key }, /sourceShareKeyArn is set without sourceAccount/],
+    ['not an account id', { ...cross, sourceAccount: '1111' }, /sourceAccount '1111' is not a 12-digit AWS account id/],
+    ['role with the pipeline\'s own account', { sourceAccount: ENV.account, sourceRoleArn: role }, /is the pipeline's own account, yet sourceRoleArn is set.*Leave sourceRoleArn and sourceShareKeyArn out/],
+    ['a role of another account', { ...cross, sourceRoleArn: 'arn:aws:iam::222222222222:role/R' }, /is not a role of the source account 111111111111/],
+    ['not a role', { ...cross, sourceRoleArn: `arn:aws:iam::${A}:user/u` }, /is not a role of the source account/],
+    ['not a key ARN', { ...cross, sourceShareKeyArn: 'alias/share' }, /sourceShareKeyArn 'alias\/share' is not a KMS key or alias ARN/],
+    ['a key of another account', { ...cross, sourceShareKeyArn: key.replace(A, '222222222222') }, /is a key of account 222222222222, not of the source account 111111111111/],
+    ['a key of another region', { ...cross, sourceShareKeyArn: key.replace('eu-west-1', 'us-east-1') }, /is in us-east-1, not in the pipeline's region eu-west-1.*Deploy AuroraRestoreSource in account 111111111111 in eu-west-1/],
+    ['retaining the copy', { ...cross, retainSnapshotCopy: true }, /retainSnapshotCopy is true with a source in another account: the shareable copy lives in the source account and is always removed/],
+    ['a source snapshot key', { ...cross, sourceSnapshotKey: 'KEY' as any }, /sourceSnapshotKey is set with a source in another account.*give it to AuroraRestoreSource/],
+  ])('%s', (_name, props, message) => {
+    expect(() => build(props)).toThrow(message);
+  });
+
+  test('legal: the three together; sourceAccount alone naming the pipeline\'s own account', () => {
+    expect(() => build(cross)).not.toThrow();
+    expect(() => build({ ...cross, sourceRegion: 'us-east-1', retainSnapshotCopy: false })).not.toThrow();
+    expect(() => build({ sourceAccount: ENV.account })).not.toThrow();
+    // As in one account, a target named as the source in its region is refused (the handlers refuse it too).
+    expect(() => build({ ...cross, targetClusterIdentifier: 'prod-aurora' })).toThrow(/is the source cluster in the same region/);
+  });
+
+  test('the role and key default to the names AuroraRestoreSource gives them for this account and region', () => {
+    const stack = build({ sourceAccount: A });
+    const config = JSON.stringify(Template.fromStack(stack).toJSON());
+    const name = sourceAccessName('prod-aurora', ENV.account, ENV.region);
+    expect(name).toMatch(/^arp-source-prod-aurora-[0-9a-f]{8}$/);
+    expect(config).toContain(`:iam::${A}:role/${name}`);
+    expect(config).toContain(`:kms:eu-west-1:${A}:alias/${name}`);
+  });
+
+  test('an environment-agnostic stack must name them', () => {
+    const agnostic = (props: Partial<AuroraRestorePipelineProps>) => () => {
+      const stack = new Stack(new App(), 'Agnostic');
+      new AuroraRestorePipeline(stack, 'Restore', { sourceClusterIdentifier: 'prod-aurora', targetClusterIdentifier: 'staging-aurora', vpc: importedVpc(stack), ...props });
+    };
+    expect(agnostic({ sourceAccount: A })).toThrow(/the stack's account or region is not known at synth time.*Give sourceRoleArn and sourceShareKeyArn/);
+    expect(agnostic(cross)).not.toThrow();
+  });
+
+  test('tokens are not checked', () => {
+    const stack = new Stack(new App(), 'T', { env: ENV });
+    const roleArn = new CfnParameter(stack, 'RoleArn').valueAsString;
+    const keyArn = new CfnParameter(stack, 'KeyArn').valueAsString;
+    expect(() => new AuroraRestorePipeline(stack, 'Restore', {
+      sourceClusterIdentifier: 'prod-aurora',
+      targetClusterIdentifier: 'staging-aurora',
+      vpc: importedVpc(stack),
+      sourceAccount: A,
+      sourceRoleArn: roleArn,
+      sourceShareKeyArn: keyArn,
+    })).not.toThrow();
   });
 });

@@ -110,7 +110,7 @@ describe('preflight', () => {
     expect(report.passed).toBe(false);
     expect(report.checks.filter((c) => c.status === PreflightCheckStatus.FAILED).map((c) => c.id))
       .toEqual([PreflightCheckId.COPY_KEY, PreflightCheckId.SUBNET_GROUP]);
-    expect(report.summary).toMatch(/^2 of 15 preflight checks failed, before anything was changed: \[kms\.copy-key\] .* Fix: .* \[network\.subnet-group\] .* Fix: /);
+    expect(report.summary).toMatch(/^2 of 18 preflight checks failed, before anything was changed: \[kms\.copy-key\] .* Fix: .* \[network\.subnet-group\] .* Fix: /);
     const err = preflightError(report);
     expect(err.name).toBe(PipelineErrorName.PREFLIGHT_FAILED);
     expect(err.message).toBe(report.summary);

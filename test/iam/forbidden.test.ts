@@ -12,12 +12,12 @@ import * as fs from 'node:fs';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { copySnapshotIdentifier, finalSnapshotIdentifier, temporaryClusterIdentifier, temporaryWriterIdentifier } from '../../lambda-src/lib/naming';
-import { AuroraRestorePipeline, AuroraRestorePipelineProps, PipelineTag } from '../../src';
+import { copySnapshotIdentifier, finalSnapshotIdentifier, shareSnapshotIdentifier, temporaryClusterIdentifier, temporaryWriterIdentifier } from '../../lambda-src/lib/naming';
+import { AuroraRestorePipeline, AuroraRestorePipelineProps, AuroraRestoreSource, PipelineTag } from '../../src';
 import { PIPELINE_CONFIG_ENV, type PipelineConfig } from '../../src/contracts';
 import { previousClusterIdentifier } from '../../src/names';
 import { importedVpc } from '../construct/stacks';
-import { TemplateIam, type IamRequest } from '../support/iam-policies';
+import { decideAs, keyPolicies, policiesOfRole, TemplateIam, type IamDecision, type IamRequest } from '../support/iam-policies';
 import { TemplateResolver, type CfnTemplate } from '../support/template';
 
 const ACCOUNT = '123456789012';
@@ -36,7 +36,7 @@ function synth(props: Partial<AuroraRestorePipelineProps>): Pipeline {
     targetClusterIdentifier: 'prod',
     vpc: importedVpc(stack),
     ...props,
-    ...(props.sourceRegion ? { sourceSnapshotKey: kms.Key.fromKeyArn(stack, 'SourceKey', SOURCE_KEY) } : {}),
+    ...(props.sourceRegion && !props.sourceAccount ? { sourceSnapshotKey: kms.Key.fromKeyArn(stack, 'SourceKey', SOURCE_KEY) } : {}),
   });
   const template = Template.fromStack(stack).toJSON() as CfnTemplate;
   const resolver = new TemplateResolver(template, { region: TARGET_REGION, account: ACCOUNT });
@@ -254,5 +254,170 @@ describe('assumeTargetOwned: the pipeline tags that one target first', () => {
     ['not an instance of another name', { action: 'rds:AddTagsToResource', resource: rds(TARGET_REGION, 'db', 'billing-1'), requestTags: ours }, 'ImplicitlyDenied'],
   ])('%s', async (_what, request, expected) => {
     expect(await p.iam.decide(deleteRds, request)).toBe(expected);
+  });
+});
+
+/*
+ * Across accounts: the pipeline (account B = ACCOUNT) restores from an AuroraRestoreSource in account A. The pipeline's
+ * roles may assume that one role (only the five steps that act in A), restore only from its `arp-share-<target>-` copies
+ * in A, and use A's share key only through RDS; the companion role, with the policies of its own template, allows
+ * exactly the calls the handlers make as it, and nothing on other clusters' snapshots.
+ */
+describe('a source in another account (AuroraRestoreSource in 111111111111)', () => {
+  const A = '111111111111';
+  const sourceStack = new Stack(new App(), 'Source', { env: { account: A, region: TARGET_REGION } });
+  const companion = new AuroraRestoreSource(sourceStack, 'RestoreSource', { sourceClusterIdentifier: 'prod-aurora', sourceRegion: 'us-east-1', pipelineAccount: ACCOUNT });
+  const sourceTemplate = Template.fromStack(sourceStack).toJSON() as CfnTemplate;
+  const sourceResolver = new TemplateResolver(sourceTemplate, { region: TARGET_REGION, account: A });
+  const roleArn = sourceResolver.resolveString(sourceStack.resolve(companion.roleArn));
+  const shareKeyArn = sourceResolver.resolveString(sourceStack.resolve(companion.shareKeyArn));
+  const sourceKeys = keyPolicies(sourceTemplate, sourceResolver);
+  const roleId = Object.keys(sourceTemplate.Resources).find((id) => sourceTemplate.Resources[id].Type === 'AWS::IAM::Role')!;
+  const asCompanion = (r: IamRequest) => decideAs(roleArn, policiesOfRole(sourceTemplate, sourceResolver, roleId), r, sourceKeys, A);
+
+  const p = synth({ sourceRegion: 'us-east-1', sourceAccount: A, sourceRoleArn: roleArn, sourceShareKeyArn: shareKeyArn });
+  const sharedWithPipelineAccount = (resource: string) => ({
+    Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'rds:*', Resource: resource }],
+  });
+  const trustsPipelineAccount = {
+    Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }],
+  };
+  const trustPolicy = sourceResolver.resolve(sourceTemplate.Resources[roleId].Properties!.AssumeRolePolicyDocument);
+  // Each request also asks A's side: the companion role's trust policy for AssumeRole (any other role is given one
+  // that trusts account B, so only the pipeline's own policies can refuse it), the share key's policy from the source
+  // template for KMS, and for a snapshot of another account a share with B (acting as its resource policy), so that
+  // only the pipeline's own policies can refuse it.
+  const asPipeline = (fnId: string, r: IamRequest) => {
+    const role = p.iam.roles.get(fnId)!;
+    const resourcePolicy = r.action === 'sts:AssumeRole' ? (r.resource === roleArn ? trustPolicy : trustsPipelineAccount)
+      : r.action.startsWith('rds:') && !r.resource.includes(`:${ACCOUNT}:`) ? sharedWithPipelineAccount(r.resource) : undefined;
+    const request = { ...r, ...(resourcePolicy ? { resourcePolicy } : {}), ...(r.action.startsWith('kms:') ? { context: { 'kms:CallerAccount': ACCOUNT, ...r.context } } : {}) };
+    return decideAs(role.roleArn, role.policies, request, sourceKeys, ACCOUNT);
+  };
+  const inA = (region: string, type: string, name: string) => `arn:aws:rds:${region}:${A}:${type}:${name}`;
+  const share = inA(TARGET_REGION, 'cluster-snapshot', shareSnapshotIdentifier('prod', 'op-1'));
+  const ours = { [PipelineTag.PIPELINE]: p.config.pipelineId };
+  const viaRds = { 'kms:ViaService': `rds.${TARGET_REGION}.amazonaws.com` };
+
+  test('the configuration carries the three ARNs and the account shares go to', () => {
+    expect(p.config).toMatchObject({ sourceAccount: A, sourceRoleArn: roleArn, sourceShareKeyArn: shareKeyArn, pipelineAccount: ACCOUNT });
+  });
+
+  test('no role may assume another role, restore from another snapshot, or use the share key outside RDS', async () => {
+    const requests: Array<[string, IamRequest]> = [
+      ['another role of A', { action: 'sts:AssumeRole', resource: `arn:aws:iam::${A}:role/Admin` }],
+      ['a role of the pipeline\'s account', { action: 'sts:AssumeRole', resource: `arn:aws:iam::${ACCOUNT}:role/Admin` }],
+      ['a role of a third account', { action: 'sts:AssumeRole', resource: 'arn:aws:iam::222222222222:role/RestoreSourceRole' }],
+      ['a shareable copy of a third account', { action: 'rds:RestoreDBClusterFromSnapshot', resource: `arn:aws:rds:${TARGET_REGION}:222222222222:cluster-snapshot:${shareSnapshotIdentifier('prod', 'op-1')}`, requestTags: ours }],
+      ['an automated snapshot of A', { action: 'rds:RestoreDBClusterFromSnapshot', resource: inA(TARGET_REGION, 'cluster-snapshot', 'rds:prod-aurora-2026-11-29-03-10'), requestTags: ours }],
+      ['a source snapshot in A\'s source region', { action: 'rds:RestoreDBClusterFromSnapshot', resource: inA('us-east-1', 'cluster-snapshot', 'rds:prod-aurora-2026-11-29-03-10'), requestTags: ours }],
+      ['a manual snapshot of A', { action: 'rds:RestoreDBClusterFromSnapshot', resource: inA(TARGET_REGION, 'cluster-snapshot', 'prod-aurora-manual-1'), requestTags: ours }],
+      ['another target\'s shareable copy in A', { action: 'rds:RestoreDBClusterFromSnapshot', resource: inA(TARGET_REGION, 'cluster-snapshot', shareSnapshotIdentifier('billing', 'op-1')), requestTags: ours }],
+      ['a shareable copy in another region of A', { action: 'rds:RestoreDBClusterFromSnapshot', resource: inA('us-east-1', 'cluster-snapshot', shareSnapshotIdentifier('prod', 'op-1')), requestTags: ours }],
+      ['the shareable copy itself, changed', { action: 'rds:DeleteDBClusterSnapshot', resource: share, resourceTags: ours }],
+      ['the shareable copy, shared on', { action: 'rds:ModifyDBClusterSnapshotAttribute', resource: share, resourceTags: ours }],
+      ['a source snapshot of A copied directly', { action: 'rds:CopyDBClusterSnapshot', resource: inA('us-east-1', 'cluster-snapshot', 'rds:prod-aurora-2026-11-29-03-10'), requestTags: ours }],
+      ['the share key, decrypting directly', { action: 'kms:Decrypt', resource: shareKeyArn }],
+      ['the share key, a grant for a principal', { action: 'kms:CreateGrant', resource: shareKeyArn, context: { ...viaRds, 'kms:GrantIsForAWSResource': 'false' } }],
+      ['the share key, through RDS of another region', { action: 'kms:Decrypt', resource: shareKeyArn, context: { 'kms:ViaService': 'rds.us-east-1.amazonaws.com' } }],
+      ['the share key, administered', { action: 'kms:ScheduleKeyDeletion', resource: shareKeyArn }],
+    ];
+    const allowed: string[] = [];
+    for (const [what, request] of requests) {
+      for (const fnId of p.iam.roles.keys()) {
+        const decision = await asPipeline(fnId, request);
+        counts.forbiddenTried++;
+        if (decision === 'Allowed') allowed.push(`${fnId}: ${request.action} on ${request.resource} (${what})`);
+        else counts.forbiddenDenied++;
+      }
+    }
+    expect(allowed).toEqual([]);
+  }, 120_000);
+
+  test('the pipeline\'s roles: the usual forbidden list holds too (same source cluster name in the source region)', async () => {
+    const allowed: string[] = [];
+    for (const [what, request] of forbidden(p, 'us-east-1', false)) {
+      for (const fnId of p.iam.roles.keys()) {
+        if (await p.iam.decide(fnId, request) === 'Allowed') allowed.push(`${fnId}: ${request.action} on ${request.resource} (${what})`);
+      }
+    }
+    expect(allowed).toEqual([]);
+  }, 120_000);
+
+  test.each<[string, string, IamRequest, IamDecision]>([
+    ['SnapshotCheck', 'assumes the source role', { action: 'sts:AssumeRole', resource: roleArn }, 'Allowed'],
+    ['CopySnapshot', 'assumes the source role', { action: 'sts:AssumeRole', resource: roleArn }, 'Allowed'],
+    ['CheckCopyStatus', 'assumes the source role', { action: 'sts:AssumeRole', resource: roleArn }, 'Allowed'],
+    ['ArchiveSnapshot', 'assumes the source role', { action: 'sts:AssumeRole', resource: roleArn }, 'Allowed'],
+    ['SnsNotification', 'assumes the source role', { action: 'sts:AssumeRole', resource: roleArn }, 'Allowed'],
+    ['RestoreSnapshot', 'does not assume it', { action: 'sts:AssumeRole', resource: roleArn }, 'ImplicitlyDenied'],
+    ['DeleteRds', 'does not assume it', { action: 'sts:AssumeRole', resource: roleArn }, 'ImplicitlyDenied'],
+    ['SetupDbUsers', 'does not assume it', { action: 'sts:AssumeRole', resource: roleArn }, 'ImplicitlyDenied'],
+    ['RestoreSnapshot', 'restores from the shareable copy in A', { action: 'rds:RestoreDBClusterFromSnapshot', resource: share, requestTags: ours }, 'Allowed'],
+    ['RestoreSnapshot', 'not untagged', { action: 'rds:RestoreDBClusterFromSnapshot', resource: share }, 'ImplicitlyDenied'],
+    ['RestoreSnapshot', 'lets RDS decrypt with the share key', { action: 'kms:Decrypt', resource: shareKeyArn, context: viaRds }, 'Allowed'],
+    ['RestoreSnapshot', 'and grant itself on it', { action: 'kms:CreateGrant', resource: shareKeyArn, context: { ...viaRds, 'kms:GrantIsForAWSResource': 'true' } }, 'Allowed'],
+    ['RestoreSnapshot', 'and describe it', { action: 'kms:DescribeKey', resource: shareKeyArn, context: viaRds }, 'Allowed'],
+    ['CopySnapshot', 'copies nothing in its own account', { action: 'rds:CopyDBClusterSnapshot', resource: rds(TARGET_REGION, 'cluster-snapshot', copySnapshotIdentifier('prod', 'op-1')), requestTags: ours }, 'ImplicitlyDenied'],
+    ['SnapshotCheck', 'reads no source snapshot with its own role', { action: 'rds:DescribeDBClusterSnapshots', resource: inA('us-east-1', 'cluster', 'prod-aurora') }, 'ImplicitlyDenied'],
+  ])('control: %s %s', async (step, _what, request, expected) => {
+    expect(await asPipeline(p.iam.functionId(step), request)).toBe(expected);
+  });
+
+  // What the handlers send as the companion role (lambda-src/snapshot-check, copy-snapshot, check-copy-status,
+  // archive-snapshot, sns-notification, lib/preflight), and what it must refuse them.
+  const sourceSnapshot = inA('us-east-1', 'cluster-snapshot', 'rds:prod-aurora-2026-11-29-03-10');
+  const shareTag = { [PipelineTag.SHARE_OF]: 'prod-aurora' };
+  const copyTags = { ...ours, [PipelineTag.OPERATION_ID]: 'op-1', [PipelineTag.SOURCE_SNAPSHOT]: 'rds:prod-aurora-2026-11-29-03-10', ...shareTag };
+  test.each<[string, IamRequest, IamDecision]>([
+    ['lists the source cluster\'s snapshots', { action: 'rds:DescribeDBClusterSnapshots', resource: inA('us-east-1', 'cluster', 'prod-aurora') }, 'Allowed'],
+    ['describes a source snapshot by name', { action: 'rds:DescribeDBClusterSnapshots', resource: sourceSnapshot }, 'Allowed'],
+    ['copies it', { action: 'rds:CopyDBClusterSnapshot', resource: sourceSnapshot, requestTags: copyTags }, 'Allowed'],
+    ['into the shareable copy', { action: 'rds:CopyDBClusterSnapshot', resource: share, requestTags: copyTags }, 'Allowed'],
+    ['tagged on create', { action: 'rds:AddTagsToResource', resource: share, requestTags: copyTags }, 'Allowed'],
+    ['grants RDS the share key for the copy', { action: 'kms:CreateGrant', resource: shareKeyArn, context: { ...viaRds, 'kms:GrantIsForAWSResource': 'true' } }, 'Allowed'],
+    ['describes the share key (preflight)', { action: 'kms:DescribeKey', resource: shareKeyArn }, 'Allowed'],
+    ['describes the copy', { action: 'rds:DescribeDBClusterSnapshots', resource: share }, 'Allowed'],
+    ['reads its share', { action: 'rds:DescribeDBClusterSnapshotAttributes', resource: share }, 'Allowed'],
+    ['shares and unshares it', { action: 'rds:ModifyDBClusterSnapshotAttribute', resource: share, resourceTags: copyTags }, 'Allowed'],
+    ['deletes it', { action: 'rds:DeleteDBClusterSnapshot', resource: share, resourceTags: copyTags }, 'Allowed'],
+    ['not another cluster\'s snapshot', { action: 'rds:CopyDBClusterSnapshot', resource: inA('us-east-1', 'cluster-snapshot', 'rds:billing-2026-11-29-03-10'), requestTags: copyTags }, 'ImplicitlyDenied'],
+    ['not another cluster\'s snapshots listed', { action: 'rds:DescribeDBClusterSnapshots', resource: inA('us-east-1', 'cluster', 'billing') }, 'ImplicitlyDenied'],
+    ['not another source\'s shareable copy', { action: 'rds:DeleteDBClusterSnapshot', resource: share, resourceTags: { [PipelineTag.SHARE_OF]: 'billing' } }, 'ImplicitlyDenied'],
+    ['never the source snapshot shared', { action: 'rds:ModifyDBClusterSnapshotAttribute', resource: sourceSnapshot, resourceTags: shareTag }, 'ImplicitlyDenied'],
+    ['never the source snapshot deleted', { action: 'rds:DeleteDBClusterSnapshot', resource: sourceSnapshot, resourceTags: shareTag }, 'ImplicitlyDenied'],
+  ])('the companion role: %s', async (_what, request, expected) => {
+    expect(await asCompanion(request)).toBe(expected);
+  });
+});
+
+describe('a source in another account, given only sourceAccount (the companion\'s default names)', () => {
+  const A = '111111111111';
+  const sourceStack = new Stack(new App(), 'Source', { env: { account: A, region: TARGET_REGION } });
+  const companion = new AuroraRestoreSource(sourceStack, 'RestoreSource', { sourceClusterIdentifier: 'prod-aurora', pipelineAccount: ACCOUNT });
+  const sourceTemplate = Template.fromStack(sourceStack).toJSON() as CfnTemplate;
+  const sourceResolver = new TemplateResolver(sourceTemplate, { region: TARGET_REGION, account: A });
+  const roleId = Object.keys(sourceTemplate.Resources).find((id) => sourceTemplate.Resources[id].Type === 'AWS::IAM::Role')!;
+  const trustPolicy = sourceResolver.resolve(sourceTemplate.Resources[roleId].Properties!.AssumeRolePolicyDocument);
+  const shareKeyArn = sourceResolver.resolveString(sourceStack.resolve(companion.shareKeyArn));
+  const p = synth({ sourceAccount: A });
+  const decide = (step: string, r: IamRequest) => {
+    const role = p.iam.roles.get(p.iam.functionId(step))!;
+    return decideAs(role.roleArn, role.policies, r, keyPolicies(sourceTemplate, sourceResolver), ACCOUNT);
+  };
+
+  test('the configured role is the companion\'s, and the share key is its alias', () => {
+    expect(p.config.sourceRoleArn).toBe(`arn:aws:iam::${A}:role/${companion.accessName}`);
+    expect(p.config.sourceShareKeyArn).toBe(`arn:aws:kms:${TARGET_REGION}:${A}:alias/${companion.accessName}`);
+  });
+
+  test.each<[string, string, IamRequest, IamDecision]>([
+    ['SnapshotCheck', 'assumes the companion role', { action: 'sts:AssumeRole', resource: `arn:aws:iam::${A}:role/${companion.accessName}` }, 'Allowed'],
+    ['RestoreSnapshot', 'lets RDS decrypt with the share key', {
+      action: 'kms:Decrypt', resource: shareKeyArn, context: { 'kms:ViaService': `rds.${TARGET_REGION}.amazonaws.com`, 'kms:CallerAccount': ACCOUNT },
+    }, 'Allowed'],
+    ['RestoreSnapshot', 'not directly', { action: 'kms:Decrypt', resource: shareKeyArn, context: { 'kms:CallerAccount': ACCOUNT } }, 'ImplicitlyDenied'],
+  ])('%s %s', async (step, _what, request, expected) => {
+    expect(await decide(step, request.action === 'sts:AssumeRole' ? { ...request, resourcePolicy: trustPolicy } : request)).toBe(expected);
   });
 });

@@ -30,6 +30,11 @@ export interface IamRequest {
   readonly requestTagKeys?: string[];
   /** Other condition keys, e.g. `kms:ViaService`. */
   readonly context?: Record<string, string | string[]>;
+  /**
+   * The resource's policy, for a resource that has one outside KMS (whose key policies come from `keys`): e.g. a
+   * cluster snapshot shared with other accounts, whose share acts as one.
+   */
+  readonly resourcePolicy?: PolicyDocument;
 }
 
 /** What IAM decided. */
@@ -118,9 +123,15 @@ export class TemplateIam {
   readonly roles: Map<string, FunctionRole>;
   private readonly keys: Map<string, PolicyDocument>;
 
-  constructor(template: CfnTemplate, private readonly resolver: TemplateResolver) {
+  /** `otherKeys`: policies of keys outside the template the functions use (another account's, by key ARN). */
+  constructor(template: CfnTemplate, private readonly resolver: TemplateResolver, otherKeys: Map<string, PolicyDocument> = new Map()) {
     this.roles = functionRoles(template, resolver);
-    this.keys = keyPolicies(template, resolver);
+    this.keys = new Map([...otherKeys, ...keyPolicies(template, resolver)]);
+  }
+
+  /** The key policies this evaluator knows, by key ARN. */
+  get keyPolicies(): ReadonlyMap<string, PolicyDocument> {
+    return this.keys;
   }
 
   /** The function logical id whose construct id is `id` (e.g. `DeleteRds`). */
@@ -140,11 +151,12 @@ export class TemplateIam {
 
 /**
  * IAM's decision on `request` made by `principalArn` with these identity policies. A KMS request also asks the key
- * policy: the one in `keys` for the key, else the default key policy of `account`. Throws on an invalid request.
+ * policy: the one in `keys` for the key, else the default key policy of `account`; another request its
+ * `resourcePolicy`, if any. Throws on an invalid request.
  */
 export async function decideAs(
   principalArn: string, policies: Array<{ name: string; policy: PolicyDocument }>, request: IamRequest,
-  keys: Map<string, PolicyDocument>, account: string,
+  keys: ReadonlyMap<string, PolicyDocument>, account: string,
 ): Promise<IamDecision> {
   const resourceAccount = /^arn:[^:]+:[^:]+:[^:]*:(\d{12}):/.exec(request.resource)?.[1] ?? account;
   const simulation: Simulation = {
@@ -152,6 +164,7 @@ export async function decideAs(
     serviceControlPolicies: [],
     resourceControlPolicies: [],
     ...(request.action.startsWith('kms:') ? { resourcePolicy: (keys.get(request.resource) ?? defaultKeyPolicy(resourceAccount)) as any } : {}),
+    ...(request.resourcePolicy ? { resourcePolicy: request.resourcePolicy as any } : {}),
     request: {
       action: request.action,
       principal: principalArn,

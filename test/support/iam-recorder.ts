@@ -10,22 +10,47 @@
  * (`rds:AddTagsToResource` when a create carries tags), and the KMS grants RDS makes on the caller's behalf
  * (`kms:CreateGrant` for an AWS resource, through RDS). A call it cannot map is recorded as unmapped, so a
  * new AWS call in a handler fails the check until it is mapped here.
+ *
+ * Across accounts: a function that assumes a role (STS AssumeRole) gets temporary keys, which the recorder reads
+ * from moto's answer; a call signed with one is recorded as that role's, in the role's account, so it is decided
+ * against the role's policies (the source account's AuroraRestoreSource role). A request on another account's
+ * snapshot carries the share (the snapshot's `restore` attribute) as its resource policy, and RDS's use of another
+ * account's key names the calling account (`kms:CallerAccount`), which that key's policy must allow.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand, ListTagsForResourceCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  DescribeDBClustersCommand, DescribeDBClusterSnapshotAttributesCommand, DescribeDBClusterSnapshotsCommand, ListTagsForResourceCommand, RDSClient,
+} from '@aws-sdk/client-rds';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { IamRequest } from './iam-policies';
+import type { IamRequest, PolicyDocument } from './iam-policies';
+import { CALLER_ARN_HEADER } from './moto';
+import { awsQueryCall } from './moto-json-api';
 
 /** The access key id a function signs with: the recorder reads the function back from it. */
 export function functionAccessKey(logicalId: string): string {
   return `fn-${logicalId}`;
 }
 
+/** A role session a function opened with STS AssumeRole. */
+export interface AssumedRoleSession {
+  /** The role assumed. */
+  readonly roleArn: string;
+  /** The role's account. */
+  readonly account: string;
+  /** The function that assumed it. */
+  readonly functionLogicalId: string;
+}
+
 /** One AWS call of a handler. */
 export interface RecordedCall {
-  /** The function's logical id (from its access key), or the access key when it names no function. */
+  /**
+   * The function's logical id (from its access key), or the access key when it names no function; for a call made
+   * with an assumed role's temporary keys, the function that assumed the role.
+   */
   readonly functionLogicalId: string;
+  /** Set when the call was signed with an assumed role's temporary keys: IAM decides it as that role's. */
+  readonly assumedRole?: AssumedRoleSession;
   readonly region: string;
   /** `service:Action`. */
   readonly action: string;
@@ -34,6 +59,8 @@ export interface RecordedCall {
   readonly requests: IamRequest[];
   /** Why the call could not be mapped to IAM requests, if it could not. */
   readonly unmapped?: string;
+  /** moto's answer: its HTTP status, and for an STS call its error code (set once the answer has come). */
+  response?: { readonly status: number; readonly errorCode?: string };
 }
 
 /** A running recorder. */
@@ -42,6 +69,8 @@ export interface IamRecorder {
   readonly endpoint: string;
   /** Every call so far, in order. */
   readonly calls: RecordedCall[];
+  /** The secret parts (secret access keys, session tokens) of every role session handed out so far: for leak scans. */
+  readonly temporarySecrets: string[];
   /** Stops listening. */
   close(): Promise<void>;
 }
@@ -54,6 +83,14 @@ export interface IamRecorderOptions {
   readonly account: string;
   /** Credentials for the recorder's own reads from moto. */
   readonly credentials: { accessKeyId: string; secretAccessKey: string };
+  /** Credentials for the recorder's reads of resources in other accounts (tags, snapshots, shares), by account. */
+  readonly accounts?: Record<string, { accessKeyId: string; secretAccessKey: string }>;
+  /**
+   * The role session of a function (by logical id) as STS names it (`arn:aws:sts::<account>:assumed-role/<role>/<function
+   * name>`, as Lambda runs it), sent to moto with the function's AssumeRole calls (header {@link CALLER_ARN_HEADER}), so
+   * a trust policy naming that role is honoured, and a refusal names the caller, as AWS does.
+   */
+  readonly callerArnOf?: (functionLogicalId: string) => string | undefined;
 }
 
 type Params = Record<string, string>;
@@ -62,20 +99,50 @@ type Params = Record<string, string>;
 export async function startIamRecorder(options: IamRecorderOptions): Promise<IamRecorder> {
   const calls: RecordedCall[] = [];
   const lookup = new MotoLookup(options);
+  const sessions = new Map<string, AssumedRoleSession>();
+  const temporarySecrets: string[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       void (async () => {
+        let call: RecordedCall;
         try {
-          calls.push(await describeCall(req, body, options.account, lookup));
+          call = await describeCall(req, body, options.account, lookup, sessions);
         } catch (err) {
-          calls.push({ functionLogicalId: '?', region: '?', action: '?', params: {}, requests: [], unmapped: `recorder error: ${(err as Error).message}` });
+          call = { functionLogicalId: '?', region: '?', action: '?', params: {}, requests: [], unmapped: `recorder error: ${(err as Error).message}` };
         }
-        const upstream = http.request(`${options.target}${req.url}`, { method: req.method, headers: req.headers, agent: false }, (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
+        calls.push(call);
+        const assuming = call.action === 'sts:AssumeRole';
+        const callerArn = assuming && !call.assumedRole ? options.callerArnOf?.(call.functionLogicalId) : undefined;
+        const headers = callerArn ? { ...req.headers, [CALLER_ARN_HEADER]: callerArn } : req.headers;
+        const upstream = http.request(`${options.target}${req.url}`, { method: req.method, headers, agent: false }, (up) => {
+          call.response = { status: up.statusCode ?? 502 };
+          if (!assuming) {
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            up.pipe(res);
+            return;
+          }
+          // Read the temporary keys moto hands out, to know whose later calls they sign.
+          const answer: Buffer[] = [];
+          up.on('data', (c: Buffer) => answer.push(c));
+          up.on('end', () => {
+            const xml = Buffer.concat(answer).toString('utf8');
+            const key = /<AccessKeyId>([^<]+)<\/AccessKeyId>/.exec(xml)?.[1];
+            const roleArn = String(call.params.RoleArn ?? '');
+            const errorCode = /<Code>([^<]+)<\/Code>/.exec(xml)?.[1];
+            call.response = { status: up.statusCode ?? 502, ...(errorCode ? { errorCode } : {}) };
+            if (up.statusCode === 200 && key) {
+              sessions.set(key, { roleArn, account: roleArn.split(':')[4] ?? '', functionLogicalId: call.functionLogicalId });
+              for (const element of ['SecretAccessKey', 'SessionToken']) {
+                const value = new RegExp(`<${element}>([^<]+)</${element}>`).exec(xml)?.[1];
+                if (value) temporarySecrets.push(value);
+              }
+            }
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            res.end(xml);
+          });
         });
         upstream.on('error', (err) => {
           res.writeHead(502);
@@ -93,6 +160,7 @@ export async function startIamRecorder(options: IamRecorderOptions): Promise<Iam
   return {
     endpoint: `http://127.0.0.1:${port}`,
     calls,
+    temporarySecrets,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -103,11 +171,15 @@ class MotoLookup {
   private readonly secretClients = new Map<string, SecretsManagerClient>();
   constructor(private readonly options: IamRecorderOptions) {}
 
-  rds(region: string): RDSClient {
-    let c = this.rdsClients.get(region);
+  /** RDS of a region, as the account that owns what is read (the ARN's account; default the main account). */
+  rds(region: string, account = this.options.account): RDSClient {
+    const key = `${account}/${region}`;
+    let c = this.rdsClients.get(key);
     if (!c) {
-      c = new RDSClient({ region, endpoint: this.options.target, credentials: this.options.credentials, maxAttempts: 1 });
-      this.rdsClients.set(region, c);
+      const credentials = account === this.options.account ? this.options.credentials : this.options.accounts?.[account];
+      if (!credentials) throw new Error(`no credentials of account ${account} to read its resources: pass them as accounts`);
+      c = new RDSClient({ region, endpoint: this.options.target, credentials, maxAttempts: 1 });
+      this.rdsClients.set(key, c);
     }
     return c;
   }
@@ -115,16 +187,17 @@ class MotoLookup {
   /** The tags of an RDS resource (ARN as the handler named it); none when it does not exist. */
   async tags(region: string, arn: string): Promise<Record<string, string>> {
     try {
-      const out = await this.rds(region).send(new ListTagsForResourceCommand({ ResourceName: arn }));
+      const out = await this.rds(region, accountOf(arn)).send(new ListTagsForResourceCommand({ ResourceName: arn }));
       return Object.fromEntries((out.TagList ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
     } catch {
       return {};
     }
   }
 
-  async snapshot(region: string, idOrArn: string): Promise<{ engineVersion?: string; kmsKeyId?: string } | undefined> {
+  async snapshot(region: string, idOrArn: string, account?: string): Promise<{ engineVersion?: string; kmsKeyId?: string } | undefined> {
     try {
-      const out = await this.rds(region).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: idOrArn }));
+      const rds = this.rds(region, accountOf(idOrArn) ?? account);
+      const out = await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: idOrArn }));
       const s = out.DBClusterSnapshots?.[0];
       return s && { engineVersion: s.EngineVersion, kmsKeyId: s.StorageEncrypted === false ? undefined : s.KmsKeyId };
     } catch {
@@ -132,9 +205,36 @@ class MotoLookup {
     }
   }
 
-  async clusterEngineVersion(region: string, id: string): Promise<string | undefined> {
+  /** The trust policy of a role (ARN), as its account's IAM holds it; none when the role does not exist. */
+  async trustPolicy(roleArn: string): Promise<PolicyDocument | undefined> {
+    const account = accountOf(roleArn) ?? this.options.account;
+    const credentials = account === this.options.account ? this.options.credentials : this.options.accounts?.[account];
+    if (!credentials) return undefined;
     try {
-      const out = await this.rds(region).send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }));
+      const out = await awsQueryCall({ endpoint: this.options.target, region: 'us-east-1', accessKeyId: credentials.accessKeyId }, 'iam', 'GetRole', {
+        RoleName: roleArn.split('/').pop()!,
+      });
+      const document = out.text('AssumeRolePolicyDocument');
+      return document ? JSON.parse(decodeURIComponent(document)) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The accounts a cluster snapshot (ARN) is shared with, as its owner sees them; none when it does not exist. */
+  async sharedWith(region: string, arn: string): Promise<string[]> {
+    try {
+      const id = arn.split(':').slice(6).join(':');
+      const out = await this.rds(region, accountOf(arn)).send(new DescribeDBClusterSnapshotAttributesCommand({ DBClusterSnapshotIdentifier: id }));
+      return out.DBClusterSnapshotAttributesResult?.DBClusterSnapshotAttributes?.find((a) => a.AttributeName === 'restore')?.AttributeValues ?? [];
+    } catch {
+      return [];
+    }
+  }
+
+  async clusterEngineVersion(region: string, id: string, account?: string): Promise<string | undefined> {
+    try {
+      const out = await this.rds(region, account).send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }));
       return out.DBClusters?.[0]?.EngineVersion;
     } catch {
       return undefined;
@@ -153,15 +253,23 @@ class MotoLookup {
   }
 }
 
-/** Parses the request: who (access key), where (region, service), what (action, parameters). */
-async function describeCall(req: http.IncomingMessage, body: Buffer, account: string, lookup: MotoLookup): Promise<RecordedCall> {
+/** The account of an ARN, if it is one. */
+function accountOf(idOrArn: string): string | undefined {
+  return /^arn:[^:]+:[^:]+:[^:]*:(\d{12}):/.exec(idOrArn)?.[1];
+}
+
+/** Parses the request: who (access key, or the role session it belongs to), where (region, service), what (action, parameters). */
+async function describeCall(
+  req: http.IncomingMessage, body: Buffer, account: string, lookup: MotoLookup, sessions: Map<string, AssumedRoleSession>,
+): Promise<RecordedCall> {
   const auth = String(req.headers.authorization ?? '');
   const scope = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(auth);
   if (!scope) {
     return { functionLogicalId: '?', region: '?', action: '?', params: {}, requests: [], unmapped: `unsigned request ${req.method} ${req.url}` };
   }
   const [, accessKey, region, service] = scope;
-  const functionLogicalId = accessKey.startsWith('fn-') ? accessKey.slice(3) : accessKey;
+  const assumedRole = sessions.get(accessKey);
+  const functionLogicalId = assumedRole?.functionLogicalId ?? (accessKey.startsWith('fn-') ? accessKey.slice(3) : accessKey);
   const target = req.headers['x-amz-target'];
   let operation: string;
   let params: Params | Record<string, unknown>;
@@ -174,8 +282,8 @@ async function describeCall(req: http.IncomingMessage, body: Buffer, account: st
     operation = String((params as Params).Action ?? '');
   }
   const action = `${service}:${operation}`;
-  const base = { functionLogicalId, region, action, params: redact(params) };
-  const ctx: MapContext = { account, region, lookup };
+  const base = { functionLogicalId, ...(assumedRole ? { assumedRole } : {}), region, action, params: redact(params) };
+  const ctx: MapContext = { account: assumedRole?.account ?? account, region, lookup };
   const mapper = MAPPERS[action];
   if (!mapper) return { ...base, requests: [], unmapped: `no IAM mapping for ${action}: add it to test/support/iam-recorder.ts` };
   return { ...base, requests: await mapper(params as any, ctx) };
@@ -187,6 +295,7 @@ function redact(params: Record<string, unknown>): Record<string, unknown> {
 }
 
 interface MapContext {
+  /** The caller's account: unqualified identifiers name its resources. */
   readonly account: string;
   readonly region: string;
   readonly lookup: MotoLookup;
@@ -227,7 +336,26 @@ function requestTags(p: Params): Record<string, string> | undefined {
 async function rdsResource(ctx: MapContext, action: string, type: string, idOrArn: string, extra: Partial<IamRequest> = {}): Promise<IamRequest> {
   const { arn, region, lookupArn } = rdsArn(ctx, type, idOrArn);
   const tagged = ['cluster', 'db', 'cluster-snapshot'].includes(arn.split(':')[5]);
-  return { action, resource: arn, ...(tagged ? { resourceTags: await ctx.lookup.tags(region, lookupArn) } : {}), ...extra };
+  const shared = arn.split(':')[5] === 'cluster-snapshot' && accountOf(arn) !== ctx.account
+    ? { resourcePolicy: shareAsPolicy(arn, await ctx.lookup.sharedWith(region, lookupArn)) } : {};
+  return { action, resource: arn, ...(tagged ? { resourceTags: await ctx.lookup.tags(region, lookupArn) } : {}), ...shared, ...extra };
+}
+
+/**
+ * What sharing a cluster snapshot (its `restore` attribute) lets other accounts do, as a resource policy: describe,
+ * copy and restore it. Their own IAM policies must allow it as well, as for any request across accounts.
+ */
+function shareAsPolicy(arn: string, accounts: string[]): PolicyDocument {
+  const principals = accounts.map((a) => (a === 'all' ? '*' : `arn:aws:iam::${a}:root`));
+  return {
+    Version: '2012-10-17',
+    Statement: principals.length === 0 ? [] : [{
+      Effect: 'Allow',
+      Principal: { AWS: principals },
+      Action: ['rds:DescribeDBClusterSnapshots', 'rds:CopyDBClusterSnapshot', 'rds:RestoreDBClusterFromSnapshot'],
+      Resource: arn,
+    }],
+  };
 }
 
 /** The KMS requests RDS makes on the caller's behalf to use a key: a grant for itself, and the key's description. */
@@ -235,7 +363,7 @@ function rdsKeyUse(ctx: MapContext, keyId: string | undefined, region: string): 
   if (!keyId) return [];
   const arn = keyId.startsWith('arn:') ? keyId : `arn:aws:kms:${region}:${ctx.account}:${keyId.startsWith('alias/') ? keyId : `key/${keyId}`}`;
   const keyRegion = arn.split(':')[3];
-  const via = { 'kms:ViaService': `rds.${keyRegion}.amazonaws.com` };
+  const via = { 'kms:ViaService': `rds.${keyRegion}.amazonaws.com`, 'kms:CallerAccount': ctx.account };
   return [
     { action: 'kms:CreateGrant', resource: arn, context: { ...via, 'kms:GrantIsForAWSResource': 'true' } },
     { action: 'kms:DescribeKey', resource: arn, context: via },
@@ -278,6 +406,17 @@ const MAPPERS: Record<string, Mapper> = {
   'rds:RebootDBCluster': async (p: Params, ctx) => [await rdsResource(ctx, 'rds:RebootDBCluster', 'cluster', p.DBClusterIdentifier)],
   'rds:DeleteDBInstance': async (p: Params, ctx) => [await rdsResource(ctx, 'rds:DeleteDBInstance', 'db', p.DBInstanceIdentifier)],
   'rds:DeleteDBClusterSnapshot': async (p: Params, ctx) => [await rdsResource(ctx, 'rds:DeleteDBClusterSnapshot', 'cluster-snapshot', p.DBClusterSnapshotIdentifier)],
+  'rds:ModifyDBClusterSnapshotAttribute': async (p: Params, ctx) => [
+    await rdsResource(ctx, 'rds:ModifyDBClusterSnapshotAttribute', 'cluster-snapshot', p.DBClusterSnapshotIdentifier),
+  ],
+  'rds:DescribeDBClusterSnapshotAttributes': async (p: Params, ctx) => [
+    await rdsResource(ctx, 'rds:DescribeDBClusterSnapshotAttributes', 'cluster-snapshot', p.DBClusterSnapshotIdentifier),
+  ],
+  // The role's trust policy is the resource side (moto enforces it too: launcher fix assume-role-trust).
+  'sts:AssumeRole': async (p: Params, ctx) => {
+    const trust = await ctx.lookup.trustPolicy(p.RoleArn);
+    return [{ action: 'sts:AssumeRole', resource: p.RoleArn, ...(trust ? { resourcePolicy: trust } : {}) }];
+  },
   'rds:CreateDBClusterSnapshot': async (p: Params, ctx) => {
     const tags = requestTags(p);
     const snapshot = await rdsResource(ctx, 'rds:CreateDBClusterSnapshot', 'cluster-snapshot', p.DBClusterSnapshotIdentifier, { requestTags: tags });
@@ -288,7 +427,7 @@ const MAPPERS: Record<string, Mapper> = {
     const source = await rdsResource(ctx, 'rds:CopyDBClusterSnapshot', 'cluster-snapshot', p.SourceDBClusterSnapshotIdentifier, { requestTags: tags });
     const copy = await rdsResource(ctx, 'rds:CopyDBClusterSnapshot', 'cluster-snapshot', p.TargetDBClusterSnapshotIdentifier, { requestTags: tags });
     const sourceRegion = source.resource.split(':')[3];
-    const sourceInfo = await ctx.lookup.snapshot(sourceRegion, p.SourceDBClusterSnapshotIdentifier);
+    const sourceInfo = await ctx.lookup.snapshot(sourceRegion, p.SourceDBClusterSnapshotIdentifier, ctx.account);
     const keys = [...rdsKeyUse(ctx, p.KmsKeyId, ctx.region), ...rdsKeyUse(ctx, sourceInfo?.kmsKeyId, sourceRegion)];
     return [source, copy, ...tagOnCreate(copy, tags), ...keys];
   },
@@ -297,7 +436,7 @@ const MAPPERS: Record<string, Mapper> = {
     const cluster = await rdsResource(ctx, 'rds:RestoreDBClusterFromSnapshot', 'cluster', p.DBClusterIdentifier, { requestTags: tags });
     const snapshot = await rdsResource(ctx, 'rds:RestoreDBClusterFromSnapshot', 'cluster-snapshot', p.SnapshotIdentifier, { requestTags: tags });
     const snapshotRegion = snapshot.resource.split(':')[3];
-    const info = await ctx.lookup.snapshot(snapshotRegion, p.SnapshotIdentifier);
+    const info = await ctx.lookup.snapshot(snapshotRegion, p.SnapshotIdentifier, ctx.account);
     const version = major(p.EngineVersion ?? info?.engineVersion);
     const other = (type: string, name: string) => rdsResource(ctx, 'rds:RestoreDBClusterFromSnapshot', type, name, { requestTags: tags });
     const snapshotKey = info?.kmsKeyId && info.kmsKeyId !== p.KmsKeyId ? rdsKeyUse(ctx, info.kmsKeyId, snapshotRegion) : [];
@@ -313,7 +452,7 @@ const MAPPERS: Record<string, Mapper> = {
   'rds:CreateDBInstance': async (p: Params, ctx) => {
     const tags = requestTags(p);
     const instance = await rdsResource(ctx, 'rds:CreateDBInstance', 'db', p.DBInstanceIdentifier, { requestTags: tags });
-    const clusterVersion = p.DBClusterIdentifier ? await ctx.lookup.clusterEngineVersion(ctx.region, p.DBClusterIdentifier) : undefined;
+    const clusterVersion = p.DBClusterIdentifier ? await ctx.lookup.clusterEngineVersion(ctx.region, p.DBClusterIdentifier, ctx.account) : undefined;
     const version = major(p.EngineVersion ?? clusterVersion);
     const other = (type: string, name: string) => rdsResource(ctx, 'rds:CreateDBInstance', type, name, { requestTags: tags });
     return [

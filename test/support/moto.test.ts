@@ -12,6 +12,7 @@ import {
   DeleteDBInstanceCommand,
   DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
+  ModifyDBClusterSnapshotAttributeCommand,
   DescribeDBInstancesCommand,
   ModifyDBClusterCommand,
   RDSClient,
@@ -19,8 +20,8 @@ import {
   StartDBClusterCommand,
   StopDBClusterCommand,
 } from '@aws-sdk/client-rds';
-import { motoClientEnv, startMoto, type MotoServer } from './moto';
-import { awsJsonCall } from './moto-json-api';
+import { CALLER_ARN_HEADER, motoClientEnv, startMoto, type MotoServer } from './moto';
+import { awsJsonCall, awsQueryCall } from './moto-json-api';
 
 jest.setTimeout(120_000);
 
@@ -53,6 +54,52 @@ async function createSourceCluster(rds: RDSClient, id: string, extra: Record<str
   }));
 }
 
+/** The source account of the cross-account tests; moto's default account is the pipeline's. */
+const ACCOUNT_A = '111111111111';
+const ACCOUNT_B = '123456789012';
+
+/** Clients acting in account A, as its administrator (the launcher's account-credentials route). */
+async function accountA(server: MotoServer) {
+  const creds = await server.accountCredentials(ACCOUNT_A);
+  const rds = (region: string) => new RDSClient({ region, endpoint: server.endpoint, credentials: creds, maxAttempts: 1 });
+  const target = (region: string) => ({ endpoint: server.endpoint, region, accessKeyId: creds.accessKeyId });
+  return { creds, rds, target };
+}
+
+/** A role in account A trusting `principal` (an AWS principal value) to assume it, optionally with more statements. */
+async function roleInA(server: MotoServer, name: string, principal: string, extra: unknown[] = []): Promise<string> {
+  const a = await accountA(server);
+  const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: principal }, Action: 'sts:AssumeRole' }, ...extra] };
+  const out = await awsQueryCall(a.target('us-east-1'), 'iam', 'CreateRole', { RoleName: name, AssumeRolePolicyDocument: JSON.stringify(trust) });
+  return out.text('Arn')!;
+}
+
+/** A key of account A in `region` whose policy lets account B use it through RDS of `viaRegion` (or nobody else: `viaRegion` undefined). */
+async function keyInA(server: MotoServer, region: string, viaRegion?: string): Promise<string> {
+  const a = await accountA(server);
+  const statements: unknown[] = [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT_A}:root` }, Action: 'kms:*', Resource: '*' }];
+  if (viaRegion) {
+    statements.push({
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${ACCOUNT_B}:root` },
+      Action: 'kms:CreateGrant',
+      Resource: '*',
+      Condition: { StringEquals: { 'kms:ViaService': `rds.${viaRegion}.amazonaws.com`, 'kms:CallerAccount': ACCOUNT_B }, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+    });
+  }
+  const out = await awsJsonCall(a.target(region), 'kms', 'CreateKey', { Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }) });
+  return out.KeyMetadata.Arn;
+}
+
+/** A snapshot `snap` of a cluster `src` of account A in `region`, encrypted with `kmsKeyId`, shared with account B. */
+async function sharedSnapshotOfA(server: MotoServer, region: string, kmsKeyId?: string): Promise<string> {
+  const rds = (await accountA(server)).rds(region);
+  await createSourceCluster(rds, 'src', kmsKeyId ? { KmsKeyId: kmsKeyId } : {});
+  const snap = (await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'src', DBClusterSnapshotIdentifier: 'snap' }))).DBClusterSnapshot!;
+  await rds.send(new ModifyDBClusterSnapshotAttributeCommand({ DBClusterSnapshotIdentifier: 'snap', AttributeName: 'restore', ValuesToAdd: [ACCOUNT_B] }));
+  return snap.DBClusterSnapshotArn!;
+}
+
 async function clusterOf(rds: RDSClient, id: string) {
   return (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }))).DBClusters![0];
 }
@@ -81,7 +128,8 @@ describe('moto launcher', () => {
       'account-attributes', 'automated-snapshot-name-collision', 'copy-kms-key-of-unencrypted-snapshot', 'failed-modify-keeps-cluster', 'rename-keeps-instances',
       'rename-onto-existing-cluster', 'rename-reports-renaming', 'restore-deletion-protection', 'restore-with-kms-key-encrypts',
       'snapshot-arn-as-identifier', 'stopped-cluster-cannot-be-deleted',
-    ]);
+      'assume-role-trust', 'share-needs-customer-key', 'shared-key-policy', 'shared-snapshot-arn',
+    ].sort());
     expect(motoClientEnv(moto)).toEqual({ AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
   });
 
@@ -369,6 +417,120 @@ describe('moto launcher', () => {
     expect((await tgt.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'old-w' }))).DBInstances![0].DBClusterIdentifier).toBe('new');
   });
 
+  test('AssumeRole needs a role of that account whose trust policy allows the caller (fix assume-role-trust); its keys act in that account', async () => {
+    const sts = (headers: Record<string, string> = {}, accessKeyId?: string) => (roleArn: string) =>
+      awsQueryCall({ endpoint: moto.endpoint, region: TARGET, accessKeyId }, 'sts', 'AssumeRole', { RoleArn: roleArn, RoleSessionName: 'arp-test' }, headers);
+    const trustsB = await roleInA(moto, 'trusts-b', `arn:aws:iam::${ACCOUNT_B}:root`);
+    const out = await sts()(trustsB);
+    expect(out.text('Arn')).toBe(`arn:aws:sts::${ACCOUNT_A}:assumed-role/trusts-b/arp-test`);
+    // The temporary key acts in account A: it sees A's cluster, not B's.
+    await createSourceCluster((await accountA(moto)).rds(TARGET), 'in-a');
+    await createSourceCluster(tgt, 'in-b');
+    const asRole = new RDSClient({
+      region: TARGET,
+      endpoint: moto.endpoint,
+      maxAttempts: 1,
+      credentials: { accessKeyId: out.text('AccessKeyId')!, secretAccessKey: out.text('SecretAccessKey')!, sessionToken: out.text('SessionToken')! },
+    });
+    expect((await asRole.send(new DescribeDBClustersCommand({}))).DBClusters!.map((c) => c.DBClusterIdentifier)).toEqual(['in-a']);
+    expect(await roleInA(moto, 'trusts-b-id', ACCOUNT_B).then(sts())).toBeDefined();
+
+    const denied = (role: string) => expect.objectContaining({
+      name: 'AccessDenied', message: expect.stringContaining(`is not authorized to perform: sts:AssumeRole on resource: ${role}`),
+    });
+    // A role that names another account, or none of the caller's roles, or does not exist, or denies.
+    const trustsC = await roleInA(moto, 'trusts-c', 'arn:aws:iam::222222222222:root');
+    expect(await errorOf(sts()(trustsC))).toEqual(denied(trustsC));
+    const pipelineRole = `arn:aws:iam::${ACCOUNT_B}:role/pipeline-fn`;
+    const trustsRole = await roleInA(moto, 'trusts-role', pipelineRole);
+    expect(await errorOf(sts()(trustsRole))).toEqual(denied(trustsRole));
+    const otherSession = `arn:aws:sts::${ACCOUNT_B}:assumed-role/other/fn`;
+    expect(await errorOf(sts({ [CALLER_ARN_HEADER]: otherSession })(trustsRole)))
+      .toEqual(expect.objectContaining({ message: expect.stringContaining(`User: ${otherSession} is not authorized to perform: sts:AssumeRole on resource: ${trustsRole}`) }));
+    expect((await sts({ [CALLER_ARN_HEADER]: `arn:aws:sts::${ACCOUNT_B}:assumed-role/pipeline-fn/fn` })(trustsRole)).text('Arn')).toMatch(/assumed-role\/trusts-role\//);
+    const missing = `arn:aws:iam::${ACCOUNT_A}:role/nobody`;
+    expect(await errorOf(sts()(missing))).toEqual(denied(missing));
+    const denies = await roleInA(moto, 'denies-b', `arn:aws:iam::${ACCOUNT_B}:root`, [{ Effect: 'Deny', Principal: { AWS: ACCOUNT_B }, Action: 'sts:*' }]);
+    expect(await errorOf(sts()(denies))).toEqual(denied(denies));
+    // A role's own session may assume a role that trusts that role.
+    const chained = await roleInA(moto, 'trusts-trusts-b', trustsB);
+    expect((await sts({}, out.text('AccessKeyId'))(chained)).text('Arn')).toMatch(/assumed-role\/trusts-trusts-b\//);
+  });
+
+  test('another account\'s snapshot ARN resolves in that account once shared, only in its region; only the owner shares (fix shared-snapshot-arn)', async () => {
+    const key = await keyInA(moto, TARGET, TARGET);
+    const a = (await accountA(moto)).rds(TARGET);
+    await createSourceCluster(a, 'src', { KmsKeyId: key });
+    const snap = (await a.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'src', DBClusterSnapshotIdentifier: 'snap' }))).DBClusterSnapshot!;
+    const arn = snap.DBClusterSnapshotArn!;
+    expect(arn).toBe(`arn:aws:rds:${TARGET}:${ACCOUNT_A}:cluster-snapshot:snap`);
+    const describe = () => tgt.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: arn }));
+    expect((await errorOf(describe())).name).toBe('DBClusterSnapshotNotFoundFault');
+    expect((await errorOf(tgt.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'r0', SnapshotIdentifier: arn, Engine: 'aurora-postgresql' })))).name)
+      .toBe('DBClusterSnapshotNotFoundFault');
+    await a.send(new ModifyDBClusterSnapshotAttributeCommand({ DBClusterSnapshotIdentifier: 'snap', AttributeName: 'restore', ValuesToAdd: [ACCOUNT_B] }));
+    expect((await describe()).DBClusterSnapshots![0]).toMatchObject({ DBClusterSnapshotArn: arn, KmsKeyId: key });
+    expect((await tgt.send(new DescribeDBClusterSnapshotsCommand({ SnapshotType: 'shared' }))).DBClusterSnapshots!.map((x) => x.DBClusterSnapshotArn)).toEqual([arn]);
+    // Restored in B with B's key; copied into B.
+    const bKey = (await awsJsonCall({ endpoint: moto.endpoint, region: TARGET }, 'kms', 'CreateKey', {})).KeyMetadata.Arn;
+    const restored = await tgt.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'r1', SnapshotIdentifier: arn, Engine: 'aurora-postgresql', KmsKeyId: bKey }));
+    expect(restored.DBCluster).toMatchObject({ DBClusterArn: `arn:aws:rds:${TARGET}:${ACCOUNT_B}:cluster:r1`, KmsKeyId: bKey, StorageEncrypted: true });
+    const copy = await tgt.send(new CopyDBClusterSnapshotCommand({ SourceDBClusterSnapshotIdentifier: arn, TargetDBClusterSnapshotIdentifier: 'copy-in-b', KmsKeyId: bKey }));
+    expect(copy.DBClusterSnapshot!.DBClusterSnapshotArn).toBe(`arn:aws:rds:${TARGET}:${ACCOUNT_B}:cluster-snapshot:copy-in-b`);
+    // Only the owner changes who it is shared with.
+    expect((await errorOf(tgt.send(new ModifyDBClusterSnapshotAttributeCommand({ DBClusterSnapshotIdentifier: arn, AttributeName: 'restore', ValuesToAdd: ['222222222222'] })))).name)
+      .toBe('DBClusterSnapshotNotFoundFault');
+    // Unshared, it is gone for B again.
+    await a.send(new ModifyDBClusterSnapshotAttributeCommand({ DBClusterSnapshotIdentifier: 'snap', AttributeName: 'restore', ValuesToRemove: [ACCOUNT_B] }));
+    expect((await errorOf(describe())).name).toBe('DBClusterSnapshotNotFoundFault');
+
+    // Shared from another region, it is usable only in that region.
+    const east = await sharedSnapshotOfA(moto, SOURCE, await keyInA(moto, SOURCE, SOURCE));
+    expect((await errorOf(tgt.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'r2', SnapshotIdentifier: east, Engine: 'aurora-postgresql' })))).name)
+      .toBe('DBClusterSnapshotNotFoundFault');
+    expect((await errorOf(tgt.send(new CopyDBClusterSnapshotCommand({ SourceDBClusterSnapshotIdentifier: east, TargetDBClusterSnapshotIdentifier: 'c2' })))).name)
+      .toBe('DBClusterSnapshotNotFoundFault');
+    const r3 = await src.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'r3', SnapshotIdentifier: east, Engine: 'aurora-postgresql' }));
+    expect(r3.DBCluster!.DBClusterArn).toBe(`arn:aws:rds:${SOURCE}:${ACCOUNT_B}:cluster:r3`);
+  });
+
+  test('a shared snapshot on the aws/rds key (or encrypted without a key) cannot be restored or copied by the other account (fix share-needs-customer-key)', async () => {
+    const awsRds = await moto.awsManagedKey(TARGET, ACCOUNT_A);
+    expect(awsRds.arn).toMatch(new RegExp(`^arn:aws:kms:${TARGET}:${ACCOUNT_A}:key/`));
+    expect((await awsJsonCall({ ...(await accountA(moto)).target(TARGET) }, 'kms', 'DescribeKey', { KeyId: 'alias/aws/rds' })).KeyMetadata)
+      .toMatchObject({ Arn: awsRds.arn, KeyManager: 'AWS' });
+    const arn = await sharedSnapshotOfA(moto, TARGET, awsRds.arn);
+    const restore = await errorOf(tgt.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'r', SnapshotIdentifier: arn, Engine: 'aurora-postgresql' })));
+    expect(restore).toMatchObject({ name: 'KMSKeyNotAccessibleFault', message: expect.stringContaining(`The source snapshot KMS key [${awsRds.arn}]`) });
+    expect((await errorOf(tgt.send(new CopyDBClusterSnapshotCommand({ SourceDBClusterSnapshotIdentifier: arn, TargetDBClusterSnapshotIdentifier: 'c' })))).name)
+      .toBe('KMSKeyNotAccessibleFault');
+    await moto.reset();
+    const placeholder = await sharedSnapshotOfA(moto, TARGET);
+    expect((await errorOf(tgt.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'r', SnapshotIdentifier: placeholder, Engine: 'aurora-postgresql' })))).name)
+      .toBe('KMSKeyNotAccessibleFault');
+  });
+
+  test('restoring a shared snapshot needs its key\'s policy to let the account use it through RDS of that region (fix shared-key-policy)', async () => {
+    const restore = (arn: string, id: string) => tgt.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: id, SnapshotIdentifier: arn, Engine: 'aurora-postgresql' }));
+    const closed = await sharedSnapshotOfA(moto, TARGET, await keyInA(moto, TARGET));
+    expect((await errorOf(restore(closed, 'r1'))).name).toBe('KMSKeyNotAccessibleFault');
+    await moto.reset();
+    const otherRegion = await sharedSnapshotOfA(moto, TARGET, await keyInA(moto, TARGET, SOURCE));
+    expect((await errorOf(restore(otherRegion, 'r2'))).name).toBe('KMSKeyNotAccessibleFault');
+    await moto.reset();
+    const open = await sharedSnapshotOfA(moto, TARGET, await keyInA(moto, TARGET, TARGET));
+    expect((await restore(open, 'r3')).DBCluster!.DBClusterIdentifier).toBe('r3');
+  });
+
+  test('account-credentials: one administrator key per account; reset forgets it', async () => {
+    const first = await moto.accountCredentials(ACCOUNT_A);
+    expect(await moto.accountCredentials(ACCOUNT_A)).toEqual(first);
+    expect(first.accessKeyId).not.toBe((await moto.accountCredentials('222222222222')).accessKeyId);
+    await expect(moto.accountCredentials('12')).rejects.toThrow(/12-digit account/);
+    await moto.reset();
+    expect((await moto.accountCredentials(ACCOUNT_A)).accessKeyId).not.toBe(first.accessKeyId);
+  });
+
   test('error names as SDK v3 reports them for what does not exist', async () => {
     expect(await errorOf(tgt.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'nope' })))).toMatchObject({ name: 'DBClusterNotFoundFault', status: 404 });
     expect(await errorOf(tgt.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: 'nope' })))).toMatchObject({ name: 'DBClusterSnapshotNotFoundFault', status: 404 });
@@ -400,7 +562,8 @@ describe('moto without the launcher fixes (shows each fix is still needed)', () 
     moto = await startMoto({
       withoutFixes: ['account-attributes', 'snapshot-arn-as-identifier', 'automated-snapshot-name-collision', 'failed-modify-keeps-cluster', 'restore-deletion-protection',
         'copy-kms-key-of-unencrypted-snapshot', 'stopped-cluster-cannot-be-deleted', 'restore-with-kms-key-encrypts',
-        'rename-onto-existing-cluster', 'rename-keeps-instances', 'rename-reports-renaming'],
+        'rename-onto-existing-cluster', 'rename-keeps-instances', 'rename-reports-renaming',
+        'assume-role-trust', 'shared-snapshot-arn', 'share-needs-customer-key', 'shared-key-policy'],
     });
     rds = rdsClient(moto, SOURCE);
   });
@@ -459,6 +622,19 @@ describe('moto without the launcher fixes (shows each fix is still needed)', () 
     expect(restored.DBCluster!.StorageEncrypted).toBe(false);
   });
 
+  test('AssumeRole hands out credentials of any account for any role, existing or not, trusting the caller or not', async () => {
+    const out = await awsQueryCall({ endpoint: moto.endpoint, region: TARGET }, 'sts', 'AssumeRole', { RoleArn: `arn:aws:iam::${ACCOUNT_A}:role/nobody`, RoleSessionName: 's' });
+    expect(out.text('Arn')).toBe(`arn:aws:sts::${ACCOUNT_A}:assumed-role/nobody/s`);
+  });
+
+  test('a snapshot shared by another account is not found by its ARN (moto looks in the caller\'s account)', async () => {
+    const arn = await sharedSnapshotOfA(moto, SOURCE);
+    expect((await rds.send(new DescribeDBClusterSnapshotsCommand({ SnapshotType: 'shared' }))).DBClusterSnapshots!.map((x) => x.DBClusterSnapshotArn)).toEqual([arn]);
+    expect((await errorOf(rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: arn })))).name).toBe('DBClusterSnapshotNotFoundFault');
+    expect((await errorOf(rds.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'r', SnapshotIdentifier: arn, Engine: 'aurora-postgresql' })))).name)
+      .toBe('DBClusterSnapshotNotFoundFault');
+  });
+
   test('DescribeAccountAttributes is not implemented: no quota to read, none to hold', async () => {
     await expect(rds.send(new DescribeAccountAttributesCommand({}))).rejects.toThrow();
   });
@@ -487,5 +663,31 @@ describe('moto without the launcher fixes (shows each fix is still needed)', () 
     await createSourceCluster(rds, 'other', { StorageEncrypted: false });
     await rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'new', NewDBClusterIdentifier: 'other', ApplyImmediately: true }));
     expect((await rds.send(new DescribeDBClustersCommand({}))).DBClusters!.map((c) => c.DBClusterIdentifier)).not.toContain('new');
+  });
+});
+
+describe('moto without the key fixes (shows share-needs-customer-key and shared-key-policy are still needed)', () => {
+  let moto: MotoServer;
+  let tgt: RDSClient;
+
+  beforeAll(async () => {
+    moto = await startMoto({ withoutFixes: ['share-needs-customer-key', 'shared-key-policy'] });
+    tgt = rdsClient(moto, TARGET);
+  });
+  afterAll(async () => {
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+  });
+
+  test('a shared snapshot on the aws/rds key is restored by the other account', async () => {
+    const arn = await sharedSnapshotOfA(moto, TARGET, (await moto.awsManagedKey(TARGET, ACCOUNT_A)).arn);
+    expect((await tgt.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'r', SnapshotIdentifier: arn, Engine: 'aurora-postgresql' }))).DBCluster!.DBClusterIdentifier).toBe('r');
+  });
+
+  test('a shared snapshot whose key\'s policy does not let the account in is restored', async () => {
+    const arn = await sharedSnapshotOfA(moto, TARGET, await keyInA(moto, TARGET));
+    expect((await tgt.send(new RestoreDBClusterFromSnapshotCommand({ DBClusterIdentifier: 'r', SnapshotIdentifier: arn, Engine: 'aurora-postgresql' }))).DBCluster!.DBClusterIdentifier).toBe('r');
   });
 });

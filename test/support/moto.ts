@@ -23,7 +23,20 @@ export type MotoFix =
   | 'restore-with-kms-key-encrypts'
   | 'rename-onto-existing-cluster'
   | 'rename-keeps-instances'
-  | 'rename-reports-renaming';
+  | 'rename-reports-renaming'
+  | 'assume-role-trust'
+  | 'shared-snapshot-arn'
+  | 'share-needs-customer-key'
+  | 'shared-key-policy';
+
+/** The header in which the test harness tells the launcher's `assume-role-trust` fix the ARN of the caller. */
+export const CALLER_ARN_HEADER = 'x-harness-caller-arn';
+
+/** Credentials of an account's administrator user, for test setup in another account than moto's default. */
+export interface AccountCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
 
 /** What can be overridden on a cluster in describe/create/modify responses. */
 export interface ClusterOverride {
@@ -80,6 +93,13 @@ export interface MotoServer {
    * create, restore or modify set them; `undefined` when there is no such cluster.
    */
   clusterCredentials(id: string, region: string): Promise<ClusterCredentials | undefined>;
+  /**
+   * An access key of an administrator user of `account` (created on first use): SDK clients signing with it act in
+   * that account (moto tells accounts apart by access key). For setting up another account; never for the pipeline.
+   */
+  accountCredentials(account: string): Promise<AccountCredentials>;
+  /** The AWS managed key `alias/aws/<service>` (default `rds`) of an account and region, reporting KeyManager AWS. */
+  awsManagedKey(region: string, account?: string, service?: string): Promise<{ keyId: string; arn: string }>;
   /** Ends the override of one resource. */
   release(kind: 'cluster' | 'snapshot' | 'instance', id: string, scope?: OverrideScope): Promise<void>;
   /** Ends every override. */
@@ -190,6 +210,14 @@ class MotoHandle implements MotoServer {
     const out = await this.control('POST', '/_harness/cluster-credentials', { id, region }) as
       { found: boolean; masterUsername?: string; masterUserPassword?: string };
     return out.found ? { masterUsername: out.masterUsername ?? '', masterUserPassword: out.masterUserPassword ?? '' } : undefined;
+  }
+
+  async accountCredentials(account: string): Promise<AccountCredentials> {
+    return await this.control('POST', '/_harness/account-credentials', { account }) as AccountCredentials;
+  }
+
+  async awsManagedKey(region: string, account?: string, service = 'rds'): Promise<{ keyId: string; arn: string }> {
+    return await this.control('POST', '/_harness/aws-managed-key', { region, service, ...(account ? { account } : {}) }) as { keyId: string; arn: string };
   }
 
   async release(kind: 'cluster' | 'snapshot' | 'instance', id: string, scope: OverrideScope = {}): Promise<void> {

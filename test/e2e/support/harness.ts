@@ -19,9 +19,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import {
   invokeFunction, localFunctions, runPipeline, type FunctionInvocation, type LocalFunction, type PipelineRun, type RunPipelineOptions,
 } from './run-pipeline';
+import type { SourceAccount } from './source-account';
 import { PIPELINE_CONFIG_ENV, TABLE_KEYS, type DbUserSpec, type PipelineConfig } from '../../../src/contracts';
 import { renderStateMachine, type RenderedStateMachine } from '../../support/asl';
-import { contextOf, TemplateIam } from '../../support/iam-policies';
+import { contextOf, decideAs, TemplateIam, type PolicyDocument } from '../../support/iam-policies';
 import { functionAccessKey, startIamRecorder, type RecordedCall } from '../../support/iam-recorder';
 import { motoClientEnv, type MotoServer } from '../../support/moto';
 import { functionAssetSources, templateFunctions, type CfnTemplate, type TemplateResolver } from '../../support/template';
@@ -35,6 +36,11 @@ export interface HarnessOptions {
   readonly stack: Stack;
   /** Environment for every function on top of the template's, e.g. NODE_EXTRA_CA_CERTS of the test CA. */
   readonly extraEnv?: Record<string, string>;
+  /**
+   * The source account of a restore across accounts (see source-account.ts): calls made as its roles are decided
+   * against their policies, and its keys' policies decide the pipeline's use of them.
+   */
+  readonly sourceAccount?: Pick<SourceAccount, 'account' | 'credentials' | 'roles' | 'keyPolicies'>;
 }
 
 /** A scenario's world. */
@@ -58,6 +64,8 @@ export interface E2EHarness {
    * are evaluated against the functions' roles in the template: one IAM would refuse fails the run.
    */
   readonly iamCalls: RecordedCall[];
+  /** The secret parts of the role sessions the functions opened (across accounts): secrets the scans look for. */
+  readonly assumedRoleSecrets: string[];
   /** RDS of a region. */
   rds(region: string): RDSClient;
   /** Secrets Manager of a region (default the target region). */
@@ -127,8 +135,19 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
   const secretClients = new Map<string, SecretsManagerClient>();
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig(region)));
   const messages: string[] = [];
-  const recorder = await startIamRecorder({ target: moto.endpoint, account: resolver.account, credentials: MOTO_CREDENTIALS });
-  const iam = new TemplateIam(template, resolver);
+  const source = options.sourceAccount;
+  const iam = new TemplateIam(template, resolver, source?.keyPolicies);
+  const recorder = await startIamRecorder({
+    target: moto.endpoint,
+    account: resolver.account,
+    credentials: MOTO_CREDENTIALS,
+    accounts: source ? { [source.account]: source.credentials } : {},
+    callerArnOf: (logicalId) => {
+      const role = iam.roles.get(logicalId)?.roleArn;
+      const fn = functions.find((f) => f.logicalId === logicalId);
+      return role && fn ? `arn:aws:sts::${resolver.account}:assumed-role/${role.split('/').pop()}/${fn.functionName}` : undefined;
+    },
+  });
   const { AWS_ACCESS_KEY_ID: _perFunction, ...motoEnv } = motoClientEnv(moto);
   const env = { ...motoEnv, AWS_ENDPOINT_URL: recorder.endpoint, ...options.extraEnv };
   let checkedCalls = 0;
@@ -140,14 +159,26 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
     let requests = 0;
     let allowed = 0;
     for (const call of fresh) {
-      const who = call.functionLogicalId.replace(/^.*Handlers/, '').replace(/[0-9A-F]{8}$/, '');
-      if (call.unmapped || !iam.roles.has(call.functionLogicalId)) {
-        problems.push(`${who} ${call.action}: ${call.unmapped ?? 'signed by no function of the template'}`);
+      const fn = call.functionLogicalId.replace(/^.*Handlers/, '').replace(/[0-9A-F]{8}$/, '');
+      const who = call.assumedRole ? `${fn} as ${call.assumedRole.roleArn}` : fn;
+      // A call made as an assumed role is decided against that role's policies (the source account's companion).
+      const asRole = call.assumedRole && source?.roles.find((r) => r.roleArn === call.assumedRole!.roleArn);
+      if (call.unmapped || !iam.roles.has(call.functionLogicalId) || (call.assumedRole && !asRole)) {
+        problems.push(`${who} ${call.action}: ${call.unmapped ?? (call.assumedRole ? 'made as a role whose policies the harness does not know' : 'signed by no function of the template')}`);
         continue;
       }
       for (const request of call.requests) {
         requests++;
-        const decision = await iam.decide(call.functionLogicalId, request);
+        const decision = asRole
+          ? await decideAs(asRole.roleArn, asRole.policies, request, iam.keyPolicies, call.assumedRole!.account)
+          : await iam.decide(call.functionLogicalId, request);
+        // A role whose trust policy refuses the caller: AWS (moto, fix assume-role-trust) refused it too, and the run
+        // saw that refusal. Only the caller's own side must allow it.
+        if (decision !== 'Allowed' && call.action === 'sts:AssumeRole' && call.response?.errorCode === 'AccessDenied' && !asRole
+          && await iam.decide(call.functionLogicalId, { ...request, resourcePolicy: trusting(resolver.account, request.resource) }) === 'Allowed') {
+          allowed++;
+          continue;
+        }
         if (decision === 'Allowed') allowed++;
         else problems.push(`${who} ${call.action}: ${request.action} on ${request.resource} is ${decision} (${JSON.stringify(contextOf(request))})`);
       }
@@ -186,6 +217,7 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
       taskHooks.push(hook);
     },
     iamCalls: recorder.calls,
+    assumedRoleSecrets: recorder.temporarySecrets,
     checkIam,
     async invoke(id, event) {
       const pattern = new RegExp(`Handlers${id}[0-9A-F]{8}$`);
@@ -280,6 +312,11 @@ export async function createHarness(options: HarnessOptions): Promise<E2EHarness
     },
   };
   return harness;
+}
+
+/** A trust policy letting `account` assume `roleArn`: what the caller's side is decided with when the real one refused. */
+function trusting(account: string, roleArn: string): PolicyDocument {
+  return { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'sts:AssumeRole', Resource: roleArn }] };
 }
 
 /** The parts of a secret string that are secret: a plain string, or the values of password-like JSON keys. */

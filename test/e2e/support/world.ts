@@ -5,11 +5,12 @@
  * for the target cluster.
  */
 import { randomBytes } from 'node:crypto';
-import { CreateDBClusterSnapshotCommand, CreateDBInstanceCommand, type Tag } from '@aws-sdk/client-rds';
+import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBInstanceCommand, type Tag } from '@aws-sdk/client-rds';
 import type { Stack } from 'aws-cdk-lib';
 import { createHarness, findSecretLeaks, seedCluster, type E2EHarness, type SecretLeak } from './harness';
 import { MASTER_USERNAME, resetSourceDatabase, standInForCluster, type ClusterStandIn, type RestoredProduction } from './local-cluster';
 import type { PipelineRun } from './run-pipeline';
+import { provisionSourceAccount, type SourceAccount, type SourceAccountOptions } from './source-account';
 import { startMoto, type MotoServer } from '../../support/moto';
 import { awsJsonCall } from '../../support/moto-json-api';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
@@ -56,7 +57,10 @@ export interface Scenario {
   readonly target?: ClusterStandIn;
   /** What the source's snapshot holds: production's login roles and their passwords (when the world has PostgreSQL). */
   readonly production?: RestoredProduction;
-  /** Every secret value in play: Secrets Manager's, the source's master password, production's, the test server's superuser's. */
+  /**
+   * Every secret value in play: Secrets Manager's, the source's master password, production's, the test server's
+   * superuser's, and the secret parts of the role sessions the functions opened in another account.
+   */
   secrets(): Promise<string[]>;
   /** Where any of {@link secrets} shows up in what the runs made observable (and the PostgreSQL log). */
   leaks(runs: PipelineRun[]): Promise<SecretLeak[]>;
@@ -64,12 +68,44 @@ export interface Scenario {
 
 /** Resets the world, provisions `stack` and seeds the source cluster `prod-aurora` in the pipeline's source region. */
 export async function startScenario(world: World, stack: Stack, options: ScenarioOptions = {}): Promise<Scenario> {
+  await world.moto.reset();
+  return scenarioOn(world, stack, options, undefined);
+}
+
+/** A scenario of a restore across accounts. */
+export interface CrossAccountScenario extends Scenario {
+  /** The source account, with the AuroraRestoreSource stack's role and share key in it. */
+  readonly source: SourceAccount;
+}
+
+/** What a scenario across accounts starts from. */
+export interface CrossAccountScenarioOptions extends ScenarioOptions {
+  /** The companion stack in the source account (account, region, props). */
+  readonly source?: SourceAccountOptions;
+}
+
+/**
+ * Resets the world, deploys the AuroraRestoreSource stack into the source account (its role and share key, see
+ * source-account.ts), builds the pipeline's stack from it (`build` gets the role's and key's ARNs), provisions that
+ * in the pipeline's account, and seeds the source cluster `prod-aurora` in the source account and region, encrypted
+ * with that account's `aws/rds` key (as most production clusters are, and why the shareable copy is needed).
+ */
+export async function startCrossAccountScenario(
+  world: World, build: (source: SourceAccount) => Stack, options: CrossAccountScenarioOptions = {},
+): Promise<CrossAccountScenario> {
+  await world.moto.reset();
+  const source = await provisionSourceAccount(world.moto, options.source);
+  const scenario = await scenarioOn(world, build(source), options, source);
+  return { ...scenario, source };
+}
+
+async function scenarioOn(world: World, stack: Stack, options: ScenarioOptions, source: SourceAccount | undefined): Promise<Scenario> {
   const { moto, pg } = world;
-  await moto.reset();
   const production = pg ? await resetSourceDatabase(pg, { masterPassword: world.sourcePassword }) : undefined;
   const h = await createHarness({
     moto,
     stack,
+    sourceAccount: source,
     extraEnv: {
       ...(pg ? { NODE_EXTRA_CA_CERTS: pg.caFile } : {}),
       // Each bundle carries its own SDK, which would warn once per run about Node 20's end of support.
@@ -77,11 +113,15 @@ export async function startScenario(world: World, stack: Stack, options: Scenari
       ...options.extraEnv,
     },
   });
-  await seedSource(h, world, options.snapshots ?? ['prod-aurora-old', 'prod-aurora-new'], options.sourceEncrypted);
+  const snapshots = options.snapshots ?? ['prod-aurora-old', 'prod-aurora-new'];
+  if (source) await seedSourceInAccount(source, world, h.config.sourceClusterIdentifier, snapshots, options.sourceEncrypted);
+  else await seedSource(h, world, snapshots, options.sourceEncrypted);
   const target = pg
     ? await standInForCluster(h, pg, { clusterIdentifier: h.config.targetClusterIdentifier, region: h.config.targetRegion })
     : undefined;
-  const secrets = async () => [...await h.secretValues(), world.sourcePassword, ...(production?.passwords ?? []), ...(pg ? [pg.superPassword] : [])];
+  const secrets = async () => [
+    ...await h.secretValues(), world.sourcePassword, ...(production?.passwords ?? []), ...(pg ? [pg.superPassword] : []), ...h.assumedRoleSecrets,
+  ];
   return {
     world,
     h,
@@ -112,6 +152,29 @@ export async function seedSource(h: E2EHarness, world: World, snapshots: string[
     await h.rds(h.config.sourceRegion).send(new CreateDBClusterSnapshotCommand({
       DBClusterIdentifier: h.config.sourceClusterIdentifier, DBClusterSnapshotIdentifier: snapshot,
     }));
+  }
+}
+
+/**
+ * Creates the source cluster `identifier` in the source account and its source region, encrypted with that account's
+ * `aws/rds` key (unless `encrypted` is false), with `snapshots` (oldest first), as the account's administrator.
+ */
+export async function seedSourceInAccount(
+  source: SourceAccount, world: World, identifier: string, snapshots: string[], encrypted = true,
+): Promise<void> {
+  const rds = source.rds(source.sourceRegion);
+  const key = encrypted ? await world.moto.awsManagedKey(source.sourceRegion, source.account) : undefined;
+  await rds.send(new CreateDBClusterCommand({
+    DBClusterIdentifier: identifier,
+    Engine: 'aurora-postgresql',
+    EngineVersion: '16.4',
+    MasterUsername: MASTER_USERNAME,
+    MasterUserPassword: world.sourcePassword,
+    StorageEncrypted: encrypted,
+    ...(key ? { KmsKeyId: key.arn } : {}),
+  }));
+  for (const snapshot of snapshots) {
+    await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: identifier, DBClusterSnapshotIdentifier: snapshot }));
   }
 }
 

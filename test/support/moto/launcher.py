@@ -21,6 +21,12 @@ moto's RDS models report a cluster as `creating` exactly once and everything els
                             create/restore/modify set them, or {"found": false}. RDS never tells; the
                             e2e harness uses it to make a local PostgreSQL, standing in for the
                             cluster, accept the password the pipeline reset.
+  POST /_harness/account-credentials  {"account": "111111111111"}
+                            an access key of an administrator user of that account (moto tells accounts apart
+                            by access key): how a test sets up another account without assuming a role
+  POST /_harness/aws-managed-key      {"account": ..., "region": ..., "service": "rds"}
+                            the account's AWS managed key alias/aws/<service> in that region, reporting
+                            KeyManager AWS (moto makes these keys as customer managed ones)
 
 An override is keyed by identifier (and region when given), so it can be set before the resource exists
 and applies to every resource of that identifier until released. Only what describe/create/modify
@@ -32,6 +38,7 @@ leaves some out (the tests use it to show each fix is still needed).
 """
 
 import json
+import re
 import signal
 import sys
 import threading
@@ -130,12 +137,12 @@ def _patch_reported_values() -> None:
 
 
 def _snapshot_id_from_arn(backend: Any, identifier: Optional[str]) -> Optional[str]:
-    """The identifier in a cluster snapshot ARN of the backend's own region; anything else unchanged
-    (an ARN of another region then matches nothing, as in RDS)."""
+    """The identifier in a cluster snapshot ARN of the backend's own region and account; anything else unchanged
+    (an ARN of another region or account then matches nothing here, as in RDS; see fix shared-snapshot-arn)."""
     if not identifier or not identifier.startswith("arn:"):
         return identifier
     parts = identifier.split(":", 6)
-    if len(parts) == 7 and parts[3] == backend.region_name and parts[5] == "cluster-snapshot":
+    if len(parts) == 7 and parts[3] == backend.region_name and parts[4] == backend.account_id and parts[5] == "cluster-snapshot":
         return parts[6]
     return identifier
 
@@ -350,6 +357,280 @@ def _fix_rename_reports_renaming() -> None:
     rds_models.DBCluster.status = property(status, status_prop.fset)
 
 
+# --- Several accounts: who may assume a role, and snapshots shared between accounts --------------------------------
+
+CALLER_ARN_HEADER = "x-harness-caller-arn"
+
+
+def _split_arn(arn: str) -> Optional[Tuple[str, str, str, str, str]]:
+    """(partition, service, region, account, resource) of an ARN, else None."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return None
+    return parts[1], parts[2], parts[3], parts[4], parts[5]
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _wildcard(pattern: str, value: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+def _principal_matches(principal: Any, caller_account: str, caller_arns: list) -> bool:
+    """A policy's `Principal` against the caller: `*`, the caller's account (id or root ARN), or one of its ARNs."""
+    if principal == "*":
+        return True
+    values = _as_list(principal.get("AWS")) if isinstance(principal, dict) else []
+    for value in values:
+        if value == "*" or value == caller_account or value == f"arn:aws:iam::{caller_account}:root":
+            return True
+        if value in caller_arns:
+            return True
+    return False
+
+
+def _conditions_hold(conditions: Any, context: Dict[str, str]) -> bool:
+    """StringEquals / StringLike / Bool on the keys of `context`; any other operator or key does not hold (a
+    statement this evaluator cannot read never grants)."""
+    for operator, entries in (conditions or {}).items():
+        if operator not in ("StringEquals", "StringLike", "Bool"):
+            return False
+        for key, expected in entries.items():
+            actual = context.get(key.lower())
+            if actual is None:
+                return False
+            wanted = [str(v) for v in _as_list(expected)]
+            if operator == "StringLike":
+                if not any(_wildcard(w, actual) for w in wanted):
+                    return False
+            elif operator == "Bool":
+                if actual.lower() not in [w.lower() for w in wanted]:
+                    return False
+            elif actual not in wanted:
+                return False
+    return True
+
+
+def _policy_allows(document: Any, action: str, caller_account: str, caller_arns: list, context: Dict[str, str]) -> bool:
+    """Whether a resource policy (trust or key policy) allows the caller `action`: an Allow statement for it and no
+    Deny statement. Resources are not checked (a trust or key policy names its own resource or `*`)."""
+    try:
+        policy = json.loads(document) if isinstance(document, str) else document
+    except ValueError:
+        return False
+    allowed = False
+    for st in _as_list((policy or {}).get("Statement")):
+        if not any(_wildcard(a, action) for a in _as_list(st.get("Action"))):
+            continue
+        if not _principal_matches(st.get("Principal"), caller_account, caller_arns):
+            continue
+        if not _conditions_hold(st.get("Condition"), context):
+            continue
+        if st.get("Effect") == "Deny":
+            return False
+        if st.get("Effect") == "Allow":
+            allowed = True
+    return allowed
+
+
+def _fix_assume_role_trust() -> None:
+    """STS AssumeRole answers AccessDenied unless the role exists in its account and its trust policy allows the
+    caller (its account, as id or root ARN, or its role's or user's ARN), as AWS does, and names the caller in its
+    refusal as STS does; moto hands out credentials for any ARN. The caller: the role session of an assumed-role key
+    or the IAM user of a key, else the role session the test harness's IAM recorder (which knows the function behind
+    a request) names in the `x-harness-caller-arn` header (`arn:aws:sts::<account>:assumed-role/<role>/<session>`)."""
+    from moto.iam.models import iam_backends
+    from moto.sts import responses as sts_responses
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.models import sts_backends
+
+    class AccessDenied(STSClientError):
+        code = "AccessDenied"
+
+        def __init__(self, message: str) -> None:
+            super().__init__("AccessDenied", message)
+
+    original = sts_responses.TokenResponse.assume_role
+
+    def caller(response: Any, account: str) -> Tuple[Optional[str], list]:
+        """(the caller's ARN as STS names it, the ARNs a trust policy may name it by)."""
+        key = response.get_access_key()
+        for partition in sts_backends[account]:
+            assumed = sts_backends[account][partition].get_assumed_role_from_access_key(key)
+            if assumed is not None:
+                return assumed.arn, [assumed.role_arn, assumed.arn]
+        for partition in iam_backends[account]:
+            for user in iam_backends[account][partition].users.values():
+                if any(k.access_key_id == key for k in user.access_keys):
+                    return user.arn, [user.arn]
+        header = response.headers.get(CALLER_ARN_HEADER)
+        session = re.fullmatch(r"arn:([\w-]+):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+", header or "")
+        if session:
+            return header, [header, f"arn:{session.group(1)}:iam::{session.group(2)}:role/{session.group(3)}"]
+        return None, []
+
+    def assume_role(self: Any) -> Any:
+        role_arn = self._get_param("RoleArn") or ""
+        account = self.get_current_account()
+        who, arns = caller(self, account)
+        denied = AccessDenied(f"User: {who or f'arn:aws:iam::{account}:root'} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+        parsed = _split_arn(role_arn)
+        if parsed is None or parsed[1] != "iam" or parsed[3] not in iam_backends:
+            raise denied
+        try:
+            role = iam_backends[parsed[3]][parsed[0]].get_role_by_arn(role_arn)
+        except Exception:
+            raise denied
+        if not _policy_allows(role.assume_role_policy_document, "sts:AssumeRole", account, arns, {}):
+            raise denied
+        return original(self)
+
+    sts_responses.TokenResponse.assume_role = assume_role
+
+
+def _foreign_snapshot_arn(backend: Any, identifier: Optional[str]) -> Optional[Tuple[str, str, str]]:
+    """(account, region, id) of a cluster snapshot ARN of another account than the backend's, else None."""
+    parsed = _split_arn(identifier or "")
+    if parsed is None or parsed[1] != "rds" or not parsed[4].startswith("cluster-snapshot:"):
+        return None
+    if parsed[3] == backend.account_id:
+        return None
+    return parsed[3], parsed[2], parsed[4].split(":", 1)[1].lower()
+
+
+def _shared_snapshot(backend: Any, identifier: str) -> Any:
+    """Another account's cluster snapshot named by ARN, as the backend's account sees it: found only in the caller's
+    region and only when shared with the caller's account (attribute `restore`), else DBClusterSnapshotNotFoundFault."""
+    account, region, snapshot_id = _foreign_snapshot_arn(backend, identifier)  # type: ignore[misc]
+    owner = rds_models.rds_backends.get(account, {}).get(region) if account in rds_models.rds_backends else None
+    snapshot = owner.cluster_snapshots.get(snapshot_id) if owner is not None and region == backend.region_name else None
+    if snapshot is None:
+        raise rds_models.DBClusterSnapshotNotFoundError(identifier)
+    shared_with = snapshot.attributes.get("restore", [])
+    if backend.account_id not in shared_with and "all" not in shared_with:
+        raise rds_models.DBClusterSnapshotNotFoundError(identifier)
+    return snapshot
+
+
+def _fix_shared_snapshot_arn() -> None:
+    """RDS resolves another account's cluster snapshot ARN (in DescribeDBClusterSnapshots, CopyDBClusterSnapshot,
+    RestoreDBClusterFromSnapshot) in that account, if the snapshot is shared with the caller's account and in the
+    caller's region (a shared cluster snapshot can be copied or restored only in its own region). moto looks the ARN
+    up in the caller's own account. Only the owner may change who a snapshot is shared with."""
+    backend_cls = rds_models.RDSBackend
+    describe_original = backend_cls.describe_db_cluster_snapshots
+    get_original = backend_cls.get_db_cluster_snapshot
+    modify_original = backend_cls.modify_db_cluster_snapshot_attribute
+
+    def describe(self: Any, db_cluster_identifier: Any, db_snapshot_identifier: Any, *args: Any, **kwargs: Any) -> Any:
+        if _foreign_snapshot_arn(self, db_snapshot_identifier):
+            return [_shared_snapshot(self, db_snapshot_identifier)]
+        return describe_original(self, db_cluster_identifier, db_snapshot_identifier, *args, **kwargs)
+
+    def get(self: Any, identifier: str) -> Any:
+        if _foreign_snapshot_arn(self, identifier):
+            return _shared_snapshot(self, identifier)
+        return get_original(self, identifier)
+
+    def modify(self: Any, db_cluster_snapshot_identifier: str, *args: Any, **kwargs: Any) -> Any:
+        if _foreign_snapshot_arn(self, db_cluster_snapshot_identifier):
+            raise rds_models.DBClusterSnapshotNotFoundError(db_cluster_snapshot_identifier)
+        return modify_original(self, db_cluster_snapshot_identifier, *args, **kwargs)
+
+    backend_cls.describe_db_cluster_snapshots = describe
+    backend_cls.get_db_cluster_snapshot = get
+    backend_cls.modify_db_cluster_snapshot_attribute = modify
+
+
+def _snapshot_key(snapshot: Any) -> Tuple[Optional[str], Any]:
+    """(key ARN or id, the KMS key or None) of an encrypted snapshot; (None, None) when unencrypted."""
+    from moto.kms.models import kms_backends
+
+    key_id = getattr(snapshot, "kms_key_id", None)
+    if not getattr(snapshot, "encrypted", False) or not key_id:
+        return None, None
+    parsed = _split_arn(key_id)
+    account, region, raw = (parsed[3], parsed[2], parsed[4].split("/", 1)[-1]) if parsed else (snapshot.account_id, snapshot.region, key_id)
+    try:
+        return key_id, kms_backends[account][region].describe_key(raw)
+    except Exception:
+        return key_id, None
+
+
+def _foreign_encrypted_use(fix: Callable[[Any, str, str, Any, Any], None]) -> None:
+    """Runs `fix(backend, snapshot ARN, key ARN, key, snapshot)` before a restore or a copy whose source is another
+    account's encrypted snapshot."""
+    backend_cls = rds_models.RDSBackend
+    restore_original = backend_cls.restore_db_cluster_from_snapshot
+    copy_original = backend_cls.copy_db_cluster_snapshot
+
+    def check(backend: Any, identifier: str) -> None:
+        if not _foreign_snapshot_arn(backend, identifier):
+            return
+        snapshot = backend.get_db_cluster_snapshot(identifier)
+        key_id, key = _snapshot_key(snapshot)
+        if key_id:
+            fix(backend, identifier, key_id, key, snapshot)
+
+    def restore(self: Any, from_snapshot_id: str, overrides: Dict[str, Any]) -> Any:
+        check(self, from_snapshot_id)
+        return restore_original(self, from_snapshot_id, overrides)
+
+    def copy_snapshot(self: Any, source_db_cluster_snapshot_identifier: str, *args: Any, **kwargs: Any) -> Any:
+        check(self, source_db_cluster_snapshot_identifier)
+        return copy_original(self, source_db_cluster_snapshot_identifier, *args, **kwargs)
+
+    backend_cls.restore_db_cluster_from_snapshot = restore
+    backend_cls.copy_db_cluster_snapshot = copy_snapshot
+
+
+def _source_key_not_accessible(key_id: str) -> Exception:
+    return rds_exceptions.RDSClientError(
+        "KMSKeyNotAccessibleFault",
+        f"The source snapshot KMS key [{key_id}] does not exist, is not enabled or you do not have permissions to access it.")
+
+
+def _fix_share_needs_customer_key() -> None:
+    """A snapshot encrypted with an AWS managed key (`aws/rds`, which no key policy can open to another account) is
+    of no use to the accounts it is shared with: their restore or copy of it fails with KMSKeyNotAccessibleFault, as
+    reported for RDS (awslabs/aurora-snapshot-tool#26; the console refuses to share such a snapshot at all). moto
+    restores it. An encrypted cluster created without KmsKeyId (moto's placeholder key) counts as on `aws/rds`."""
+
+    def fix(backend: Any, identifier: str, key_id: str, key: Any, snapshot: Any) -> None:
+        if key is None or getattr(key, "key_manager", "CUSTOMER") == "AWS":
+            raise _source_key_not_accessible(key_id)
+
+    _foreign_encrypted_use(fix)
+
+
+def _fix_shared_key_policy() -> None:
+    """Restoring or copying another account's snapshot needs its customer managed key's policy to let the caller's
+    account use the key through RDS (kms:CreateGrant for RDS, with kms:ViaService rds.<region>, kms:CallerAccount);
+    else RDS answers KMSKeyNotAccessibleFault. moto reads no key policy there (it only honours Deny statements on
+    a few KMS calls)."""
+
+    def fix(backend: Any, identifier: str, key_id: str, key: Any, snapshot: Any) -> None:
+        if key is None or getattr(key, "key_manager", "CUSTOMER") == "AWS":
+            return  # share-needs-customer-key's case
+        if key.key_state != "Enabled" or key.region != backend.region_name:
+            raise _source_key_not_accessible(key_id)
+        context = {
+            "kms:viaservice": f"rds.{backend.region_name}.amazonaws.com",
+            "kms:calleraccount": backend.account_id,
+            "kms:grantisforawsresource": "true",
+        }
+        if not _policy_allows(key.policy, "kms:CreateGrant", backend.account_id, [], context):
+            raise _source_key_not_accessible(key_id)
+
+    _foreign_encrypted_use(fix)
+
+
 EMULATOR_FIXES = {
     "account-attributes": _fix_account_attributes,
     "snapshot-arn-as-identifier": _fix_snapshot_arn_as_identifier,
@@ -362,6 +643,10 @@ EMULATOR_FIXES = {
     "rename-onto-existing-cluster": _fix_rename_onto_existing_cluster,
     "rename-keeps-instances": _fix_rename_keeps_instances,
     "rename-reports-renaming": _fix_rename_reports_renaming,
+    "assume-role-trust": _fix_assume_role_trust,
+    "shared-snapshot-arn": _fix_shared_snapshot_arn,
+    "share-needs-customer-key": _fix_share_needs_customer_key,
+    "shared-key-policy": _fix_shared_key_policy,
 }
 
 
@@ -379,6 +664,40 @@ def _cluster_credentials(body: Dict[str, Any]) -> Dict[str, Any]:
         "masterUsername": cluster.master_username,
         "masterUserPassword": cluster.__dict__.get("_master_user_password"),
     }
+
+
+def _account_credentials(body: Dict[str, Any]) -> Dict[str, Any]:
+    """An access key of an administrator user (`harness-admin`) of `account`, created on first use: how a test acts in
+    another account than moto's default one (moto tells accounts apart by the access key), as an operator of that
+    account would, without assuming any role."""
+    from moto.iam.models import iam_backends
+
+    account = body.get("account")
+    if not isinstance(account, str) or len(account) != 12 or not account.isdigit():
+        raise ValueError(f"need a 12-digit account, got {account!r}")
+    iam = iam_backends[account]["aws"]
+    if "harness-admin" not in iam.users:
+        iam.create_user(region_name="us-east-1", user_name="harness-admin")
+    keys = iam.users["harness-admin"].access_keys
+    key = keys[0] if keys else iam.create_access_key("harness-admin")
+    return {"accessKeyId": key.access_key_id, "secretAccessKey": key.secret_access_key}
+
+
+def _aws_managed_key(body: Dict[str, Any]) -> Dict[str, Any]:
+    """The AWS managed key `alias/aws/<service>` of an account and region. moto makes one on first use of the alias,
+    but as a customer managed key; this one reports KeyManager AWS, as AWS does."""
+    from moto.kms.models import kms_backends
+
+    account, region, service = body.get("account") or DEFAULT_ACCOUNT_ID, body.get("region"), body.get("service", "rds")
+    if not isinstance(region, str) or not region:
+        raise ValueError(f"need a region, got {region!r}")
+    kms = kms_backends[account][region]
+    key_id = kms.get_key_id_from_alias(f"alias/aws/{service}")
+    if key_id is None:
+        raise ValueError(f"moto knows no AWS managed key alias/aws/{service}")
+    key = kms.keys[key_id]
+    key.key_manager = "AWS"
+    return {"keyId": key.id, "arn": key.arn}
 
 
 def _json_response(start_response: Callable, status: str, body: Any):
@@ -439,6 +758,10 @@ class ControlApp:
             return _json_response(start_response, "200 OK", {"quotas": [dict(v, name=k[0], region=k[1]) for k, v in _quotas.items()]})
         if method == "POST" and path == "/_harness/cluster-credentials":
             return _json_response(start_response, "200 OK", _cluster_credentials(body))
+        if method == "POST" and path == "/_harness/account-credentials":
+            return _json_response(start_response, "200 OK", _account_credentials(body))
+        if method == "POST" and path == "/_harness/aws-managed-key":
+            return _json_response(start_response, "200 OK", _aws_managed_key(body))
         if method == "POST" and path == "/_harness/release":
             with _lock:
                 if body.get("kind") is None:
