@@ -21,7 +21,7 @@ Module._resolveFilename = function (request: string, ...rest: unknown[]) {
 };
 
 /** The examples, in the order of the README's table. */
-export const EXAMPLES = ['same-region-defaults', 'cross-region-with-users', 'every-prop'];
+export const EXAMPLES = ['same-region-defaults', 'cross-region-with-users', 'every-prop', 'cross-account'];
 
 /** Both handler placements: each example is synthesized in each. */
 export const PLACEMENTS = [HandlerPlacement.DATABASE_ONLY, HandlerPlacement.ALL_IN_VPC];
