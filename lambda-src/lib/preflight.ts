@@ -147,6 +147,8 @@ function snapshotAvailable(input: PreflightInput): Check {
   const { snapshot, snapshotError: err } = input;
   if (snapshot) return passed(`Snapshot ${snapshot.identifier} (${snapshot.snapshotType}, created ${snapshot.createdAt}) is available in ${snapshot.region}.`);
   if (err && err.name === PipelineErrorName.UNSUPPORTED_ENGINE) return passed('The snapshot exists and is available (see snapshot.engine).');
+  // Not looked for: the source account's snapshots are read as its role (source.role says what to fix).
+  if (input.sourceRoleError) return skipped('The source account\'s snapshots could not be read: its role could not be assumed (see source.role).');
   return failed(err?.message ?? 'No snapshot was resolved.', 'Take a snapshot of the source cluster, wait until it is available, or pass snapshotIdentifier naming an available snapshot of the source cluster.');
 }
 

@@ -2,6 +2,8 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { EXAMPLES, PLACEMENTS, synthExample } from '../../examples/synth';
 import { connectsToDatabase, HANDLER_SPECS } from '../../src/handlers';
 import { ensureVenv, venvBin } from '../support/venv';
@@ -68,4 +70,27 @@ test('the README\'s cdk-nag snippet is the code of examples/with-cdk-nag.ts', ()
   expect(snippet).toContain('grantStartExecution(schedulerRole)');
   const example = fs.readFileSync(path.join(root, 'examples', 'with-cdk-nag.ts'), 'utf8').split('\n').map((l) => l.replace(/^ {2}/, '')).join('\n');
   expect(example).toContain(snippet);
+});
+
+// Example (e) passes nothing between its two stacks: the pipeline's account computes the role and key alias names
+// the companion gives them. If the two sides ever spelled them differently, the pipeline could not assume the role.
+test('example (e): the pipeline assumes exactly the role AuroraRestoreSource creates, and copies into its key alias', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { build } = require('../../examples/cross-account') as typeof import('../../examples/cross-account');
+  const app = new App();
+  const [source, pipeline] = build(app);
+  const sourceTemplate = Template.fromStack(source);
+  const pipelineTemplate = Template.fromStack(pipeline);
+  const names = Object.values(sourceTemplate.findResources('AWS::IAM::Role')).map((r: any) => r.Properties.RoleName).filter(Boolean);
+  expect(names).toHaveLength(1);
+  const alias = Object.values(sourceTemplate.findResources('AWS::KMS::Alias')).map((a: any) => a.Properties.AliasName);
+  expect(alias).toEqual([`alias/${names[0]}`]);
+
+  const statements = ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']
+    .flatMap((type) => Object.values(pipelineTemplate.findResources(type)))
+    .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+  const assumed = new Set(statements.filter((s: any) => s.Action === 'sts:AssumeRole').map((s: any) => JSON.stringify(pipeline.resolve(s.Resource))));
+  expect([...assumed]).toEqual([JSON.stringify({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::111111111111:role/${names[0]}`]] })]);
+  const config = JSON.stringify(pipelineTemplate.toJSON());
+  expect(config).toContain(`:kms:eu-west-1:111111111111:${alias[0]}`);
 });

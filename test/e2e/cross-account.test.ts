@@ -15,6 +15,7 @@ import { DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand, type DBCl
 import type { Stack } from 'aws-cdk-lib';
 import { shareSnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { PipelineTag, PreflightCheckId, ReplaceStrategy, type AuroraRestorePipelineProps } from '../../src';
+import { sourceAccessName } from '../../src/names';
 import { awsJsonCall, awsQueryCall } from '../support/moto-json-api';
 import { statusChangeEvent } from '../support/status-change-event';
 import type { E2EHarness } from './support/harness';
@@ -47,6 +48,8 @@ interface Options {
   readonly props?: Partial<AuroraRestorePipelineProps> | ((stack: Stack, source: SourceAccount) => Partial<AuroraRestorePipelineProps>);
   /** Whether the source cluster is encrypted (with A's aws/rds key). Default true. */
   readonly sourceEncrypted?: boolean;
+  /** Give the pipeline only `sourceAccount`: the role and the share key by the names both sides compute. Default false. */
+  readonly defaultNames?: boolean;
 }
 
 /** A pipeline in B restoring `prod-aurora` of account A, given the companion's role and share key. */
@@ -55,8 +58,7 @@ async function scenario(options: Options = {}): Promise<CrossAccountScenario> {
   return startCrossAccountScenario(world, (source) => pipelineStack((stack) => ({
     sourceRegion,
     sourceAccount: source.account,
-    sourceRoleArn: source.roleArn,
-    sourceShareKeyArn: source.shareKeyArn,
+    ...(options.defaultNames ? {} : { sourceRoleArn: source.roleArn, sourceShareKeyArn: source.shareKeyArn }),
     ...(typeof options.props === 'function' ? options.props(stack, source) : options.props),
   })).stack, { source: { props: { sourceRegion, ...options.source } }, sourceEncrypted: options.sourceEncrypted });
 }
@@ -194,8 +196,8 @@ describe('production in another account', () => {
     expect(await s.leaks([run])).toEqual([]);
   });
 
-  test('11b. A and B both in eu-west-1: still a shareable copy (never the production snapshot itself), restored from, released', async () => {
-    const s = await scenario({ sourceRegion: TARGET_REGION });
+  test('11b. A and B both in eu-west-1, the pipeline given only sourceAccount: still a shareable copy (never the production snapshot itself), restored from, released', async () => {
+    const s = await scenario({ sourceRegion: TARGET_REGION, defaultNames: true });
     const { h } = s;
     const shareId = shareSnapshotIdentifier('staging-aurora', 'same-1');
     const { run, duringRestore } = await runAndCheckCleanup(s, 'same-1');
@@ -204,6 +206,11 @@ describe('production in another account', () => {
     expect(duringRestore!.shared).toEqual([sharedCopyArn(s, 'same-1')]);
     expect(Object.keys(await snapshotsInA(s, TARGET_REGION)).filter((id) => id.startsWith('arp-'))).toEqual([]);
     expect(h.iamCalls.find((c) => c.action === 'rds:RestoreDBClusterFromSnapshot')!.params.SnapshotIdentifier).toBe(sharedCopyArn(s, 'same-1'));
+    // The role and the key were found by their computed names: the copy went into the companion's key by its alias.
+    const name = sourceAccessName('prod-aurora', ACCOUNT, TARGET_REGION);
+    expect(s.source.roleArn).toBe(`arn:aws:iam::${s.source.account}:role/${name}`);
+    expect(h.iamCalls.filter((c) => c.action === 'sts:AssumeRole').map((c) => c.params.RoleArn)).toContain(s.source.roleArn);
+    expect(h.iamCalls.find((c) => c.action === 'rds:CopyDBClusterSnapshot')!.params.KmsKeyId).toBe(`arn:aws:kms:${TARGET_REGION}:${s.source.account}:alias/${name}`);
     expect(await s.leaks([run])).toEqual([]);
   });
 
@@ -358,8 +365,11 @@ describe('production in another account', () => {
     expect(dry.error!.Error).toBe('PreflightFailed');
     const [brokenMessage] = await notifications(broken.h);
     const failed = (brokenMessage.checks as Array<{ id: string; status: string; reason: string }>).filter((c) => c.status === 'FAILED');
-    expect(failed.map((c) => c.id)).toEqual([PreflightCheckId.SNAPSHOT_AVAILABLE, PreflightCheckId.SOURCE_ROLE]);
-    expect(failed[1].reason).toContain(`cannot assume role ${broken.source.roleArn}`);
+    // Only the role fails; the snapshot was not looked for (its check says so instead of asking for a snapshot).
+    expect(failed.map((c) => c.id)).toEqual([PreflightCheckId.SOURCE_ROLE]);
+    expect(failed[0].reason).toContain(`cannot assume role ${broken.source.roleArn}`);
+    const available = (brokenMessage.checks as Array<{ id: string; status: string; reason: string }>).find((c) => c.id === PreflightCheckId.SNAPSHOT_AVAILABLE);
+    expect(available).toMatchObject({ status: 'SKIPPED', reason: expect.stringContaining('see source.role') });
     expect(await broken.h.stateItem(LOCK)).toBeUndefined();
   });
 });

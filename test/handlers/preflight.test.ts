@@ -130,6 +130,12 @@ describe('preflight', () => {
       expect(await check(PreflightCheckId.SNAPSHOT_AVAILABLE, input({ snapshot: undefined }))).toMatchObject({ status: 'FAILED', reason: 'No snapshot was resolved.' });
     });
 
+    test('available: skipped, pointing at source.role, when the source account\'s role could not be assumed', async () => {
+      const err = errors.sourceRoleNotAssumable('The pipeline cannot assume role arn:aws:iam::111111111111:role/x.');
+      const inp = input({ snapshot: undefined, snapshotError: err, sourceRoleError: err });
+      expect(await check(PreflightCheckId.SNAPSHOT_AVAILABLE, inp)).toMatchObject({ status: 'SKIPPED', reason: expect.stringContaining('see source.role') });
+    });
+
     test('engine: failed for another engine (the snapshot itself is there)', async () => {
       const inp = input({ snapshot: undefined, snapshotError: errors.unsupportedEngine('Snapshot s is of engine \'aurora-mysql\'.') });
       expect(await check(PreflightCheckId.SNAPSHOT_AVAILABLE, inp)).toMatchObject({ status: 'PASSED' });

@@ -25,7 +25,7 @@ import {
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { IamRequest, PolicyDocument } from './iam-policies';
 import { CALLER_ARN_HEADER } from './moto';
-import { awsQueryCall } from './moto-json-api';
+import { awsJsonCall, awsQueryCall } from './moto-json-api';
 
 /** The access key id a function signs with: the recorder reads the function back from it. */
 export function functionAccessKey(logicalId: string): string {
@@ -205,6 +205,23 @@ class MotoLookup {
     }
   }
 
+  /**
+   * The key an alias ARN names, as its account's KMS holds it: IAM authorizes a call that names a key by its alias
+   * on the key itself. The alias ARN when it names no key (the call then fails in KMS anyway).
+   */
+  async keyOfAlias(aliasArn: string): Promise<string> {
+    const [, , , region, account] = aliasArn.split(':');
+    const credentials = account === this.options.account ? this.options.credentials : this.options.accounts?.[account];
+    if (!credentials) return aliasArn;
+    try {
+      const target = { endpoint: this.options.target, region, accessKeyId: credentials.accessKeyId };
+      const out = await awsJsonCall(target, 'kms', 'DescribeKey', { KeyId: aliasArn });
+      return out.KeyMetadata?.Arn ?? aliasArn;
+    } catch {
+      return aliasArn;
+    }
+  }
+
   /** The trust policy of a role (ARN), as its account's IAM holds it; none when the role does not exist. */
   async trustPolicy(roleArn: string): Promise<PolicyDocument | undefined> {
     const account = accountOf(roleArn) ?? this.options.account;
@@ -358,10 +375,16 @@ function shareAsPolicy(arn: string, accounts: string[]): PolicyDocument {
   };
 }
 
-/** The KMS requests RDS makes on the caller's behalf to use a key: a grant for itself, and the key's description. */
-function rdsKeyUse(ctx: MapContext, keyId: string | undefined, region: string): IamRequest[] {
-  if (!keyId) return [];
+/** The ARN IAM authorizes a call naming a KMS key on: the key's, also when the call names it by an alias. */
+async function keyResource(ctx: MapContext, keyId: string, region: string): Promise<string> {
   const arn = keyId.startsWith('arn:') ? keyId : `arn:aws:kms:${region}:${ctx.account}:${keyId.startsWith('alias/') ? keyId : `key/${keyId}`}`;
+  return arn.includes(':alias/') ? ctx.lookup.keyOfAlias(arn) : arn;
+}
+
+/** The KMS requests RDS makes on the caller's behalf to use a key: a grant for itself, and the key's description. */
+async function rdsKeyUse(ctx: MapContext, keyId: string | undefined, region: string): Promise<IamRequest[]> {
+  if (!keyId) return [];
+  const arn = await keyResource(ctx, keyId, region);
   const keyRegion = arn.split(':')[3];
   const via = { 'kms:ViaService': `rds.${keyRegion}.amazonaws.com`, 'kms:CallerAccount': ctx.account };
   return [
@@ -428,7 +451,7 @@ const MAPPERS: Record<string, Mapper> = {
     const copy = await rdsResource(ctx, 'rds:CopyDBClusterSnapshot', 'cluster-snapshot', p.TargetDBClusterSnapshotIdentifier, { requestTags: tags });
     const sourceRegion = source.resource.split(':')[3];
     const sourceInfo = await ctx.lookup.snapshot(sourceRegion, p.SourceDBClusterSnapshotIdentifier, ctx.account);
-    const keys = [...rdsKeyUse(ctx, p.KmsKeyId, ctx.region), ...rdsKeyUse(ctx, sourceInfo?.kmsKeyId, sourceRegion)];
+    const keys = [...await rdsKeyUse(ctx, p.KmsKeyId, ctx.region), ...await rdsKeyUse(ctx, sourceInfo?.kmsKeyId, sourceRegion)];
     return [source, copy, ...tagOnCreate(copy, tags), ...keys];
   },
   'rds:RestoreDBClusterFromSnapshot': async (p: Params, ctx) => {
@@ -439,8 +462,8 @@ const MAPPERS: Record<string, Mapper> = {
     const info = await ctx.lookup.snapshot(snapshotRegion, p.SnapshotIdentifier, ctx.account);
     const version = major(p.EngineVersion ?? info?.engineVersion);
     const other = (type: string, name: string) => rdsResource(ctx, 'rds:RestoreDBClusterFromSnapshot', type, name, { requestTags: tags });
-    const snapshotKey = info?.kmsKeyId && info.kmsKeyId !== p.KmsKeyId ? rdsKeyUse(ctx, info.kmsKeyId, snapshotRegion) : [];
-    const keys = [...rdsKeyUse(ctx, p.KmsKeyId, ctx.region), ...snapshotKey];
+    const snapshotKey = info?.kmsKeyId && info.kmsKeyId !== p.KmsKeyId ? await rdsKeyUse(ctx, info.kmsKeyId, snapshotRegion) : [];
+    const keys = [...await rdsKeyUse(ctx, p.KmsKeyId, ctx.region), ...snapshotKey];
     return [
       cluster, snapshot,
       await other('subgrp', p.DBSubnetGroupName ?? 'default'),
@@ -478,7 +501,7 @@ const MAPPERS: Record<string, Mapper> = {
   'ec2:DescribeSecurityGroups': async () => [{ action: 'ec2:DescribeSecurityGroups', resource: '*' }],
   'kms:DescribeKey': async (p: { KeyId: string }, ctx) => [{
     action: 'kms:DescribeKey',
-    resource: p.KeyId.startsWith('arn:') ? p.KeyId : `arn:aws:kms:${ctx.region}:${ctx.account}:${p.KeyId.startsWith('alias/') ? p.KeyId : `key/${p.KeyId}`}`,
+    resource: await keyResource(ctx, p.KeyId, ctx.region),
   }],
   'states:DescribeExecution': async (p: { executionArn: string }) => [{ action: 'states:DescribeExecution', resource: p.executionArn }],
   'sns:Publish': async (p: { TopicArn: string }) => [{ action: 'sns:Publish', resource: p.TopicArn }],

@@ -84,6 +84,11 @@ export async function provisionSourceAccount(moto: MotoServer, options: SourceAc
     Description: keyProps.Description, KeyUsage: 'ENCRYPT_DECRYPT', KeySpec: 'SYMMETRIC_DEFAULT', Policy: JSON.stringify(keyProps.KeyPolicy),
   });
   resolver.setPhysical(keyId, { ref: KeyMetadata.KeyId, attributes: { Arn: KeyMetadata.Arn, KeyId: KeyMetadata.KeyId } });
+  // Its alias `alias/arp-source-<cluster>-<hash>`: the pipeline's default `sourceShareKeyArn` names the key by it.
+  for (const aliasId of byType('AWS::KMS::Alias')) {
+    const { AliasName } = resolver.resolve(template.Resources[aliasId].Properties ?? {});
+    await awsJsonCall(json(region), 'kms', 'CreateAlias', { AliasName, TargetKeyId: KeyMetadata.KeyId });
+  }
 
   const roles: SourceRole[] = [];
   for (const roleId of byType('AWS::IAM::Role')) {
