@@ -368,7 +368,8 @@ describe('production in another account', () => {
     // Only the role fails; the snapshot was not looked for (its check says so instead of asking for a snapshot).
     expect(failed.map((c) => c.id)).toEqual([PreflightCheckId.SOURCE_ROLE]);
     expect(failed[0].reason).toContain(`cannot assume role ${broken.source.roleArn}`);
-    const available = (brokenMessage.checks as Array<{ id: string; status: string; reason: string }>).find((c) => c.id === PreflightCheckId.SNAPSHOT_AVAILABLE);
+    const checks = brokenMessage.checks as Array<{ id: string; status: string; reason: string }>;
+    const available = checks.find((c) => c.id === PreflightCheckId.SNAPSHOT_AVAILABLE);
     expect(available).toMatchObject({ status: 'SKIPPED', reason: expect.stringContaining('see source.role') });
     expect(await broken.h.stateItem(LOCK)).toBeUndefined();
   });
