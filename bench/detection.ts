@@ -137,8 +137,11 @@ async function runCase(c: number, r: number, alignments: number, seed: number, p
       },
       history: {
         ...(c > 0 ? { [WAIT_PHASES.copy]: records(c * 60) } : {}),
-        // A delete as the loop sees it: the instances, a check's lag, then the cluster.
-        [WAIT_PHASES.delete]: records(INSTANCE_DELETE_SECONDS + CLUSTER_DELETE_SECONDS + 30),
+        // A delete's two parts (the instances, then the cluster) and a swap's two renames.
+        [WAIT_PHASES.deleteInstances]: records(INSTANCE_DELETE_SECONDS),
+        [WAIT_PHASES.deleteCluster]: records(CLUSTER_DELETE_SECONDS),
+        [WAIT_PHASES.renameTargetAway]: records(RENAME_SECONDS),
+        [WAIT_PHASES.renameNewCluster]: records(RENAME_SECONDS),
         [WAIT_PHASES.restore]: records(r * 60),
         [WAIT_PHASES.passwordReset]: records(RESET_SECONDS),
       },

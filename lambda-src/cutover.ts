@@ -15,7 +15,7 @@
  * says where each cluster is; when even the rollback is refused, it says what to run by hand.
  */
 import { AddTagsToResourceCommand, DBCluster, ModifyDBClusterCommand, RDSClient } from '@aws-sdk/client-rds';
-import { CutoverProgress, PipelineConfig, PipelineState, PipelineTag, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES } from '../src/contracts';
+import { CutoverProgress, PipelineConfig, PipelineState, PipelineTag, STEP_NAMES, THROTTLING_ERROR_NAMES, TRANSIENT_ERROR_NAMES, WAIT_PHASES } from '../src/contracts';
 import { previousClusterIdentifier } from '../src/names';
 import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
@@ -24,7 +24,8 @@ import { isFromOperation, isOwnedByPipeline, sameRdsIdentifier, tagValue, tempor
 import { describeCluster, isFault, tagsOf } from './lib/rds';
 import { Logger, runStep, StepOutcome, waitOutcome } from './lib/step';
 import { updateOperation } from './lib/store';
-import { progress } from './lib/waits';
+import { expectedPhase, recordPhase } from './lib/phase-history';
+import { phaseSeconds, progress, WaitHint } from './lib/waits';
 
 /** Phases of the cutover, as `$.cutover.phase` reports them. */
 export const CUTOVER_PHASES = {
@@ -48,9 +49,20 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
     }
 
     let renameRequestedAt = earlier?.renameRequestedAt;
+    const now = new Date();
+    // Each rename has its own history: its request starts the wait again (like the password reset) with the rename's
+    // expected duration, and the rename the loop waited for is recorded once seen over (once per operation).
+    let hint: WaitHint = {};
+    const begin = async (rename: string) => {
+      hint = { restart: true, expected: await expectedPhase(rename, log) };
+    };
+    const record = async (phase: string, rename: string) => {
+      const seconds = earlier?.phase === phase ? phaseSeconds(earlier, now) : undefined;
+      if (seconds !== undefined) await recordPhase(rename, state.operationId, seconds, log, now);
+    };
     const report = (phase: string, status: string, done: boolean, extra: Partial<CutoverProgress> = {}): StepOutcome<CutoverProgress> => {
       const result: CutoverProgress = {
-        ...progress({ done, status }, earlier, config.waits, `the cutover of ${temporary} to ${target} in ${region}`),
+        ...progress({ done, status }, earlier, config.waits, `the cutover of ${temporary} to ${target} in ${region}`, now, hint),
         phase,
         temporaryClusterIdentifier: temporary,
         previousClusterIdentifier: previousName,
@@ -80,8 +92,9 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
       if (isFromOperation(tags, config, state.operationId)) {
         const status = current.Status ?? 'unknown';
         if (status !== 'available') return report(CUTOVER_PHASES.renamingNewCluster, status, false);
-        const started = renameRequestedAt ? Date.parse(renameRequestedAt) : Date.now();
-        const targetUnavailableSeconds = Math.max(0, Math.round((Date.now() - started) / 1000));
+        const started = renameRequestedAt ? Date.parse(renameRequestedAt) : now.getTime();
+        const targetUnavailableSeconds = Math.max(0, Math.round((now.getTime() - started) / 1000));
+        await record(CUTOVER_PHASES.renamingNewCluster, WAIT_PHASES.renameNewCluster);
         await recordUnavailable(state, targetUnavailableSeconds, current.Endpoint, log);
         log.info('cutover done: the target identifier serves the new cluster', { targetUnavailableSeconds });
         return report(CUTOVER_PHASES.done, status, true, { targetUnavailableSeconds, ...(current.Endpoint ? { endpoint: current.Endpoint } : {}) });
@@ -94,8 +107,9 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
           + `Find out what made ${target}; then either rename it away and give the identifier back to the previous target (aws rds modify-db-cluster --db-cluster-identifier ${previousName} --new-db-cluster-identifier ${target} --apply-immediately), or to the new cluster (the same with --db-cluster-identifier ${temporary}). Delete the cluster you no longer need.`);
       }
       // 1. The target is still the previous one: rename it away.
-      return renameTargetAway(client, config, state, current, tags, temporary, previousName, log, (at) => {
+      return renameTargetAway(client, config, state, current, tags, temporary, previousName, log, async (at) => {
         renameRequestedAt = renameRequestedAt ?? at;
+        await begin(WAIT_PHASES.renameTargetAway);
       }, report);
     }
 
@@ -116,7 +130,10 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
     }
     if (renamed && renamed.Status !== 'available') return report(CUTOVER_PHASES.renamingTargetAway, renamed.Status ?? 'unknown', false);
     if (fresh.Status !== 'available') return report(CUTOVER_PHASES.renamingNewCluster, fresh.Status ?? 'unknown', false);
-    await renameNewCluster(client, config, temporary, target, renamed ? previousName : undefined, log);
+    if (await renameNewCluster(client, config, temporary, target, renamed ? previousName : undefined, log)) {
+      await record(CUTOVER_PHASES.renamingTargetAway, WAIT_PHASES.renameTargetAway);
+      await begin(WAIT_PHASES.renameNewCluster);
+    }
     return report(CUTOVER_PHASES.renamingNewCluster, 'renaming', false);
   });
 };
@@ -126,7 +143,7 @@ type Report = (phase: string, status: string, done: boolean) => StepOutcome<Cuto
 /** Step 1: checks everything that can refuse the swap before the first change, then tags and renames the target away. */
 async function renameTargetAway(
   client: RDSClient, config: PipelineConfig, state: PipelineState, current: DBCluster, tags: { Key?: string; Value?: string }[],
-  temporary: string, previousName: string, log: Logger, requested: (at: string) => void, report: Report,
+  temporary: string, previousName: string, log: Logger, requested: (at: string) => Promise<void>, report: Report,
 ) {
   const target = config.targetClusterIdentifier;
   const region = config.targetRegion;
@@ -165,18 +182,19 @@ async function renameTargetAway(
     if (isFault(err, 'InvalidDBClusterStateFault')) return report(CUTOVER_PHASES.renamingTargetAway, status, false);
     throw mapAwsError(err, `Renaming cluster ${target} to ${previousName} in ${region} (nothing was renamed: ${target} is unchanged)`);
   }
-  requested(at);
+  await requested(at);
   log.info('target renamed away', { targetClusterIdentifier: target, previousClusterIdentifier: previousName });
   return report(CUTOVER_PHASES.renamingTargetAway, 'renaming', false);
 }
 
 /**
- * Step 2: renames the temporary cluster to the target's identifier. A refusal RDS will not take back on a retry is
- * rolled back: the previous target (when this operation renamed it away) gets the target's identifier again.
+ * Step 2: renames the temporary cluster to the target's identifier; returns whether RDS took the request (false: busy,
+ * the next check tries again). A refusal RDS will not take back on a retry is rolled back: the previous target (when
+ * this operation renamed it away) gets the target's identifier again.
  */
 async function renameNewCluster(
   client: RDSClient, config: PipelineConfig, temporary: string, target: string, previousName: string | undefined, log: Logger,
-): Promise<void> {
+): Promise<boolean> {
   const region = config.targetRegion;
   try {
     await client.send(new ModifyDBClusterCommand({
@@ -186,9 +204,9 @@ async function renameNewCluster(
       ...(config.restore.deletionProtection ? { DeletionProtection: true } : {}),
     }));
     log.info('new cluster renamed to the target identifier', { temporaryClusterIdentifier: temporary, targetClusterIdentifier: target });
-    return;
+    return true;
   } catch (err) {
-    if (isFault(err, 'InvalidDBClusterStateFault')) return; // busy: the next check tries again
+    if (isFault(err, 'InvalidDBClusterStateFault')) return false; // busy: the next check tries again
     const failed = mapAwsError(err, `Renaming cluster ${temporary} to ${target} in ${region}`);
     // Transient: the state machine retries the step, which converges. Anything else is rolled back.
     if (TRANSIENT_ERROR_NAMES.includes(failed.name) || THROTTLING_ERROR_NAMES.includes(failed.name)) throw failed;

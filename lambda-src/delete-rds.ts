@@ -40,7 +40,7 @@ import { finalSnapshotIdentifier, isOwnedByPipeline, sameRdsIdentifier, tagValue
 import { expectedPhase, recordPhase } from './lib/phase-history';
 import { describeCluster, describeClusterSnapshot, describeInstance, isFault, tagsOf } from './lib/rds';
 import { Logger, runStep, waitOutcome } from './lib/step';
-import { phaseSeconds, progress } from './lib/waits';
+import { phaseSeconds, progress, WaitHint } from './lib/waits';
 
 /** What one DeleteRds state deletes, and where its progress and final snapshot go. */
 interface Subject {
@@ -95,15 +95,23 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
     const finalSnapshot = config.finalSnapshotOnDelete ? finalSnapshotIdentifier(config.targetClusterIdentifier, snapshotOperation) : undefined;
     const what = `the deletion of cluster ${target} in ${region}`;
     const now = new Date();
-    const expected = previous ? undefined : await expectedPhase(WAIT_PHASES.delete, log);
-    // A deletion the loop waited for goes into the target's history (once per operation).
-    const recordDeleted = async () => {
-      const seconds = previous?.targetExisted ? phaseSeconds(previous, now) : undefined;
-      if (seconds !== undefined) await recordPhase(WAIT_PHASES.delete, state.operationId, seconds, log, now);
+    // Each part of the delete (the instances, then the cluster) has its own history: its request starts the part again
+    // (like the password reset), with the part's expected duration; the part the loop waited for is recorded once seen
+    // over (once per operation).
+    let phase = previous?.phase;
+    let hint: WaitHint = {};
+    const record = async (part: string) => {
+      const seconds = previous?.phase === part ? phaseSeconds(previous, now) : undefined;
+      if (seconds !== undefined) await recordPhase(part, state.operationId, seconds, log, now);
+    };
+    const begin = async (part: string) => {
+      phase = part;
+      hint = { restart: true, expected: await expectedPhase(part, log) };
     };
     const report = (done: boolean, status: string, existed: boolean) => {
       const result: DeleteProgress = {
-        ...progress({ done, status }, previous, config.waits, what, now, { expected }),
+        ...progress({ done, status }, previous, config.waits, what, now, hint),
+        ...(phase ? { phase } : {}),
         targetExisted: existed || (previous?.targetExisted ?? false),
         ...(finalSnapshot && (existed || previous?.targetExisted)
           ? { finalSnapshotIdentifier: finalSnapshot, finalSnapshotOperationId: snapshotOperation }
@@ -126,7 +134,7 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
     if (!cluster) {
       const existed = previous?.targetExisted ?? false;
       const deletedOld = existed && finalSnapshot ? await settleFinalSnapshots(client, snapshotOperation, region, log) : [];
-      await recordDeleted();
+      await record(WAIT_PHASES.deleteCluster);
       const done = report(true, previous ? 'deleted' : 'absent', false);
       return deletedOld.length > 0
         ? { ...done, result: { ...done.result, finalSnapshotsDeleted: deletedOld }, details: { ...done.details, finalSnapshotsDeleted: deletedOld } }
@@ -178,7 +186,9 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
     }
 
     if (instances.length > 0) {
-      await deleteInstances(client, cluster, instances, region, log);
+      // The first request starts the part; a later one (another instance, once RDS took it) does not start it again.
+      const requested = await deleteInstances(client, cluster, instances, region, log);
+      if (requested && phase !== WAIT_PHASES.deleteInstances) await begin(WAIT_PHASES.deleteInstances);
       return report(false, 'deleting-instances', true);
     }
 
@@ -189,7 +199,7 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
       }));
     } catch (err) {
       if (isFault(err, 'DBClusterNotFoundFault')) {
-        await recordDeleted();
+        await record(WAIT_PHASES.deleteCluster);
         return report(true, 'deleted', true);
       }
       if (isFault(err, 'InvalidDBClusterStateFault')) {
@@ -200,6 +210,8 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
       throw mapAwsError(err, `Deleting cluster ${target} in ${region}${finalSnapshot ? ` with final snapshot ${finalSnapshot}` : ''}`);
     }
     log.info('cluster deletion requested', { targetClusterIdentifier: target, finalSnapshotIdentifier: finalSnapshot });
+    await record(WAIT_PHASES.deleteInstances);
+    await begin(WAIT_PHASES.deleteCluster);
     return report(false, 'deleting', true);
   });
 
@@ -278,13 +290,18 @@ async function claimOwnership(
   }
 }
 
-/** Deletes every instance of the cluster that is not already going away (RDS says `deleting`: not asked again). */
-async function deleteInstances(client: RDSClient, cluster: DBCluster, instances: DBInstance[], region: string, log: Logger): Promise<void> {
+/**
+ * Deletes every instance of the cluster that is not already going away (RDS says `deleting`: not asked again).
+ * Returns whether it requested a deletion.
+ */
+async function deleteInstances(client: RDSClient, cluster: DBCluster, instances: DBInstance[], region: string, log: Logger): Promise<boolean> {
+  let requested = false;
   for (const instance of instances) {
     const id = instance.DBInstanceIdentifier;
     if (!id || instance.DBInstanceStatus === 'deleting') continue;
     try {
       await client.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: id }));
+      requested = true;
       log.info('instance deletion requested', { instanceIdentifier: id });
     } catch (err) {
       // Already gone or already deleting: both are what we asked for. Busy: retried on the next check.
@@ -295,6 +312,7 @@ async function deleteInstances(client: RDSClient, cluster: DBCluster, instances:
       throw mapAwsError(err, `Deleting instance ${id} of cluster ${cluster.DBClusterIdentifier} in ${region}`);
     }
   }
+  return requested;
 }
 
 /** Runs a modification; a cluster busy with another change is not an error here, the loop comes back. */

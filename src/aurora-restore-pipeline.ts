@@ -17,7 +17,7 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
-  DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, PreviousTargetRetention, ReplaceStrategy, TABLE_KEYS, UnmanagedLogins,
+  DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, maxChecksPerLoop, PreviousTargetRetention, ReplaceStrategy, TABLE_KEYS, UnmanagedLogins,
 } from './contracts';
 import type { DatabaseUser } from './database-user';
 import { PipelineHandlers } from './handlers';
@@ -28,7 +28,7 @@ import { HandlerPlacement } from './placement';
 import { RUN_METRICS, RunPhase } from './run-metrics';
 import { PipelineSchedule } from './schedule';
 import { PipelineDefinition } from './state-machine';
-import { normaliseIdentifier, resolveSourceAccount, TIMING_DEFAULTS, validateProps } from './validation';
+import { configuredWaitLoops, normaliseIdentifier, resolveSourceAccount, TIMING_DEFAULTS, validateProps } from './validation';
 import type { ValidationQuery } from './validation-query';
 
 /**
@@ -726,6 +726,7 @@ export class AuroraRestorePipeline extends Construct {
         maxPollIntervalSeconds: (props.maxPollInterval ?? TIMING_DEFAULTS.maxPollInterval).toSeconds(),
         backoffRate: props.pollBackoffRate ?? TIMING_DEFAULTS.pollBackoffRate,
         budgetSeconds: waitBudget.toSeconds(),
+        maxChecksPerLoop: maxChecksPerLoop(configuredWaitLoops(props)),
       },
       stateTtlSeconds: (props.stateRetention ?? Duration.days(90)).toSeconds(),
       lockTtlSeconds: timeout.toSeconds(),

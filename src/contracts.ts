@@ -401,12 +401,21 @@ export interface WaitProgress {
 export const WAIT_PHASES = {
   /** The snapshot copy (CopySnapshot → CheckCopyStatus). */
   copy: 'copy',
-  /** The deletion of the previous target (DeleteRds). */
-  delete: 'delete',
+  /**
+   * The first part of a delete (DeleteRds: DELETE_FIRST's delete, a swap's kept or retired previous target): from the
+   * request to delete the cluster's instances until they are gone.
+   */
+  deleteInstances: 'deleteInstances',
+  /** The second part of a delete: from the request to delete the cluster (with its final snapshot) until it is gone. */
+  deleteCluster: 'deleteCluster',
   /** The restore, until the cluster and its writer are available (RestoreSnapshot → CheckRestoreStatus). */
   restore: 'restore',
   /** The master password reset after the restore (CheckRestoreStatus). */
   passwordReset: 'passwordReset',
+  /** A swap's first rename (Cutover): the target renamed away, from the request until it is available again. */
+  renameTargetAway: 'renameTargetAway',
+  /** A swap's second rename (Cutover): the new cluster renamed to the target's identifier, until it is available. */
+  renameNewCluster: 'renameNewCluster',
 };
 
 /** What set a wait ({@link WaitProgress.waitBasis}). */
@@ -442,8 +451,8 @@ export const WAIT_POLICY = {
   /** How many of the latest records the median takes. */
   historyMedianOf: 5,
   /**
-   * Wait loops one execution can go through (copy, delete, restore): the checks allowed per loop divide the history
-   * by it. A flow that adds a loop raises it.
+   * Wait loops of an execution that deletes the target first (copy, delete, restore): the checks allowed per loop
+   * divide the history by the loops of the configured flow ({@link waitLoopsPerExecution}); this is the fewest.
    */
   loopsPerExecution: 3,
   /** Step Functions' limit of events in one execution's history. */
@@ -458,8 +467,22 @@ export const WAIT_POLICY = {
  * Checks one wait loop may make, so that every loop at its limit still fits the execution history: a loop that has
  * used many of them waits longer, so that the rest, at maxPollInterval, still reach the end of its budget.
  */
-export const MAX_CHECKS_PER_LOOP = Math.floor(
-  (WAIT_POLICY.historyEventLimit - WAIT_POLICY.eventsOutsideLoops) / (WAIT_POLICY.eventsPerCheck * WAIT_POLICY.loopsPerExecution));
+export const MAX_CHECKS_PER_LOOP = maxChecksPerLoop(WAIT_POLICY.loopsPerExecution);
+
+/** The checks one wait loop may make when an execution goes through `loops` of them (see {@link MAX_CHECKS_PER_LOOP}). */
+export function maxChecksPerLoop(loops: number): number {
+  return Math.floor((WAIT_POLICY.historyEventLimit - WAIT_POLICY.eventsOutsideLoops) / (WAIT_POLICY.eventsPerCheck * loops));
+}
+
+/**
+ * The wait loops one execution of the configured flow can go through. DELETE_FIRST: the copy, the delete, the restore
+ * (3). SWAP: the copy, the restore, the delete of a previous target an earlier swap kept, the cutover, and with
+ * DELETE the retirement of the previous target (5; 4 with KEEP).
+ */
+export function waitLoopsPerExecution(strategy: ReplaceStrategy, retention: PreviousTargetRetention): number {
+  if (strategy !== ReplaceStrategy.SWAP) return WAIT_POLICY.loopsPerExecution;
+  return retention === PreviousTargetRetention.KEEP ? 4 : 5;
+}
 
 /** Output of copy-snapshot and check-copy-status (`$.copy`). */
 export interface CopyProgress extends WaitProgress {
@@ -491,6 +514,11 @@ export interface DeleteProgress extends WaitProgress {
    * @default - none
    */
   readonly finalSnapshotsDeleted?: string[];
+  /**
+   * The part of the delete being waited for, for its history: {@link WAIT_PHASES}.deleteInstances or deleteCluster.
+   * @default - none requested yet
+   */
+  readonly phase?: string;
 }
 
 /** Output of cutover, which is its own status check (`$.cutover`). */
@@ -952,6 +980,12 @@ export interface WaitSettings {
   readonly backoffRate: number;
   /** Time budget of one wait loop, in seconds. */
   readonly budgetSeconds: number;
+  /**
+   * The checks one wait loop may make: the execution history's share of a loop for the configured flow
+   * ({@link maxChecksPerLoop} of {@link waitLoopsPerExecution}).
+   * @default MAX_CHECKS_PER_LOOP (a flow of three loops)
+   */
+  readonly maxChecksPerLoop?: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { AuroraRestorePipelineProps } from './aurora-restore-pipeline';
-import { MAX_CHECKS_PER_LOOP, WAIT_POLICY } from './contracts';
+import { maxChecksPerLoop, PreviousTargetRetention, ReplaceStrategy, WAIT_POLICY, waitLoopsPerExecution } from './contracts';
 import { NAME_RULE, objectNameProblem, roleNameProblem } from './db-names';
 import { reservedPrefixOf, sourceAccessName } from './names';
 import { HandlerPlacement } from './placement';
@@ -33,15 +33,32 @@ export interface HistoryWorstCase {
 }
 
 /**
- * The most events one execution can write to its history: each wait loop checks at most every pollInterval, and at
- * most {@link MAX_CHECKS_PER_LOOP} times when those checks at maxPollInterval can cover its budget (the waits then
- * lengthen as a loop uses them up; lambda-src/lib/waits.ts).
+ * The wait loops one execution of the configured pipeline can go through ({@link waitLoopsPerExecution}); without
+ * replaceExistingTarget no swap runs (copy and restore: the fewest, three, are counted).
  */
-export function historyWorstCase(pollSeconds: number, maxPollSeconds: number, budgetSeconds: number): HistoryWorstCase {
-  const bounded = MAX_CHECKS_PER_LOOP * maxPollSeconds >= budgetSeconds;
+export function configuredWaitLoops(props: Pick<AuroraRestorePipelineProps, 'replaceExistingTarget' | 'replaceStrategy' | 'previousTargetRetention'>): number {
+  if (props.replaceExistingTarget === false) return WAIT_POLICY.loopsPerExecution;
+  return waitLoopsPerExecution(props.replaceStrategy ?? ReplaceStrategy.SWAP, props.previousTargetRetention ?? PreviousTargetRetention.DELETE);
+}
+
+/** What each count of wait loops ({@link waitLoopsPerExecution}) goes through, for the warnings. */
+const LOOP_NAMES: Record<number, string> = {
+  3: 'copy, delete, restore',
+  4: 'copy, restore, kept previous target\'s delete, cutover',
+  5: 'copy, restore, kept previous target\'s delete, cutover, retirement of the previous target',
+};
+
+/**
+ * The most events one execution can write to its history: each of its `loops` wait loops checks at most every
+ * pollInterval, and at most {@link maxChecksPerLoop} times when those checks at maxPollInterval can cover its budget
+ * (the waits then lengthen as a loop uses them up; lambda-src/lib/waits.ts).
+ */
+export function historyWorstCase(pollSeconds: number, maxPollSeconds: number, budgetSeconds: number, loops: number = WAIT_POLICY.loopsPerExecution): HistoryWorstCase {
+  const limit = maxChecksPerLoop(loops);
+  const bounded = limit * maxPollSeconds >= budgetSeconds;
   const atPoll = Math.ceil(budgetSeconds / pollSeconds) + 1;
-  const checksPerLoop = bounded ? Math.min(MAX_CHECKS_PER_LOOP, atPoll) : atPoll;
-  const events = WAIT_POLICY.loopsPerExecution * WAIT_POLICY.eventsPerCheck * checksPerLoop + WAIT_POLICY.eventsOutsideLoops;
+  const checksPerLoop = bounded ? Math.min(limit, atPoll) : atPoll;
+  const events = loops * WAIT_POLICY.eventsPerCheck * checksPerLoop + WAIT_POLICY.eventsOutsideLoops;
   return { checksPerLoop, events, bounded };
 }
 
@@ -259,12 +276,14 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
       + `SnapshotCheck and CopySnapshot call RDS in ${props.sourceRegion}, which VPC interface endpoints cannot reach (they serve their own region only). `
       + 'Give the functions\' subnets (vpcSubnets) a NAT path, or use HandlerPlacement.DATABASE_ONLY, or every cross-region restore times out.');
   }
-  const worst = historyWorstCase(poll, maxPoll, budget);
+  const loops = configuredWaitLoops(props);
+  const worst = historyWorstCase(poll, maxPoll, budget, loops);
   if (worst.events > WAIT_POLICY.historyEventLimit) {
-    warn('historyEvents', `With pollInterval ${poll}s, maxPollInterval ${maxPoll}s and waitBudget ${budget}s, an execution whose ${WAIT_POLICY.loopsPerExecution} wait loops `
-      + `(copy, delete, restore) each run to the budget can write ${worst.events} history events, over Step Functions' limit of ${WAIT_POLICY.historyEventLimit}: `
+    const limit = maxChecksPerLoop(loops);
+    warn('historyEvents', `With pollInterval ${poll}s, maxPollInterval ${maxPoll}s and waitBudget ${budget}s, an execution whose ${loops} wait loops `
+      + `(${LOOP_NAMES[loops]}) each run to the budget can write ${worst.events} history events, over Step Functions' limit of ${WAIT_POLICY.historyEventLimit}: `
       + 'such an execution fails with a bare history-limit error instead of OperationTimedOut. '
-      + `Raise maxPollInterval to at least ${Math.ceil(budget / MAX_CHECKS_PER_LOOP)}s or shorten waitBudget to at most ${MAX_CHECKS_PER_LOOP * maxPoll}s.`);
+      + `Raise maxPollInterval to at least ${Math.ceil(budget / limit)}s or shorten waitBudget to at most ${limit * maxPoll}s.`);
   }
   const needed = WAIT_POLICY.loopsPerExecution * budget;
   if (timeout < needed) {

@@ -1,6 +1,11 @@
 import { errors } from './errors';
 import { MAX_CHECKS_PER_LOOP, WAIT_BASIS, WAIT_POLICY, WaitProgress, WaitSettings } from '../../src/contracts';
 
+/** The checks one loop may make: the configured flow's share of the execution history. */
+export function checksPerLoop(settings: WaitSettings): number {
+  return settings.maxChecksPerLoop ?? MAX_CHECKS_PER_LOOP;
+}
+
 /** Seconds of the Wait after check number `attempt` of a plain backoff: `min(max, round(poll * rate^attempt))`. */
 export function nextWaitSeconds(settings: WaitSettings, attempt: number): number {
   const raw = Math.round(settings.pollIntervalSeconds * Math.pow(settings.backoffRate, attempt));
@@ -18,7 +23,7 @@ export function nextWaitSeconds(settings: WaitSettings, attempt: number): number
  * @param elapsedSeconds seconds since the loop's wait began
  */
 export function fallbackCapSeconds(settings: WaitSettings, attempt = 0, elapsedSeconds = 0): number {
-  const checksLeft = Math.max(1, MAX_CHECKS_PER_LOOP - attempt - 1);
+  const checksLeft = Math.max(1, checksPerLoop(settings) - attempt - 1);
   const spread = Math.max(0, settings.budgetSeconds - elapsedSeconds) / checksLeft;
   return Math.min(settings.maxPollIntervalSeconds, Math.max(settings.pollIntervalSeconds, WAIT_POLICY.fallbackCapSeconds, spread));
 }
@@ -100,11 +105,11 @@ export function planWait(
 }
 
 /**
- * The shortest next wait that keeps the loop within {@link MAX_CHECKS_PER_LOOP} checks for its whole budget: the
+ * The shortest next wait that keeps the loop within its checks ({@link checksPerLoop}) for its whole budget: the
  * checks left, at maxPollInterval, must still reach the end of the budget. Zero until the loop has used most of them.
  */
 export function historyFloorSeconds(settings: WaitSettings, attempt: number, elapsedSeconds: number): number {
-  const checksLeftAfterThis = MAX_CHECKS_PER_LOOP - attempt - 1;
+  const checksLeftAfterThis = checksPerLoop(settings) - attempt - 1;
   return Math.max(0, settings.budgetSeconds - elapsedSeconds - checksLeftAfterThis * settings.maxPollIntervalSeconds);
 }
 
