@@ -11,7 +11,7 @@ import {
   RDSClient,
   StartDBClusterCommand,
 } from '@aws-sdk/client-rds';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { auditItems, awsError, DynamoDBDocumentClient, holdLock, makeState, resetBetweenTests, secondsAgo, SOURCE_REGION, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/delete-rds';
@@ -92,10 +92,65 @@ describe('delete-rds', () => {
     const fourth = await handler(makeState({ delete: third }));
     expect(fourth).toMatchObject({ done: true, status: 'deleted', targetExisted: true, attempt: 3, finalSnapshotIdentifier: FINAL_ID });
     expect(auditItems(ddbMock).map((a) => a.outcome)).toEqual(['IN_PROGRESS', 'IN_PROGRESS', 'IN_PROGRESS', 'SUCCEEDED']);
-    // The deletion it waited for goes into the target's history, once.
+    // Each part it waited for goes into the target's history, once: the instances, then the cluster.
     const history = ddbMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item).filter((i) => String(i?.operation_id).startsWith('HISTORY#'));
+    expect(history).toHaveLength(2);
+    expect(history[0]).toMatchObject({ operation_id: 'HISTORY#staging-db', phases: { deleteInstances: [{ operationId: 'op-1', seconds: expect.any(Number) }] } });
+    expect(history[1]).toMatchObject({ operation_id: 'HISTORY#staging-db', phases: { deleteCluster: [{ operationId: 'op-1', seconds: expect.any(Number) }] } });
+  });
+
+  test('history: each part of the delete is expected from its own records, restarts the waits when requested, and is recorded once seen over', async () => {
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0.5); // no jitter
+    const history: Record<string, unknown>[] = [];
+    const records = (seconds: number) => [{ operationId: 'op-0', seconds, at: '' }];
+    history.push({ phases: { deleteInstances: records(360), deleteCluster: records(240) }, version: 1 });
+    ddbMock.on(GetCommand, { Key: { operation_id: 'HISTORY#staging-db' } }).callsFake(() => ({ Item: history.at(-1) }));
+    ddbMock.on(PutCommand).callsFake((input: { Item: Record<string, unknown> }) => {
+      if (String(input.Item.operation_id).startsWith('HISTORY#')) history.push(input.Item);
+      return {};
+    });
+    rdsMock.on(DeleteDBInstanceCommand).resolves({});
+    rdsMock.on(DeleteDBClusterCommand).resolves({});
+
+    describes(target(), target({ DBClusterMembers: [] }), target({ Status: 'deleting', DBClusterMembers: [] }), 'absent', 'absent');
+    // The instances' request: their 360 s are expected; the first wait approaches them (half of 360 s less half a pollInterval of 30 s).
+    const first = await handler(makeState());
+    expect(first).toMatchObject({ phase: 'deleteInstances', waitBasis: 'history', expectedSeconds: 360, nextWaitSeconds: 173 });
     expect(history).toHaveLength(1);
-    expect(history[0]).toMatchObject({ operation_id: 'HISTORY#staging-db', phases: { delete: [{ operationId: 'op-1', seconds: expect.any(Number) }] } });
+
+    // 400 s later (the last open check 20 s ago) the instances are gone: recorded as 390 s, and the cluster's request
+    // starts the wait again from the cluster's 240 s (half of 240 − 15 s), not from the backoff of a late phase.
+    const instancesOver = { ...first, attempt: 5, phaseStartedAt: secondsAgo(400), checkedAt: secondsAgo(20), rampStep: 3 };
+    const second = await handler(makeState({ delete: instancesOver }));
+    expect(second).toMatchObject({ phase: 'deleteCluster', waitBasis: 'history', expectedSeconds: 240, nextWaitSeconds: 113, waitStartedAt: first.waitStartedAt });
+    expect(second.rampStep).toBeUndefined();
+    expect(Date.parse(second.phaseStartedAt!)).toBeGreaterThan(Date.parse(instancesOver.phaseStartedAt));
+    expect(history).toHaveLength(2);
+    expect(history[1]).toMatchObject({ version: 2, phases: { deleteInstances: [{ operationId: 'op-0' }, { operationId: 'op-1', seconds: 390 }], deleteCluster: records(240) } });
+
+    // A check while RDS deletes the cluster keeps the part and its expectation, and records nothing.
+    const third = await handler(makeState({ delete: second }));
+    expect(third).toMatchObject({ phase: 'deleteCluster', expectedSeconds: 240, attempt: 7 });
+    expect(history).toHaveLength(2);
+
+    // Gone 250 s after its request (the last open check 10 s ago): recorded as 245 s, once, however often it is retried.
+    const clusterOver = { ...third, phaseStartedAt: secondsAgo(250), checkedAt: secondsAgo(10) };
+    expect(await handler(makeState({ delete: clusterOver }))).toMatchObject({ done: true, phase: 'deleteCluster' });
+    await handler(makeState({ delete: clusterOver }));
+    expect(history).toHaveLength(3);
+    expect(history[2]).toMatchObject({ phases: { deleteCluster: [{ operationId: 'op-0' }, { operationId: 'op-1', seconds: 245 }] } });
+    random.mockRestore();
+  });
+
+  test('history: without records, each part\'s request starts the backoff again from pollInterval', async () => {
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0.5);
+    rdsMock.on(DeleteDBClusterCommand).resolves({});
+    describes(target({ DBClusterMembers: [] }));
+    const late = previous({ phase: 'deleteInstances', phaseStartedAt: secondsAgo(900), checkedAt: secondsAgo(90), rampStep: 6, waitBasis: 'backoff' });
+    const out = await handler(makeState({ delete: late }));
+    expect(out).toMatchObject({ phase: 'deleteCluster', waitBasis: 'backoff', rampStep: 0, nextWaitSeconds: 30 });
+    expect(out.expectedSeconds).toBeUndefined();
+    random.mockRestore();
   });
 
   test('without a final snapshot the cluster is deleted with SkipFinalSnapshot', async () => {
