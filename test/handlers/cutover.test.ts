@@ -7,6 +7,7 @@ import {
   ModifyDBClusterCommand,
   RDSClient,
 } from '@aws-sdk/client-rds';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { awsError, DynamoDBDocumentClient, makeConfig, makeState, resetBetweenTests, secondsAgo, useConfig } from './support/factories';
 import { handler } from '../../lambda-src/cutover';
@@ -100,6 +101,53 @@ describe('cutover', () => {
     const out = await handler(makeState({ swap: true, cutover: midway() }));
     expect(out).toMatchObject({ done: true, phase: 'done', endpoint: 'staging-db.cluster-x' });
     expect(out.targetUnavailableSeconds).toBeGreaterThanOrEqual(89);
+  });
+
+  test('history: each rename is expected from its own records, restarts the waits when requested, and is recorded once seen over', async () => {
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0.5); // no jitter
+    const records = (seconds: number) => [{ operationId: 'op-0', seconds, at: '' }];
+    const history: Record<string, unknown>[] = [{ phases: { renameTargetAway: records(120), renameNewCluster: records(80) }, version: 1 }];
+    ddbMock.on(GetCommand, { Key: { operation_id: 'HISTORY#staging-db' } }).callsFake(() => ({ Item: history.at(-1) }));
+    ddbMock.on(PutCommand).callsFake((input: { Item: Record<string, unknown> }) => {
+      if (String(input.Item.operation_id).startsWith('HISTORY#')) history.push(input.Item);
+      return {};
+    });
+    rdsMock.on(AddTagsToResourceCommand).resolves({});
+    rdsMock.on(ModifyDBClusterCommand).resolves({});
+
+    // The first rename's request: its 120 s are expected (the first wait: half of 120 s less half a pollInterval of 30 s).
+    world({ 'staging-db': { TagList: ours('op-0') }, [TEMP]: { TagList: ours('op-1') } });
+    const first = await handler(makeState({ swap: true }));
+    expect(first).toMatchObject({ phase: 'renaming-target-away', waitBasis: 'history', expectedSeconds: 120, nextWaitSeconds: 53 });
+
+    // 70 s later (the last open check 10 s ago) the previous target is available under its new name: the rename away is
+    // recorded as 65 s, and the second rename's request starts the waits again from its own 80 s.
+    const prevTags = ours('op-0', [{ Key: PipelineTag.PREVIOUS_TARGET, Value: 'op-1' }]);
+    world({ [TEMP]: { TagList: ours('op-1') }, [PREV]: { TagList: prevTags } });
+    const awayOver = { ...first, attempt: 2, phaseStartedAt: secondsAgo(70), checkedAt: secondsAgo(10), waitBasis: 'backoff', rampStep: 1 };
+    const second = await handler(makeState({ swap: true, cutover: awayOver }));
+    expect(second).toMatchObject({ phase: 'renaming-new-cluster', waitBasis: 'history', expectedSeconds: 80, nextWaitSeconds: 33 });
+    expect(second.rampStep).toBeUndefined();
+    expect(history).toHaveLength(2);
+    expect(history[1]).toMatchObject({ phases: { renameTargetAway: [{ operationId: 'op-0' }, { operationId: 'op-1', seconds: 65 }], renameNewCluster: records(80) } });
+
+    // Done 90 s after the second request (the last open check 20 s ago): recorded as 80 s, once.
+    world({ 'staging-db': { TagList: ours('op-1') }, [PREV]: { TagList: prevTags } });
+    const newOver = { ...second, phaseStartedAt: secondsAgo(90), checkedAt: secondsAgo(20) };
+    expect(await handler(makeState({ swap: true, cutover: newOver }))).toMatchObject({ done: true, phase: 'done' });
+    await handler(makeState({ swap: true, cutover: newOver }));
+    expect(history).toHaveLength(3);
+    expect(history[2]).toMatchObject({ phases: { renameNewCluster: [{ operationId: 'op-0' }, { operationId: 'op-1', seconds: 80 }] } });
+    random.mockRestore();
+  });
+
+  test('a busy new cluster at the second rename: nothing recorded, the waits not started again', async () => {
+    world({ [TEMP]: { TagList: ours('op-1') }, [PREV]: { TagList: ours('op-0', [{ Key: PipelineTag.PREVIOUS_TARGET, Value: 'op-1' }]) } });
+    rdsMock.on(ModifyDBClusterCommand).rejects(awsError('InvalidDBClusterStateFault'));
+    const before = { ...midway(), phaseStartedAt: secondsAgo(60), checkedAt: secondsAgo(10), rampStep: 2, waitBasis: 'backoff' };
+    const out = await handler(makeState({ swap: true, cutover: before }));
+    expect(out).toMatchObject({ phase: 'renaming-new-cluster', rampStep: 3, phaseStartedAt: before.phaseStartedAt });
+    expect(ddbMock.commandCalls(PutCommand).filter((c) => String(c.args[0].input.Item?.operation_id).startsWith('HISTORY#'))).toHaveLength(0);
   });
 
   test('the second rename refused: the previous target is renamed back (rolled back), and CutoverFailed says so', async () => {
