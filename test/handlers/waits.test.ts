@@ -8,7 +8,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { awsError, DynamoDBDocumentClient, resetBetweenTests } from './support/factories';
 import { expectationOf, expectedPhase, historyKey, PhaseRecord, recordPhase } from '../../lambda-src/lib/phase-history';
 import { fallbackCapSeconds, historyFloorSeconds, jitter, nextWaitSeconds, phaseSeconds, progress, WaitHint } from '../../lambda-src/lib/waits';
-import { MAX_CHECKS_PER_LOOP, PipelineErrorName, WAIT_POLICY, WaitProgress, WaitSettings } from '../../src/contracts';
+import {
+  MAX_CHECKS_PER_LOOP, maxChecksPerLoop, PipelineErrorName, PreviousTargetRetention, ReplaceStrategy, WAIT_POLICY, waitLoopsPerExecution, WaitProgress, WaitSettings,
+} from '../../src/contracts';
 
 const rdsMock = mockClient(RDSClient);
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -161,6 +163,22 @@ describe('waits', () => {
     // Every loop at its limit fits the history.
     const events = MAX_CHECKS_PER_LOOP * WAIT_POLICY.eventsPerCheck * WAIT_POLICY.loopsPerExecution + WAIT_POLICY.eventsOutsideLoops;
     expect(events).toBeLessThanOrEqual(25_000);
+  });
+
+  test('checks per loop: a swap\'s five loops share the history, so each loop spreads its budget over fewer checks', () => {
+    const swap = { ...settings, budgetSeconds: 26 * 3600, maxChecksPerLoop: maxChecksPerLoop(waitLoopsPerExecution(ReplaceStrategy.SWAP, PreviousTargetRetention.DELETE)) };
+    expect(swap.maxChecksPerLoop).toBe(548);
+    expect(maxChecksPerLoop(waitLoopsPerExecution(ReplaceStrategy.SWAP, PreviousTargetRetention.KEEP))).toBe(686);
+    expect(maxChecksPerLoop(waitLoopsPerExecution(ReplaceStrategy.DELETE_FIRST, PreviousTargetRetention.DELETE))).toBe(MAX_CHECKS_PER_LOOP);
+    // 26 h over 547 checks left: 171 s from the start (102.5 s with the three loops of DELETE_FIRST).
+    expect(fallbackCapSeconds(swap, 0, 0)).toBeCloseTo((26 * 3600) / 547, 5);
+    // The floor counts the swap's checks: 100 checks before its end, 99 at 300 s cover 29,700 s of the 20 h left.
+    expect(historyFloorSeconds(swap, 548 - 100, 6 * 3600)).toBe(20 * 3600 - 99 * 300);
+    expect(historyFloorSeconds(settings, 548 - 100, 6 * 3600)).toBe(0);
+    // A 24-hour operation without history stays within the swap loop's checks, and every loop at its limit fits.
+    const { waits } = loop((t) => ({ done: t >= 24 * 3600 }), {}, swap);
+    expect(waits.length).toBeLessThan(548);
+    expect(5 * 548 * WAIT_POLICY.eventsPerCheck + WAIT_POLICY.eventsOutsideLoops).toBeLessThanOrEqual(25_000);
   });
 
   test('caps: never longer than maxPollInterval, never shorter than pollInterval, whatever the estimate', () => {
