@@ -25,7 +25,7 @@ import { describeCluster, isFault, tagsOf } from './lib/rds';
 import { Logger, runStep, StepOutcome, waitOutcome } from './lib/step';
 import { updateOperation } from './lib/store';
 import { expectedPhase, recordPhase } from './lib/phase-history';
-import { phaseSeconds, progress, WaitHint } from './lib/waits';
+import { phaseSeconds, progress, swapStepSettings, WaitHint } from './lib/waits';
 
 /** Phases of the cutover, as `$.cutover.phase` reports them. */
 export const CUTOVER_PHASES = {
@@ -62,7 +62,7 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
     };
     const report = (phase: string, status: string, done: boolean, extra: Partial<CutoverProgress> = {}): StepOutcome<CutoverProgress> => {
       const result: CutoverProgress = {
-        ...progress({ done, status }, earlier, config.waits, `the cutover of ${temporary} to ${target} in ${region}`, now, hint),
+        ...progress({ done, status }, earlier, swapStepSettings(config.waits), `the cutover of ${temporary} to ${target} in ${region}`, now, hint),
         phase,
         temporaryClusterIdentifier: temporary,
         previousClusterIdentifier: previousName,

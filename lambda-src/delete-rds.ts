@@ -40,7 +40,7 @@ import { finalSnapshotIdentifier, isOwnedByPipeline, sameRdsIdentifier, tagValue
 import { expectedPhase, recordPhase } from './lib/phase-history';
 import { describeCluster, describeClusterSnapshot, describeInstance, isFault, tagsOf } from './lib/rds';
 import { Logger, runStep, waitOutcome } from './lib/step';
-import { phaseSeconds, progress, WaitHint } from './lib/waits';
+import { phaseSeconds, progress, swapStepSettings, WaitHint } from './lib/waits';
 
 /** What one DeleteRds state deletes, and where its progress and final snapshot go. */
 interface Subject {
@@ -110,7 +110,7 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
     };
     const report = (done: boolean, status: string, existed: boolean) => {
       const result: DeleteProgress = {
-        ...progress({ done, status }, previous, config.waits, what, now, hint),
+        ...progress({ done, status }, previous, subject.kind === DeleteSubject.TARGET ? config.waits : swapStepSettings(config.waits), what, now, hint),
         ...(phase ? { phase } : {}),
         targetExisted: existed || (previous?.targetExisted ?? false),
         ...(finalSnapshot && (existed || previous?.targetExisted)

@@ -17,7 +17,7 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
-  DatabasePrivilege, PipelineConfig, DbUserSpec, EXECUTION_STATUS_CHANGE, maxChecksPerLoop, PreviousTargetRetention, ReplaceStrategy, TABLE_KEYS, UnmanagedLogins,
+  DatabasePrivilege, PipelineConfig, checkShares, CheckShares, DbUserSpec, EXECUTION_STATUS_CHANGE, PreviousTargetRetention, ReplaceStrategy, TABLE_KEYS, UnmanagedLogins,
 } from './contracts';
 import type { DatabaseUser } from './database-user';
 import { PipelineHandlers } from './handlers';
@@ -726,7 +726,7 @@ export class AuroraRestorePipeline extends Construct {
         maxPollIntervalSeconds: (props.maxPollInterval ?? TIMING_DEFAULTS.maxPollInterval).toSeconds(),
         backoffRate: props.pollBackoffRate ?? TIMING_DEFAULTS.pollBackoffRate,
         budgetSeconds: waitBudget.toSeconds(),
-        maxChecksPerLoop: maxChecksPerLoop(configuredWaitLoops(props)),
+        ...checksOf(checkShares(configuredWaitLoops(props), waitBudget.toSeconds(), (props.maxPollInterval ?? TIMING_DEFAULTS.maxPollInterval).toSeconds())),
       },
       stateTtlSeconds: (props.stateRetention ?? Duration.days(90)).toSeconds(),
       lockTtlSeconds: timeout.toSeconds(),
@@ -1091,4 +1091,9 @@ function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/** The wait settings' check limits from the flow's shares. */
+function checksOf(shares: CheckShares): { maxChecksPerLoop: number; maxChecksPerSwapStep?: number } {
+  return { maxChecksPerLoop: shares.checksPerLoop, ...(shares.swapStepLoops > 0 ? { maxChecksPerSwapStep: shares.checksPerSwapStep } : {}) };
 }

@@ -455,6 +455,12 @@ export const WAIT_POLICY = {
    * divide the history by the loops of the configured flow ({@link waitLoopsPerExecution}); this is the fewest.
    */
   loopsPerExecution: 3,
+  /**
+   * Checks a swap's own loop (a rename, a delete of a few minutes) may make beyond those that cover its budget at
+   * maxPollInterval: its frequent checks near a completion (20 minutes of them at a 20 s pollInterval) before the
+   * history floor lengthens its waits.
+   */
+  swapStepSpareChecks: 60,
   /** Step Functions' limit of events in one execution's history. */
   historyEventLimit: 25_000,
   /** Execution history events of one check of a loop: Wait (2), Lambda task (5), Choice (2). */
@@ -482,6 +488,36 @@ export function maxChecksPerLoop(loops: number): number {
 export function waitLoopsPerExecution(strategy: ReplaceStrategy, retention: PreviousTargetRetention): number {
   if (strategy !== ReplaceStrategy.SWAP) return WAIT_POLICY.loopsPerExecution;
   return retention === PreviousTargetRetention.KEEP ? 4 : 5;
+}
+
+/** How the execution history's checks are shared among the wait loops of a flow ({@link checkShares}). */
+export interface CheckShares {
+  /** The loops of the data: the copy and the restore, and DELETE_FIRST's delete. */
+  readonly mainLoops: number;
+  /** Checks each of them may make. */
+  readonly checksPerLoop: number;
+  /** A swap's other loops: the kept previous target's delete, the cutover, the retirement (none for DELETE_FIRST). */
+  readonly swapStepLoops: number;
+  /** Checks each of those may make: enough to cover the budget at maxPollInterval, and {@link WAIT_POLICY.swapStepSpareChecks}. */
+  readonly checksPerSwapStep: number;
+}
+
+/**
+ * The checks each wait loop of the flow may make, so that every loop at its limit still fits the execution history.
+ * A swap's own loops (renames, deletes of a few minutes) get what covers their budget at maxPollInterval and a few
+ * frequent checks more; the copy and the restore share the rest, so they keep most of the checks (and so the short
+ * waits) of DELETE_FIRST's three equal loops.
+ */
+export function checkShares(loops: number, budgetSeconds: number, maxPollSeconds: number): CheckShares {
+  const available = WAIT_POLICY.historyEventLimit - WAIT_POLICY.eventsOutsideLoops;
+  const swapStepLoops = Math.max(0, loops - 2);
+  if (loops <= WAIT_POLICY.loopsPerExecution) {
+    return { mainLoops: loops, checksPerLoop: maxChecksPerLoop(loops), swapStepLoops: 0, checksPerSwapStep: 0 };
+  }
+  const checksPerSwapStep = Math.min(MAX_CHECKS_PER_LOOP, Math.ceil(budgetSeconds / Math.max(1, maxPollSeconds)) + 1 + WAIT_POLICY.swapStepSpareChecks);
+  const rest = available - WAIT_POLICY.eventsPerCheck * swapStepLoops * checksPerSwapStep;
+  const checksPerLoop = Math.max(1, Math.floor(rest / (WAIT_POLICY.eventsPerCheck * 2)));
+  return { mainLoops: 2, checksPerLoop, swapStepLoops, checksPerSwapStep };
 }
 
 /** Output of copy-snapshot and check-copy-status (`$.copy`). */
@@ -981,11 +1017,16 @@ export interface WaitSettings {
   /** Time budget of one wait loop, in seconds. */
   readonly budgetSeconds: number;
   /**
-   * The checks one wait loop may make: the execution history's share of a loop for the configured flow
-   * ({@link maxChecksPerLoop} of {@link waitLoopsPerExecution}).
+   * The checks one wait loop of the copy, the restore or DELETE_FIRST's delete may make: its share of the execution
+   * history for the configured flow ({@link checkShares}).
    * @default MAX_CHECKS_PER_LOOP (a flow of three loops)
    */
   readonly maxChecksPerLoop?: number;
+  /**
+   * The checks one of a swap's own loops (the kept previous target's delete, the cutover, the retirement) may make.
+   * @default - maxChecksPerLoop
+   */
+  readonly maxChecksPerSwapStep?: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { AuroraRestorePipelineProps } from './aurora-restore-pipeline';
-import { maxChecksPerLoop, PreviousTargetRetention, ReplaceStrategy, WAIT_POLICY, waitLoopsPerExecution } from './contracts';
+import { checkShares, PreviousTargetRetention, ReplaceStrategy, WAIT_POLICY, waitLoopsPerExecution } from './contracts';
 import { NAME_RULE, objectNameProblem, roleNameProblem } from './db-names';
 import { reservedPrefixOf, sourceAccessName } from './names';
 import { HandlerPlacement } from './placement';
@@ -50,16 +50,33 @@ const LOOP_NAMES: Record<number, string> = {
 
 /**
  * The most events one execution can write to its history: each of its `loops` wait loops checks at most every
- * pollInterval, and at most {@link maxChecksPerLoop} times when those checks at maxPollInterval can cover its budget
- * (the waits then lengthen as a loop uses them up; lambda-src/lib/waits.ts).
+ * pollInterval, and at most its share of checks ({@link checkShares}) when those checks at maxPollInterval can cover
+ * its budget (the waits then lengthen as a loop uses them up; lambda-src/lib/waits.ts).
  */
 export function historyWorstCase(pollSeconds: number, maxPollSeconds: number, budgetSeconds: number, loops: number = WAIT_POLICY.loopsPerExecution): HistoryWorstCase {
-  const limit = maxChecksPerLoop(loops);
-  const bounded = limit * maxPollSeconds >= budgetSeconds;
+  const shares = checkShares(loops, budgetSeconds, maxPollSeconds);
+  const bounded = shares.checksPerLoop * maxPollSeconds >= budgetSeconds
+    && (shares.swapStepLoops === 0 || shares.checksPerSwapStep * maxPollSeconds >= budgetSeconds);
   const atPoll = Math.ceil(budgetSeconds / pollSeconds) + 1;
-  const checksPerLoop = bounded ? Math.min(limit, atPoll) : atPoll;
-  const events = loops * WAIT_POLICY.eventsPerCheck * checksPerLoop + WAIT_POLICY.eventsOutsideLoops;
+  const checksPerLoop = bounded ? Math.min(shares.checksPerLoop, atPoll) : atPoll;
+  const checksPerSwapStep = bounded ? Math.min(shares.checksPerSwapStep, atPoll) : atPoll;
+  const events = WAIT_POLICY.eventsPerCheck * (shares.mainLoops * checksPerLoop + shares.swapStepLoops * checksPerSwapStep)
+    + WAIT_POLICY.eventsOutsideLoops;
   return { checksPerLoop, events, bounded };
+}
+
+/** The shortest maxPollInterval, and the longest waitBudget, whose worst case is bounded for `loops` (for the warning). */
+function boundedLimits(maxPollSeconds: number, budgetSeconds: number, loops: number): { maxPoll: number; budget: number } {
+  const bounded = (maxPoll: number, budget: number) => historyWorstCase(maxPoll, maxPoll, budget, loops).bounded;
+  let maxPoll = 1;
+  while (!bounded(maxPoll, budgetSeconds) && maxPoll < budgetSeconds) maxPoll++;
+  let low = 0;
+  let high = budgetSeconds;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (bounded(maxPollSeconds, mid)) low = mid; else high = mid - 1;
+  }
+  return { maxPoll, budget: low };
 }
 
 function known(value: string | undefined): value is string {
@@ -279,11 +296,11 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
   const loops = configuredWaitLoops(props);
   const worst = historyWorstCase(poll, maxPoll, budget, loops);
   if (worst.events > WAIT_POLICY.historyEventLimit) {
-    const limit = maxChecksPerLoop(loops);
+    const limits = boundedLimits(maxPoll, budget, loops);
     warn('historyEvents', `With pollInterval ${poll}s, maxPollInterval ${maxPoll}s and waitBudget ${budget}s, an execution whose ${loops} wait loops `
       + `(${LOOP_NAMES[loops]}) each run to the budget can write ${worst.events} history events, over Step Functions' limit of ${WAIT_POLICY.historyEventLimit}: `
       + 'such an execution fails with a bare history-limit error instead of OperationTimedOut. '
-      + `Raise maxPollInterval to at least ${Math.ceil(budget / limit)}s or shorten waitBudget to at most ${limit * maxPoll}s.`);
+      + `Raise maxPollInterval to at least ${limits.maxPoll}s or shorten waitBudget to at most ${limits.budget}s.`);
   }
   const needed = WAIT_POLICY.loopsPerExecution * budget;
   if (timeout < needed) {

@@ -6,6 +6,11 @@ export function checksPerLoop(settings: WaitSettings): number {
   return settings.maxChecksPerLoop ?? MAX_CHECKS_PER_LOOP;
 }
 
+/** The settings of a swap's own loops (the kept previous target's delete, the cutover, the retirement): their share of checks. */
+export function swapStepSettings(settings: WaitSettings): WaitSettings {
+  return { ...settings, maxChecksPerLoop: settings.maxChecksPerSwapStep ?? settings.maxChecksPerLoop };
+}
+
 /** Seconds of the Wait after check number `attempt` of a plain backoff: `min(max, round(poll * rate^attempt))`. */
 export function nextWaitSeconds(settings: WaitSettings, attempt: number): number {
   const raw = Math.round(settings.pollIntervalSeconds * Math.pow(settings.backoffRate, attempt));

@@ -103,8 +103,8 @@ describe('risky combinations warn', () => {
     // A fixed 60 s poll cannot cover 26 h in its share of the history.
     expect(historyWorstCase(60, 60, 26 * 3600)).toMatchObject({ bounded: false, checksPerLoop: 1561, events: 42_447 });
     const fixed = build({ pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60) });
-    // The default flow is a swap: five loops of 548 checks each.
-    expect(warned(fixed, /can write 70545 history events, over Step Functions' limit of 25000.*Raise maxPollInterval to at least 171s or shorten waitBudget to at most 32880s/)).toHaveLength(1);
+    // The default flow is a swap: five loops.
+    expect(warned(fixed, /can write 70545 history events, over Step Functions' limit of 25000.*Raise maxPollInterval to at least 183s or shorten waitBudget to at most 30720s/)).toHaveLength(1);
     const fixedDeleteFirst = build({ pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60), replaceStrategy: ReplaceStrategy.DELETE_FIRST });
     expect(warned(fixedDeleteFirst, /whose 3 wait loops \(copy, delete, restore\).*can write 42447 history events.*Raise maxPollInterval to at least 103s or shorten waitBudget to at most 54840s/)).toHaveLength(1);
     const short = build({ waitBudget: Duration.hours(10), timeout: Duration.hours(20) });
@@ -116,18 +116,20 @@ describe('risky combinations warn', () => {
     expect(configuredWaitLoops({ previousTargetRetention: PreviousTargetRetention.KEEP })).toBe(4);
     expect(configuredWaitLoops({ replaceStrategy: ReplaceStrategy.DELETE_FIRST })).toBe(3);
     expect(configuredWaitLoops({ replaceExistingTarget: false })).toBe(3);
-    // The defaults fit a swap too: 548 checks per loop, each at most 300 s, cover the 26 h budget.
-    expect(historyWorstCase(20, 300, 26 * 3600, 5)).toEqual({ checksPerLoop: 548, events: 24_960, bounded: true });
-    // A 2-minute maxPollInterval fits three loops (914 checks × 120 s ≥ 26 h) but not a swap's five (548 × 120 s < 26 h).
+    // The defaults fit a swap too: the copy and the restore 812 checks each, the swap's three own loops 373 each.
+    expect(historyWorstCase(20, 300, 26 * 3600, 5)).toEqual({ checksPerLoop: 812, events: 24_987, bounded: true });
+    expect(historyWorstCase(20, 300, 26 * 3600, 4)).toEqual({ checksPerLoop: 999, events: 24_996, bounded: true });
+    // A 2-minute maxPollInterval fits three loops (914 checks × 120 s ≥ 26 h) but not a swap's five: its own loops
+    // need 841 checks each (26 h at 120 s, and 60), which leaves 110 for the copy and the restore.
     expect(historyWorstCase(20, 120, 26 * 3600, 3).bounded).toBe(true);
     expect(historyWorstCase(20, 120, 26 * 3600, 5)).toMatchObject({ bounded: false, checksPerLoop: 4681 });
     const swap = build({ maxPollInterval: Duration.minutes(2) });
-    expect(warned(swap, /whose 5 wait loops \(copy, restore, kept previous target's delete, cutover, retirement of the previous target\).*Raise maxPollInterval to at least 171s or shorten waitBudget to at most 65760s/)).toHaveLength(1);
+    expect(warned(swap, /whose 5 wait loops \(copy, restore, kept previous target's delete, cutover, retirement of the previous target\).*Raise maxPollInterval to at least 183s or shorten waitBudget to at most 61440s/)).toHaveLength(1);
     const deleteFirst = build({ maxPollInterval: Duration.minutes(2), replaceStrategy: ReplaceStrategy.DELETE_FIRST });
     expect(Annotations.fromStack(deleteFirst).findWarning('*', Match.anyValue())).toEqual([]);
     // The handlers' waits keep each loop within the same count (the config every function gets).
     const configs = (stack: Stack) => JSON.stringify(Template.fromStack(stack).toJSON());
-    expect(configs(swap)).toContain('\\"maxChecksPerLoop\\":548');
+    expect(configs(swap)).toContain('\\"maxChecksPerLoop\\":110,\\"maxChecksPerSwapStep\\":841');
     expect(configs(deleteFirst)).toContain(`\\"maxChecksPerLoop\\":${MAX_CHECKS_PER_LOOP}`);
   });
   test('replacing without a final snapshot', () => {

@@ -7,9 +7,9 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { awsError, DynamoDBDocumentClient, resetBetweenTests } from './support/factories';
 import { expectationOf, expectedPhase, historyKey, PhaseRecord, recordPhase } from '../../lambda-src/lib/phase-history';
-import { fallbackCapSeconds, historyFloorSeconds, jitter, nextWaitSeconds, phaseSeconds, progress, WaitHint } from '../../lambda-src/lib/waits';
+import { fallbackCapSeconds, historyFloorSeconds, jitter, nextWaitSeconds, phaseSeconds, progress, swapStepSettings, WaitHint } from '../../lambda-src/lib/waits';
 import {
-  MAX_CHECKS_PER_LOOP, maxChecksPerLoop, PipelineErrorName, PreviousTargetRetention, ReplaceStrategy, WAIT_POLICY, waitLoopsPerExecution, WaitProgress, WaitSettings,
+  checkShares, MAX_CHECKS_PER_LOOP, PipelineErrorName, PreviousTargetRetention, ReplaceStrategy, WAIT_POLICY, waitLoopsPerExecution, WaitProgress, WaitSettings,
 } from '../../src/contracts';
 
 const rdsMock = mockClient(RDSClient);
@@ -165,20 +165,31 @@ describe('waits', () => {
     expect(events).toBeLessThanOrEqual(25_000);
   });
 
-  test('checks per loop: a swap\'s five loops share the history, so each loop spreads its budget over fewer checks', () => {
-    const swap = { ...settings, budgetSeconds: 26 * 3600, maxChecksPerLoop: maxChecksPerLoop(waitLoopsPerExecution(ReplaceStrategy.SWAP, PreviousTargetRetention.DELETE)) };
-    expect(swap.maxChecksPerLoop).toBe(548);
-    expect(maxChecksPerLoop(waitLoopsPerExecution(ReplaceStrategy.SWAP, PreviousTargetRetention.KEEP))).toBe(686);
-    expect(maxChecksPerLoop(waitLoopsPerExecution(ReplaceStrategy.DELETE_FIRST, PreviousTargetRetention.DELETE))).toBe(MAX_CHECKS_PER_LOOP);
-    // 26 h over 547 checks left: 171 s from the start (102.5 s with the three loops of DELETE_FIRST).
-    expect(fallbackCapSeconds(swap, 0, 0)).toBeCloseTo((26 * 3600) / 547, 5);
-    // The floor counts the swap's checks: 100 checks before its end, 99 at 300 s cover 29,700 s of the 20 h left.
-    expect(historyFloorSeconds(swap, 548 - 100, 6 * 3600)).toBe(20 * 3600 - 99 * 300);
-    expect(historyFloorSeconds(settings, 548 - 100, 6 * 3600)).toBe(0);
-    // A 24-hour operation without history stays within the swap loop's checks, and every loop at its limit fits.
+  test('checks per loop: a swap\'s own loops get what covers their budget at maxPollInterval, the copy and the restore the rest', () => {
+    const shares = checkShares(waitLoopsPerExecution(ReplaceStrategy.SWAP, PreviousTargetRetention.DELETE), 26 * 3600, 300);
+    expect(shares).toEqual({ mainLoops: 2, checksPerLoop: 812, swapStepLoops: 3, checksPerSwapStep: 373 });
+    expect(checkShares(waitLoopsPerExecution(ReplaceStrategy.SWAP, PreviousTargetRetention.KEEP), 26 * 3600, 300)).toMatchObject({ checksPerLoop: 999, swapStepLoops: 2 });
+    expect(checkShares(waitLoopsPerExecution(ReplaceStrategy.DELETE_FIRST, PreviousTargetRetention.DELETE), 26 * 3600, 300))
+      .toEqual({ mainLoops: 3, checksPerLoop: MAX_CHECKS_PER_LOOP, swapStepLoops: 0, checksPerSwapStep: 0 });
+    // Every loop of a swap at its limit fits the history (with the old count, five loops of 914 checks would not).
+    expect(WAIT_POLICY.eventsPerCheck * (2 * 812 + 3 * 373) + WAIT_POLICY.eventsOutsideLoops).toBeLessThanOrEqual(25_000);
+    expect(WAIT_POLICY.eventsPerCheck * 5 * MAX_CHECKS_PER_LOOP + WAIT_POLICY.eventsOutsideLoops).toBeGreaterThan(25_000);
+
+    const swap: WaitSettings = { ...settings, budgetSeconds: 26 * 3600, maxChecksPerLoop: 812, maxChecksPerSwapStep: 373 };
+    // The copy and the restore: 26 h over 811 checks left, 115.4 s from the start (102.5 s for DELETE_FIRST).
+    expect(fallbackCapSeconds(swap, 0, 0)).toBeCloseTo((26 * 3600) / 811, 5);
+    // A swap's own loop: 373 checks, 60 more than cover the budget at maxPollInterval; its floor rises after 60 quick ones.
+    const step = swapStepSettings(swap);
+    expect(step.maxChecksPerLoop).toBe(373);
+    expect(swapStepSettings(settings).maxChecksPerLoop).toBe(settings.maxChecksPerLoop);
+    expect(historyFloorSeconds(step, 273, 6 * 3600)).toBe(20 * 3600 - 99 * 300);
+    expect(historyFloorSeconds(swap, 273, 6 * 3600)).toBe(0);
+    expect(historyFloorSeconds(step, 59, 20 * 59)).toBe(0);
+    // A 24-hour restore without history stays within its share.
     const { waits } = loop((t) => ({ done: t >= 24 * 3600 }), {}, swap);
-    expect(waits.length).toBeLessThan(548);
-    expect(5 * 548 * WAIT_POLICY.eventsPerCheck + WAIT_POLICY.eventsOutsideLoops).toBeLessThanOrEqual(25_000);
+    expect(waits.length).toBeLessThan(812);
+    // A rename without history is still found by the ramp from pollInterval, whatever the share.
+    expect(loop((t) => ({ done: t >= 60 }), {}, step).waits.slice(0, 2)).toEqual([30, 45]);
   });
 
   test('caps: never longer than maxPollInterval, never shorter than pollInterval, whatever the estimate', () => {
