@@ -21,10 +21,10 @@ import { rds } from './lib/clients';
 import { loadConfig } from './lib/config';
 import { errors, mapAwsError } from './lib/errors';
 import { isFromOperation, isOwnedByPipeline, sameRdsIdentifier, tagValue, temporaryClusterIdentifier } from './lib/naming';
+import { expectedPhase, recordPhase } from './lib/phase-history';
 import { describeCluster, isFault, tagsOf } from './lib/rds';
 import { Logger, runStep, StepOutcome, waitOutcome } from './lib/step';
 import { updateOperation } from './lib/store';
-import { expectedPhase, recordPhase } from './lib/phase-history';
 import { phaseSeconds, progress, swapStepSettings, WaitHint } from './lib/waits';
 
 /** Phases of the cutover, as `$.cutover.phase` reports them. */

@@ -99,6 +99,8 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
     // (like the password reset), with the part's expected duration; the part the loop waited for is recorded once seen
     // over (once per operation).
     let phase = previous?.phase;
+    // A swap's kept or retired previous target is one of the swap's own loops, with their share of the checks.
+    const waits = subject.kind === DeleteSubject.TARGET ? config.waits : swapStepSettings(config.waits);
     let hint: WaitHint = {};
     const record = async (part: string) => {
       const seconds = previous?.phase === part ? phaseSeconds(previous, now) : undefined;
@@ -110,7 +112,7 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
     };
     const report = (done: boolean, status: string, existed: boolean) => {
       const result: DeleteProgress = {
-        ...progress({ done, status }, previous, subject.kind === DeleteSubject.TARGET ? config.waits : swapStepSettings(config.waits), what, now, hint),
+        ...progress({ done, status }, previous, waits, what, now, hint),
         ...(phase ? { phase } : {}),
         targetExisted: existed || (previous?.targetExisted ?? false),
         ...(finalSnapshot && (existed || previous?.targetExisted)

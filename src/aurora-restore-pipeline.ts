@@ -17,7 +17,8 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
-  DatabasePrivilege, PipelineConfig, checkShares, CheckShares, DbUserSpec, EXECUTION_STATUS_CHANGE, PreviousTargetRetention, ReplaceStrategy, TABLE_KEYS, UnmanagedLogins,
+  DatabasePrivilege, PipelineConfig, checkShares, CheckShares, DbUserSpec, EXECUTION_STATUS_CHANGE, PreviousTargetRetention, ReplaceStrategy,
+  TABLE_KEYS, UnmanagedLogins,
 } from './contracts';
 import type { DatabaseUser } from './database-user';
 import { PipelineHandlers } from './handlers';
@@ -726,7 +727,8 @@ export class AuroraRestorePipeline extends Construct {
         maxPollIntervalSeconds: (props.maxPollInterval ?? TIMING_DEFAULTS.maxPollInterval).toSeconds(),
         backoffRate: props.pollBackoffRate ?? TIMING_DEFAULTS.pollBackoffRate,
         budgetSeconds: waitBudget.toSeconds(),
-        ...checksOf(checkShares(configuredWaitLoops(props), waitBudget.toSeconds(), (props.maxPollInterval ?? TIMING_DEFAULTS.maxPollInterval).toSeconds())),
+        ...checksOf(checkShares(configuredWaitLoops(props), waitBudget.toSeconds(),
+          (props.maxPollInterval ?? TIMING_DEFAULTS.maxPollInterval).toSeconds())),
       },
       stateTtlSeconds: (props.stateRetention ?? Duration.days(90)).toSeconds(),
       lockTtlSeconds: timeout.toSeconds(),

@@ -514,7 +514,8 @@ export function checkShares(loops: number, budgetSeconds: number, maxPollSeconds
   if (loops <= WAIT_POLICY.loopsPerExecution) {
     return { mainLoops: loops, checksPerLoop: maxChecksPerLoop(loops), swapStepLoops: 0, checksPerSwapStep: 0 };
   }
-  const checksPerSwapStep = Math.min(MAX_CHECKS_PER_LOOP, Math.ceil(budgetSeconds / Math.max(1, maxPollSeconds)) + 1 + WAIT_POLICY.swapStepSpareChecks);
+  const coverBudget = Math.ceil(budgetSeconds / Math.max(1, maxPollSeconds)) + 1;
+  const checksPerSwapStep = Math.min(MAX_CHECKS_PER_LOOP, coverBudget + WAIT_POLICY.swapStepSpareChecks);
   const rest = available - WAIT_POLICY.eventsPerCheck * swapStepLoops * checksPerSwapStep;
   const checksPerLoop = Math.max(1, Math.floor(rest / (WAIT_POLICY.eventsPerCheck * 2)));
   return { mainLoops: 2, checksPerLoop, swapStepLoops, checksPerSwapStep };

@@ -53,7 +53,9 @@ const LOOP_NAMES: Record<number, string> = {
  * pollInterval, and at most its share of checks ({@link checkShares}) when those checks at maxPollInterval can cover
  * its budget (the waits then lengthen as a loop uses them up; lambda-src/lib/waits.ts).
  */
-export function historyWorstCase(pollSeconds: number, maxPollSeconds: number, budgetSeconds: number, loops: number = WAIT_POLICY.loopsPerExecution): HistoryWorstCase {
+export function historyWorstCase(
+  pollSeconds: number, maxPollSeconds: number, budgetSeconds: number, loops: number = WAIT_POLICY.loopsPerExecution,
+): HistoryWorstCase {
   const shares = checkShares(loops, budgetSeconds, maxPollSeconds);
   const bounded = shares.checksPerLoop * maxPollSeconds >= budgetSeconds
     && (shares.swapStepLoops === 0 || shares.checksPerSwapStep * maxPollSeconds >= budgetSeconds);

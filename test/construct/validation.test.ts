@@ -105,7 +105,9 @@ describe('risky combinations warn', () => {
     const fixed = build({ pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60) });
     // The default flow is a swap: five loops.
     expect(warned(fixed, /can write 70545 history events, over Step Functions' limit of 25000.*Raise maxPollInterval to at least 183s or shorten waitBudget to at most 30720s/)).toHaveLength(1);
-    const fixedDeleteFirst = build({ pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60), replaceStrategy: ReplaceStrategy.DELETE_FIRST });
+    const fixedDeleteFirst = build({
+      pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60), replaceStrategy: ReplaceStrategy.DELETE_FIRST,
+    });
     expect(warned(fixedDeleteFirst, /whose 3 wait loops \(copy, delete, restore\).*can write 42447 history events.*Raise maxPollInterval to at least 103s or shorten waitBudget to at most 54840s/)).toHaveLength(1);
     const short = build({ waitBudget: Duration.hours(10), timeout: Duration.hours(20) });
     expect(warned(short, /timeout \(72000s\) is shorter than 3 waitBudgets \(108000s.*bare execution timeout.*at least 115200s/)).toHaveLength(1);

@@ -9,7 +9,8 @@ import { awsError, DynamoDBDocumentClient, resetBetweenTests } from './support/f
 import { expectationOf, expectedPhase, historyKey, PhaseRecord, recordPhase } from '../../lambda-src/lib/phase-history';
 import { fallbackCapSeconds, historyFloorSeconds, jitter, nextWaitSeconds, phaseSeconds, progress, swapStepSettings, WaitHint } from '../../lambda-src/lib/waits';
 import {
-  checkShares, MAX_CHECKS_PER_LOOP, PipelineErrorName, PreviousTargetRetention, ReplaceStrategy, WAIT_POLICY, waitLoopsPerExecution, WaitProgress, WaitSettings,
+  checkShares, MAX_CHECKS_PER_LOOP, PipelineErrorName, PreviousTargetRetention, ReplaceStrategy, WAIT_POLICY, waitLoopsPerExecution,
+  WaitProgress, WaitSettings,
 } from '../../src/contracts';
 
 const rdsMock = mockClient(RDSClient);
@@ -168,7 +169,8 @@ describe('waits', () => {
   test('checks per loop: a swap\'s own loops get what covers their budget at maxPollInterval, the copy and the restore the rest', () => {
     const shares = checkShares(waitLoopsPerExecution(ReplaceStrategy.SWAP, PreviousTargetRetention.DELETE), 26 * 3600, 300);
     expect(shares).toEqual({ mainLoops: 2, checksPerLoop: 812, swapStepLoops: 3, checksPerSwapStep: 373 });
-    expect(checkShares(waitLoopsPerExecution(ReplaceStrategy.SWAP, PreviousTargetRetention.KEEP), 26 * 3600, 300)).toMatchObject({ checksPerLoop: 999, swapStepLoops: 2 });
+    const keep = checkShares(waitLoopsPerExecution(ReplaceStrategy.SWAP, PreviousTargetRetention.KEEP), 26 * 3600, 300);
+    expect(keep).toMatchObject({ checksPerLoop: 999, swapStepLoops: 2 });
     expect(checkShares(waitLoopsPerExecution(ReplaceStrategy.DELETE_FIRST, PreviousTargetRetention.DELETE), 26 * 3600, 300))
       .toEqual({ mainLoops: 3, checksPerLoop: MAX_CHECKS_PER_LOOP, swapStepLoops: 0, checksPerSwapStep: 0 });
     // Every loop of a swap at its limit fits the history (with the old count, five loops of 914 checks would not).
