@@ -17,7 +17,7 @@ import { DatabasePrivilege, UnmanagedLogins } from '../../src/contracts';
 import { usePostgres, type TestPostgres } from '../support/postgres';
 import { createCertificateAuthority, issueServerCertificate } from '../support/tls';
 
-jest.setTimeout(60_000);
+jest.setTimeout(600_000);
 
 const reconcileUsers = (c: DbConnection, users: ResolvedDbUser[]) => reconcile(c, users, { unmanagedLogins: UnmanagedLogins.KEEP });
 const NOTHING_ELSE = { disabledLogins: [], revokedMemberships: [] };

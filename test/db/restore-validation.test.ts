@@ -8,7 +8,7 @@ import { databaseCheck, MASTER_LOGIN_CHECK, validateRestoredCluster, type Valida
 import { PipelineErrorName, type ValidationQuerySpec } from '../../src/contracts';
 import { usePostgres, type TestPostgres } from '../support/postgres';
 
-jest.setTimeout(60_000);
+jest.setTimeout(600_000);
 
 /** Values in the data that no message may ever show. */
 const SECRET_DATA = ['cust-4111-1111-1111-1111', 'hidden-note-5f2a'];

@@ -13,7 +13,7 @@ import {
   RDS_SUPERUSER, rolesSnapshot, seedRestoredProduction, type RestoredProduction,
 } from '../support/restored-production';
 
-jest.setTimeout(60_000);
+jest.setTimeout(600_000);
 
 const MASTER = 'clusteradmin';
 const DB = 'app';

@@ -26,7 +26,7 @@ import {
   auditTrail, expectSucceeded, notifications, runAndStop, seedTarget, startCrossAccountScenario, startWorld, type CrossAccountScenario, type World,
 } from './support/world';
 
-jest.setTimeout(180_000);
+jest.setTimeout(600_000);
 
 const SOURCE_REGION = 'us-east-1';
 const LOCK = 'LOCK#staging-aurora';

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { PreflightCheckId } from '../../src';
 import { REPO_ROOT } from '../support/venv';
 
-jest.setTimeout(180_000);
+jest.setTimeout(600_000);
 
 function demoDirs(): Set<string> {
   return new Set(fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith('aurora-restore-demo-')));

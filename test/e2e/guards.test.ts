@@ -14,7 +14,7 @@ import type { PipelineRun } from './support/run-pipeline';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, expectSucceeded, notifications, seedTarget, startScenario, startWorld, type Scenario, type World } from './support/world';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 let world: World;
 

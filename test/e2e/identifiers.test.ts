@@ -10,7 +10,7 @@ import { PipelineTag } from '../../src';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { expectSucceeded, startScenario, startWorld, type World } from './support/world';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 let world: World;
 

@@ -18,7 +18,7 @@ import type { E2EHarness } from './support/harness';
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, notifications, seedTarget, startScenario, startWorld, type Scenario, type World } from './support/world';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 const SOURCE_REGION = 'us-east-1';
 

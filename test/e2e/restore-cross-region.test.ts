@@ -14,7 +14,7 @@ import { APP_DATABASE, MASTER_USERNAME, probeRole } from './support/local-cluste
 import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, expectSucceeded, notifications, startScenario, startWorld, type Scenario, type World } from './support/world';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 const SOURCE_REGION = 'us-east-1';
 

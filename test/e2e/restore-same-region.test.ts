@@ -24,7 +24,7 @@ import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, expectSucceeded, notifications, seedTarget, startScenario, startWorld, type Scenario, type World } from './support/world';
 import type { DbUsersResult } from '../../src/contracts';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 const READ_ONLY: RoleAbilities = { login: 'ok', select: 'ok', insert: '42501', createTable: '42501' };
 const READ_WRITE: RoleAbilities = { login: 'ok', select: 'ok', insert: 'ok', createTable: '42501' };

@@ -10,7 +10,7 @@ import { APP_DATABASE } from './support/local-cluster';
 import { pipelineStack } from './support/stacks';
 import { expectSucceeded, notifications, seedTarget, startScenario, startWorld, type World } from './support/world';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 const SOURCE_REGION = 'us-east-1';
 let world: World;

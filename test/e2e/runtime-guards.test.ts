@@ -26,7 +26,7 @@ import { auditTrail, expectSucceeded, notifications, runAndStop, seedTarget, sta
 import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
 import { statusChangeEvent } from '../support/status-change-event';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 const SOURCE_REGION = 'us-east-1';
 const LOCK = 'LOCK#staging-aurora';

@@ -23,7 +23,7 @@ import { finalSnapshotIdentifier, temporaryClusterIdentifier, temporaryWriterIde
 import { PipelineTag, PreviousTargetRetention, type AuroraRestorePipelineProps } from '../../src';
 import { statusChangeEvent } from '../support/status-change-event';
 
-jest.setTimeout(180_000);
+jest.setTimeout(600_000);
 
 const TARGET = 'staging-aurora';
 const PREVIOUS = 'arp-prev-staging-aurora';

@@ -10,7 +10,7 @@ import { pipelineStack } from './support/stacks';
 import { auditTrail, expectSucceeded, notifications, startScenario, startWorld, type World } from './support/world';
 import type { ValidationQuery } from '../../src';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 /** What the stand-in's application table holds (test/support/restored-production.ts): no message may show it. */
 const ROW_TEXT = 'restored from the source';

@@ -15,7 +15,7 @@ import { pipelineStack, TARGET_REGION } from './support/stacks';
 import { auditTrail, notifications, startScenario, startWorld, type Scenario, type World } from './support/world';
 import { copySnapshotIdentifier } from '../../lambda-src/lib/naming';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 const WAIT_MS = 200;
 

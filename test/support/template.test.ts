@@ -27,7 +27,7 @@ import { awsJsonCall } from './moto-json-api';
 import { functionAssetSources, templateFunctions, TemplateResolver, type CfnTemplate } from './template';
 import { generateSecretString, MOTO_CREDENTIALS, provisionTemplate } from './template-provision';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 const REGION = 'eu-west-1';
 

@@ -19,7 +19,7 @@ import { functionAssetSources, templateFunctions, TemplateResolver, type CfnTemp
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- ESM-typed package, CommonJS build (see run-pipeline.ts)
 const { ExecutionError, StateMachine } = require('aws-local-stepfunctions') as typeof LocalStepFunctions;
 
-jest.setTimeout(60_000);
+jest.setTimeout(600_000);
 
 describe('aws-local-stepfunctions 3 (what the runner relies on)', () => {
   const definition = {

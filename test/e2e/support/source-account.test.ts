@@ -16,7 +16,7 @@ import { startMoto, type MotoServer } from '../../support/moto';
 import { awsJsonCall, awsQueryCall } from '../../support/moto-json-api';
 import { MOTO_CREDENTIALS } from '../../support/template-provision';
 
-jest.setTimeout(120_000);
+jest.setTimeout(600_000);
 
 const SOURCE_REGION = 'us-east-1';
 const PIPELINE_ROLE = `arn:aws:iam::${ACCOUNT}:role/pipeline-copy-snapshot`;
