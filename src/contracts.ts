@@ -444,6 +444,10 @@ export const WAIT_POLICY = {
    * maxPollInterval later.
    */
   approachFraction: 1 / 2,
+  /** A completion window narrower than this many pollIntervals is checked every pollInterval; a wider one less often. */
+  windowChecks: 4,
+  /** The longest interval within a completion window, in pollIntervals. */
+  wideWindowFactor: 2,
   /** Each wait is multiplied by a random factor within 1 ± this, then kept within [pollInterval, maxPollInterval]. */
   jitter: 0.03,
   /** Records kept per phase and target; the expected duration is the median of the last {@link WAIT_POLICY.historyMedianOf}. */

@@ -14,7 +14,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** The timing props' defaults: a 24-hour copy and a 24-hour restore fit, each loop within its share of the history. */
 export const TIMING_DEFAULTS = {
-  pollInterval: Duration.seconds(20),
+  pollInterval: Duration.seconds(10),
   maxPollInterval: Duration.minutes(5),
   pollBackoffRate: 1.5,
   waitBudget: Duration.hours(26),

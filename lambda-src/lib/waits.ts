@@ -105,8 +105,19 @@ export function planWait(
   if (approach > 0) {
     return { seconds: Math.max(poll, Math.min(settings.maxPollIntervalSeconds, approach * WAIT_POLICY.approachFraction)), basis: window.basis };
   }
-  if (window.latest >= 0) return { seconds: poll, basis: window.basis };
+  if (window.latest >= 0) return { seconds: windowIntervalSeconds(settings, window), basis: window.basis };
   return backoff(window.basis);
+}
+
+/**
+ * The interval of the checks within an expected completion window: pollInterval while the window is narrow (a few
+ * checks cover it), longer for a wide one (its width over {@link WAIT_POLICY.windowChecks}), at most
+ * {@link WAIT_POLICY.wideWindowFactor} × pollInterval.
+ */
+export function windowIntervalSeconds(settings: WaitSettings, window: CompletionWindow): number {
+  const poll = settings.pollIntervalSeconds;
+  const spread = (window.latest - window.earliest) / WAIT_POLICY.windowChecks;
+  return Math.min(settings.maxPollIntervalSeconds, poll * WAIT_POLICY.wideWindowFactor, Math.max(poll, spread));
 }
 
 /**

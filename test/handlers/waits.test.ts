@@ -7,9 +7,9 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { awsError, DynamoDBDocumentClient, resetBetweenTests } from './support/factories';
 import { expectationOf, expectedPhase, historyKey, PhaseRecord, recordPhase } from '../../lambda-src/lib/phase-history';
-import { fallbackCapSeconds, historyFloorSeconds, jitter, nextWaitSeconds, phaseSeconds, progress, swapStepSettings, WaitHint } from '../../lambda-src/lib/waits';
+import { fallbackCapSeconds, historyFloorSeconds, jitter, nextWaitSeconds, phaseSeconds, progress, swapStepSettings, WaitHint, windowIntervalSeconds } from '../../lambda-src/lib/waits';
 import {
-  checkShares, MAX_CHECKS_PER_LOOP, PipelineErrorName, PreviousTargetRetention, ReplaceStrategy, WAIT_POLICY, waitLoopsPerExecution,
+  checkShares, MAX_CHECKS_PER_LOOP, PipelineErrorName, PreviousTargetRetention, ReplaceStrategy, WAIT_BASIS, WAIT_POLICY, waitLoopsPerExecution,
   WaitProgress, WaitSettings,
 } from '../../src/contracts';
 
@@ -139,17 +139,36 @@ describe('waits', () => {
     expect(Math.max(...late)).toBe(90);
   });
 
-  test('ETA from history with spread: waits until shortly before the shortest run, checks at pollInterval until the longest, then backs off', () => {
+  test('ETA from history with spread: waits until shortly before the shortest run, checks through the window until the longest, then backs off', () => {
+    // A wide window (1200 s, 40 pollIntervals): checked every 2 × pollInterval, not every pollInterval.
     const expected = { seconds: 3600, earliest: 3000, latest: 4200 };
     const { waits, seenAt } = loop((t) => ({ done: t >= 4000 }), { expected });
-    // Until half the spread (600 s) before the earliest, in waits of at most 300 s and half the time left; then every 30 s.
-    const before = waits.findIndex((_w, i) => waits.slice(0, i + 1).reduce((a, b) => a + b, 0) >= 2400 - 30);
-    expect(waits.slice(0, before).every((w) => w <= 300)).toBe(true);
-    expect(new Set(waits.slice(before + 1))).toEqual(new Set([30]));
-    expect(seenAt - 4000).toBeLessThan(30);
+    // Until half the spread (600 s) before the earliest, in waits of at most 300 s and half the time left (the last
+    // ones pollInterval); from 2400 s on every 60 s.
+    const from = (t: number) => waits.findIndex((_w, i) => waits.slice(0, i).reduce((a, b) => a + b, 0) >= t);
+    expect(waits.slice(0, from(2400)).every((w) => w <= 300)).toBe(true);
+    expect(new Set(waits.slice(from(2400)))).toEqual(new Set([60]));
+    expect(seenAt - 4000).toBeLessThan(60);
     const late = loop((t) => ({ done: t >= 4600 }), { expected }, { ...settings, budgetSeconds: 12 * 3600 });
-    const afterWindow = late.waits.slice(late.waits.lastIndexOf(30) + 1);
-    expect(afterWindow).toEqual([45, 68, 90, 90, 90]);
+    const afterWindow = late.waits.slice(late.waits.lastIndexOf(60) + 1);
+    // Late: the backoff starts again from pollInterval.
+    expect(afterWindow.slice(0, 6)).toEqual([30, 45, 68, 90, 90, 90]);
+  });
+
+  test('completion window: a narrow one is checked every pollInterval, a wider one less often, at most 2 × pollInterval', () => {
+    const win = (width: number) => ({ earliest: -1, latest: width - 1, basis: WAIT_BASIS.history });
+    // Up to four pollIntervals wide: pollInterval.
+    expect(windowIntervalSeconds(settings, win(60))).toBe(30);
+    expect(windowIntervalSeconds(settings, win(120))).toBe(30);
+    // Wider: width / 4, up to 2 × pollInterval.
+    expect(windowIntervalSeconds(settings, win(180))).toBe(45);
+    expect(windowIntervalSeconds(settings, win(3600))).toBe(60);
+    // Never above maxPollInterval.
+    expect(windowIntervalSeconds({ ...settings, maxPollIntervalSeconds: 40 }, win(3600))).toBe(40);
+    // A narrow window (a 10-minute phase recorded within 40 s): the checks in it come every pollInterval.
+    const narrow = loop((t) => ({ done: t >= 605 }), { expected: { seconds: 600, earliest: 580, latest: 620 } });
+    expect(narrow.waits.slice(-2)).toEqual([30, 30]);
+    expect(narrow.seenAt - 605).toBeLessThan(30);
   });
 
   test('history floor: a loop that used most of its checks waits longer, so the rest reach the end of its budget at maxPollInterval', () => {
