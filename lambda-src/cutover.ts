@@ -99,6 +99,18 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
         log.info('cutover done: the target identifier serves the new cluster', { targetUnavailableSeconds });
         return report(CUTOVER_PHASES.done, status, true, { targetUnavailableSeconds, ...(current.Endpoint ? { endpoint: current.Endpoint } : {}) });
       }
+      // Being renamed away by this operation (it tagged this cluster just before its request): this describe is the whole
+      // check. Nothing can be decided before the rename ends, and this path changes nothing: every change still follows
+      // the full checks, run by the first check that sees the state change. Once the rename ends the identifier is free,
+      // and step 2's checks (the temporary cluster gone, a foreign `arp-prev-`) run before the second rename; if RDS gives
+      // the rename up, the cluster is available here again and the checks below (halfway, ownership, the temporary
+      // cluster, `arp-prev-` in the way) run before any retry. The halfway check cannot fire now: the cluster under the
+      // target's identifier is the one this operation renamed away, not one it did not make. A stopped cluster takes the
+      // full path, which says so; a status that never ends is bounded by the loop's checks, like any wait.
+      const status = current.Status ?? 'unknown';
+      if (tagValue(tags, PipelineTag.PREVIOUS_TARGET) === state.operationId && status !== 'available' && status !== 'stopped') {
+        return report(CUTOVER_PHASES.renamingTargetAway, status, false);
+      }
       // Halfway (the target already renamed away by this operation), yet a cluster carries the target's identifier: not ours.
       const renamedAway = await describeCluster(client, previousName, region);
       const awayTags = renamedAway ? await tagsOf(client, renamedAway, renamedAway.DBClusterArn, region) : undefined;
@@ -107,7 +119,7 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
           + `Find out what made ${target}; then either rename it away and give the identifier back to the previous target (aws rds modify-db-cluster --db-cluster-identifier ${previousName} --new-db-cluster-identifier ${target} --apply-immediately), or to the new cluster (the same with --db-cluster-identifier ${temporary}). Delete the cluster you no longer need.`);
       }
       // 1. The target is still the previous one: rename it away.
-      return renameTargetAway(client, config, state, current, tags, temporary, previousName, log, async (at) => {
+      return renameTargetAway(client, config, state, current, tags, renamedAway, temporary, previousName, log, async (at) => {
         renameRequestedAt = renameRequestedAt ?? at;
         await begin(WAIT_PHASES.renameTargetAway);
       }, report);
@@ -118,6 +130,12 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
     const renamed = await describeCluster(client, previousName, region);
     const renamedTags = renamed ? await tagsOf(client, renamed, renamed.DBClusterArn, region) : [];
     const renamedByUs = !!renamed && tagValue(renamedTags, PipelineTag.PREVIOUS_TARGET) === state.operationId;
+    // Still renaming away: the temporary cluster is not described. Nothing is changed before the previous target is
+    // available, so the checks that need it (gone, available) are deferred to that check, which runs them before the
+    // second rename; its "gone" error's remedy (rename the previous target back) could not run before then anyway.
+    if (renamed && renamedByUs && renamed.Status !== 'available') {
+      return report(CUTOVER_PHASES.renamingTargetAway, renamed.Status ?? 'unknown', false);
+    }
     const fresh = await describeCluster(client, temporary, region);
     if (!fresh) {
       throw errors.cutoverFailed(`Cutover to ${target} in ${region}: the temporary cluster ${temporary} is gone and no cluster is named ${target}. `
@@ -128,7 +146,6 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
     if (renamed && !renamedByUs) {
       throw errors.cutoverFailed(`Cutover to ${target} in ${region}: ${previousName} exists and is not the target this operation renamed away; nothing was renamed. Delete ${previousName} if it is an old previous target you no longer need, then start the restore again.`);
     }
-    if (renamed && renamed.Status !== 'available') return report(CUTOVER_PHASES.renamingTargetAway, renamed.Status ?? 'unknown', false);
     if (fresh.Status !== 'available') return report(CUTOVER_PHASES.renamingNewCluster, fresh.Status ?? 'unknown', false);
     if (await renameNewCluster(client, config, temporary, target, renamed ? previousName : undefined, log)) {
       await record(CUTOVER_PHASES.renamingTargetAway, WAIT_PHASES.renameTargetAway);
@@ -140,10 +157,14 @@ export const handler = async (state: PipelineState): Promise<CutoverProgress> =>
 
 type Report = (phase: string, status: string, done: boolean) => StepOutcome<CutoverProgress>;
 
-/** Step 1: checks everything that can refuse the swap before the first change, then tags and renames the target away. */
+/**
+ * Step 1: checks everything that can refuse the swap before the first change, then tags and renames the target away.
+ * `current` and `renamedAway` are the target and `previousName` as this invocation described them (each once).
+ */
 async function renameTargetAway(
   client: RDSClient, config: PipelineConfig, state: PipelineState, current: DBCluster, tags: { Key?: string; Value?: string }[],
-  temporary: string, previousName: string, log: Logger, requested: (at: string) => Promise<void>, report: Report,
+  renamedAway: DBCluster | undefined, temporary: string, previousName: string, log: Logger,
+  requested: (at: string) => Promise<void>, report: Report,
 ) {
   const target = config.targetClusterIdentifier;
   const region = config.targetRegion;
@@ -155,7 +176,7 @@ async function renameTargetAway(
   if (!fresh) {
     throw errors.cutoverFailed(`Cutover to ${target} in ${region}: the temporary cluster ${temporary} is gone. Nothing was renamed: ${target} is unchanged. Start the restore again.`);
   }
-  if (await describeCluster(client, previousName, region)) {
+  if (renamedAway) {
     throw errors.cutoverFailed(`Cutover to ${target} in ${region}: ${previousName} already exists (a previous target not deleted). Nothing was renamed: ${target} is unchanged. Delete ${previousName} (or let the next run delete it, if it carries the pipeline's tag), then start the restore again.`);
   }
   const status = current.Status ?? 'unknown';

@@ -188,6 +188,126 @@ describe('cutover', () => {
   });
 });
 
+describe('cutover: what each check describes, and the guards that still run', () => {
+  const AWAY = { Key: PipelineTag.PREVIOUS_TARGET, Value: 'op-1' };
+  const described = () => rdsMock.commandCalls(DescribeDBClustersCommand).map((c) => c.args[0].input.DBClusterIdentifier);
+  const changes = () => rdsMock.commandCalls(ModifyDBClusterCommand).length + rdsMock.commandCalls(AddTagsToResourceCommand).length;
+  const halfway = /stopped halfway: this operation renamed the previous target away/;
+  beforeEach(() => {
+    rdsMock.on(AddTagsToResourceCommand).resolves({});
+    rdsMock.on(ModifyDBClusterCommand).resolves({});
+  });
+
+  test('first check: the target, the previous name and the temporary cluster, each once; then the tag and the rename', async () => {
+    world({ 'staging-db': { TagList: ours('op-0') }, [TEMP]: { TagList: ours('op-1') } });
+    await handler(makeState({ swap: true }));
+    expect(described()).toEqual(['staging-db', PREV, TEMP]);
+    expect(changes()).toBe(2);
+  });
+
+  test('renaming away (this operation\'s tag, not available): one describe, nothing changed', async () => {
+    world({ 'staging-db': { TagList: ours('op-0', [AWAY]), Status: 'renaming' }, [TEMP]: { TagList: ours('op-1') } });
+    expect(await handler(makeState({ swap: true, cutover: midway() }))).toMatchObject({ done: false, phase: 'renaming-target-away', status: 'renaming' });
+    expect(described()).toEqual(['staging-db']);
+    expect(changes()).toBe(0);
+  });
+
+  test.each([
+    ['another operation\'s previous-target tag', ours('op-0', [{ Key: PipelineTag.PREVIOUS_TARGET, Value: 'op-0' }]), 'modifying'],
+    ['this operation\'s tag, available (RDS gave the rename up)', ours('op-0', [AWAY]), 'available'],
+  ])('not the short path: %s gets the full checks', async (_what, tags, status) => {
+    world({ 'staging-db': { TagList: tags, Status: status }, [TEMP]: { TagList: ours('op-1') }, [PREV]: { TagList: ours('op-x') } });
+    await expect(handler(makeState({ swap: true, cutover: midway() }))).rejects.toMatchObject({
+      name: PipelineErrorName.CUTOVER_FAILED, message: expect.stringContaining(`${PREV} already exists`),
+    });
+    expect(described()).toEqual(['staging-db', PREV, TEMP]);
+    expect(changes()).toBe(0);
+  });
+
+  test('a stopped target with this operation\'s tag still gets the stopped error', async () => {
+    world({ 'staging-db': { TagList: ours('op-0', [AWAY]), Status: 'stopped' }, [TEMP]: { TagList: ours('op-1') } });
+    await expect(handler(makeState({ swap: true, cutover: midway() }))).rejects.toMatchObject({
+      name: PipelineErrorName.CUTOVER_FAILED, message: expect.stringContaining('the target is stopped'),
+    });
+    expect(changes()).toBe(0);
+  });
+
+  test('the target back to available under its identifier but no longer owned: TargetNotOwned before any retry', async () => {
+    world({ 'staging-db': { TagList: [AWAY] }, [TEMP]: { TagList: ours('op-1') } });
+    await expect(handler(makeState({ swap: true, cutover: midway() }))).rejects.toMatchObject({ name: PipelineErrorName.TARGET_NOT_OWNED });
+    expect(changes()).toBe(0);
+  });
+
+  test.each([
+    ['available', 'available'],
+    ['still being created', 'creating'],
+  ])('halfway: a cluster this operation did not make under the target\'s identifier (%s) is refused', async (_what, status) => {
+    world({
+      'staging-db': { TagList: ours('op-9'), Status: status },
+      [TEMP]: { TagList: ours('op-1') },
+      [PREV]: { TagList: ours('op-0', [AWAY]) },
+    });
+    await expect(handler(makeState({ swap: true, cutover: midway() }))).rejects.toMatchObject({
+      name: PipelineErrorName.CUTOVER_FAILED, message: expect.stringMatching(halfway),
+    });
+    expect(described()).toEqual(['staging-db', PREV]);
+    expect(changes()).toBe(0);
+  });
+
+  test('identifier free, the previous target still renaming: the temporary cluster is not described', async () => {
+    world({ [TEMP]: { TagList: ours('op-1') }, [PREV]: { TagList: ours('op-0', [AWAY]), Status: 'renaming' } });
+    expect(await handler(makeState({ swap: true, cutover: midway() }))).toMatchObject({ done: false, phase: 'renaming-target-away', status: 'renaming' });
+    expect(described()).toEqual(['staging-db', PREV]);
+    expect(changes()).toBe(0);
+  });
+
+  test('the temporary cluster gone during the rename away: reported once the previous target is available, before any change', async () => {
+    world({ 'staging-db': { TagList: ours('op-0', [AWAY]), Status: 'renaming' } });
+    expect(await handler(makeState({ swap: true, cutover: midway() }))).toMatchObject({ done: false, phase: 'renaming-target-away' });
+    world({ [PREV]: { TagList: ours('op-0', [AWAY]), Status: 'renaming' } });
+    expect(await handler(makeState({ swap: true, cutover: midway() }))).toMatchObject({ done: false, phase: 'renaming-target-away' });
+    world({ [PREV]: { TagList: ours('op-0', [AWAY]) } });
+    await expect(handler(makeState({ swap: true, cutover: midway() }))).rejects.toMatchObject({
+      name: PipelineErrorName.CUTOVER_FAILED, message: expect.stringContaining(`the temporary cluster ${TEMP} is gone`),
+    });
+    expect(changes()).toBe(0);
+  });
+
+  test.each([
+    ['available', 'available'],
+    ['renaming', 'renaming'],
+  ])('identifier free, a foreign cluster under the previous name (%s): refused, nothing renamed', async (_what, status) => {
+    world({ [TEMP]: { TagList: ours('op-1') }, [PREV]: { TagList: ours('op-0'), Status: status } });
+    await expect(handler(makeState({ swap: true, cutover: midway() }))).rejects.toMatchObject({
+      name: PipelineErrorName.CUTOVER_FAILED, message: expect.stringContaining(`${PREV} exists and is not the target this operation renamed away`),
+    });
+    expect(changes()).toBe(0);
+  });
+
+  test('identifier free, the previous target available: both described once, then the second rename', async () => {
+    world({ [TEMP]: { TagList: ours('op-1') }, [PREV]: { TagList: ours('op-0', [AWAY]) } });
+    await handler(makeState({ swap: true, cutover: midway() }));
+    expect(described()).toEqual(['staging-db', PREV, TEMP]);
+    expect(rdsMock.commandCalls(ModifyDBClusterCommand)).toHaveLength(1);
+  });
+
+  test('the new cluster renaming under its identifier: the target, the previous name and the temporary cluster', async () => {
+    world({ [TEMP]: { TagList: ours('op-1'), Status: 'renaming' }, [PREV]: { TagList: ours('op-0', [AWAY]) } });
+    expect(await handler(makeState({ swap: true, cutover: midway() }))).toMatchObject({ done: false, phase: 'renaming-new-cluster', status: 'renaming' });
+    expect(described()).toEqual(['staging-db', PREV, TEMP]);
+    expect(changes()).toBe(0);
+  });
+
+  test.each([
+    ['renaming', false],
+    ['available', true],
+  ])('the new cluster under the target\'s identifier (%s): one describe', async (status, done) => {
+    world({ 'staging-db': { TagList: ours('op-1'), Status: status } });
+    expect(await handler(makeState({ swap: true, cutover: midway() }))).toMatchObject({ done });
+    expect(described()).toEqual(['staging-db']);
+  });
+});
+
 describe('settleTemporaryCluster (lib/temporary-cluster)', () => {
   const member = (id: string, tags = [OWN]) => ({ DBInstanceIdentifier: id, DBInstanceArn: `arn:db:${id}`, DBInstanceStatus: 'available', TagList: tags });
 
