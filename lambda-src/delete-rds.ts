@@ -7,11 +7,15 @@
  * that can refuse the delete: deletion protection allowed, the final snapshot's name free (or this
  * operation's), no instance someone else added. Each call then does the next thing the cluster needs:
  * start it if stopped (RDS deletes no stopped cluster) and wait, tag it and its instances as owned
- * (assumeTargetOwned), turn off deletion protection (if allowed), delete the instances, delete the cluster,
- * or just report 'deleting'. Once it is gone, the final snapshot is tagged as this pipeline's and older
- * final snapshots of this pipeline beyond `finalSnapshotsToKeep` are deleted (lib/final-snapshots). Called twice, it therefore converges: requests already made show up in
- * RDS's state and are not repeated (an instance already deleting is skipped), and once RDS says
- * DBClusterNotFoundFault it reports done ('deleted', or 'absent' if there was nothing to delete).
+ * (assumeTargetOwned), turn off deletion protection (if allowed), delete the instances and the cluster,
+ * or just report 'deleting'. RDS deletes a cluster whose instances are all `deleting` ("You can't delete a DB cluster
+ * if it contains DB instances that aren't in the deleting state"), so the cluster's delete is requested as soon as RDS
+ * accepted every instance's: in the same call, or on the next check if RDS refused it (InvalidDBClusterStateFault).
+ * Once it is gone, the final snapshot is tagged as this pipeline's and older final snapshots of this pipeline beyond
+ * `finalSnapshotsToKeep` are deleted (lib/final-snapshots). Called twice, it therefore converges: requests already
+ * made show up in RDS's state and are not repeated (an instance already deleting is skipped, a cluster already
+ * deleting is only reported), and once RDS says DBClusterNotFoundFault it reports done ('deleted', or 'absent' if
+ * there was nothing to delete).
  *
  * It serves three states (the task input's `subject`): the target before a DELETE_FIRST restore (`$.delete`), a
  * previous target an earlier swap kept, before this swap's cutover (`$.keptPrevious`; its final snapshot is named
@@ -95,9 +99,9 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
     const finalSnapshot = config.finalSnapshotOnDelete ? finalSnapshotIdentifier(config.targetClusterIdentifier, snapshotOperation) : undefined;
     const what = `the deletion of cluster ${target} in ${region}`;
     const now = new Date();
-    // Each part of the delete (the instances, then the cluster) has its own history: its request starts the part again
-    // (like the password reset), with the part's expected duration; the part the loop waited for is recorded once seen
-    // over (once per operation).
+    // The delete is one wait with one history phase, from the first request (the instances', or the cluster's when it
+    // has none) until the cluster is gone: that request starts it again (like the password reset) with its expected
+    // duration; it is recorded once seen over (once per operation).
     let phase = previous?.phase;
     // A swap's kept or retired previous target is one of the swap's own loops, with their share of the checks.
     const waits = subject.kind === DeleteSubject.TARGET ? config.waits : swapStepSettings(config.waits);
@@ -136,7 +140,7 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
     if (!cluster) {
       const existed = previous?.targetExisted ?? false;
       const deletedOld = existed && finalSnapshot ? await settleFinalSnapshots(client, snapshotOperation, region, log) : [];
-      await record(WAIT_PHASES.deleteCluster);
+      await record(WAIT_PHASES.delete);
       const done = report(true, previous ? 'deleted' : 'absent', false);
       return deletedOld.length > 0
         ? { ...done, result: { ...done.result, finalSnapshotsDeleted: deletedOld }, details: { ...done.details, finalSnapshotsDeleted: deletedOld } }
@@ -158,8 +162,6 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
       throw errors.deletionProtected(`Cluster ${target} in ${region} has deletion protection on, and the pipeline may not turn it off. Turn it off yourself (aws rds modify-db-cluster --db-cluster-identifier ${target} --no-deletion-protection --apply-immediately), or set allowDisableDeletionProtection on the pipeline, then start the restore again.`);
     }
     const instances = await memberInstances(client, cluster, region, subject.mayAssumeOwned);
-    // Instances this loop already asked RDS to delete: nothing to request on this check, so nothing more to read.
-    if (instances.length > 0 && instances.every((i) => i.DBInstanceStatus === 'deleting')) return report(false, 'deleting-instances', true);
     if (finalSnapshot) await assertFinalSnapshotNameFree(client, finalSnapshot, snapshotOperation, region);
 
     // RDS neither deletes nor modifies a stopped cluster (or its instances): start it, and wait until it is available.
@@ -187,13 +189,17 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
       return report(false, ok ? (cluster.DeletionProtection ? 'disabling-deletion-protection' : 'copying-tags-to-final-snapshot') : status, true);
     }
 
+    // The first request starts the phase; a later one (another instance, the cluster) does not start it again.
+    const started = async () => {
+      if (phase !== WAIT_PHASES.delete) await begin(WAIT_PHASES.delete);
+    };
     if (instances.length > 0) {
-      // The first request starts the part; a later one (another instance, once RDS took it) does not start it again.
-      const requested = await deleteInstances(client, cluster, instances, region, log);
-      if (requested && phase !== WAIT_PHASES.deleteInstances) await begin(WAIT_PHASES.deleteInstances);
-      return report(false, 'deleting-instances', true);
+      const { requested, allDeleting } = await deleteInstances(client, cluster, instances, region, log);
+      if (requested) await started();
+      if (!allDeleting) return report(false, 'deleting-instances', true);
     }
 
+    // Every instance is `deleting` (or gone): RDS takes the cluster's delete now and deletes the cluster after them.
     try {
       await client.send(new DeleteDBClusterCommand({
         DBClusterIdentifier: target,
@@ -201,19 +207,19 @@ export const handler = async (event: PipelineState | DeleteRdsEvent): Promise<De
       }));
     } catch (err) {
       if (isFault(err, 'DBClusterNotFoundFault')) {
-        await record(WAIT_PHASES.deleteCluster);
+        await record(WAIT_PHASES.delete);
         return report(true, 'deleted', true);
       }
+      // Busy, or an instance not yet `deleting` in RDS's view: the next check asks again.
       if (isFault(err, 'InvalidDBClusterStateFault')) {
         log.info('cluster busy; deleting it on the next check', { status, errorMessage: (err as Error).message });
-        return report(false, status, true);
+        return report(false, instances.length > 0 ? 'deleting-instances' : status, true);
       }
       if (isFault(err, 'DBClusterSnapshotAlreadyExistsFault')) throw finalSnapshotTaken(finalSnapshot!, target, region);
       throw mapAwsError(err, `Deleting cluster ${target} in ${region}${finalSnapshot ? ` with final snapshot ${finalSnapshot}` : ''}`);
     }
     log.info('cluster deletion requested', { targetClusterIdentifier: target, finalSnapshotIdentifier: finalSnapshot });
-    await record(WAIT_PHASES.deleteInstances);
-    await begin(WAIT_PHASES.deleteCluster);
+    await started();
     return report(false, 'deleting', true);
   });
 
@@ -294,27 +300,34 @@ async function claimOwnership(
 
 /**
  * Deletes every instance of the cluster that is not already going away (RDS says `deleting`: not asked again).
- * Returns whether it requested a deletion.
+ * Returns whether it requested a deletion, and whether every instance is now `deleting` or gone (RDS then takes the
+ * cluster's delete).
  */
-async function deleteInstances(client: RDSClient, cluster: DBCluster, instances: DBInstance[], region: string, log: Logger): Promise<boolean> {
+async function deleteInstances(
+  client: RDSClient, cluster: DBCluster, instances: DBInstance[], region: string, log: Logger,
+): Promise<{ requested: boolean; allDeleting: boolean }> {
   let requested = false;
+  let allDeleting = true;
   for (const instance of instances) {
     const id = instance.DBInstanceIdentifier;
     if (!id || instance.DBInstanceStatus === 'deleting') continue;
     try {
-      await client.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: id }));
+      const out = await client.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: id }));
       requested = true;
+      // RDS answers with the instance `deleting`; anything else waits for the next check.
+      if ((out?.DBInstance?.DBInstanceStatus ?? 'deleting') !== 'deleting') allDeleting = false;
       log.info('instance deletion requested', { instanceIdentifier: id });
     } catch (err) {
-      // Already gone or already deleting: both are what we asked for. Busy: retried on the next check.
+      // Already gone: what we asked for. Already deleting or busy: the next check reads which.
       if (isFault(err, 'DBInstanceNotFoundFault', 'InvalidDBInstanceStateFault')) {
+        if (!isFault(err, 'DBInstanceNotFoundFault')) allDeleting = false;
         log.info('instance not deleted now', { instanceIdentifier: id, errorName: (err as Error).name });
         continue;
       }
       throw mapAwsError(err, `Deleting instance ${id} of cluster ${cluster.DBClusterIdentifier} in ${region}`);
     }
   }
-  return requested;
+  return { requested, allDeleting };
 }
 
 /** Runs a modification; a cluster busy with another change is not an error here, the loop comes back. */

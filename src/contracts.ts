@@ -402,12 +402,12 @@ export const WAIT_PHASES = {
   /** The snapshot copy (CopySnapshot → CheckCopyStatus). */
   copy: 'copy',
   /**
-   * The first part of a delete (DeleteRds: DELETE_FIRST's delete, a swap's kept or retired previous target): from the
-   * request to delete the cluster's instances until they are gone.
+   * A delete (DeleteRds: DELETE_FIRST's delete, a swap's kept or retired previous target), one wait: from the first
+   * request (the instances', or the cluster's when it has none) until the cluster is gone. The cluster's delete
+   * (with its final snapshot) is requested once every instance is `deleting`, which is all RDS requires. Earlier
+   * versions recorded the delete as two phases, `deleteInstances` and `deleteCluster`: no longer read or written.
    */
-  deleteInstances: 'deleteInstances',
-  /** The second part of a delete: from the request to delete the cluster (with its final snapshot) until it is gone. */
-  deleteCluster: 'deleteCluster',
+  delete: 'delete',
   /** The restore, until the cluster and its writer are available (RestoreSnapshot → CheckRestoreStatus). */
   restore: 'restore',
   /** The master password reset after the restore (CheckRestoreStatus). */
@@ -556,7 +556,7 @@ export interface DeleteProgress extends WaitProgress {
    */
   readonly finalSnapshotsDeleted?: string[];
   /**
-   * The part of the delete being waited for, for its history: {@link WAIT_PHASES}.deleteInstances or deleteCluster.
+   * The phase being waited for, for its history: {@link WAIT_PHASES}.delete once a delete was requested.
    * @default - none requested yet
    */
   readonly phase?: string;

@@ -21,7 +21,10 @@ export interface RdsDurations {
   readonly passwordResetSeconds: number;
   /** Deleting an instance (DeleteDBInstance until RDS no longer lists it). Default 360. */
   readonly instanceDeleteSeconds?: number;
-  /** Deleting a cluster without instances (DeleteDBCluster, final snapshot included). Default 240. */
+  /**
+   * Deleting a cluster (DeleteDBCluster, final snapshot included) once it has no instances: from the request, or from
+   * the last instance gone when RDS took the request while its instances were still deleting. Default 240.
+   */
   readonly clusterDeleteSeconds?: number;
   /** A cluster rename (ModifyDBCluster NewDBClusterIdentifier). Default 60. */
   readonly renameSeconds?: number;
@@ -161,6 +164,11 @@ export class FakeAws {
     this.completions.push({ kind, key, finishedAt });
   }
 
+  /** Drops completions no check waits for any more. */
+  private forget(unwaited: (c: Completion) => boolean): void {
+    for (let k = this.completions.length - 1; k >= 0; k--) if (unwaited(this.completions[k])) this.completions.splice(k, 1);
+  }
+
   /** A describe call looked at `key` at `now`: what had finished by then is seen. */
   private see(key: string, now: number): void {
     for (const c of this.completions) if (c.key === key && c.seenAt === undefined && now >= c.finishedAt) c.seenAt = now;
@@ -280,11 +288,19 @@ export class FakeAws {
         const id = form.get('DBClusterIdentifier') ?? '';
         const c = this.clusters.get(id);
         if (!c) return fault('DBClusterNotFoundFault');
-        if (c.deletingUntil !== undefined || c.renaming || this.members(id).length > 0) return fault('InvalidDBClusterStateFault', 400);
+        // RDS's rule: "You can't delete a DB cluster if it contains DB instances that aren't in the deleting state".
+        const members = this.members(id);
+        const undeleted = members.some((i) => i.deletingUntil === undefined);
+        if (c.deletingUntil !== undefined || c.renaming || undeleted) return fault('InvalidDBClusterStateFault', 400);
         const finalId = form.get('FinalDBSnapshotIdentifier');
         if (finalId && this.snapshots.has(finalId)) return fault('DBClusterSnapshotAlreadyExistsFault', 400);
-        const until = now + (this.durations.clusterDeleteSeconds ?? 240) * 1000;
+        // Taken while instances are still deleting, the cluster goes after the last of them (conservative: the request
+        // saves the pipeline a wait and its detection, not RDS its time).
+        const lastInstanceGone = Math.max(now, ...members.map((i) => i.deletingUntil!));
+        const until = lastInstanceGone + (this.durations.clusterDeleteSeconds ?? 240) * 1000;
         c.deletingUntil = until;
+        // Nobody waits for those instances any more: their completions are no detection lag.
+        this.forget((k) => k.kind === 'delete' && k.key === `cluster:${id}` && k.seenAt === undefined);
         if (finalId) {
           c.finalSnapshot = finalId;
           this.snapshots.set(finalId, {

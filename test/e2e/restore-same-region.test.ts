@@ -4,7 +4,8 @@
  *
  * 1. a new target: the latest snapshot restored, the master password reset, users of each privilege, production's
  *    other logins disabled and the production admin configured READ_ONLY reduced to read access;
- * 2. an existing target the pipeline owns: deleted (instances, then the cluster with a final snapshot), restored;
+ * 2. an existing target the pipeline owns: deleted (its instances and, once they are deleting, the cluster with a final
+ *    snapshot, in the same check), restored;
  * 7. the same restore again, over the target the first run created (the nightly refresh): it converges.
  */
 import { randomBytes } from 'node:crypto';
@@ -197,7 +198,7 @@ describe('same-region restore', () => {
     expect(await s.leaks([run])).toEqual([]);
   });
 
-  test('2. DELETE_FIRST over a target it owns: instances deleted, then the cluster with a final snapshot, then restored', async () => {
+  test('2. DELETE_FIRST over a target it owns: instances and the cluster (with a final snapshot) deleted in one check, then restored', async () => {
     const s = await usersScenario({ replaceStrategy: ReplaceStrategy.DELETE_FIRST });
     const { h } = s;
     await seedTarget(h, world, {
@@ -222,15 +223,16 @@ describe('same-region restore', () => {
 
     expect(run.invocations[0].result).toMatchObject({ replaceTarget: true, copyRequired: false });
     // The seeded target does not copy its tags to snapshots: DeleteRds turns that on first, so the final snapshot
-    // carries the ownership tag that IAM requires to mark it and, later, to delete it.
+    // carries the ownership tag that IAM requires to mark it and, later, to delete it. Then one check requests the
+    // instances' delete and, as RDS takes a cluster whose instances are all deleting, the cluster's.
     expect(seen).toEqual([
       { cluster: true, members: ['staging-aurora-reader', 'staging-aurora-writer'] },
       { cluster: true, members: ['staging-aurora-reader', 'staging-aurora-writer'] },
-      { cluster: true, members: [] },
       { cluster: false, members: [] },
     ]);
     expect(run.invocations.filter((i) => i.stateName === 'DeleteRds').map((i) => (i.result as any).status))
-      .toEqual(['copying-tags-to-final-snapshot', 'deleting-instances', 'deleting', 'deleted']);
+      .toEqual(['copying-tags-to-final-snapshot', 'deleting', 'deleted']);
+    expect(run.invocations.filter((i) => i.stateName === 'DeleteRds').map((i) => (i.result as any).phase)).toEqual([undefined, 'delete', 'delete']);
 
     // The final snapshot of the old target exists; the new target is this operation's, without the old reader.
     const finals = (await h.rds(TARGET_REGION).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: finalSnapshotIdentifier('staging-aurora', 'refresh-2') }))).DBClusterSnapshots!;
@@ -245,12 +247,17 @@ describe('same-region restore', () => {
     await expectUsersAndMaster(s);
     expect(await h.stateItem('refresh-2')).toMatchObject({ status: 'SUCCEEDED' });
     expect(await h.stateItem('LOCK#staging-aurora')).toBeUndefined();
+    // The delete's one wait is in the target's history, as the phase `delete` (not the two parts of earlier versions).
+    const history = await h.stateItem('HISTORY#staging-aurora');
+    expect(history?.phases?.delete).toEqual([expect.objectContaining({ operationId: 'refresh-2', seconds: expect.any(Number) })]);
+    expect(Object.keys(history?.phases ?? {})).not.toEqual(expect.arrayContaining(['deleteInstances']));
+    expect(Object.keys(history?.phases ?? {})).not.toEqual(expect.arrayContaining(['deleteCluster']));
     expect(await auditTrail(h, 'refresh-2')).toEqual(expect.arrayContaining([
       'DeleteRds:IN_PROGRESS', 'DeleteRds:SUCCEEDED', 'RestoreSnapshot:IN_PROGRESS', 'SnsNotification:SUCCEEDED',
     ]));
     const deleteAudit = (await h.auditItems('refresh-2')).filter((i) => i.step === 'DeleteRds');
-    expect(deleteAudit.map((i) => i.details.status)).toEqual(['copying-tags-to-final-snapshot', 'deleting-instances', 'deleting', 'deleted']);
-    expect(deleteAudit[2].details.finalSnapshotIdentifier).toBe(finalSnapshotIdentifier('staging-aurora', 'refresh-2'));
+    expect(deleteAudit.map((i) => i.details.status)).toEqual(['copying-tags-to-final-snapshot', 'deleting', 'deleted']);
+    expect(deleteAudit[1].details.finalSnapshotIdentifier).toBe(finalSnapshotIdentifier('staging-aurora', 'refresh-2'));
 
     const [message] = await notifications(h);
     expect(message).toMatchObject({ status: 'SUCCEEDED', operationId: 'refresh-2' });

@@ -48,6 +48,15 @@ function previous(overrides: Partial<DeleteProgress> = {}): DeleteProgress {
 
 resetBetweenTests(rdsMock, ddbMock);
 const instanceArn = (id: string) => `arn:aws:rds:eu-central-1:123456789012:db:${id}`;
+/** RDS lists every member instance as the pipeline's and `deleting`. */
+const instancesDeleting = () => rdsMock.on(DescribeDBInstancesCommand).callsFake((input: { DBInstanceIdentifier: string }) => ({
+  DBInstances: [{
+    DBInstanceIdentifier: input.DBInstanceIdentifier,
+    DBInstanceArn: instanceArn(input.DBInstanceIdentifier),
+    DBInstanceStatus: 'deleting',
+    TagList: OWNED,
+  }],
+}));
 beforeEach(() => {
   // By default every member instance is the pipeline's, and no snapshot has the final snapshot's name.
   rdsMock.on(DescribeDBInstancesCommand).callsFake((input: { DBInstanceIdentifier: string }) => ({
@@ -68,89 +77,136 @@ describe('delete-rds', () => {
     expect(auditItems(ddbMock)[0]).toMatchObject({ step: 'DeleteRds', outcome: 'SUCCEEDED' });
   });
 
-  test('the whole loop: instances first, then the cluster, then done when RDS no longer finds it', async () => {
+  test('the whole loop: the cluster\'s delete is requested with its instances\', once RDS answers them `deleting`', async () => {
     useConfig({ finalSnapshotOnDelete: true });
-    rdsMock.on(DeleteDBInstanceCommand).resolves({});
-    rdsMock.on(DeleteDBClusterCommand).resolves({});
-    describes(target(), target({ DBClusterMembers: [] }), target({ Status: 'deleting', DBClusterMembers: [] }), 'absent');
+    const order: string[] = [];
+    rdsMock.on(DeleteDBInstanceCommand).callsFake((input: { DBInstanceIdentifier: string }) => {
+      order.push(`instance ${input.DBInstanceIdentifier}`);
+      return { DBInstance: { DBInstanceIdentifier: input.DBInstanceIdentifier, DBInstanceStatus: 'deleting' } };
+    });
+    rdsMock.on(DeleteDBClusterCommand).callsFake((input: { DBClusterIdentifier: string }) => {
+      order.push(`cluster ${input.DBClusterIdentifier}`);
+      return {};
+    });
+    describes(target(), target({ Status: 'deleting' }), 'absent');
 
     const first = await handler(makeState());
-    expect(first).toMatchObject({ done: false, status: 'deleting-instances', attempt: 0, targetExisted: true, finalSnapshotIdentifier: FINAL_ID });
-    expect(rdsMock.commandCalls(DeleteDBInstanceCommand).map((c) => c.args[0].input.DBInstanceIdentifier)).toEqual(['staging-db-writer', 'staging-db-reader']);
-    expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(0);
-
-    const second = await handler(makeState({ delete: first }));
-    expect(second).toMatchObject({ done: false, status: 'deleting', attempt: 1, waitStartedAt: first.waitStartedAt });
+    expect(first).toMatchObject({
+      done: false, status: 'deleting', attempt: 0, targetExisted: true, finalSnapshotIdentifier: FINAL_ID, phase: 'delete',
+    });
+    expect(order).toEqual(['instance staging-db-writer', 'instance staging-db-reader', 'cluster staging-db']);
     expect(rdsMock.commandCalls(DeleteDBClusterCommand)[0].args[0].input).toEqual({
       DBClusterIdentifier: 'staging-db', FinalDBSnapshotIdentifier: FINAL_ID, SkipFinalSnapshot: false,
     });
 
-    const third = await handler(makeState({ delete: second }));
-    expect(third).toMatchObject({ done: false, status: 'deleting', attempt: 2 });
-    expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(1); // not requested again
+    // RDS deletes the instances, then the cluster: the checks meanwhile request nothing again.
+    const second = await handler(makeState({ delete: first }));
+    expect(second).toMatchObject({ done: false, status: 'deleting', attempt: 1, waitStartedAt: first.waitStartedAt, phase: 'delete' });
+    expect(order).toHaveLength(3);
 
-    const fourth = await handler(makeState({ delete: third }));
-    expect(fourth).toMatchObject({ done: true, status: 'deleted', targetExisted: true, attempt: 3, finalSnapshotIdentifier: FINAL_ID });
-    expect(auditItems(ddbMock).map((a) => a.outcome)).toEqual(['IN_PROGRESS', 'IN_PROGRESS', 'IN_PROGRESS', 'SUCCEEDED']);
-    // Each part it waited for goes into the target's history, once: the instances, then the cluster.
+    const third = await handler(makeState({ delete: second }));
+    expect(third).toMatchObject({ done: true, status: 'deleted', targetExisted: true, attempt: 2, finalSnapshotIdentifier: FINAL_ID });
+    expect(auditItems(ddbMock).map((a) => a.outcome)).toEqual(['IN_PROGRESS', 'IN_PROGRESS', 'SUCCEEDED']);
+    // The one wait goes into the target's history, once, as the phase `delete`.
     const history = ddbMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item).filter((i) => String(i?.operation_id).startsWith('HISTORY#'));
-    expect(history).toHaveLength(2);
-    expect(history[0]).toMatchObject({ operation_id: 'HISTORY#staging-db', phases: { deleteInstances: [{ operationId: 'op-1', seconds: expect.any(Number) }] } });
-    expect(history[1]).toMatchObject({ operation_id: 'HISTORY#staging-db', phases: { deleteCluster: [{ operationId: 'op-1', seconds: expect.any(Number) }] } });
+    expect(history).toHaveLength(1);
+    expect(history[0]).toMatchObject({
+      operation_id: 'HISTORY#staging-db', phases: { delete: [{ operationId: 'op-1', seconds: expect.any(Number) }] },
+    });
+    expect(Object.keys(history[0]!.phases)).toEqual(['delete']);
   });
 
-  test('history: each part of the delete is expected from its own records, restarts the waits when requested, and is recorded once seen over', async () => {
+  test('RDS refuses the cluster\'s delete (an instance not yet `deleting` in its view): the next check requests it again', async () => {
+    useConfig({ finalSnapshotOnDelete: true });
+    rdsMock.on(DeleteDBInstanceCommand).resolves({ DBInstance: { DBInstanceStatus: 'deleting' } });
+    rdsMock.on(DeleteDBClusterCommand)
+      .rejectsOnce(awsError('InvalidDBClusterStateFault', 'Cluster cannot be deleted, it still contains DB instances in non-deleting state.'))
+      .resolves({});
+    describes(target(), target());
+
+    const first = await handler(makeState());
+    expect(first).toMatchObject({ done: false, status: 'deleting-instances', phase: 'delete' });
+    expect(rdsMock.commandCalls(DeleteDBInstanceCommand)).toHaveLength(2);
+    expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(1);
+
+    // RDS now lists both instances as deleting: the check asks only for the cluster, and the phase goes on.
+    instancesDeleting();
+    const second = await handler(makeState({ delete: first }));
+    expect(second).toMatchObject({ done: false, status: 'deleting', phase: 'delete', phaseStartedAt: first.phaseStartedAt });
+    expect(rdsMock.commandCalls(DeleteDBInstanceCommand)).toHaveLength(2);
+    expect(rdsMock.commandCalls(DeleteDBClusterCommand).map((c) => c.args[0].input)).toEqual([
+      { DBClusterIdentifier: 'staging-db', FinalDBSnapshotIdentifier: FINAL_ID, SkipFinalSnapshot: false },
+      { DBClusterIdentifier: 'staging-db', FinalDBSnapshotIdentifier: FINAL_ID, SkipFinalSnapshot: false },
+    ]);
+  });
+
+  test('an instance whose delete RDS did not confirm as `deleting`: the cluster waits for the next check', async () => {
+    describes(target());
+    rdsMock.on(DeleteDBInstanceCommand, { DBInstanceIdentifier: 'staging-db-writer' }).resolves({ DBInstance: { DBInstanceStatus: 'deleting' } });
+    rdsMock.on(DeleteDBInstanceCommand, { DBInstanceIdentifier: 'staging-db-reader' })
+      .rejects(awsError('InvalidDBInstanceStateFault', 'Instance is busy.'));
+    expect(await handler(makeState())).toMatchObject({ done: false, status: 'deleting-instances', phase: 'delete' });
+    expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(0);
+  });
+
+  test('history: the delete is one phase, expected from its own records, restarted by the first request, recorded once seen over', async () => {
     const random = jest.spyOn(Math, 'random').mockReturnValue(0.5); // no jitter
     const history: Record<string, unknown>[] = [];
     const records = (seconds: number) => [{ operationId: 'op-0', seconds, at: '' }];
-    history.push({ phases: { deleteInstances: records(360), deleteCluster: records(240) }, version: 1 });
+    // Records of an earlier version (the delete in two parts) are neither read nor extended.
+    history.push({ phases: { delete: records(600), deleteInstances: records(30), deleteCluster: records(30) }, version: 1 });
     ddbMock.on(GetCommand, { Key: { operation_id: 'HISTORY#staging-db' } }).callsFake(() => ({ Item: history.at(-1) }));
     ddbMock.on(PutCommand).callsFake((input: { Item: Record<string, unknown> }) => {
       if (String(input.Item.operation_id).startsWith('HISTORY#')) history.push(input.Item);
       return {};
     });
-    rdsMock.on(DeleteDBInstanceCommand).resolves({});
+    rdsMock.on(DeleteDBInstanceCommand).resolves({ DBInstance: { DBInstanceStatus: 'deleting' } });
     rdsMock.on(DeleteDBClusterCommand).resolves({});
 
-    describes(target(), target({ DBClusterMembers: [] }), target({ Status: 'deleting', DBClusterMembers: [] }), 'absent', 'absent');
-    // The instances' request: their 360 s are expected; the first wait approaches them (half of 360 s less half a pollInterval of 30 s).
+    describes(target(), target({ Status: 'deleting' }), 'absent', 'absent');
+    // The requests: the delete's 600 s are expected; the first wait approaches them.
     const first = await handler(makeState());
-    expect(first).toMatchObject({ phase: 'deleteInstances', waitBasis: 'history', expectedSeconds: 360, nextWaitSeconds: 173 });
+    expect(first).toMatchObject({ phase: 'delete', waitBasis: 'history', expectedSeconds: 600, expectedEarliestSeconds: 600 });
     expect(history).toHaveLength(1);
 
-    // 400 s later (the last open check 20 s ago) the instances are gone: recorded as 390 s, and the cluster's request
-    // starts the wait again from the cluster's 240 s (half of 240 − 15 s), not from the backoff of a late phase.
-    const instancesOver = { ...first, attempt: 5, phaseStartedAt: secondsAgo(400), checkedAt: secondsAgo(20), rampStep: 3 };
-    const second = await handler(makeState({ delete: instancesOver }));
-    expect(second).toMatchObject({ phase: 'deleteCluster', waitBasis: 'history', expectedSeconds: 240, nextWaitSeconds: 113, waitStartedAt: first.waitStartedAt });
-    expect(second.rampStep).toBeUndefined();
-    expect(Date.parse(second.phaseStartedAt!)).toBeGreaterThan(Date.parse(instancesOver.phaseStartedAt));
-    expect(history).toHaveLength(2);
-    expect(history[1]).toMatchObject({ version: 2, phases: { deleteInstances: [{ operationId: 'op-0' }, { operationId: 'op-1', seconds: 390 }], deleteCluster: records(240) } });
+    // A check while RDS deletes keeps the phase and its expectation, and records nothing.
+    const second = await handler(makeState({ delete: { ...first, attempt: 5 } }));
+    expect(second).toMatchObject({ phase: 'delete', expectedSeconds: 600, attempt: 6, phaseStartedAt: first.phaseStartedAt });
+    expect(history).toHaveLength(1);
 
-    // A check while RDS deletes the cluster keeps the part and its expectation, and records nothing.
-    const third = await handler(makeState({ delete: second }));
-    expect(third).toMatchObject({ phase: 'deleteCluster', expectedSeconds: 240, attempt: 7 });
+    // Gone 620 s after the first request (the last open check 10 s ago): recorded as 615 s, once, however often retried.
+    const over = { ...second, phaseStartedAt: secondsAgo(620), checkedAt: secondsAgo(10) };
+    expect(await handler(makeState({ delete: over }))).toMatchObject({ done: true, phase: 'delete' });
+    await handler(makeState({ delete: over }));
     expect(history).toHaveLength(2);
-
-    // Gone 250 s after its request (the last open check 10 s ago): recorded as 245 s, once, however often it is retried.
-    const clusterOver = { ...third, phaseStartedAt: secondsAgo(250), checkedAt: secondsAgo(10) };
-    expect(await handler(makeState({ delete: clusterOver }))).toMatchObject({ done: true, phase: 'deleteCluster' });
-    await handler(makeState({ delete: clusterOver }));
-    expect(history).toHaveLength(3);
-    expect(history[2]).toMatchObject({ phases: { deleteCluster: [{ operationId: 'op-0' }, { operationId: 'op-1', seconds: 245 }] } });
+    expect(history[1]).toMatchObject({
+      version: 2,
+      phases: { delete: [{ operationId: 'op-0' }, { operationId: 'op-1', seconds: 615 }], deleteInstances: records(30), deleteCluster: records(30) },
+    });
     random.mockRestore();
   });
 
-  test('history: without records, each part\'s request starts the backoff again from pollInterval', async () => {
+  test('history: a wait begun by an earlier version (phase deleteInstances) starts the phase delete again, and records no part', async () => {
     const random = jest.spyOn(Math, 'random').mockReturnValue(0.5);
     rdsMock.on(DeleteDBClusterCommand).resolves({});
-    describes(target({ DBClusterMembers: [] }));
+    describes(target({ DBClusterMembers: [] }), 'absent');
     const late = previous({ phase: 'deleteInstances', phaseStartedAt: secondsAgo(900), checkedAt: secondsAgo(90), rampStep: 6, waitBasis: 'backoff' });
     const out = await handler(makeState({ delete: late }));
-    expect(out).toMatchObject({ phase: 'deleteCluster', waitBasis: 'backoff', rampStep: 0, nextWaitSeconds: 30 });
+    expect(out).toMatchObject({ phase: 'delete', waitBasis: 'backoff', rampStep: 0, nextWaitSeconds: 30 });
     expect(out.expectedSeconds).toBeUndefined();
+    expect(Date.parse(out.phaseStartedAt!)).toBeGreaterThan(Date.parse(late.phaseStartedAt!));
+    // Gone: recorded as the phase delete, from the cluster's request on; nothing under the old names.
+    expect(await handler(makeState({ delete: out }))).toMatchObject({ done: true });
+    const history = ddbMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item).filter((i) => String(i?.operation_id).startsWith('HISTORY#'));
+    expect(history.map((h) => Object.keys(h!.phases))).toEqual([['delete']]);
     random.mockRestore();
+  });
+
+  test('history: a delete seen over whose wait an earlier version began records nothing', async () => {
+    describes('absent');
+    const old = previous({ phase: 'deleteCluster', phaseStartedAt: secondsAgo(300), checkedAt: secondsAgo(30) });
+    expect(await handler(makeState({ delete: old }))).toMatchObject({ done: true, status: 'deleted' });
+    expect(ddbMock.commandCalls(PutCommand).filter((c) => String(c.args[0].input.Item?.operation_id).startsWith('HISTORY#'))).toHaveLength(0);
   });
 
   test('without a final snapshot the cluster is deleted with SkipFinalSnapshot', async () => {
@@ -166,17 +222,29 @@ describe('delete-rds', () => {
     rdsMock.on(DeleteDBInstanceCommand, { DBInstanceIdentifier: 'staging-db-writer' }).rejects(awsError('InvalidDBInstanceStateFault', 'Instance is already being deleted.'));
     rdsMock.on(DeleteDBInstanceCommand, { DBInstanceIdentifier: 'staging-db-reader' }).rejects(awsError('DBInstanceNotFoundFault'));
     expect(await handler(makeState({ delete: previous() }))).toMatchObject({ done: false, status: 'deleting-instances', attempt: 2 });
+    // The writer's state is not known to be `deleting`: the cluster's delete waits for the next check.
+    expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(0);
   });
 
-  test('instances RDS already lists as deleting: a check only reads, and asks for nothing again', async () => {
+  test('instances RDS already lists as deleting: a check asks for none of them again, only for the cluster', async () => {
     useConfig({ finalSnapshotOnDelete: true });
     describes(target());
-    rdsMock.on(DescribeDBInstancesCommand).callsFake((input: { DBInstanceIdentifier: string }) => ({
-      DBInstances: [{ DBInstanceIdentifier: input.DBInstanceIdentifier, DBInstanceArn: instanceArn(input.DBInstanceIdentifier), DBInstanceStatus: 'deleting', TagList: OWNED }],
-    }));
-    expect(await handler(makeState({ delete: previous() }))).toMatchObject({ done: false, status: 'deleting-instances', attempt: 2 });
+    rdsMock.on(DeleteDBClusterCommand).resolves({});
+    instancesDeleting();
+    expect(await handler(makeState({ delete: previous() }))).toMatchObject({ done: false, status: 'deleting', attempt: 2, phase: 'delete' });
     expect(rdsMock.commandCalls(DeleteDBInstanceCommand)).toHaveLength(0);
-    expect(rdsMock.commandCalls(DescribeDBClusterSnapshotsCommand)).toHaveLength(0);
+    expect(rdsMock.commandCalls(DeleteDBClusterCommand).map((c) => c.args[0].input)).toEqual([
+      { DBClusterIdentifier: 'staging-db', FinalDBSnapshotIdentifier: FINAL_ID, SkipFinalSnapshot: false },
+    ]);
+  });
+
+  test('instances already deleting and the final snapshot\'s name since taken by someone else: refused, the cluster is not deleted', async () => {
+    useConfig({ finalSnapshotOnDelete: true });
+    describes(target());
+    instancesDeleting();
+    rdsMock.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: FINAL_ID })
+      .resolves({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: FINAL_ID, TagList: [{ Key: 'team', Value: 'dba' }] }] });
+    await expect(handler(makeState({ delete: previous() }))).rejects.toMatchObject({ name: PipelineErrorName.INVALID_INPUT });
     expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(0);
   });
 
@@ -193,6 +261,7 @@ describe('delete-rds', () => {
     const out = await handler(makeState());
     expect(rdsMock.commandCalls(ModifyDBClusterCommand)[0].args[0].input).toEqual({ DBClusterIdentifier: 'staging-db', DeletionProtection: false, ApplyImmediately: true });
     expect(rdsMock.commandCalls(DeleteDBInstanceCommand)).toHaveLength(0);
+    expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(0);
     expect(out).toMatchObject({ done: false, status: 'disabling-deletion-protection' });
   });
 
@@ -211,8 +280,10 @@ describe('delete-rds', () => {
     useConfig({ finalSnapshotOnDelete: false });
     describes(target({ CopyTagsToSnapshot: false }));
     rdsMock.on(DeleteDBInstanceCommand).resolves({});
-    expect(await handler(makeState())).toMatchObject({ done: false, status: 'deleting-instances' });
+    rdsMock.on(DeleteDBClusterCommand).resolves({});
+    expect(await handler(makeState())).toMatchObject({ done: false, status: 'deleting' });
     expect(rdsMock.commandCalls(ModifyDBClusterCommand)).toHaveLength(0);
+    expect(rdsMock.commandCalls(DeleteDBClusterCommand)[0].args[0].input).toEqual({ DBClusterIdentifier: 'staging-db', SkipFinalSnapshot: true });
   });
 
   test('DeletionProtected when deletion protection is on and may not be turned off', async () => {
@@ -239,7 +310,8 @@ describe('delete-rds', () => {
       .resolves({ TagList: OWNED });
     await expect(handler(makeState())).rejects.toMatchObject({ name: PipelineErrorName.TARGET_NOT_OWNED });
     rdsMock.on(DeleteDBInstanceCommand).resolves({});
-    expect(await handler(makeState())).toMatchObject({ status: 'deleting-instances' });
+    rdsMock.on(DeleteDBClusterCommand).resolves({});
+    expect(await handler(makeState())).toMatchObject({ status: 'deleting' });
   });
 
   test('assumeTargetOwned allows deleting an untagged target', async () => {
@@ -305,7 +377,9 @@ describe('delete-rds', () => {
         TagList: [{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }, { Key: PipelineTag.FINAL_SNAPSHOT, Value: 'op-1' }],
       }],
     });
-    await expect(handler(makeState())).resolves.toMatchObject({ status: 'deleting-instances' });
+    rdsMock.on(DeleteDBClusterCommand).resolves({});
+    await expect(handler(makeState())).resolves.toMatchObject({ status: 'deleting' });
+    expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(1);
   });
 
   test('an instance someone else added (no pipeline tag): TargetNotOwned, nothing deleted', async () => {
@@ -334,6 +408,7 @@ describe('delete-rds', () => {
     expect(second).toMatchObject({ done: false, status: 'starting' });
     expect(rdsMock.commandCalls(StartDBClusterCommand)).toHaveLength(1);
     expect(rdsMock.commandCalls(DeleteDBInstanceCommand)).toHaveLength(0);
+    expect(rdsMock.commandCalls(DeleteDBClusterCommand)).toHaveLength(0);
   });
 
   test('assumeTargetOwned: the target and its instances are tagged as the pipeline\'s before anything is deleted', async () => {
@@ -352,8 +427,14 @@ describe('delete-rds', () => {
       order.push(`delete ${input.DBInstanceIdentifier}`);
       return {};
     });
+    rdsMock.on(DeleteDBClusterCommand).callsFake((input: { DBClusterIdentifier: string }) => {
+      order.push(`delete ${input.DBClusterIdentifier}`);
+      return {};
+    });
     await handler(makeState());
-    expect(order).toEqual(['tag staging-db', 'tag staging-db-writer', 'tag staging-db-reader', 'delete staging-db-writer', 'delete staging-db-reader']);
+    expect(order).toEqual([
+      'tag staging-db', 'tag staging-db-writer', 'tag staging-db-reader', 'delete staging-db-writer', 'delete staging-db-reader', 'delete staging-db',
+    ]);
     expect(rdsMock.commandCalls(AddTagsToResourceCommand)[0].args[0].input.Tags).toEqual([{ Key: PipelineTag.PIPELINE, Value: 'pipeline-under-test' }]);
   });
 
