@@ -461,7 +461,7 @@ export const WAIT_POLICY = {
   loopsPerExecution: 3,
   /**
    * Checks a swap's own loop (a rename, a delete of a few minutes) may make beyond those that cover its budget at
-   * maxPollInterval: its frequent checks near a completion (20 minutes of them at a 20 s pollInterval) before the
+   * maxPollInterval: its frequent checks near a completion (10 minutes of them at a 10 s pollInterval) before the
    * history floor lengthens its waits.
    */
   swapStepSpareChecks: 60,
