@@ -80,7 +80,8 @@ export class RestoreTestStack extends Stack {
       maxPollInterval: Duration.minutes(2),
       pollBackoffRate: 1.5,
       waitBudget: Duration.hours(4),
-      timeout: Duration.hours(14),
+      // Five budgets (a swap's wait loops) and two hours; left out, the timeout is just that.
+      timeout: Duration.hours(22),
       logRetention: logs.RetentionDays.ONE_YEAR,
       removalPolicy: RemovalPolicy.DESTROY,
       stateRetention: Duration.days(30),

@@ -29,7 +29,7 @@ import { HandlerPlacement } from './placement';
 import { RUN_METRICS, RunPhase } from './run-metrics';
 import { PipelineSchedule } from './schedule';
 import { PipelineDefinition } from './state-machine';
-import { configuredWaitLoops, normaliseIdentifier, resolveSourceAccount, TIMING_DEFAULTS, validateProps } from './validation';
+import { configuredWaitLoops, defaultTimeout, normaliseIdentifier, resolveSourceAccount, TIMING_DEFAULTS, validateProps } from './validation';
 import type { ValidationQuery } from './validation-query';
 
 /**
@@ -430,18 +430,26 @@ export interface AuroraRestorePipelineProps {
 
   /**
    * The time budget of each long operation (copy, delete, restore); past it the pipeline fails with
-   * `OperationTimedOut`. The default lets a 24-hour copy or restore finish.
+   * `OperationTimedOut`. The default lets a 24-hour copy or restore finish. Unless `timeout` is set, the execution's
+   * timeout follows it: one budget per wait loop, plus two hours.
    *
    * @default Duration.hours(26)
    */
   readonly waitBudget?: Duration;
 
   /**
-   * The overall timeout of one execution. A lock older than this is considered stale. Keep it above three
-   * `waitBudget`s (copy, delete, restore) so that a slow operation ends in `OperationTimedOut`, not in an execution
-   * timeout: the construct warns otherwise.
+   * The overall timeout of one execution.
    *
-   * @default Duration.hours(80)
+   * A lock older than this is considered stale. Each wait loop of the configured flow may use one `waitBudget`:
+   * the copy, the delete and the restore with `ReplaceStrategy.DELETE_FIRST` (or `replaceExistingTarget: false`);
+   * with `ReplaceStrategy.SWAP` the copy, the restore, the delete of a previous target an earlier swap kept, the
+   * cutover, and with `PreviousTargetRetention.DELETE` the retirement of the previous target (5 loops; 4 with
+   * `KEEP`). Keep the timeout at least those budgets, plus time for the other steps, so that a slow operation ends
+   * in `OperationTimedOut`, naming it, not in a bare execution timeout: the construct warns otherwise. Left out, it
+   * follows `waitBudget`; synth fails if that would pass Step Functions' one-year limit.
+   *
+   * @default - one waitBudget per wait loop of the configured flow, plus two hours (132 h with the default SWAP flow
+   * and waitBudget; 106 h with PreviousTargetRetention.KEEP; 80 h with DELETE_FIRST)
    */
   readonly timeout?: Duration;
 
@@ -573,7 +581,7 @@ export class AuroraRestorePipeline extends Construct {
 
     const sourceRegion = props.sourceRegion ?? targetRegion;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const timeout = props.timeout ?? TIMING_DEFAULTS.timeout;
+    const timeout = props.timeout ?? defaultTimeout(props);
     const writerInstanceIdentifier = `${props.targetClusterIdentifier}-writer`;
     this.targetClusterIdentifier = props.targetClusterIdentifier;
 

@@ -12,15 +12,22 @@ export const CLUSTER_ID = /^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}$/;
 export const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-/** The timing props' defaults: a 24-hour copy and a 24-hour restore fit, each loop within its share of the history. */
+/**
+ * The timing props' defaults: a 24-hour copy and a 24-hour restore fit, each loop within its share of the history.
+ * The timeout's default depends on the flow: {@link defaultTimeout}.
+ */
 export const TIMING_DEFAULTS = {
   pollInterval: Duration.seconds(10),
   maxPollInterval: Duration.minutes(5),
   pollBackoffRate: 1.5,
   waitBudget: Duration.hours(26),
-  /** Every loop's budget, and two hours for the rest. */
-  timeout: Duration.hours(26 * WAIT_POLICY.loopsPerExecution + 2),
 };
+
+/** What the execution's timeout allows beyond its wait loops' budgets: the steps outside the loops. */
+export const TIMEOUT_MARGIN_SECONDS = 2 * 3600;
+
+/** Step Functions' limit on a standard execution's duration (one year). */
+export const MAX_EXECUTION_SECONDS = 365 * 24 * 3600;
 
 /** The worst case of one execution's history for the timing settings (seconds), and what bounds it. */
 export interface HistoryWorstCase {
@@ -47,6 +54,20 @@ const LOOP_NAMES: Record<number, string> = {
   4: 'copy, restore, kept previous target\'s delete, cutover',
   5: 'copy, restore, kept previous target\'s delete, cutover, retirement of the previous target',
 };
+
+/**
+ * The execution timeout when `timeout` is not set: one `waitBudget` for each wait loop of the configured flow
+ * ({@link configuredWaitLoops}), and {@link TIMEOUT_MARGIN_SECONDS} for the other steps, so that an execution whose
+ * every loop runs to its budget ends in `OperationTimedOut`, not in a bare execution timeout. With the default
+ * budget: 132 h for a swap that deletes the previous target, 106 h for one that keeps it, 80 h for DELETE_FIRST (and
+ * without replaceExistingTarget). validateProps refuses a budget that would make it longer than a year.
+ */
+export function defaultTimeout(
+  props: Pick<AuroraRestorePipelineProps, 'replaceExistingTarget' | 'replaceStrategy' | 'previousTargetRetention' | 'waitBudget'>,
+): Duration {
+  const budget = (props.waitBudget ?? TIMING_DEFAULTS.waitBudget).toSeconds();
+  return Duration.seconds(configuredWaitLoops(props) * budget + TIMEOUT_MARGIN_SECONDS);
+}
 
 /**
  * The most events one execution can write to its history: each of its `loops` wait loops checks at most every
@@ -237,16 +258,22 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
   const poll = (props.pollInterval ?? TIMING_DEFAULTS.pollInterval).toSeconds();
   const maxPoll = (props.maxPollInterval ?? TIMING_DEFAULTS.maxPollInterval).toSeconds();
   const budget = (props.waitBudget ?? TIMING_DEFAULTS.waitBudget).toSeconds();
-  const timeout = (props.timeout ?? TIMING_DEFAULTS.timeout).toSeconds();
+  const loops = configuredWaitLoops(props);
+  const timeout = (props.timeout ?? defaultTimeout(props)).toSeconds();
   if (poll < 1) fail(`pollInterval is ${poll}s`, 'Use at least 1 second.');
   if (maxPoll < poll) fail(`maxPollInterval (${maxPoll}s) is shorter than pollInterval (${poll}s)`, 'Make maxPollInterval at least pollInterval.');
   if (props.pollBackoffRate !== undefined && (props.pollBackoffRate < 1 || props.pollBackoffRate > 10)) {
     fail(`pollBackoffRate ${props.pollBackoffRate} is out of range`, 'Use a rate from 1 (constant interval) to 10.');
   }
+  if (props.timeout === undefined && timeout > MAX_EXECUTION_SECONDS) {
+    fail(`waitBudget (${budget}s) makes the default timeout ${timeout}s (one budget for each of the ${loops} wait loops, ${LOOP_NAMES[loops]}, `
+      + 'and two hours), over Step Functions\' one-year limit',
+    `Shorten waitBudget to at most ${Math.floor((MAX_EXECUTION_SECONDS - TIMEOUT_MARGIN_SECONDS) / loops)}s, or set timeout to at most ${MAX_EXECUTION_SECONDS}s.`);
+  }
   if (budget > timeout) {
     fail(`waitBudget (${budget}s) is longer than the pipeline's timeout (${timeout}s)`, 'Shorten waitBudget or lengthen timeout.');
   }
-  if (timeout > 365 * 24 * 3600) fail(`timeout (${timeout}s) exceeds Step Functions' one-year limit`, 'Use a shorter timeout.');
+  if (timeout > MAX_EXECUTION_SECONDS) fail(`timeout (${timeout}s) exceeds Step Functions' one-year limit`, `Use a timeout of at most ${MAX_EXECUTION_SECONDS}s.`);
 
   const names = new Set<string>();
   for (const user of props.databaseUsers ?? []) {
@@ -295,7 +322,6 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
       + `SnapshotCheck and CopySnapshot call RDS in ${props.sourceRegion}, which VPC interface endpoints cannot reach (they serve their own region only). `
       + 'Give the functions\' subnets (vpcSubnets) a NAT path, or use HandlerPlacement.DATABASE_ONLY, or every cross-region restore times out.');
   }
-  const loops = configuredWaitLoops(props);
   const worst = historyWorstCase(poll, maxPoll, budget, loops);
   if (worst.events > WAIT_POLICY.historyEventLimit) {
     const limits = boundedLimits(maxPoll, budget, loops);
@@ -304,11 +330,11 @@ export function validateProps(scope: IConstruct, props: AuroraRestorePipelinePro
       + 'such an execution fails with a bare history-limit error instead of OperationTimedOut. '
       + `Raise maxPollInterval to at least ${limits.maxPoll}s or shorten waitBudget to at most ${limits.budget}s.`);
   }
-  const needed = WAIT_POLICY.loopsPerExecution * budget;
+  const needed = loops * budget;
   if (timeout < needed) {
-    warn('timeoutBelowBudgets', `timeout (${timeout}s) is shorter than ${WAIT_POLICY.loopsPerExecution} waitBudgets (${needed}s, one each for the copy, the delete and the restore): `
+    warn('timeoutBelowBudgets', `timeout (${timeout}s) is shorter than ${loops} waitBudgets (${needed}s, one for each of the ${loops} wait loops: ${LOOP_NAMES[loops]}): `
       + 'slow operations can end in a bare execution timeout instead of OperationTimedOut naming the operation. '
-      + `Set timeout to at least ${needed + 2 * 3600}s (the budgets and two hours for the other steps), or shorten waitBudget.`);
+      + `Set timeout to at least ${needed + TIMEOUT_MARGIN_SECONDS}s (the budgets and two hours for the other steps), leave it out to get that, or shorten waitBudget.`);
   }
   if (!replace) {
     warn('noReplace', 'replaceExistingTarget is off: a restore fails with TargetAlreadyExists while the target cluster exists.');

@@ -131,7 +131,8 @@ describe('default stack', () => {
       EncryptionConfiguration: { Type: 'CUSTOMER_MANAGED_KMS_KEY', KmsKeyId: Match.anyValue() },
     });
     const asl = JSON.stringify(t.findResources('AWS::StepFunctions::StateMachine'));
-    expect(asl).toContain('\\"TimeoutSeconds\\":288000');
+    // The default flow (a swap retiring the previous target): five 26-hour budgets and two hours.
+    expect(asl).toContain('\\"TimeoutSeconds\\":475200');
   });
 
   test('alarms on failed, timed out, aborted, throttled executions and handler errors, all to the topic', () => {
@@ -439,7 +440,7 @@ describe('fully configured, cross-region stack', () => {
       },
       waits: { pollIntervalSeconds: 20, maxPollIntervalSeconds: 120, backoffRate: 2, budgetSeconds: 21600 },
       stateTtlSeconds: 30 * 86400,
-      lockTtlSeconds: 20 * 3600,
+      lockTtlSeconds: 32 * 3600,
     });
     expect(dbUsers.map((u: any) => [u.username ?? u.usernameKey, u.privilege])).toEqual([
       ['app_rw', 'READ_WRITE'], ['reporting', 'READ_ONLY'], ['migrator', 'OWNER'], ['app_username', 'READ_WRITE'], ['readonly_username', 'READ_ONLY'],

@@ -105,7 +105,8 @@ export function fullStack(sourceRegion = 'us-east-1', handlerPlacement = Handler
     maxPollInterval: Duration.minutes(2),
     pollBackoffRate: 2,
     waitBudget: Duration.hours(6),
-    timeout: Duration.hours(20),
+    // Five 6-hour budgets (the swap's wait loops) and two hours: no timeoutBelowBudgets warning.
+    timeout: Duration.hours(32),
     logRetention: logs.RetentionDays.TWO_YEARS,
     removalPolicy: RemovalPolicy.DESTROY,
     stateRetention: Duration.days(30),

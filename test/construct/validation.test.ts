@@ -1,11 +1,12 @@
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { definitionOf, renderIntrinsics } from './definition';
 import { ENV, importedVpc } from './stacks';
 import { AuroraRestorePipeline, AuroraRestorePipelineProps } from '../../src';
-import { MAX_CHECKS_PER_LOOP, PreviousTargetRetention, ReplaceStrategy } from '../../src/contracts';
+import { MAX_CHECKS_PER_LOOP, PIPELINE_CONFIG_ENV, PreviousTargetRetention, ReplaceStrategy } from '../../src/contracts';
 import { sourceAccessName } from '../../src/names';
-import { configuredWaitLoops, historyWorstCase, TIMING_DEFAULTS } from '../../src/validation';
+import { configuredWaitLoops, defaultTimeout, historyWorstCase, TIMING_DEFAULTS } from '../../src/validation';
 
 function build(props: Partial<AuroraRestorePipelineProps>) {
   const stack = new Stack(new App(), 'S', { env: ENV });
@@ -29,7 +30,10 @@ describe('impossible combinations throw, saying what to fix', () => {
     ['bad region', { sourceRegion: 'mars-1' }, /sourceRegion 'mars-1' is not an AWS region name/],
     ['bad capacity', { serverlessV2MinCapacity: 8, serverlessV2MaxCapacity: 4 }, /Serverless v2 capacity 8–4 ACU is not valid/],
     ['bad port', { port: 80 }, /port 80 is not allowed/],
-    ['budget over timeout', { waitBudget: Duration.hours(90) }, /waitBudget .* is longer than the pipeline's timeout/],
+    ['budget over timeout', { waitBudget: Duration.hours(90), timeout: Duration.hours(80) }, /waitBudget \(324000s\) is longer than the pipeline's timeout \(288000s\)/],
+    ['timeout over a year', { timeout: Duration.days(366) }, /timeout \(31622400s\) exceeds Step Functions' one-year limit.*at most 31536000s/],
+    ['a budget whose default timeout passes a year', { waitBudget: Duration.hours(1800) },
+      /waitBudget \(6480000s\) makes the default timeout 32407200s \(one budget for each of the 5 wait loops, copy, restore, kept previous target's delete, cutover, retirement of the previous target, and two hours\), over Step Functions' one-year limit\. Shorten waitBudget to at most 6305760s, or set timeout/],
     ['max poll under poll', { pollInterval: Duration.minutes(10), maxPollInterval: Duration.minutes(1) }, /maxPollInterval .* is shorter than pollInterval/],
     ['hostile role name', { databaseUsers: [{ username: 'x"; DROP ROLE postgres; --' }] }, /database user .* contains characters other than/],
     ['reserved prefix', { databaseUsers: [{ username: 'pg_monitor2' }] }, /reserved prefix/],
@@ -95,11 +99,11 @@ describe('risky combinations warn', () => {
     expect(worst).toEqual({ checksPerLoop: MAX_CHECKS_PER_LOOP, events: expect.any(Number), bounded: true });
     expect(worst.events).toBeLessThanOrEqual(25_000);
     expect(TIMING_DEFAULTS.waitBudget.toHours()).toBeGreaterThan(24);
-    expect(TIMING_DEFAULTS.timeout.toSeconds()).toBeGreaterThanOrEqual(3 * TIMING_DEFAULTS.waitBudget.toSeconds());
+    expect(defaultTimeout({}).toSeconds()).toBe(5 * TIMING_DEFAULTS.waitBudget.toSeconds() + 2 * 3600);
     // A short budget is bounded by its checks at pollInterval.
     expect(historyWorstCase(30, 300, 3600).checksPerLoop).toBe(121);
   });
-  test('timing: a history that can pass 25,000 events, and a timeout below three budgets', () => {
+  test('timing: a history that can pass 25,000 events, and a timeout below the flow\'s budgets', () => {
     // A fixed 60 s poll cannot cover 26 h in its share of the history.
     expect(historyWorstCase(60, 60, 26 * 3600)).toMatchObject({ bounded: false, checksPerLoop: 1561, events: 42_447 });
     const fixed = build({ pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60) });
@@ -109,9 +113,10 @@ describe('risky combinations warn', () => {
       pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60), replaceStrategy: ReplaceStrategy.DELETE_FIRST,
     });
     expect(warned(fixedDeleteFirst, /whose 3 wait loops \(copy, delete, restore\).*can write 42447 history events.*Raise maxPollInterval to at least 103s or shorten waitBudget to at most 54840s/)).toHaveLength(1);
-    const short = build({ waitBudget: Duration.hours(10), timeout: Duration.hours(20) });
-    expect(warned(short, /timeout \(72000s\) is shorter than 3 waitBudgets \(108000s.*bare execution timeout.*at least 115200s/)).toHaveLength(1);
-    expect(Annotations.fromStack(build({ waitBudget: Duration.hours(10), timeout: Duration.hours(32) })).findWarning('*', Match.anyValue())).toEqual([]);
+    const deleteFirst10h = { waitBudget: Duration.hours(10), replaceStrategy: ReplaceStrategy.DELETE_FIRST };
+    const short = build({ ...deleteFirst10h, timeout: Duration.hours(20) });
+    expect(warned(short, /timeout \(72000s\) is shorter than 3 waitBudgets \(108000s, one for each of the 3 wait loops: copy, delete, restore\).*bare execution timeout.*at least 115200s/)).toHaveLength(1);
+    expect(Annotations.fromStack(build({ ...deleteFirst10h, timeout: Duration.hours(32) })).findWarning('*', Match.anyValue())).toEqual([]);
   });
   test('timing: the history check counts the wait loops of the configured flow (a swap has five)', () => {
     expect(configuredWaitLoops({})).toBe(5);
@@ -133,6 +138,28 @@ describe('risky combinations warn', () => {
     const configs = (stack: Stack) => JSON.stringify(Template.fromStack(stack).toJSON());
     expect(configs(swap)).toContain('\\"maxChecksPerLoop\\":110,\\"maxChecksPerSwapStep\\":841');
     expect(configs(deleteFirst)).toContain(`\\"maxChecksPerLoop\\":${MAX_CHECKS_PER_LOOP}`);
+  });
+  test('timing: the timeout is checked against one budget per wait loop of the configured flow', () => {
+    // 80 h was the default for every flow: it covers DELETE_FIRST's three loops, not a swap's five or four.
+    const swap = build({ timeout: Duration.hours(80) });
+    expect(warned(swap, /timeout/).map((w) => w.entry.data)).toEqual([
+      'timeout (288000s) is shorter than 5 waitBudgets (468000s, one for each of the 5 wait loops: copy, restore, kept previous target\'s delete, '
+      + 'cutover, retirement of the previous target): slow operations can end in a bare execution timeout instead of OperationTimedOut naming the operation. '
+      + 'Set timeout to at least 475200s (the budgets and two hours for the other steps), leave it out to get that, or shorten waitBudget. '
+      + '[ack: cdk-aurora-restore-pipeline:timeoutBelowBudgets]',
+    ]);
+    const keep = build({ timeout: Duration.hours(80), previousTargetRetention: PreviousTargetRetention.KEEP });
+    expect(warned(keep, /is shorter than 4 waitBudgets \(374400s, one for each of the 4 wait loops: copy, restore, kept previous target's delete, cutover\).*at least 381600s/)).toHaveLength(1);
+    const fitting = [
+      { replaceStrategy: ReplaceStrategy.DELETE_FIRST },
+      { previousTargetRetention: PreviousTargetRetention.KEEP, timeout: Duration.hours(104) },
+    ];
+    for (const props of fitting) {
+      expect(Annotations.fromStack(build({ timeout: Duration.hours(80), ...props })).findWarning('*', Match.anyValue())).toEqual([]);
+    }
+    // Exactly the budgets is enough.
+    expect(warned(build({ timeout: Duration.hours(130) }), /timeoutBelowBudgets|is shorter than/)).toEqual([]);
+    expect(warned(build({ timeout: Duration.seconds(130 * 3600 - 1) }), /is shorter than 5 waitBudgets/)).toHaveLength(1);
   });
   test('replacing without a final snapshot', () => {
     expect(warned(build({ finalSnapshotOnReplace: false }), /without a final snapshot/)).toHaveLength(1);
@@ -169,6 +196,53 @@ describe('risky combinations warn', () => {
       encryptionKey: kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'),
     });
     expect(warned(stack, /key policy cannot be extended/)).toHaveLength(1);
+  });
+});
+
+describe('the default timeout: one waitBudget per wait loop of the configured flow, and two hours', () => {
+  /** The state machine's TimeoutSeconds, and the lock TTL every function is configured with. */
+  function timeouts(stack: Stack): { timeoutSeconds: number; lockTtlSeconds: number[] } {
+    const t = Template.fromStack(stack);
+    const configs = Object.values(t.findResources('AWS::Lambda::Function'))
+      .map((fn) => JSON.parse(renderIntrinsics(fn.Properties.Environment.Variables[PIPELINE_CONFIG_ENV]) as string));
+    expect(configs.length).toBeGreaterThan(0);
+    return { timeoutSeconds: definitionOf(t).TimeoutSeconds, lockTtlSeconds: [...new Set(configs.map((c) => c.lockTtlSeconds))] };
+  }
+
+  test.each<[string, Partial<AuroraRestorePipelineProps>, number]>([
+    ['SWAP, DELETE (the default): 5 loops, 132 h', {}, 132],
+    ['SWAP, DELETE, spelt out: 132 h', { replaceStrategy: ReplaceStrategy.SWAP, previousTargetRetention: PreviousTargetRetention.DELETE }, 132],
+    ['SWAP, KEEP: 4 loops, 106 h', { previousTargetRetention: PreviousTargetRetention.KEEP }, 106],
+    ['DELETE_FIRST: 3 loops, 80 h', { replaceStrategy: ReplaceStrategy.DELETE_FIRST }, 80],
+    ['no replace: copy and restore, counted as 3 loops, 80 h', { replaceExistingTarget: false }, 80],
+  ])('%s, in the state machine and the lock TTL', (_name, props, hours) => {
+    expect(defaultTimeout(props).toHours()).toBe(hours);
+    expect(timeouts(build(props))).toEqual({ timeoutSeconds: hours * 3600, lockTtlSeconds: [hours * 3600] });
+  });
+
+  test('it follows a raised waitBudget, so that no warning asks for a longer timeout', () => {
+    const swap = build({ waitBudget: Duration.hours(40) });
+    expect(timeouts(swap)).toEqual({ timeoutSeconds: (5 * 40 + 2) * 3600, lockTtlSeconds: [(5 * 40 + 2) * 3600] });
+    expect(Annotations.fromStack(swap).findWarning('*', Match.anyValue())).toEqual([]);
+    const deleteFirst = build({ waitBudget: Duration.hours(40), replaceStrategy: ReplaceStrategy.DELETE_FIRST });
+    expect(timeouts(deleteFirst).timeoutSeconds).toBe((3 * 40 + 2) * 3600);
+    expect(Annotations.fromStack(deleteFirst).findWarning('*', Match.anyValue())).toEqual([]);
+    // A shorter budget shortens it too.
+    expect(timeouts(build({ waitBudget: Duration.hours(4) })).timeoutSeconds).toBe(22 * 3600);
+  });
+
+  test('a set timeout is used as it is', () => {
+    expect(timeouts(build({ timeout: Duration.hours(200) }))).toEqual({ timeoutSeconds: 200 * 3600, lockTtlSeconds: [200 * 3600] });
+  });
+
+  test('it may reach Step Functions\' one-year limit, not pass it', () => {
+    const year = 365 * 24 * 3600;
+    const longest = (year - 2 * 3600) / 5; // 6305760 s, a whole number
+    expect(timeouts(build({ waitBudget: Duration.seconds(longest) })).timeoutSeconds).toBe(year);
+    expect(() => build({ waitBudget: Duration.seconds(longest + 1) })).toThrow(/over Step Functions' one-year limit\. Shorten waitBudget to at most 6305760s/);
+    // DELETE_FIRST's three loops allow a longer budget; a set timeout of at most a year is accepted (with a warning).
+    expect(() => build({ waitBudget: Duration.seconds(longest + 1), replaceStrategy: ReplaceStrategy.DELETE_FIRST })).not.toThrow();
+    expect(() => build({ waitBudget: Duration.seconds(longest + 1), timeout: Duration.days(365) })).not.toThrow();
   });
 });
 
