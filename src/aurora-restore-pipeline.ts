@@ -406,10 +406,11 @@ export interface AuroraRestorePipelineProps {
   // ----- timing -----
 
   /**
-   * The shortest wait of a wait loop (copy, delete, restore, password reset): the interval near an expected completion,
-   * and the first wait of a backoff. See docs/timing.md.
+   * The shortest wait of a wait loop (copy, delete, restore, password reset, a swap's renames): the interval of the
+   * checks through a narrow expected completion window (a wide one is checked every quarter of its width, at most every
+   * 2 × pollInterval), and the first wait of a backoff. See docs/timing.md.
    *
-   * @default Duration.seconds(20)
+   * @default Duration.seconds(10)
    */
   readonly pollInterval?: Duration;
 
@@ -429,7 +430,7 @@ export interface AuroraRestorePipelineProps {
   readonly pollBackoffRate?: number;
 
   /**
-   * The time budget of each long operation (copy, delete, restore); past it the pipeline fails with
+   * The time budget of each wait loop (the copy, the delete, the restore, a swap's cutover); past it the pipeline fails with
    * `OperationTimedOut`. The default lets a 24-hour copy or restore finish. Unless `timeout` is set, the execution's
    * timeout follows it: one budget per wait loop, plus two hours.
    *
