@@ -450,6 +450,12 @@ export const WAIT_POLICY = {
   wideWindowFactor: 2,
   /** Each wait is multiplied by a random factor within 1 ± this, then kept within [pollInterval, maxPollInterval]. */
   jitter: 0.03,
+  /**
+   * The jitter of the coarse waits: a backoff (nothing predicts the completion) and the approach towards an expected
+   * completion window (at most half the time left, so even +25 % ends before the window). Their exact length buys no
+   * detection, and a wide jitter spreads a fleet of pipelines started together over the minute within a few waits.
+   */
+  coarseJitter: 0.25,
   /** Records kept per phase and target; the expected duration is the median of the last {@link WAIT_POLICY.historyMedianOf}. */
   historyKept: 10,
   /** How many of the latest records the median takes. */

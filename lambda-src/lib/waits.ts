@@ -74,6 +74,11 @@ export interface PlannedWait {
   readonly basis: string;
   /** Position in the backoff of a late or unpredictable phase; undefined otherwise. */
   readonly rampStep?: number;
+  /**
+   * Whether the wait is a coarse one (a backoff, or an approach towards an expected window), whose exact length buys
+   * nothing: it takes the wider {@link WAIT_POLICY.coarseJitter}. Waits within a window keep {@link WAIT_POLICY.jitter}.
+   */
+  readonly coarse?: boolean;
 }
 
 /**
@@ -96,14 +101,15 @@ export function planWait(
   const poll = settings.pollIntervalSeconds;
   const backoff = (basis: string): PlannedWait => {
     const step = rampStep === undefined ? 0 : rampStep + 1;
-    return { seconds: Math.min(cap, poll * Math.pow(settings.backoffRate, step)), basis, rampStep: step };
+    return { seconds: Math.min(cap, poll * Math.pow(settings.backoffRate, step)), basis, rampStep: step, coarse: true };
   };
   if (!window) return backoff(WAIT_BASIS.backoff);
   // Start checking often a little before the earliest expected completion: half a poll, or half the spread of the
   // expectation (a run can be quicker than any recorded one).
   const approach = window.earliest - Math.max(poll / 2, (window.latest - window.earliest) / 2);
   if (approach > 0) {
-    return { seconds: Math.max(poll, Math.min(settings.maxPollIntervalSeconds, approach * WAIT_POLICY.approachFraction)), basis: window.basis };
+    // At most approachFraction × (1 + coarseJitter) of the time left: even the longest jittered approach ends before it.
+    return { seconds: Math.max(poll, Math.min(settings.maxPollIntervalSeconds, approach * WAIT_POLICY.approachFraction)), basis: window.basis, coarse: true };
   }
   if (window.latest >= 0) return { seconds: windowIntervalSeconds(settings, window), basis: window.basis };
   return backoff(window.basis);
@@ -133,8 +139,8 @@ export function historyFloorSeconds(settings: WaitSettings, attempt: number, ela
  * `seconds` times a random factor within 1 ± {@link WAIT_POLICY.jitter}, rounded, kept within [pollInterval,
  * maxPollInterval]: pipelines started by one schedule drift apart instead of calling RDS in the same second.
  */
-export function jitter(settings: WaitSettings, seconds: number, random: () => number = Math.random): number {
-  const factor = 1 + WAIT_POLICY.jitter * (2 * random() - 1);
+export function jitter(settings: WaitSettings, seconds: number, random: () => number = Math.random, spread: number = WAIT_POLICY.jitter): number {
+  const factor = 1 + spread * (2 * random() - 1);
   const jittered = Math.round(seconds * factor);
   return Math.max(settings.pollIntervalSeconds, Math.min(settings.maxPollIntervalSeconds, jittered));
 }
@@ -197,7 +203,8 @@ export function progress(
   const elapsed = secondsSince(waitStartedAt);
   const planned = planWait(settings, hint.restart ? undefined : previous?.rampStep, window, fallbackCapSeconds(settings, attempt, elapsed));
   const floor = historyFloorSeconds(settings, attempt, elapsed);
-  const seconds = Math.min(settings.maxPollIntervalSeconds, Math.max(floor, jitter(settings, planned.seconds, hint.random)));
+  const spread = planned.coarse ? WAIT_POLICY.coarseJitter : WAIT_POLICY.jitter;
+  const seconds = Math.min(settings.maxPollIntervalSeconds, Math.max(floor, jitter(settings, planned.seconds, hint.random, spread)));
   return {
     done: observation.done,
     status: observation.status,

@@ -220,7 +220,7 @@ describe('waits', () => {
     expect(overdue.nextWaitSeconds).toBe(30);
   });
 
-  test('jitter: within ±3 % of the planned wait, kept within [pollInterval, maxPollInterval], deterministic for a given random source', () => {
+  test('jitter: within ±3 % of the planned wait by default, kept within [pollInterval, maxPollInterval], deterministic for a given random source', () => {
     expect(jitter(settings, 200, () => 0)).toBe(194);
     expect(jitter(settings, 200, () => 0.999999)).toBe(206);
     expect(jitter(settings, 200, () => 0.5)).toBe(200);
@@ -232,6 +232,33 @@ describe('waits', () => {
       expect(w).toBeGreaterThanOrEqual(Math.floor(150 * (1 - WAIT_POLICY.jitter)));
       expect(w).toBeLessThanOrEqual(Math.ceil(150 * (1 + WAIT_POLICY.jitter)));
     }
+    // A wider spread when asked (the coarse waits).
+    expect(jitter(settings, 200, () => 0, WAIT_POLICY.coarseJitter)).toBe(150);
+    expect(jitter(settings, 200, () => 0.999999, WAIT_POLICY.coarseJitter)).toBe(250);
+  });
+
+  test('jitter: ±25 % on the coarse waits (a backoff, an approach towards a window), ±3 % within a window', () => {
+    const low = { random: () => 0 };
+    const high = { random: () => 0.999999 };
+    // A first run's backoff: 30 s planned (pollInterval), then 45 s.
+    const first = progress({ done: false, status: 'x' }, undefined, settings, 'x', at(0), low);
+    expect(first).toMatchObject({ waitBasis: 'backoff', nextWaitSeconds: 30 }); // 22.5 s, kept at pollInterval
+    const second = progress({ done: false, status: 'x' }, { ...first, rampStep: 0 }, settings, 'x', at(30), high);
+    expect(second).toMatchObject({ waitBasis: 'backoff', nextWaitSeconds: 56 }); // 45 s × 1.25
+    // An approach: expected in 3600 s (window 3000-4200): half of the 2400 s until the checks become frequent, capped
+    // at 300 s; ±25 %, never above maxPollInterval.
+    const expected = { seconds: 3600, earliest: 3000, latest: 4200 };
+    const approach = (t: number, hint: WaitHint) => progress({ done: false, status: 'x' }, undefined, settings, 'x', at(t), { ...hint, expected });
+    expect(approach(0, low).nextWaitSeconds).toBe(225);
+    expect(approach(0, high).nextWaitSeconds).toBe(300);
+    // Close to the window: 200 s left until 2400 s, half of it 100 s: 75 to 125 s, always before the window.
+    const near = (hint: WaitHint) => progress({ done: false, status: 'x' }, { ...approach(0, noJitter), waitStartedAt: at(0).toISOString() }, settings, 'x', at(2200), hint);
+    expect(near(low).nextWaitSeconds).toBe(75);
+    expect(near(high).nextWaitSeconds).toBe(125);
+    // Within the window (2400-4200 s, checked every 60 s): ±3 % only.
+    const within = (hint: WaitHint) => progress({ done: false, status: 'x' }, { ...approach(0, noJitter), waitStartedAt: at(0).toISOString() }, settings, 'x', at(3000), hint);
+    expect(within(low).nextWaitSeconds).toBe(58);
+    expect(within(high).nextWaitSeconds).toBe(62);
   });
 
   test('password reset: restarts from the short interval (or its own expected duration), not the restore\'s long waits', () => {
