@@ -121,7 +121,7 @@ async function runCase(c: number, r: number, alignments: number, seed: number, p
       pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60), pollBackoffRate: 1,
     }, { stackName: 'Fixed60' }).stack, fake, clock, endpoint);
     print(`${DEFAULTS} pollInterval ${eta.config.waits.pollIntervalSeconds} s, maxPollInterval ${eta.config.waits.maxPollIntervalSeconds} s, `
-      + `waitBudget ${eta.config.waits.budgetSeconds / 3600} h, timeout ${eta.config.lockTtlSeconds / 3600} h, jitter ±${WAIT_POLICY.jitter * 100} %.`);
+      + `waitBudget ${eta.config.waits.budgetSeconds / 3600} h, timeout ${eta.config.lockTtlSeconds / 3600} h, jitter ±${WAIT_POLICY.jitter * 100} % (coarse waits ±${WAIT_POLICY.coarseJitter * 100} %).`);
     const deleteFirst = PipelineTimeline.fromStack(pipelineStack({ replaceStrategy: ReplaceStrategy.DELETE_FIRST }, { stackName: 'DeleteFirst' }).stack, fake, clock, endpoint);
     const vary = (seconds: number) => seconds * (1 + VARIATION * (2 * random() - 1));
     const records = (seconds: number) => Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(seconds)), at: '' }));
