@@ -109,7 +109,8 @@ export function planWait(
   const approach = window.earliest - Math.max(poll / 2, (window.latest - window.earliest) / 2);
   if (approach > 0) {
     // At most approachFraction × (1 + coarseJitter) of the time left: even the longest jittered approach ends before it.
-    return { seconds: Math.max(poll, Math.min(settings.maxPollIntervalSeconds, approach * WAIT_POLICY.approachFraction)), basis: window.basis, coarse: true };
+    const seconds = Math.max(poll, Math.min(settings.maxPollIntervalSeconds, approach * WAIT_POLICY.approachFraction));
+    return { seconds, basis: window.basis, coarse: true };
   }
   if (window.latest >= 0) return { seconds: windowIntervalSeconds(settings, window), basis: window.basis };
   return backoff(window.basis);
