@@ -59,9 +59,13 @@ export const handler = async (state: PipelineState): Promise<RestoreProgress> =>
       throw errors.restoreFailed(`Restored cluster ${clusterId} disappeared from ${region} before it became available (deleted by someone, or RDS gave up). Check the RDS events of ${region}, then start the restore again.`);
     }
     const clusterStatus = cluster.Status ?? 'unknown';
+    let requestedAt = previous.masterPasswordResetRequestedAt;
+    // The password reset this loop requested is still pending on the cluster: nothing about the writer can finish the
+    // loop yet (it was available when the reset was requested), so the cluster alone is read, as while it restores.
+    const resetPending = Boolean(requestedAt) && clusterStatus === 'available' && Boolean(cluster.PendingModifiedValues?.MasterUserPassword);
     // The writer cannot be ready before its cluster: while RDS restores the cluster, one describe per check is enough,
     // and the writer is read on every WRITER_CHECK_EVERY-th check only, so that a failed writer still surfaces early.
-    const readWriter = clusterStatus === 'available' || (previous.attempt + 1) % WRITER_CHECK_EVERY === 0;
+    const readWriter = (clusterStatus === 'available' && !resetPending) || (previous.attempt + 1) % WRITER_CHECK_EVERY === 0;
     const instance = readWriter ? await describeInstance(client, instanceId, region) : undefined;
     if (readWriter && !instance) {
       throw errors.restoreFailed(`Writer instance ${instanceId} of cluster ${clusterId} disappeared from ${region} before it became available. Check the RDS events, delete cluster ${clusterId} if it is unusable, then start the restore again.`);
@@ -74,8 +78,7 @@ export const handler = async (state: PipelineState): Promise<RestoreProgress> =>
     }
 
     let done = false;
-    let status = clusterStatus !== 'available' ? clusterStatus : instanceStatus;
-    let requestedAt = previous.masterPasswordResetRequestedAt;
+    let status = resetPending ? RESETTING : clusterStatus !== 'available' ? clusterStatus : instanceStatus;
     let hint: WaitHint = {};
     const now = new Date();
     const available = clusterStatus === 'available' && instanceStatus === 'available';

@@ -143,10 +143,17 @@ describe('check-restore-status', () => {
     expect(second).toMatchObject({ done: false, status: 'resetting-master-credentials', masterPasswordResetRequestedAt: first.masterPasswordResetRequestedAt });
 
     rdsReports('available', 'available', { PendingModifiedValues: { MasterUserPassword: '****' } });
+    rdsMock.resetHistory();
     expect(await handler(makeState({ restore: second }))).toMatchObject({ done: false, status: 'resetting-master-password' });
+    // The reset still pending on the cluster: the cluster is read, the writer is not.
+    expect(rdsMock.commandCalls(DescribeDBClustersCommand)).toHaveLength(1);
+    expect(rdsMock.commandCalls(DescribeDBInstancesCommand)).toHaveLength(0);
 
     rdsReports('available', 'available');
+    rdsMock.resetHistory();
     const done = await handler(makeState({ restore: second }));
+    // The reset applied: the writer is read before the loop ends (its status and endpoint).
+    expect(rdsMock.commandCalls(DescribeDBInstancesCommand)).toHaveLength(1);
     expect(done).toMatchObject({
       done: true,
       status: 'available',
@@ -157,8 +164,12 @@ describe('check-restore-status', () => {
       engineVersion: '16.4',
       masterUsername: 'postgres_admin',
     });
-    expect(rdsMock.commandCalls(ModifyDBClusterCommand)).toHaveLength(1); // requested once
+    expect(rdsMock.commandCalls(ModifyDBClusterCommand)).toHaveLength(0); // requested once, by the first check
     expect(auditItems(ddbMock).map((a) => a.outcome)).toEqual(['IN_PROGRESS', 'IN_PROGRESS', 'IN_PROGRESS', 'SUCCEEDED']);
+
+    // A writer that failed during the reset surfaces once the reset is applied (or on every tenth check).
+    rdsReports('available', 'failed');
+    await expect(handler(makeState({ restore: second }))).rejects.toMatchObject({ name: 'RestoreFailed' });
   });
 
   test('the master password appears nowhere but in the ModifyDBCluster call', async () => {
