@@ -6,12 +6,12 @@
  * instances are `deleting`, so the pipeline waits once) and a swap's two renames (60 s each); each duration varies by up to
  * ±3 % from run to run, and each run starts at a random second of the hour.
  *
- *   npx projen bench:detection [-- --alignments 100] [--case 60,120] [--seed 1] [--jobs 2] [--phases] [--modes 0,1]
+ *   npx projen bench:detection [-- --alignments 10] [--case 60,120] [--seed 1] [--jobs 2] [--phases] [--minutes] [--modes 0,1]
  *
- * Every check runs the real bundles (a few ms of CPU each, most of it the SDK's calls), so by default the long cases
- * run fewer alignments (100, 100, 50, 20, 12: about 20 minutes on a busy 2-core machine, one child process per
- * case, `--jobs` at a time); `--alignments` sets one count for all. 100 for every case costs about 3 hours there,
- * nearly all of it (1440, 1440).
+ * Every check runs the real bundles (a few ms of CPU each, most of it the SDK's calls): 100 alignments of every case,
+ * one child process per case and mode, `--jobs` at a time, the longest first, take about an hour of a 2-core machine,
+ * most of it (1440, 1440); `--alignments` sets a smaller count for a quick look. `--minutes` adds each mode's fleet rate
+ * minute by minute and its RDS calls by action.
  *
  * Per case and mode it prints, over the alignments: detection lag (the sum, over every wait of the run, of the time
  * between RDS finishing something and a check seeing it; mean and max; `--phases` splits it by kind), state
@@ -33,7 +33,7 @@ import { ReplaceStrategy, WAIT_PHASES, WAIT_POLICY } from '../src/contracts';
 import { pipelineStack } from '../test/e2e/support/stacks';
 
 /** Copy and restore minutes, and how many alignments each runs by default (every check runs the real bundles: long cases are slow). */
-const CASES: Array<[number, number, number]> = [[0, 10, 100], [10, 30, 100], [60, 120, 50], [240, 480, 20], [1440, 1440, 12]];
+const CASES: Array<[number, number, number]> = [[0, 10, 100], [10, 30, 100], [60, 120, 100], [240, 480, 100], [1440, 1440, 100]];
 const VARIATION = 0.03;
 const RESET_SECONDS = 60;
 /** The existing target's delete (DELETE_FIRST, or a swap retiring it): RDS deletes its writer, then the cluster with its final snapshot. */
@@ -43,6 +43,18 @@ const CLUSTER_DELETE_SECONDS = 240;
 const RENAME_SECONDS = 60;
 const FLEET = 100;
 const DEFAULTS = 'Defaults:';
+/** The modes, in the order of `--modes` and of the rows. */
+const MODE_COUNT = 5;
+
+// The benchmark synthesizes its stacks only to run them: aws-cdk-lib's CloudFormation validation (a WebAssembly
+// validator, most of a child's synth time) is off here; the tests and CI keep it.
+process.env.CDK_VALIDATION ??= 'false';
+
+/** The modes `--modes` picks (by index), else all. */
+function pickedModes(): number[] {
+  const i = process.argv.indexOf('--modes');
+  return i >= 0 ? process.argv[i + 1].split(',').map(Number) : Array.from({ length: MODE_COUNT }, (_m, k) => k);
+}
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,7 +78,7 @@ function seeded(seed: number): () => number {
 interface Summary {
   readonly mode: string;
   readonly runs: RunResult[];
-  readonly fleet: { sustained: number; peak: number };
+  readonly fleet: { sustained: number; peak: number; minutes: number[] };
 }
 
 /**
@@ -80,7 +92,7 @@ interface Summary {
  *   the few bursty minutes.
  * - peak: the busiest second.
  */
-function fleetRates(runs: RunResult[], random: () => number): { sustained: number; peak: number } {
+function fleetRates(runs: RunResult[], random: () => number): { sustained: number; peak: number; minutes: number[] } {
   const perSecond = new Map<number, number>();
   let allRunning = Infinity;
   Array.from({ length: FLEET }, (_, i) => runs[i % runs.length]).forEach((r) => {
@@ -98,8 +110,9 @@ function fleetRates(runs: RunResult[], random: () => number): { sustained: numbe
     for (let s = m * 60; s < (m + 1) * 60; s++) sum += perSecond.get(s) ?? 0;
     perMinute.push(sum / 60);
   }
+  const minutes = [...perMinute];
   perMinute.sort((a, b) => a - b);
-  return { sustained: perMinute.length ? perMinute[Math.floor(perMinute.length / 2)] : 0, peak };
+  return { sustained: perMinute.length ? perMinute[Math.floor(perMinute.length / 2)] : 0, peak, minutes };
 }
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
@@ -107,22 +120,32 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.le
 
 /** Runs one case in this process and prints its rows. */
 async function runCase(c: number, r: number, alignments: number, seed: number, print: (line: string) => void): Promise<void> {
-  // Each case has its own seeded streams, so a case prints the same rows whether it runs alone or in a child process.
-  const random = seeded(seed * 1000 + c * 7 + r);
-  // The handlers' jitter reads Math.random: seeded too, so the figures repeat.
-  Math.random = seeded(seed * 1000 + c * 7 + r + 1);
+  // Each case has its own seeded stream for its scenarios, and each mode its own for the handlers' jitter (they read
+  // Math.random) and the fleet's start offsets: a mode prints the same row whether it runs alone or with the others.
+  const caseSeed = seed * 1000 + c * 7 + r;
+  const random = seeded(caseSeed);
   const clock = new VirtualClock(new Date('2026-12-01T00:00:00Z'));
   clock.install();
   const fake = new FakeAws(clock, { copySeconds: 0, restoreSeconds: 0, passwordResetSeconds: RESET_SECONDS }, 'eu-west-1');
   const endpoint = await fake.start();
   try {
-    const eta = PipelineTimeline.fromStack(pipelineStack({}, { stackName: 'Eta' }).stack, fake, clock, endpoint);
-    const fixed = PipelineTimeline.fromStack(pipelineStack({
+    // Synthesized when a picked mode needs them (a synth takes seconds of CPU).
+    const lazy = (make: () => PipelineTimeline) => {
+      let made: PipelineTimeline | undefined;
+      return () => (made ??= make());
+    };
+    const eta = lazy(() => {
+      const t = PipelineTimeline.fromStack(pipelineStack({}, { stackName: 'Eta' }).stack, fake, clock, endpoint);
+      const w = t.config.waits;
+      print(`${DEFAULTS} pollInterval ${w.pollIntervalSeconds} s, maxPollInterval ${w.maxPollIntervalSeconds} s, backoff ×${w.backoffRate}, waitBudget ${w.budgetSeconds / 3600} h, `
+        + `timeout ${t.config.lockTtlSeconds / 3600} h, jitter ±${WAIT_POLICY.jitter * 100} % (a backoff or an approach ±${WAIT_POLICY.coarseJitter * 100} %, `
+        + `a backoff at its cap ±${WAIT_POLICY.cappedJitter * 100} %).`);
+      return t;
+    });
+    const fixed = lazy(() => PipelineTimeline.fromStack(pipelineStack({
       pollInterval: Duration.seconds(60), maxPollInterval: Duration.seconds(60), pollBackoffRate: 1,
-    }, { stackName: 'Fixed60' }).stack, fake, clock, endpoint);
-    print(`${DEFAULTS} pollInterval ${eta.config.waits.pollIntervalSeconds} s, maxPollInterval ${eta.config.waits.maxPollIntervalSeconds} s, `
-      + `waitBudget ${eta.config.waits.budgetSeconds / 3600} h, timeout ${eta.config.lockTtlSeconds / 3600} h, jitter ±${WAIT_POLICY.jitter * 100} % (coarse waits ±${WAIT_POLICY.coarseJitter * 100} %).`);
-    const deleteFirst = PipelineTimeline.fromStack(pipelineStack({ replaceStrategy: ReplaceStrategy.DELETE_FIRST }, { stackName: 'DeleteFirst' }).stack, fake, clock, endpoint);
+    }, { stackName: 'Fixed60' }).stack, fake, clock, endpoint));
+    const deleteFirst = lazy(() => PipelineTimeline.fromStack(pipelineStack({ replaceStrategy: ReplaceStrategy.DELETE_FIRST }, { stackName: 'DeleteFirst' }).stack, fake, clock, endpoint));
     const vary = (seconds: number) => seconds * (1 + VARIATION * (2 * random() - 1));
     const records = (seconds: number) => Array.from({ length: 5 }, (_x, k) => ({ operationId: `earlier-${k}`, seconds: Math.round(vary(seconds)), at: '' }));
     const scenarios = Array.from({ length: alignments }, (_, i) => ({
@@ -153,16 +176,18 @@ async function runCase(c: number, r: number, alignments: number, seed: number, p
       ['nightly, swap', eta, true, true], ['nightly, delete first', deleteFirst, true, true],
     ] as const;
     const summaries: Summary[] = [];
-    const picked = process.argv.indexOf('--modes') >= 0 ? process.argv[process.argv.indexOf('--modes') + 1].split(',').map(Number) : modes.map((_m, k) => k);
-    for (const [mode, timeline, withHistory, existingTarget] of modes.filter((_m, k) => picked.includes(k))) {
+    for (const k of pickedModes()) {
+      const [mode, timeline, withHistory, existingTarget] = modes[k];
+      Math.random = seeded(caseSeed + 1 + 100 * k);
+      const fleetRandom = seeded(caseSeed + 2 + 100 * k);
       const runs: RunResult[] = [];
       for (const s of scenarios) {
         clock.set(s.startAt);
-        runs.push(await timeline.run({
+        runs.push(await timeline().run({
           durations: s.durations, name: `${mode.replace(/\W/g, '')}-${c}-${r}-${s.i}`, history: withHistory ? s.history : undefined, existingTarget,
         }));
       }
-      summaries.push({ mode, runs, fleet: fleetRates(runs, random) });
+      summaries.push({ mode, runs, fleet: fleetRates(runs, fleetRandom) });
     }
     for (const { mode, runs, fleet } of summaries) {
       const ok = runs.filter((x) => x.status === 'SUCCEEDED');
@@ -179,6 +204,12 @@ async function runCase(c: number, r: number, alignments: number, seed: number, p
         const phase = (k: CompletionKind) => fmt(mean(ok.map((x) => x.lag[k] ?? 0)));
         print(`|   | ${mode}: lag by kind (copy, delete, restore, password reset, renames) | ${phase('copy')}, ${phase('delete')}, ${phase('restore')}, `
           + `${phase('passwordReset')}, ${phase('rename')} | | | | | | | | | |`);
+      }
+      if (process.argv.includes('--minutes')) {
+        const byAction = new Map<string, number>();
+        for (const x of ok) for (const call of x.rdsCalls) byAction.set(call.action, (byAction.get(call.action) ?? 0) + 1 / ok.length);
+        print(`|   | ${mode}: RDS calls per run by action | ${[...byAction].map(([a, n]) => `${a} ${fmt(n, 1)}`).join(', ')} | | | | | | | | | |`);
+        print(`|   | ${mode}: 100 pipelines, req/s minute by minute | ${fleet.minutes.map((m) => fmt(m, 2)).join(' ')} | | | | | | | | | |`);
       }
       if (failures.length > 0) print(`|   | ${mode}: first failure | ${failures[0]} | | | | | | | | | |`);
     }
@@ -209,24 +240,24 @@ async function main(): Promise<void> {
     + '| RDS calls / h waiting | 100 pipelines: mean req/s | median minute req/s | peak req/s |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
-  // One child process per case, `jobs` at a time: each loads its own bundles and runs on its own virtual clock.
+  // One child process per case and mode, `jobs` at a time: each loads its own bundles and runs on its own virtual clock.
   const outputs = new Map<string, string>();
-  // The longest case first, so that it does not start last.
-  const queue = [...cases].sort((x, y) => y[0] + y[1] - (x[0] + x[1]));
+  const modes = pickedModes();
+  // The longest cases first, so that none of them starts last.
+  const queue = [...cases].sort((x, y) => y[0] + y[1] - (x[0] + x[1])).flatMap(([c, r, a]) => modes.map((k) => [c, r, a, k] as const));
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
-      const [c, r, defaultAlignments] = next;
+      const [c, r, defaultAlignments, k] = next;
       const args = [...process.execArgv, process.argv[1], '--child', '--case', `${c},${r}`, '--alignments', String(alignmentsArg || defaultAlignments), '--seed', String(seed),
-        ...(process.argv.includes('--phases') ? ['--phases'] : []),
-        ...(process.argv.indexOf('--modes') >= 0 ? ['--modes', process.argv[process.argv.indexOf('--modes') + 1]] : [])];
-      outputs.set(`${c},${r}`, await new Promise<string>((resolve, reject) => {
-        execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`case ${c},${r}: ${stderr || err.message}`)) : resolve(stdout)));
+        '--modes', String(k), ...['--phases', '--minutes'].filter((f) => process.argv.includes(f))];
+      outputs.set(`${c},${r},${k}`, await new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`case ${c},${r} mode ${k}: ${stderr || err.message}`)) : resolve(stdout)));
       }));
-      process.stderr.write(`case ${c}, ${r} done after ${fmt((realNow() - began) / 1000)} s\n`);
+      process.stderr.write(`case ${c}, ${r} mode ${k} done after ${fmt((realNow() - began) / 1000)} s\n`);
     }
   };
   await Promise.all(Array.from({ length: jobs }, worker));
-  const lines = cases.flatMap(([c, r]) => (outputs.get(`${c},${r}`) ?? '').split('\n').filter((l) => l !== ''));
+  const lines = cases.flatMap(([c, r]) => modes.flatMap((k) => (outputs.get(`${c},${r},${k}`) ?? '').split('\n').filter((l) => l !== '')));
   print(lines.find((l) => l.startsWith(DEFAULTS)) ?? '');
   print('');
   for (const line of [...header, ...lines.filter((l) => !l.startsWith(DEFAULTS))]) print(line);

@@ -423,9 +423,10 @@ export interface AuroraRestorePipelineProps {
   readonly maxPollInterval?: Duration;
 
   /**
-   * How much each wait of a backoff grows.
+   * How much each wait of a backoff grows (with nothing to go on, or past an expected completion): 10, 20, 40, 80 s and
+   * on to the backoff's cap with the defaults.
    *
-   * @default 1.5
+   * @default 2
    */
   readonly pollBackoffRate?: number;
 

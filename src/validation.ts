@@ -19,7 +19,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const TIMING_DEFAULTS = {
   pollInterval: Duration.seconds(10),
   maxPollInterval: Duration.minutes(5),
-  pollBackoffRate: 1.5,
+  pollBackoffRate: 2,
   waitBudget: Duration.hours(26),
 };
 

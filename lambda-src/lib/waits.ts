@@ -79,6 +79,8 @@ export interface PlannedWait {
    * nothing: it takes the wider {@link WAIT_POLICY.coarseJitter}. Waits within a window keep {@link WAIT_POLICY.jitter}.
    */
   readonly coarse?: boolean;
+  /** Whether the wait is a backoff's at its cap: it takes {@link WAIT_POLICY.cappedJitter}. */
+  readonly capped?: boolean;
 }
 
 /**
@@ -101,7 +103,8 @@ export function planWait(
   const poll = settings.pollIntervalSeconds;
   const backoff = (basis: string): PlannedWait => {
     const step = rampStep === undefined ? 0 : rampStep + 1;
-    return { seconds: Math.min(cap, poll * Math.pow(settings.backoffRate, step)), basis, rampStep: step, coarse: true };
+    const ramp = poll * Math.pow(settings.backoffRate, step);
+    return { seconds: Math.min(cap, ramp), basis, rampStep: step, coarse: true, ...(ramp >= cap ? { capped: true } : {}) };
   };
   if (!window) return backoff(WAIT_BASIS.backoff);
   // Start checking often a little before the earliest expected completion: half a poll, or half the spread of the
@@ -204,7 +207,7 @@ export function progress(
   const elapsed = secondsSince(waitStartedAt);
   const planned = planWait(settings, hint.restart ? undefined : previous?.rampStep, window, fallbackCapSeconds(settings, attempt, elapsed));
   const floor = historyFloorSeconds(settings, attempt, elapsed);
-  const spread = planned.coarse ? WAIT_POLICY.coarseJitter : WAIT_POLICY.jitter;
+  const spread = planned.capped ? WAIT_POLICY.cappedJitter : planned.coarse ? WAIT_POLICY.coarseJitter : WAIT_POLICY.jitter;
   const seconds = Math.min(settings.maxPollIntervalSeconds, Math.max(floor, jitter(settings, planned.seconds, hint.random, spread)));
   return {
     done: observation.done,

@@ -261,6 +261,36 @@ describe('waits', () => {
     expect(within(high).nextWaitSeconds).toBe(62);
   });
 
+  test('jitter: ±50 % once a backoff reaches its cap (a fleet started together spreads over it), ±25 % on the ramp', () => {
+    const low = { random: () => 0 };
+    const high = { random: () => 0.999999 };
+    // A one-hour budget: the cap is the fallback's 90 s (a long budget raises it to spread the loop's checks over it).
+    const hour = { ...settings, budgetSeconds: 3600 };
+    const cap = fallbackCapSeconds(hour);
+    expect(cap).toBe(90);
+    // The ramp: 30, 45, 67.5 s planned (rate 1.5), ±25 %, never below pollInterval.
+    const ramp: WaitProgress = { ...progress({ done: false, status: 'x' }, undefined, hour, 'x', at(0), noJitter), rampStep: 1 };
+    expect(progress({ done: false, status: 'x' }, ramp, hour, 'x', at(75), low)).toMatchObject({ rampStep: 2, nextWaitSeconds: 51 }); // 67.5 × 0.75
+    expect(progress({ done: false, status: 'x' }, ramp, hour, 'x', at(75), high)).toMatchObject({ rampStep: 2, nextWaitSeconds: 84 }); // 67.5 × 1.25
+    // At the cap (101.25 s planned, 90 s kept): 45 to 135 s.
+    const capped: WaitProgress = { ...ramp, rampStep: 2 };
+    const lowest = progress({ done: false, status: 'x' }, capped, hour, 'x', at(150), low);
+    const highest = progress({ done: false, status: 'x' }, capped, hour, 'x', at(150), high);
+    expect([lowest.nextWaitSeconds, highest.nextWaitSeconds]).toEqual([cap * (1 - WAIT_POLICY.cappedJitter), cap * (1 + WAIT_POLICY.cappedJitter)]);
+    expect([lowest.waitBasis, lowest.rampStep]).toEqual(['backoff', 3]);
+    // Never outside [pollInterval, maxPollInterval], whatever the spread.
+    for (let i = 0; i <= 100; i++) {
+      const w = progress({ done: false, status: 'x' }, { ...capped, rampStep: 20 }, hour, 'x', at(150), { random: () => i / 101 }).nextWaitSeconds;
+      expect(w).toBeGreaterThanOrEqual(Math.floor(cap * (1 - WAIT_POLICY.cappedJitter)));
+      expect(w).toBeLessThanOrEqual(Math.ceil(cap * (1 + WAIT_POLICY.cappedJitter)));
+    }
+    const tight = { ...hour, maxPollIntervalSeconds: 100 };
+    expect(progress({ done: false, status: 'x' }, capped, tight, 'x', at(150), high).nextWaitSeconds).toBe(100);
+    // A phase running late past its expected window backs off to the same cap, with the same spread once there.
+    const late = progress({ done: false, status: 'x' }, { ...capped, rampStep: 9, expectedSeconds: 60, expectedEarliestSeconds: 50, expectedLatestSeconds: 70 }, hour, 'x', at(900), low);
+    expect(late).toMatchObject({ waitBasis: 'history', nextWaitSeconds: 45 });
+  });
+
   test('password reset: restarts from the short interval (or its own expected duration), not the restore\'s long waits', () => {
     const before: WaitProgress = { ...progress({ done: false, status: 'creating' }, undefined, settings, 'x', at(0), { expected: expect1800 }), rampStep: 6, attempt: 40 };
     const reset = progress({ done: false, status: 'resetting-master-password' }, before, settings, 'x', at(1815), { ...noJitter, restart: true });
