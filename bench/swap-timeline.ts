@@ -17,6 +17,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type * as LocalStepFunctions from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 import { nextWaitSeconds } from '../lambda-src/lib/waits';
 import { ReplaceStrategy, STEP_NAMES, WaitSettings } from '../src/contracts';
+import { TIMING_DEFAULTS } from '../src/validation';
 import { definitionOf } from '../test/construct/definition';
 import { defaultStack } from '../test/construct/stacks';
 import { forLocalRun, retryingStates, waitStates } from '../test/support/asl';
@@ -38,8 +39,16 @@ const RENAME_SECONDS = 60;
 const PASSWORD_RESET_SECONDS = 60;
 const DELETE_SECONDS = 10 * 60;
 const INVOCATION_SECONDS = 1;
-/** The construct's defaults: pollInterval 30 s, ×1.5, maxPollInterval 5 min. */
-const WAITS: WaitSettings = { pollIntervalSeconds: 30, backoffRate: 1.5, maxPollIntervalSeconds: 300, budgetSeconds: 12 * 3600 };
+/**
+ * The construct's default pollInterval, backoff and maxPollInterval, as a plain backoff: this timeline is about how
+ * long the target is unavailable, not about the waits' estimates (`npx projen bench:detection` runs the real ones).
+ */
+const WAITS: WaitSettings = {
+  pollIntervalSeconds: TIMING_DEFAULTS.pollInterval.toSeconds(),
+  backoffRate: TIMING_DEFAULTS.pollBackoffRate,
+  maxPollIntervalSeconds: TIMING_DEFAULTS.maxPollInterval.toSeconds(),
+  budgetSeconds: TIMING_DEFAULTS.waitBudget.toSeconds(),
+};
 
 interface Outcome {
   readonly strategy: ReplaceStrategy;
