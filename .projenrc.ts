@@ -114,7 +114,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     jestConfig: {
       roots: ['<rootDir>/test'],
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      setupFiles: ['<rootDir>/test/setup/polyfills.ts', '<rootDir>/test/setup/quiet.ts'],
+      setupFiles: ['<rootDir>/test/setup/polyfills.ts', '<rootDir>/test/setup/quiet.ts', '<rootDir>/test/setup/cdk-validation.ts'],
+      // One worker per core: jest's default leaves one core free, which on a 2-core machine runs every test file in
+      // band while the suites mostly wait for moto and PostgreSQL.
+      maxWorkers: '100%',
       // Coverage of our code only: not the esbuild bundles in assets/ that the end-to-end tests run.
       collectCoverageFrom: ['src/**/*.ts', 'lambda-src/**/*.ts'],
       // The examples import the package by name: src/, through the module that lets examples/synth.ts set the placement.

@@ -11,6 +11,11 @@ import { ensureVenv, venvBin } from '../support/venv';
 jest.setTimeout(15 * 60 * 1000);
 
 describe('examples', () => {
+  // aws-cdk-lib's check of the templates against the CloudFormation schemas (off in the other test files: see
+  // test/setup/cdk-validation.ts): on here, beside cdk-nag and cfn-lint.
+  beforeAll(() => {
+    process.env.CDK_VALIDATION = 'true';
+  });
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'examples-'));
   afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
 
