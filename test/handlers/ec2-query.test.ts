@@ -32,13 +32,14 @@ beforeAll(async () => {
   ec2.destroy();
 }, 120_000);
 
+// moto's server gets 5 s to exit on SIGTERM before SIGKILL: more than jest's default hook timeout on a busy machine.
 afterAll(async () => {
   await moto?.stop();
   for (const [k, v] of Object.entries(saved)) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
-});
+}, 60_000);
 
 describe('against moto', () => {
   test('returns the groups that exist', async () => {
